@@ -2,10 +2,12 @@ module github.com/hallmark-dev/hallmark
 
 go 1.26
 
-require github.com/spf13/cobra v1.10.2
+require (
+	github.com/go-jose/go-jose/v4 v4.1.8
+	github.com/spf13/cobra v1.10.2
+)
 
 require (
-	github.com/go-jose/go-jose/v4 v4.1.8 // indirect
 	github.com/google/cel-go v0.26.1 // indirect
 	github.com/google/go-containerregistry v0.22.1 // indirect
 	github.com/in-toto/attestation v1.2.0 // indirect
