@@ -1,0 +1,264 @@
+package verifier
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/google/cel-go/cel"
+)
+
+// checkSubject checks that one of the digests is among the subjects. Only
+// sha256 and sha512 count.
+func checkSubject(st *statement, digests []Digest) ([]string, error) {
+	if len(digests) == 0 {
+		return nil, fail(CheckSubject, "at least one artifact digest", "none", ErrSubjectMismatch)
+	}
+	var names []string
+	for _, d := range digests {
+		if d.Algorithm != "sha256" && d.Algorithm != "sha512" {
+			return nil, fail(CheckSubject, "sha256 or sha512 digest", d.String(), ErrSubjectMismatch)
+		}
+		for _, s := range st.Subject {
+			if strings.EqualFold(s.Digest[d.Algorithm], d.Hex) {
+				names = append(names, s.Name)
+			}
+		}
+	}
+	if len(names) == 0 {
+		var got []string
+		for _, s := range st.Subject {
+			for alg, h := range s.Digest {
+				got = append(got, alg+":"+h)
+			}
+			if len(got) > 8 {
+				got = append(got, "…")
+				break
+			}
+		}
+		var want []string
+		for _, d := range digests {
+			want = append(want, d.String())
+		}
+		return nil, fail(CheckSubject, "one of "+strings.Join(want, ", "), strings.Join(got, ", "), ErrSubjectMismatch)
+	}
+	return names, nil
+}
+
+// checkSource compares the certificate's source repository with the policy.
+func (p *Policy) checkSource(c *certFields) error {
+	want := p.compiled.source
+	if want == "" {
+		return nil
+	}
+	if c.SourceRepositoryURI != want {
+		return fail(CheckSource, want, c.SourceRepositoryURI, ErrSourceMismatch)
+	}
+	return nil
+}
+
+// checkRef compares the certificate's source ref with the policy's branch,
+// tag or versioned tag, as slsa-verifier does.
+func (p *Policy) checkRef(st *statement, c *certFields) error {
+	ref := c.SourceRepositoryRef
+	if p.SourceBranch != "" {
+		branch, ok := strings.CutPrefix(ref, "refs/heads/")
+		if !ok {
+			// A tag push: the branch the tag was pushed from, as the
+			// trusted generator recorded it.
+			base := baseRefForTag(st)
+			branch, ok = strings.CutPrefix(base, "refs/heads/")
+			if !ok {
+				return fail(CheckRef, "branch "+p.SourceBranch, ref, ErrRefKind)
+			}
+		}
+		if branch != p.SourceBranch {
+			return fail(CheckRef, "branch "+p.SourceBranch, "branch "+branch, ErrBranchMismatch)
+		}
+	}
+	if p.SourceTag != "" || p.SourceVersionedTag != "" {
+		tag, ok := strings.CutPrefix(ref, "refs/tags/")
+		want := p.SourceTag + p.SourceVersionedTag
+		if !ok || tag == "" {
+			return fail(CheckRef, "tag "+want, ref, ErrRefKind)
+		}
+		if p.SourceTag != "" && tag != p.SourceTag {
+			return fail(CheckRef, "tag "+p.SourceTag, "tag "+tag, ErrTagMismatch)
+		}
+		if p.SourceVersionedTag != "" {
+			if err := matchVersionedTag(tag, p.SourceVersionedTag); err != nil {
+				return fail(CheckRef, "tag matching "+p.SourceVersionedTag, "tag "+tag, fmt.Errorf("%w: %w", ErrVersionedTagMismatch, err))
+			}
+		}
+	}
+	return nil
+}
+
+// baseRefForTag returns the branch a tag was pushed from, as
+// slsa-github-generator records it in its v0.2 environment.
+func baseRefForTag(st *statement) string {
+	if st.v02 == nil || st.v02.BuildType == BuildTypeNpmCLIv2 {
+		return ""
+	}
+	env := st.v02.Invocation.Environment
+	if b := stringify(env["github_base_ref"]); b != "" {
+		return b
+	}
+	if stringify(env["github_event_name"]) != "push" {
+		return ""
+	}
+	payload, _ := env["github_event_payload"].(map[string]any)
+	return stringify(payload["base_ref"])
+}
+
+// checkBuildType checks the build type against the policy.
+func (p *Policy) checkBuildType(st *statement) error {
+	if len(p.BuildTypes) == 0 || slices.Contains(p.BuildTypes, st.buildType()) {
+		return nil
+	}
+	return fail(CheckBuildType, "one of "+strings.Join(p.BuildTypes, ", "), st.buildType(), ErrBuildType)
+}
+
+// externalParameters returns the provenance's external parameters: v1's
+// buildDefinition.externalParameters, v0.2's invocation.parameters.
+func externalParameters(st *statement) map[string]any {
+	switch {
+	case st.v1 != nil:
+		return st.v1.BuildDefinition.ExternalParameters
+	case st.v02 != nil:
+		return st.v02.Invocation.Parameters
+	}
+	return nil
+}
+
+// checkExternalParameters checks expected values, workflow inputs and, for a
+// strict policy, that no parameter is unaccounted for.
+func (p *Policy) checkExternalParameters(st *statement, c *certFields, known map[string]bool) error {
+	params := externalParameters(st)
+	for _, k := range sortedKeys(p.ExternalParameters) {
+		want, _ := json.Marshal(p.ExternalParameters[k])
+		v, ok := params[k]
+		if !ok {
+			return fail(CheckExternalParameters, k+"="+string(want), k+" missing", ErrExternalParameter)
+		}
+		got, _ := json.Marshal(v)
+		if string(got) != string(want) {
+			return fail(CheckExternalParameters, k+"="+string(want), k+"="+string(got), ErrExternalParameter)
+		}
+	}
+	inputs, inputsKey := workflowInputs(st, c)
+	if len(p.WorkflowInputs) > 0 {
+		if inputs == nil {
+			return fail(CheckExternalParameters, "workflow_dispatch inputs", "no inputs (trigger "+c.BuildTrigger+")", ErrWorkflowInput)
+		}
+		for _, k := range sortedKeys(p.WorkflowInputs) {
+			want := p.WorkflowInputs[k]
+			v, ok := inputs[k]
+			if !ok {
+				return fail(CheckExternalParameters, "input "+k+"="+want, "input "+k+" missing", ErrWorkflowInput)
+			}
+			if got := stringify(v); got != want {
+				return fail(CheckExternalParameters, "input "+k+"="+want, "input "+k+"="+got, ErrWorkflowInput)
+			}
+		}
+	}
+	if !p.StrictExternalParameters {
+		return nil
+	}
+	for _, k := range sortedKeys(params) {
+		if known[k] {
+			continue
+		}
+		if _, ok := p.ExternalParameters[k]; ok {
+			continue
+		}
+		if k == inputsKey {
+			for _, in := range sortedKeys(inputs) {
+				if _, ok := p.WorkflowInputs[in]; !ok {
+					return fail(CheckExternalParameters, "inputs among the policy's workflowInputs", "input "+in, ErrUnknownExternalParameter)
+				}
+			}
+			continue
+		}
+		return fail(CheckExternalParameters, "parameters the policy expects", k, ErrUnknownExternalParameter)
+	}
+	return nil
+}
+
+// workflowInputs finds the workflow_dispatch inputs where slsa-verifier
+// looks for them: v1 externalParameters.inputs, else the recorded event
+// payload's inputs (v0.2 environment github_event_payload, container-based
+// internalParameters GITHUB_EVENT_PAYLOAD). The second result is the
+// external parameter key holding them, if any.
+func workflowInputs(st *statement, c *certFields) (map[string]any, string) {
+	if params := externalParameters(st); params != nil {
+		if in, ok := params["inputs"].(map[string]any); ok {
+			return in, "inputs"
+		}
+	}
+	if c.BuildTrigger != "workflow_dispatch" {
+		return nil, ""
+	}
+	var payload map[string]any
+	switch {
+	case st.v02 != nil:
+		payload, _ = st.v02.Invocation.Environment["github_event_payload"].(map[string]any)
+	case st.v1 != nil:
+		payload, _ = st.v1.BuildDefinition.InternalParameters["GITHUB_EVENT_PAYLOAD"].(map[string]any)
+	}
+	in, _ := payload["inputs"].(map[string]any)
+	return in, ""
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// celEnv declares the one variable policy expressions see.
+func celEnv() (*cel.Env, error) {
+	return cel.NewEnv(cel.Variable("statement", cel.MapType(cel.StringType, cel.DynType)))
+}
+
+func compileExpression(env *cel.Env, src string) (cel.Program, error) {
+	if len(src) > maxPolicyExpressionChars {
+		return nil, fmt.Errorf("expression of %d characters, limit %d: %w", len(src), maxPolicyExpressionChars, ErrTooLarge)
+	}
+	ast, iss := env.Compile(src)
+	if iss.Err() != nil {
+		return nil, fmt.Errorf("compiling %q: %w", src, iss.Err())
+	}
+	if ast.OutputType() != cel.BoolType && ast.OutputType() != cel.DynType {
+		return nil, fmt.Errorf("expression %q yields %s, want bool", src, ast.OutputType())
+	}
+	return env.Program(ast, cel.CostLimit(1_000_000), cel.InterruptCheckFrequency(100))
+}
+
+// checkExpressions evaluates every policy expression over the statement.
+func (p *Policy) checkExpressions(payload []byte) error {
+	if len(p.compiled.expressions) == 0 {
+		return nil
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(payload, &doc); err != nil {
+		return fail(CheckPolicyExpression, "a JSON statement", "undecodable", err)
+	}
+	vars := map[string]any{"statement": doc}
+	for i, prg := range p.compiled.expressions {
+		src := p.compiled.exprSources[i]
+		out, _, err := prg.Eval(vars)
+		if err != nil {
+			return fail(CheckPolicyExpression, src, "error", fmt.Errorf("%w: %w", ErrExpressionFalse, err))
+		}
+		if b, ok := out.Value().(bool); !ok || !b {
+			return fail(CheckPolicyExpression, src, fmt.Sprint(out.Value()), ErrExpressionFalse)
+		}
+	}
+	return nil
+}

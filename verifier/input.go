@@ -1,0 +1,128 @@
+package verifier
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+)
+
+// Input limits. A real provenance bundle weighs tens of kilobytes; these
+// bounds leave two orders of magnitude of headroom while keeping a hostile
+// input from costing more than a few megabytes of memory.
+const (
+	// MaxBundleSize is the largest bundle ParseBundle accepts, in bytes.
+	MaxBundleSize = 4 << 20
+	// MaxBundlesSize is the largest .intoto.jsonl file ParseBundles accepts.
+	MaxBundlesSize = 32 << 20
+	// MaxBundles is the most bundles ParseBundles accepts in one file.
+	MaxBundles = 1024
+	// DefaultMaxSubjects is the default of WithMaxSubjects.
+	DefaultMaxSubjects = 1024
+)
+
+// ParseBundle parses one Sigstore bundle (JSON, media type v0.1 to v0.3).
+// It checks the bundle's structure as sigstore-go does, not its signatures.
+func ParseBundle(data []byte) (*bundle.Bundle, error) {
+	if len(data) > MaxBundleSize {
+		return nil, fmt.Errorf("parsing bundle: %d bytes, limit %d: %w", len(data), MaxBundleSize, ErrTooLarge)
+	}
+	var b bundle.Bundle
+	if err := b.UnmarshalJSON(data); err != nil {
+		return nil, fmt.Errorf("parsing bundle: %w: %w", ErrMalformed, err)
+	}
+	return &b, nil
+}
+
+// ParseBundles parses a file of bundles: either one bundle in JSON, or a
+// JSON-lines file (.intoto.jsonl) of which every non-blank line is a bundle.
+func ParseBundles(data []byte) ([]*bundle.Bundle, error) {
+	if len(data) > MaxBundlesSize {
+		return nil, fmt.Errorf("parsing bundles: %d bytes, limit %d: %w", len(data), MaxBundlesSize, ErrTooLarge)
+	}
+	if b, err := ParseBundle(bytes.TrimSpace(data)); err == nil {
+		return []*bundle.Bundle{b}, nil
+	}
+	var out []*bundle.Bundle
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64<<10), MaxBundleSize+1)
+	line := 0
+	for sc.Scan() {
+		line++
+		text := bytes.TrimSpace(sc.Bytes())
+		if len(text) == 0 {
+			continue
+		}
+		if len(out) == MaxBundles {
+			return nil, fmt.Errorf("parsing bundles: more than %d: %w", MaxBundles, ErrTooLarge)
+		}
+		b, err := ParseBundle(text)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		out = append(out, b)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("parsing bundles: line %d: %w: %w", line+1, ErrTooLarge, err)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("parsing bundles: no bundle found: %w", ErrMalformed)
+	}
+	return out, nil
+}
+
+// Digest is an artifact digest: an algorithm (sha256 or sha512) and the
+// lowercase hex of the hash.
+type Digest struct {
+	Algorithm string
+	Hex       string
+}
+
+// String reads "sha256:hex".
+func (d Digest) String() string { return d.Algorithm + ":" + d.Hex }
+
+// ParseDigest parses "sha256:HEX" or "sha512:HEX". A bare hex string is read
+// by its length: 64 digits as sha256, 128 as sha512.
+func ParseDigest(s string) (Digest, error) {
+	alg, hexPart, found := strings.Cut(s, ":")
+	if !found {
+		hexPart = s
+		switch len(s) {
+		case 2 * sha256.Size:
+			alg = "sha256"
+		case 2 * sha512.Size:
+			alg = "sha512"
+		default:
+			return Digest{}, fmt.Errorf("parsing digest %q: %w: unknown length", s, ErrMalformed)
+		}
+	}
+	want := map[string]int{"sha256": sha256.Size, "sha512": sha512.Size}[alg]
+	if want == 0 {
+		return Digest{}, fmt.Errorf("parsing digest %q: %w: algorithm %q not sha256 or sha512", s, ErrMalformed, alg)
+	}
+	raw, err := hex.DecodeString(hexPart)
+	if err != nil || len(raw) != want {
+		return Digest{}, fmt.Errorf("parsing digest %q: %w: want %d hex bytes", s, ErrMalformed, want)
+	}
+	return Digest{Algorithm: alg, Hex: hex.EncodeToString(raw)}, nil
+}
+
+// MustParseDigest is ParseDigest for constants; it panics on error.
+func MustParseDigest(s string) Digest {
+	d, err := ParseDigest(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+// SHA256 returns the sha256 digest of data.
+func SHA256(data []byte) Digest {
+	sum := sha256.Sum256(data)
+	return Digest{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
+}

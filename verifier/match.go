@@ -1,0 +1,203 @@
+package verifier
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"golang.org/x/mod/semver"
+)
+
+// Pattern matches a string. Policies write patterns in one of three forms:
+//
+//   - "glob:EXPR": a glob, anchored at both ends. "*" matches any run of
+//     characters except "/", "**" any run including "/", "?" one character
+//     except "/", and "{a,b,c}" one of the comma-separated alternatives
+//     (not nested). Every other character matches itself.
+//   - "regexp:EXPR": a Go regular expression (RE2), anchored at both ends
+//     whether or not it says so.
+//   - anything else: the exact string.
+type Pattern struct {
+	src string
+	re  *regexp.Regexp // nil for an exact pattern
+}
+
+// ParsePattern compiles a pattern written as described on Pattern.
+func ParsePattern(s string) (Pattern, error) {
+	switch {
+	case strings.HasPrefix(s, "glob:"):
+		re, err := globToRegexp(strings.TrimPrefix(s, "glob:"))
+		if err != nil {
+			return Pattern{}, fmt.Errorf("pattern %q: %w", s, err)
+		}
+		return Pattern{src: s, re: re}, nil
+	case strings.HasPrefix(s, "regexp:"):
+		re, err := regexp.Compile(`^(?:` + strings.TrimPrefix(s, "regexp:") + `)$`)
+		if err != nil {
+			return Pattern{}, fmt.Errorf("pattern %q: %w", s, err)
+		}
+		return Pattern{src: s, re: re}, nil
+	}
+	return Pattern{src: s}, nil
+}
+
+// MustParsePattern is ParsePattern for constants; it panics on error.
+func MustParsePattern(s string) Pattern {
+	p, err := ParsePattern(s)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// Match reports whether s matches.
+func (p Pattern) Match(s string) bool {
+	if p.re == nil {
+		return s == p.src
+	}
+	return p.re.MatchString(s)
+}
+
+// String returns the pattern as written.
+func (p Pattern) String() string { return p.src }
+
+func globToRegexp(g string) (*regexp.Regexp, error) {
+	var b strings.Builder
+	b.WriteString("^")
+	inAlt := false
+	for i := 0; i < len(g); i++ {
+		c := g[i]
+		switch {
+		case c == '*' && i+1 < len(g) && g[i+1] == '*':
+			b.WriteString(".*")
+			i++
+		case c == '*':
+			b.WriteString("[^/]*")
+		case c == '?':
+			b.WriteString("[^/]")
+		case c == '{' && !inAlt:
+			inAlt = true
+			b.WriteString("(?:")
+		case c == '}' && inAlt:
+			inAlt = false
+			b.WriteString(")")
+		case c == ',' && inAlt:
+			b.WriteString("|")
+		case c == '{' || c == '}':
+			return nil, fmt.Errorf("unbalanced or nested braces")
+		default:
+			b.WriteString(regexp.QuoteMeta(string(c)))
+		}
+	}
+	if inAlt {
+		return nil, fmt.Errorf("unclosed brace")
+	}
+	b.WriteString("$")
+	return regexp.Compile(b.String())
+}
+
+// BuilderID is what a build's provenance and certificate say about who
+// built it. All fields come from verified evidence.
+type BuilderID struct {
+	// ID is the provenance's runDetails.builder.id (v1) or builder.id (v0.2).
+	ID string
+	// Signer is the certificate's build signer URI, the workflow that held
+	// the signing identity (for GitHub, https://github.com/ + job_workflow_ref).
+	Signer string
+	// BuildType is the provenance's build type.
+	BuildType string
+}
+
+// BuilderMatcher accepts or rejects a builder with an error saying why.
+type BuilderMatcher func(BuilderID) error
+
+// MatchBuilderID returns a matcher that accepts a builder whose ID matches p.
+func MatchBuilderID(p Pattern) BuilderMatcher {
+	return func(b BuilderID) error {
+		if !p.Match(b.ID) {
+			return fmt.Errorf("builder.id %q does not match %s", b.ID, p)
+		}
+		return nil
+	}
+}
+
+// MatchSigner returns a matcher that accepts a builder whose certificate's
+// build signer URI matches p.
+func MatchSigner(p Pattern) BuilderMatcher {
+	return func(b BuilderID) error {
+		if !p.Match(b.Signer) {
+			return fmt.Errorf("signer %q does not match %s", b.Signer, p)
+		}
+		return nil
+	}
+}
+
+// MatchBuildType returns a matcher that accepts a builder whose provenance
+// has one of the given build types.
+func MatchBuildType(types ...string) BuilderMatcher {
+	return func(b BuilderID) error {
+		for _, t := range types {
+			if b.BuildType == t {
+				return nil
+			}
+		}
+		return fmt.Errorf("buildType %q not in %v", b.BuildType, types)
+	}
+}
+
+// MatchAll returns a matcher that accepts a builder all ms accept.
+func MatchAll(ms ...BuilderMatcher) BuilderMatcher {
+	return func(b BuilderID) error {
+		for _, m := range ms {
+			if err := m(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// MatchLoose returns slsa-verifier's --builder-id matcher: expected is "ID"
+// or "ID@REF"; the builder's ID must equal ID, and when a REF is given the
+// builder's ref must equal it, "v1.2.3" standing also for "refs/tags/v1.2.3".
+func MatchLoose(expected string) BuilderMatcher {
+	return func(b BuilderID) error {
+		wantName, wantRef, hasRef := strings.Cut(expected, "@")
+		if hasRef && wantRef == "" {
+			return fmt.Errorf("expected builder id %q has an empty ref", expected)
+		}
+		name, ref, _ := strings.Cut(b.ID, "@")
+		if name != wantName {
+			return fmt.Errorf("builder %q is not %q", name, wantName)
+		}
+		if hasRef && ref != wantRef && ref != "refs/tags/"+wantRef {
+			return fmt.Errorf("builder ref %q is not %q", ref, wantRef)
+		}
+		return nil
+	}
+}
+
+// matchVersionedTag reports whether tag matches the semantic version prefix
+// expected as slsa-verifier's --source-versioned-tag does: the major must be
+// equal; the minor and the patch too when expected gives them. A build
+// suffix of tag is ignored.
+func matchVersionedTag(tag, expected string) error {
+	if !semver.IsValid(expected) {
+		return fmt.Errorf("expected %q is not a semantic version", expected)
+	}
+	canon := semver.Canonical(tag)
+	if !semver.IsValid(canon) {
+		return fmt.Errorf("tag %q is not a semantic version", tag)
+	}
+	if semver.Major(expected) != semver.Major(canon) {
+		return fmt.Errorf("major of %q differs from %q", tag, expected)
+	}
+	want := strings.Split(strings.TrimSuffix(expected, semver.Build(expected)), ".")
+	got := strings.Split(strings.TrimSuffix(canon, semver.Build(canon)), ".")
+	for i := 1; i < len(want) && i < 3; i++ {
+		if want[i] != got[i] {
+			return fmt.Errorf("%q differs from %q", tag, expected)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,401 @@
+package verifier
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/cel-go/cel"
+	"sigs.k8s.io/yaml"
+)
+
+// GitHub and SLSA identifiers the default policy and the checks use.
+const (
+	GitHubIssuer             = "https://token.actions.githubusercontent.com"
+	BuildTypeGitHubWorkflow  = "https://actions.github.io/buildtypes/workflow/v1"
+	BuildTypeGeneratorGen    = "https://github.com/slsa-framework/slsa-github-generator/generic@v1"
+	BuildTypeGeneratorGo     = "https://github.com/slsa-framework/slsa-github-generator/go@v1"
+	BuildTypeGeneratorCont   = "https://github.com/slsa-framework/slsa-github-generator/container@v1"
+	BuildTypeContainerBased  = "https://slsa.dev/container-based-build/v0.1?draft"
+	BuildTypeNpmCLIv2        = "https://github.com/npm/cli/gha/v2"
+	slsaGeneratorWorkflows   = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/"
+	hallmarkWorkflows        = "https://github.com/hallmark-dev/hallmark/.github/workflows/"
+	maxPolicySize            = 1 << 20
+	maxPolicyExpressionChars = 4096
+)
+
+// Policy says what to trust and what to expect. Trust is policy, not code:
+// the builders, issuers and thresholds below are all the verifier trusts.
+// Load one with LoadPolicy, or start from DefaultPolicy and edit it; a policy
+// is checked and compiled when New receives it.
+type Policy struct {
+	// Issuers are the OIDC issuers accepted in the certificate, exactly.
+	// Required: at least one.
+	Issuers []string `json:"issuers"`
+
+	// Builders are the trusted builders. A build is trusted if one entry
+	// matches it; the level granted is the lower of the entry's MaxLevel
+	// and the level the evidence supports. Required: at least one, unless
+	// BuilderID is set.
+	Builders []TrustedBuilder `json:"builders"`
+
+	// BuilderID, if set, is slsa-verifier's --builder-id: "ID" or "ID@REF".
+	// The builder must match it loosely (see MatchLoose). It also stands as
+	// a trusted builder when no entry of Builders matches, with MaxLevel 3,
+	// as slsa-verifier trusts a builder named on its command line.
+	BuilderID string `json:"builderID,omitempty"`
+
+	// MinLevel is the lowest SLSA build level accepted (0 to 3).
+	MinLevel int `json:"minLevel,omitempty"`
+
+	// Identity adds expectations on the signing certificate.
+	Identity Identity `json:"identity,omitempty"`
+
+	// DenySelfHostedRunners rejects builds whose certificate says they ran
+	// on a self-hosted runner (gh's --deny-self-hosted-runners).
+	DenySelfHostedRunners bool `json:"denySelfHostedRunners,omitempty"`
+
+	// PredicateTypes accepted. Default: SLSA v1 and v0.2.
+	PredicateTypes []string `json:"predicateTypes,omitempty"`
+
+	// Source is the expected source repository, as slsa-verifier's
+	// --source-uri: "github.com/OWNER/REPO" (a scheme such as https:// or
+	// git+https:// may be written too). Empty: not checked.
+	Source string `json:"source,omitempty"`
+
+	// SourceBranch, SourceTag and SourceVersionedTag are slsa-verifier's
+	// --source-branch, --source-tag and --source-versioned-tag. At most one
+	// of SourceTag and SourceVersionedTag may be set.
+	SourceBranch       string `json:"sourceBranch,omitempty"`
+	SourceTag          string `json:"sourceTag,omitempty"`
+	SourceVersionedTag string `json:"sourceVersionedTag,omitempty"`
+
+	// BuildTypes accepted. Empty: any build type a trusted builder produced.
+	BuildTypes []string `json:"buildTypes,omitempty"`
+
+	// ExternalParameters expected: each key must be present in the
+	// provenance's externalParameters (v1) or invocation.parameters (v0.2)
+	// with a value equal to this one (JSON equality).
+	ExternalParameters map[string]any `json:"externalParameters,omitempty"`
+
+	// StrictExternalParameters rejects any external parameter that neither
+	// ExternalParameters nor the certificate cross-check accounts for.
+	StrictExternalParameters bool `json:"strictExternalParameters,omitempty"`
+
+	// WorkflowInputs are slsa-verifier's --build-workflow-input k=v: the
+	// workflow_dispatch inputs the build must have been run with.
+	WorkflowInputs map[string]string `json:"workflowInputs,omitempty"`
+
+	// Expressions are CEL expressions over the variable "statement" (the
+	// in-toto statement as JSON: statement.predicate.runDetails.builder.id,
+	// ...). Each must evaluate to true.
+	Expressions []string `json:"expressions,omitempty"`
+
+	// Thresholds of cryptographic evidence.
+	Thresholds Thresholds `json:"thresholds,omitempty"`
+
+	// MaxSubjects is the most subjects a statement may have. Default 1024.
+	MaxSubjects int `json:"maxSubjects,omitempty"`
+
+	compiled *compiledPolicy
+}
+
+// TrustedBuilder is one builder the policy trusts. An entry matches a build
+// when every pattern it sets matches; it must set ID or Signer.
+type TrustedBuilder struct {
+	// Name is for people and error messages.
+	Name string `json:"name,omitempty"`
+	// ID matches the provenance's builder id (see Pattern for the syntax).
+	ID string `json:"id,omitempty"`
+	// Signer matches the certificate's build signer URI (the SAN of a
+	// GitHub Actions certificate).
+	Signer string `json:"signer,omitempty"`
+	// BuildTypes, if set, restricts the entry to these build types.
+	BuildTypes []string `json:"buildTypes,omitempty"`
+	// MaxLevel is the highest SLSA build level this builder may vouch for.
+	MaxLevel int `json:"maxLevel"`
+}
+
+// Identity is what the signing certificate must say beyond the issuer. Each
+// set field must match; patterns use the Pattern syntax.
+type Identity struct {
+	// SAN is the certificate's subject alternative name (gh's
+	// --cert-identity exactly, --cert-identity-regex as "regexp:...").
+	SAN string `json:"san,omitempty"`
+	// SignerWorkflow matches the build signer URI without its "@ref" (gh's
+	// --signer-workflow, written "github.com/OWNER/REPO/PATH" or with
+	// https://; a regexp is anchored).
+	SignerWorkflow string `json:"signerWorkflow,omitempty"`
+	// Extension patterns, by Fulcio extension name.
+	SourceRepositoryURI    string `json:"sourceRepositoryURI,omitempty"`
+	SourceRepositoryDigest string `json:"sourceRepositoryDigest,omitempty"`
+	SourceRepositoryRef    string `json:"sourceRepositoryRef,omitempty"`
+	SourceRepositoryOwner  string `json:"sourceRepositoryOwnerURI,omitempty"`
+	BuildSignerURI         string `json:"buildSignerURI,omitempty"`
+	BuildSignerDigest      string `json:"buildSignerDigest,omitempty"`
+	RunnerEnvironment      string `json:"runnerEnvironment,omitempty"`
+}
+
+// Thresholds is how much independent evidence of signing time and of
+// publication a bundle must carry. Nil fields take their defaults.
+type Thresholds struct {
+	// TransparencyLog is the number of verified tlog entries required.
+	// Default 1.
+	TransparencyLog *int `json:"transparencyLog,omitempty"`
+	// SignedTimestamps is the number of verified RFC 3161 timestamps
+	// required. Default 0.
+	SignedTimestamps *int `json:"signedTimestamps,omitempty"`
+	// ObserverTimestamps is the number of timestamps, of either kind,
+	// required to establish signing time. Default 1; never 0, since a
+	// short-lived certificate proves nothing without a signing time.
+	ObserverTimestamps *int `json:"observerTimestamps,omitempty"`
+	// SCTs is the number of certificate transparency SCTs required in the
+	// certificate. Default: 1 if the trusted root lists CT logs, else 0.
+	SCTs *int `json:"scts,omitempty"`
+}
+
+// LoadPolicy decodes a policy from YAML or JSON. Decoding is strict: an
+// unknown field is an error. The policy is validated and compiled (patterns
+// and CEL expressions) before it is returned.
+func LoadPolicy(data []byte) (*Policy, error) {
+	if len(data) > maxPolicySize {
+		return nil, fmt.Errorf("loading policy: %d bytes, limit %d: %w", len(data), maxPolicySize, ErrTooLarge)
+	}
+	js, err := yaml.YAMLToJSONStrict(data)
+	if err != nil {
+		return nil, fmt.Errorf("loading policy: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	var p Policy
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("loading policy: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("loading policy: trailing data")
+	}
+	if err := p.compile(); err != nil {
+		return nil, fmt.Errorf("loading policy: %w", err)
+	}
+	return &p, nil
+}
+
+// DefaultPolicy trusts, for the issuer https://token.actions.githubusercontent.com:
+//
+//   - Hallmark's reusable workflows generic.yml, container.yml and go.yml
+//     at tags refs/tags/v*, at level 3;
+//   - slsa-github-generator's generator_generic_slsa3.yml,
+//     builder_go_slsa3.yml and generator_container_slsa3.yml at tags
+//     refs/tags/v*, at level 3;
+//   - GitHub's actions/attest provenance (build type
+//     https://actions.github.io/buildtypes/workflow/v1) from any workflow on
+//     github.com, at level 2, or 3 when the signing workflow is a reusable
+//     workflow in another repository than the source.
+//
+// It expects nothing about the source; callers add Source and refs.
+func DefaultPolicy() *Policy {
+	return &Policy{
+		Issuers: []string{GitHubIssuer},
+		Builders: []TrustedBuilder{
+			{
+				Name:     "hallmark",
+				Signer:   "glob:" + hallmarkWorkflows + "{generic,container,go}.yml@refs/tags/v*",
+				MaxLevel: 3,
+			},
+			{
+				Name:       "slsa-github-generator",
+				Signer:     "glob:" + slsaGeneratorWorkflows + "{generator_generic_slsa3,builder_go_slsa3,generator_container_slsa3}.yml@refs/tags/v*",
+				BuildTypes: []string{BuildTypeGeneratorGen, BuildTypeGeneratorGo, BuildTypeGeneratorCont},
+				MaxLevel:   3,
+			},
+			{
+				Name:       "github-actions-attest",
+				Signer:     "glob:https://github.com/**",
+				BuildTypes: []string{BuildTypeGitHubWorkflow},
+				MaxLevel:   3,
+			},
+		},
+	}
+}
+
+// compiledPolicy is a policy's patterns and programs, built once.
+type compiledPolicy struct {
+	builders     []compiledBuilder
+	identity     []identityMatch
+	expressions  []cel.Program
+	exprSources  []string
+	source       string
+	thresholds   resolvedThresholds
+	maxSubjects  int
+	predTypes    []string
+	expectLoose  BuilderMatcher
+	explicitSCTs bool
+}
+
+type compiledBuilder struct {
+	name     string
+	match    BuilderMatcher
+	maxLevel int
+}
+
+type identityMatch struct {
+	field string
+	get   func(*Identity, *certFields) string
+	want  Pattern
+}
+
+type resolvedThresholds struct {
+	tlog, signed, observer, scts int
+}
+
+func (p *Policy) compile() error {
+	c := &compiledPolicy{}
+	if len(p.Issuers) == 0 {
+		return errors.New("policy lists no issuer")
+	}
+	if len(p.Builders) == 0 && p.BuilderID == "" {
+		return errors.New("policy trusts no builder")
+	}
+	if p.MinLevel < 0 || p.MinLevel > 3 {
+		return fmt.Errorf("minLevel %d not in 0..3", p.MinLevel)
+	}
+	for i, b := range p.Builders {
+		cb, err := compileBuilder(b)
+		if err != nil {
+			return fmt.Errorf("builders[%d]: %w", i, err)
+		}
+		c.builders = append(c.builders, cb)
+	}
+	if p.BuilderID != "" {
+		if strings.Count(p.BuilderID, "@") > 1 || strings.HasSuffix(p.BuilderID, "@") {
+			return fmt.Errorf("builderID %q: want ID or ID@REF", p.BuilderID)
+		}
+		c.expectLoose = MatchLoose(p.BuilderID)
+	}
+	if p.SourceTag != "" && p.SourceVersionedTag != "" {
+		return errors.New("sourceTag and sourceVersionedTag are exclusive")
+	}
+	if p.Source != "" {
+		src, err := normalizeSource(p.Source)
+		if err != nil {
+			return err
+		}
+		c.source = src
+	}
+	ids, err := compileIdentity(p.Identity)
+	if err != nil {
+		return err
+	}
+	c.identity = ids
+	c.predTypes = p.PredicateTypes
+	if len(c.predTypes) == 0 {
+		c.predTypes = []string{PredicateSLSAv1, PredicateSLSAv02}
+	}
+	c.maxSubjects = p.MaxSubjects
+	if c.maxSubjects == 0 {
+		c.maxSubjects = DefaultMaxSubjects
+	}
+	if c.maxSubjects < 0 {
+		return fmt.Errorf("maxSubjects %d is negative", c.maxSubjects)
+	}
+	th, err := p.Thresholds.resolve()
+	if err != nil {
+		return err
+	}
+	c.thresholds = th
+	c.explicitSCTs = p.Thresholds.SCTs != nil
+	if len(p.Expressions) > 0 {
+		env, err := celEnv()
+		if err != nil {
+			return err
+		}
+		for i, src := range p.Expressions {
+			prg, err := compileExpression(env, src)
+			if err != nil {
+				return fmt.Errorf("expressions[%d]: %w", i, err)
+			}
+			c.expressions = append(c.expressions, prg)
+			c.exprSources = append(c.exprSources, src)
+		}
+	}
+	p.compiled = c
+	return nil
+}
+
+func compileBuilder(b TrustedBuilder) (compiledBuilder, error) {
+	if b.ID == "" && b.Signer == "" {
+		return compiledBuilder{}, errors.New("trusted builder sets neither id nor signer")
+	}
+	if b.MaxLevel < 1 || b.MaxLevel > 3 {
+		return compiledBuilder{}, fmt.Errorf("maxLevel %d not in 1..3", b.MaxLevel)
+	}
+	var ms []BuilderMatcher
+	if b.ID != "" {
+		pat, err := ParsePattern(b.ID)
+		if err != nil {
+			return compiledBuilder{}, err
+		}
+		ms = append(ms, MatchBuilderID(pat))
+	}
+	if b.Signer != "" {
+		pat, err := ParsePattern(b.Signer)
+		if err != nil {
+			return compiledBuilder{}, err
+		}
+		ms = append(ms, MatchSigner(pat))
+	}
+	if len(b.BuildTypes) > 0 {
+		ms = append(ms, MatchBuildType(b.BuildTypes...))
+	}
+	name := b.Name
+	if name == "" {
+		name = b.ID + b.Signer
+	}
+	return compiledBuilder{name: name, match: MatchAll(ms...), maxLevel: b.MaxLevel}, nil
+}
+
+func (t Thresholds) resolve() (resolvedThresholds, error) {
+	get := func(p *int, def int, name string) (int, error) {
+		if p == nil {
+			return def, nil
+		}
+		if *p < 0 {
+			return 0, fmt.Errorf("thresholds.%s %d is negative", name, *p)
+		}
+		return *p, nil
+	}
+	var r resolvedThresholds
+	var err error
+	if r.tlog, err = get(t.TransparencyLog, 1, "transparencyLog"); err != nil {
+		return r, err
+	}
+	if r.signed, err = get(t.SignedTimestamps, 0, "signedTimestamps"); err != nil {
+		return r, err
+	}
+	if r.observer, err = get(t.ObserverTimestamps, 1, "observerTimestamps"); err != nil {
+		return r, err
+	}
+	if r.scts, err = get(t.SCTs, 0, "scts"); err != nil {
+		return r, err
+	}
+	if r.observer == 0 {
+		return r, errors.New("thresholds.observerTimestamps must be at least 1: a short-lived certificate needs a signing time")
+	}
+	return r, nil
+}
+
+// normalizeSource turns slsa-verifier's --source-uri forms into
+// "https://github.com/OWNER/REPO" style: a scheme-less "host/path" gets
+// https://, and "git+" is dropped.
+func normalizeSource(s string) (string, error) {
+	s = strings.TrimPrefix(s, "git+")
+	if !strings.Contains(s, "://") {
+		s = "https://" + s
+	}
+	if !strings.HasPrefix(s, "https://") || strings.Count(s, "/") < 4 {
+		return "", fmt.Errorf("source %q: want github.com/OWNER/REPO", s)
+	}
+	return strings.TrimSuffix(s, "/"), nil
+}
