@@ -160,13 +160,17 @@ func tsaSpec(bin string, port int) spec {
 	}
 }
 
+// probeClient holds no idle connections: a probe must not keep a socket to a
+// server that is about to stop.
+var probeClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+
 // httpGet fetches url and returns its body when the status is 200.
 func httpGet(ctx context.Context, url string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := probeClient.Do(req)
 	if err != nil {
 		return nil, err
 	}
