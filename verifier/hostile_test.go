@@ -125,7 +125,11 @@ func TestHostileInputs(t *testing.T) {
 		{name: "self-hosted runner denied", bundle: signWith(withFacts(func(g *ghFacts) { g.runner = "self-hosted" }), nil), policy: func() *verifier.Policy { p := acmePolicy(); p.DenySelfHostedRunners = true; return p }(), err: verifier.ErrSelfHostedRunner, check: verifier.CheckIdentity},
 		{name: "self-hosted runner below min level", bundle: signWith(withFacts(func(g *ghFacts) { g.runner = "self-hosted" }), nil), policy: func() *verifier.Policy { p := acmePolicy(); p.MinLevel = 2; return p }(), err: verifier.ErrLevelTooLow, check: verifier.CheckBuilder},
 		{name: "wrong source", bundle: good.bundle(t), policy: func() *verifier.Policy { p := acmePolicy(); p.Source = "github.com/acme/other"; return p }(), err: verifier.ErrSourceMismatch, check: verifier.CheckSource},
-		{name: "wrong build type", bundle: good.bundle(t), policy: func() *verifier.Policy { p := acmePolicy(); p.BuildTypes = []string{"https://example.com/other"}; return p }(), err: verifier.ErrBuildType, check: verifier.CheckBuildType},
+		{name: "wrong build type", bundle: good.bundle(t), policy: func() *verifier.Policy {
+			p := acmePolicy()
+			p.BuildTypes = []string{"https://example.com/other"}
+			return p
+		}(), err: verifier.ErrBuildType, check: verifier.CheckBuildType},
 		{name: "unknown external parameter, strict", bundle: signWith(f, func(st map[string]any) {
 			pred(st, "buildDefinition", "externalParameters")["debug"] = true
 		}), policy: func() *verifier.Policy { p := acmePolicy(); p.StrictExternalParameters = true; return p }(), err: verifier.ErrUnknownExternalParameter, check: verifier.CheckExternalParameters},
@@ -141,10 +145,18 @@ func TestHostileInputs(t *testing.T) {
 		}(), err: verifier.ErrUnknownExternalParameter, check: verifier.CheckExternalParameters},
 		{name: "workflow input mismatch", bundle: signWith(f, func(st map[string]any) {
 			pred(st, "buildDefinition", "externalParameters")["inputs"] = map[string]any{"version": "1.2.4"}
-		}), policy: func() *verifier.Policy { p := acmePolicy(); p.WorkflowInputs = map[string]string{"version": "1.2.3"}; return p }(), err: verifier.ErrWorkflowInput, check: verifier.CheckExternalParameters},
+		}), policy: func() *verifier.Policy {
+			p := acmePolicy()
+			p.WorkflowInputs = map[string]string{"version": "1.2.3"}
+			return p
+		}(), err: verifier.ErrWorkflowInput, check: verifier.CheckExternalParameters},
 		{name: "expected external parameter differs", bundle: signWith(f, func(st map[string]any) {
 			pred(st, "buildDefinition", "externalParameters")["debug"] = true
-		}), policy: func() *verifier.Policy { p := acmePolicy(); p.ExternalParameters = map[string]any{"debug": false}; return p }(), err: verifier.ErrExternalParameter, check: verifier.CheckExternalParameters},
+		}), policy: func() *verifier.Policy {
+			p := acmePolicy()
+			p.ExternalParameters = map[string]any{"debug": false}
+			return p
+		}(), err: verifier.ErrExternalParameter, check: verifier.CheckExternalParameters},
 		{name: "policy expression false", bundle: good.bundle(t), policy: func() *verifier.Policy {
 			p := acmePolicy()
 			p.Expressions = []string{`statement.predicate.runDetails.metadata.invocationId.endsWith("/attempts/2")`}

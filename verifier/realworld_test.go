@@ -72,7 +72,7 @@ func generatorCases(builder string) []realCase {
 	}
 	for _, tc := range []struct {
 		artifact, tag string
-		ok           bool
+		ok            bool
 	}{
 		{v13, "v13.0.29", false}, {v13, "v13.0", false}, {v13, "v13", false},
 	} {

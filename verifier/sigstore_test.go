@@ -117,7 +117,7 @@ func (s *testSigstore) PublicKeyVerifier(id string) (root.TimeConstrainedVerifie
 // ghFacts are the OIDC claims a GitHub Actions certificate records.
 type ghFacts struct {
 	issuer, signer, signerDigest, runner, repo, sha, ref, repoID, owner, ownerID, config, trigger, run string
-	notBefore, notAfter                                                                                 time.Time
+	notBefore, notAfter                                                                                time.Time
 }
 
 func defaultFacts() ghFacts {
@@ -131,9 +131,9 @@ func defaultFacts() ghFacts {
 		sha:          "2222222222222222222222222222222222222222",
 		ref:          "refs/tags/v1.2.3",
 		repoID:       "42", owner: "https://github.com/acme", ownerID: "7",
-		config:  "https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.2.3",
-		trigger: "push",
-		run:     "https://github.com/acme/app/actions/runs/99/attempts/1",
+		config:    "https://github.com/acme/app/.github/workflows/release.yml@refs/tags/v1.2.3",
+		trigger:   "push",
+		run:       "https://github.com/acme/app/actions/runs/99/attempts/1",
 		notBefore: now.Add(-time.Minute), notAfter: now.Add(10 * time.Minute),
 	}
 }
@@ -155,9 +155,9 @@ func (c *testCA) leaf(t testing.TB, f ghFacts, pub crypto.PublicKey) *x509.Certi
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(time.Now().UnixNano()),
 		NotBefore:    f.notBefore, NotAfter: f.notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
-		URIs:         []*url.URL{san},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+		URIs:        []*url.URL{san},
 		ExtraExtensions: []pkix.Extension{
 			ext(8, f.issuer), ext(9, f.signer), ext(10, f.signerDigest), ext(11, f.runner),
 			ext(12, f.repo), ext(13, f.sha), ext(14, f.ref), ext(15, f.repoID), ext(16, f.owner),
