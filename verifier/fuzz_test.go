@@ -1,0 +1,52 @@
+package verifier_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/hallmark-dev/hallmark/verifier"
+)
+
+func addFiles(f *testing.F, pattern string) {
+	files, _ := filepath.Glob(pattern)
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err == nil {
+			f.Add(data)
+		}
+	}
+}
+
+// FuzzParseBundle: parsing arbitrary bytes as bundles never panics, and
+// what parses has a content.
+func FuzzParseBundle(f *testing.F) {
+	addFiles(f, filepath.Join("testdata", "real", "*.json*"))
+	f.Add([]byte("{}\n{}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		bs, err := verifier.ParseBundles(data)
+		if err != nil {
+			return
+		}
+		for _, b := range bs {
+			if b.Bundle == nil {
+				t.Fatal("parsed bundle without content")
+			}
+		}
+	})
+}
+
+// FuzzLoadPolicy: loading arbitrary bytes as a policy never panics, and a
+// loaded policy is accepted by New.
+func FuzzLoadPolicy(f *testing.F) {
+	addFiles(f, filepath.Join("testdata", "policy-*"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := verifier.LoadPolicy(data)
+		if err != nil {
+			return
+		}
+		if _, err := verifier.New(publicGoodRoot(t), p); err != nil {
+			t.Fatalf("loaded policy refused by New: %v", err)
+		}
+	})
+}
