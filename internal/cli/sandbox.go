@@ -330,4 +330,3 @@ func newSandboxServeIssuerCmd() *cobra.Command {
 	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on instead of --listen-fd")
 	return cmd
 }
-

@@ -1,0 +1,424 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/hallmark-dev/hallmark/internal/atomicfile"
+	"github.com/hallmark-dev/hallmark/internal/githubctx"
+	"github.com/hallmark-dev/hallmark/internal/provenance"
+	"github.com/hallmark-dev/hallmark/internal/signer"
+	"github.com/hallmark-dev/hallmark/internal/subject"
+)
+
+// DefaultBundlePath is where attest writes its bundle unless told otherwise.
+const DefaultBundlePath = "provenance.sigstore.json"
+
+type attestFlags struct {
+	subjectPaths     []string
+	subjectChecksums []string
+	subjectNames     []string
+	subjectDigests   []string
+	subjectImages    []string
+	bundlePath       string
+	perSubject       bool
+	format           string
+	signingConfig    string
+	trustedRoot      string
+	identityToken    string
+	private          bool
+	factsFile        string
+	factsFromToken   bool
+	timeout          time.Duration
+	retries          int
+}
+
+func newAttestCmd() *cobra.Command {
+	var f attestFlags
+	cmd := &cobra.Command{
+		Use:   "attest",
+		Short: "Make SLSA v1.0 provenance for build outputs and sign it keylessly into a Sigstore bundle",
+		Long: `attest writes an in-toto Statement v1 with an SLSA v1.0 provenance predicate about
+the given subjects, signs it as a DSSE envelope with a short-lived Fulcio
+certificate bought with the job's OIDC token, logs it in Rekor and/or gets an
+RFC 3161 timestamp, checks the new bundle against the trusted root, and writes
+it as a Sigstore bundle v0.3.
+
+Subjects (any mix; the same name with two digests is an error):
+  --subject-path       files by glob (** for any depth); each value may be a
+                       newline- or comma-separated list. Directories matched
+                       by a glob are skipped; symlinks to files are hashed
+                       under the link's name.
+  --subject-checksums  sha256sum/sha512sum output, a file or - for stdin
+  --subject-name/--subject-digest   a name and sha256:HEX, in pairs
+  --subject-image      REGISTRY/REPO@sha256:HEX
+
+Build facts: inside GitHub Actions they come from the runner environment and
+the job's token (builder.id is the token's job_workflow_ref). Elsewhere pass
+--facts FILE (JSON, the fields of a GitHub run) or --facts-from-token.
+
+Identity token: --identity-token, $SIGSTORE_ID_TOKEN, or the Actions
+token-request protocol (needs permissions: id-token: write).
+
+Servers: --signing-config (default $HALLMARK_SIGNING_CONFIG) names Fulcio,
+Rekor and the TSA; --trusted-root (default $HALLMARK_TRUSTED_ROOT) checks the
+bundle before it is written. With neither set and no such variables, the
+public-good Sigstore's are fetched through TUF.
+
+Output: --bundle-path (default provenance.sigstore.json). More than 1,024
+subjects are split into BASE.1.sigstore.json, BASE.2.sigstore.json, ...;
+--per-subject writes BASE.<subject>.sigstore.json for each subject. Files are
+written only after every bundle is signed and checked, each atomically.`,
+		Example: `  hallmark attest --subject-path 'dist/*' --bundle-path dist/provenance.sigstore.json
+  sha256sum dist/* | hallmark attest --subject-checksums -
+  hallmark attest --subject-image ghcr.io/acme/app@sha256:... --format json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runAttest(cmd.Context(), f, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), os.Getenv)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.subjectPaths, "subject-path", nil, "files to attest: globs, or newline/comma-separated lists of globs (repeatable)")
+	fl.StringArrayVar(&f.subjectChecksums, "subject-checksums", nil, "sha256sum/sha512sum output file, or - for stdin (repeatable)")
+	fl.StringArrayVar(&f.subjectNames, "subject-name", nil, "subject name, paired with --subject-digest (repeatable)")
+	fl.StringArrayVar(&f.subjectDigests, "subject-digest", nil, "subject digest sha256:HEX or sha512:HEX, paired with --subject-name (repeatable)")
+	fl.StringArrayVar(&f.subjectImages, "subject-image", nil, "container image by digest, REGISTRY/REPO@sha256:HEX (repeatable)")
+	fl.StringVar(&f.bundlePath, "bundle-path", DefaultBundlePath, "where to write the bundle")
+	fl.BoolVar(&f.perSubject, "per-subject", false, "write one bundle per subject")
+	fl.StringVar(&f.format, "format", "text", "output format: text or json")
+	fl.StringVar(&f.signingConfig, "signing-config", "", "Sigstore signing_config.json (default $HALLMARK_SIGNING_CONFIG)")
+	fl.StringVar(&f.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json to check the bundle with (default $HALLMARK_TRUSTED_ROOT)")
+	fl.StringVar(&f.identityToken, "identity-token", "", "OIDC identity token (default $SIGSTORE_ID_TOKEN or the Actions token request)")
+	fl.BoolVar(&f.private, "private", false, "sign with a timestamp only: publish nothing to a transparency log")
+	fl.StringVar(&f.factsFile, "facts", "", "JSON file of build facts, for use outside GitHub Actions")
+	fl.BoolVar(&f.factsFromToken, "facts-from-token", false, "take the build facts from the identity token's claims (outside GitHub Actions)")
+	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "timeout of each request to a Sigstore server")
+	fl.IntVar(&f.retries, "retries", signer.DefaultRetries, "retries of a failed certificate, timestamp or Rekor v1 request (backoff doubles from 1s)")
+	return cmd
+}
+
+// collectSubjects gathers and merges every subject flag.
+func collectSubjects(ctx context.Context, f attestFlags, stdin io.Reader) ([]subject.Subject, error) {
+	var lists [][]subject.Subject
+	if len(f.subjectPaths) > 0 {
+		s, err := subject.FromPaths(ctx, f.subjectPaths)
+		if err != nil {
+			return nil, err
+		}
+		lists = append(lists, s)
+	}
+	for _, c := range f.subjectChecksums {
+		var r io.Reader
+		if c == "-" {
+			r = stdin
+		} else {
+			fh, err := os.Open(c)
+			if err != nil {
+				return nil, fmt.Errorf("--subject-checksums: %w", err)
+			}
+			defer fh.Close()
+			r = fh
+		}
+		s, err := subject.ParseChecksums(r)
+		if err != nil {
+			return nil, fmt.Errorf("--subject-checksums %s: %w", c, err)
+		}
+		lists = append(lists, s)
+	}
+	if len(f.subjectNames) != len(f.subjectDigests) {
+		return nil, fmt.Errorf("--subject-name and --subject-digest come in pairs: got %d names and %d digests", len(f.subjectNames), len(f.subjectDigests))
+	}
+	for i := range f.subjectNames {
+		s, err := subject.FromNameDigest(f.subjectNames[i], f.subjectDigests[i])
+		if err != nil {
+			return nil, err
+		}
+		lists = append(lists, []subject.Subject{s})
+	}
+	for _, ref := range f.subjectImages {
+		s, err := subject.FromImageRef(ref)
+		if err != nil {
+			return nil, err
+		}
+		lists = append(lists, []subject.Subject{s})
+	}
+	if len(lists) == 0 {
+		return nil, errors.New("nothing to attest: give --subject-path, --subject-checksums, --subject-name/--subject-digest or --subject-image")
+	}
+	return subject.Merge(lists...)
+}
+
+// loadTrust reads the signing config and trusted root named by flags or
+// environment, or fetches the public-good ones.
+func loadTrust(f attestFlags, getenv func(string) string) (*root.SigningConfig, *root.TrustedRoot, error) {
+	scPath := firstNonEmpty(f.signingConfig, getenv("HALLMARK_SIGNING_CONFIG"))
+	trPath := firstNonEmpty(f.trustedRoot, getenv("HALLMARK_TRUSTED_ROOT"))
+	var sc *root.SigningConfig
+	var tr *root.TrustedRoot
+	var err error
+	if scPath != "" {
+		if sc, err = root.NewSigningConfigFromPath(scPath); err != nil {
+			return nil, nil, fmt.Errorf("--signing-config %s: %w", scPath, err)
+		}
+	} else if sc, err = root.FetchSigningConfig(); err != nil {
+		return nil, nil, fmt.Errorf("fetching the public-good signing config (pass --signing-config for a private Sigstore): %w", err)
+	}
+	if trPath != "" {
+		if tr, err = root.NewTrustedRootFromPath(trPath); err != nil {
+			return nil, nil, fmt.Errorf("--trusted-root %s: %w", trPath, err)
+		}
+	} else if scPath == "" {
+		if tr, err = root.FetchTrustedRoot(); err != nil {
+			return nil, nil, fmt.Errorf("fetching the public-good trusted root (pass --trusted-root): %w", err)
+		}
+	} else {
+		return nil, nil, errors.New("--signing-config without --trusted-root: give the trusted root of the same Sigstore, so the bundle is checked before it is written")
+	}
+	return sc, tr, nil
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// buildContext finds the build facts: the runner's environment, a facts
+// file, or the token's claims.
+func buildContext(f attestFlags, getenv func(string) string, claims map[string]any) (*githubctx.Context, error) {
+	switch {
+	case f.factsFile != "":
+		data, err := os.ReadFile(f.factsFile)
+		if err != nil {
+			return nil, fmt.Errorf("--facts: %w", err)
+		}
+		var facts githubctx.Facts
+		dec := json.NewDecoder(strings.NewReader(string(data)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&facts); err != nil {
+			return nil, fmt.Errorf("--facts %s: %w", f.factsFile, err)
+		}
+		return githubctx.Explicit(facts)
+	case f.factsFromToken:
+		str := func(k string) string { s, _ := claims[k].(string); return s }
+		return githubctx.Explicit(githubctx.Facts{
+			Repository: str("repository"), RepositoryID: str("repository_id"), RepositoryOwnerID: str("repository_owner_id"),
+			Ref: str("ref"), SHA: str("sha"), WorkflowRef: str("workflow_ref"), JobWorkflowRef: str("job_workflow_ref"),
+			EventName: str("event_name"), RunID: str("run_id"), RunAttempt: str("run_attempt"), RunnerEnvironment: str("runner_environment"),
+		})
+	default:
+		return githubctx.FromEnv(getenv, os.ReadFile)
+	}
+}
+
+type subjectJSON struct {
+	Name   string            `json:"name"`
+	Digest map[string]string `json:"digest"`
+}
+
+type bundleSummary struct {
+	Path        string        `json:"path"`
+	Subjects    []subjectJSON `json:"subjects"`
+	Identity    string        `json:"certificateIdentity"`
+	Issuer      string        `json:"certificateIssuer"`
+	LogIndex    *int64        `json:"logIndex,omitempty"`
+	LogURL      string        `json:"logURL,omitempty"`
+	Timestamped bool          `json:"timestamped"`
+}
+
+type attestSummary struct {
+	BuilderID string          `json:"builderID"`
+	Bundles   []bundleSummary `json:"bundles"`
+}
+
+func runAttest(ctx context.Context, f attestFlags, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
+	if err := checkFormat(f.format); err != nil {
+		return err
+	}
+	if f.bundlePath == "" {
+		return errors.New("--bundle-path is empty")
+	}
+	if f.factsFile != "" && f.factsFromToken {
+		return errors.New("--facts and --facts-from-token contradict each other: give one")
+	}
+	started := time.Now().UTC().Truncate(time.Second)
+	subjects, err := collectSubjects(ctx, f, stdin)
+	if err != nil {
+		return err
+	}
+	sc, tr, err := loadTrust(f, getenv)
+	if err != nil {
+		return err
+	}
+	token, source, err := signer.IdentityToken(ctx, f.identityToken, getenv, &http.Client{Timeout: f.timeout})
+	if err != nil {
+		return err
+	}
+	claims, err := signer.Claims(token)
+	if err != nil {
+		return fmt.Errorf("identity token from %s: %w", source, err)
+	}
+	bctx, err := buildContext(f, getenv, claims)
+	if err != nil {
+		return err
+	}
+	if jwr, _ := claims["job_workflow_ref"].(string); jwr != "" {
+		if bctx, err = bctx.With(githubctx.Options{JobWorkflowRef: jwr}); err != nil {
+			return err
+		}
+	}
+	build, err := bctx.Build(ctx)
+	if err != nil {
+		return err
+	}
+	if build.StartedOn.IsZero() {
+		build.StartedOn = started
+	}
+
+	groups := subject.Split(subjects, provenance.MaxSubjects)
+	if f.perSubject {
+		groups = groups[:0]
+		for _, s := range subjects {
+			groups = append(groups, []subject.Subject{s})
+		}
+	}
+	paths, err := bundlePaths(f.bundlePath, groups, f.perSubject)
+	if err != nil {
+		return err
+	}
+	// Fail before signing when a bundle could not be written: a log entry
+	// for a bundle nobody keeps helps no one.
+	for _, p := range paths {
+		if fi, err := os.Stat(filepath.Dir(p)); err != nil {
+			return fmt.Errorf("--bundle-path %s: %w", p, err)
+		} else if !fi.IsDir() {
+			return fmt.Errorf("--bundle-path %s: %s is not a folder: %w", p, filepath.Dir(p), syscall.ENOTDIR)
+		}
+	}
+	// Sign everything first; write only when all bundles are good.
+	type signed struct {
+		path string
+		data []byte
+		sum  bundleSummary
+	}
+	var out []signed
+	for i, g := range groups {
+		build.FinishedOn = time.Now().UTC().Truncate(time.Second)
+		st, err := provenance.Statement(g, build)
+		if err != nil {
+			return err
+		}
+		payload, err := provenance.MarshalStatement(st)
+		if err != nil {
+			return err
+		}
+		if len(groups) > 1 {
+			fmt.Fprintf(stderr, "signing bundle %d of %d (%d subjects)\n", i+1, len(groups), len(g))
+		}
+		res, err := signer.Sign(ctx, payload, signer.PayloadTypeInToto, signer.Options{
+			SigningConfig: sc, TrustedRoot: tr, IdentityToken: token, Private: f.private,
+			Timeout: f.timeout, Retries: retriesOption(f.retries),
+		})
+		if err != nil {
+			return err
+		}
+		data, err := protojson.Marshal(res.Bundle)
+		if err != nil {
+			return fmt.Errorf("encoding bundle: %w", err)
+		}
+		sum := bundleSummary{Path: paths[i], Subjects: subjectsJSON(g), Identity: res.Identity, Issuer: res.Issuer, LogURL: res.LogURL, Timestamped: res.Timestamped}
+		if res.LogIndex >= 0 {
+			idx := res.LogIndex
+			sum.LogIndex = &idx
+		}
+		out = append(out, signed{path: paths[i], data: data, sum: sum})
+	}
+	var written []string
+	for _, s := range out {
+		if err := atomicfile.Write(s.path, s.data, 0o644); err != nil {
+			for _, w := range written {
+				os.Remove(w)
+			}
+			return err
+		}
+		written = append(written, s.path)
+	}
+
+	summary := attestSummary{BuilderID: build.BuilderID}
+	for _, s := range out {
+		summary.Bundles = append(summary.Bundles, s.sum)
+	}
+	if f.format == "json" {
+		return writeJSON(stdout, summary)
+	}
+	for _, b := range summary.Bundles {
+		where := "no transparency log (private)"
+		if b.LogIndex != nil {
+			where = fmt.Sprintf("log entry %d at %s", *b.LogIndex, b.LogURL)
+		}
+		fmt.Fprintf(stdout, "wrote %s: %d subject(s), signed by %s (issuer %s), %s", b.Path, len(b.Subjects), b.Identity, b.Issuer, where)
+		if b.Timestamped {
+			fmt.Fprint(stdout, ", timestamped")
+		}
+		fmt.Fprintln(stdout)
+	}
+	return nil
+}
+
+func subjectsJSON(ss []subject.Subject) []subjectJSON {
+	out := make([]subjectJSON, len(ss))
+	for i, s := range ss {
+		out[i] = subjectJSON{Name: s.Name, Digest: s.Digest}
+	}
+	return out
+}
+
+func retriesOption(n int) int {
+	if n == 0 {
+		return -1 // signer: zero means default; the flag's 0 means none
+	}
+	return n
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// bundlePaths names the bundle files: the path itself for one bundle,
+// BASE.N.sigstore.json for split statements, BASE.<subject>.sigstore.json
+// per subject.
+func bundlePaths(path string, groups [][]subject.Subject, perSubject bool) ([]string, error) {
+	if len(groups) == 1 && !perSubject {
+		return []string{path}, nil
+	}
+	base := strings.TrimSuffix(strings.TrimSuffix(path, ".json"), ".sigstore")
+	seen := map[string]bool{}
+	paths := make([]string, len(groups))
+	for i, g := range groups {
+		tag := fmt.Sprint(i + 1)
+		if perSubject {
+			tag = strings.Trim(unsafeName.ReplaceAllString(filepath.Base(g[0].Name), "_"), "._")
+			if tag == "" || seen[tag] {
+				tag = fmt.Sprintf("%s%d", tag, i+1)
+			}
+		}
+		seen[tag] = true
+		paths[i] = base + "." + tag + ".sigstore.json"
+	}
+	return paths, nil
+}
