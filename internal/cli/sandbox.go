@@ -37,7 +37,7 @@ without GitHub or the internet.
   hallmark sandbox status             check each server
   hallmark sandbox down               stop it`,
 	}
-	cmd.AddCommand(newSandboxUpCmd(), newSandboxDownCmd(), newSandboxStatusCmd(),
+	cmd.AddCommand(newSandboxInstallCmd(), newSandboxUpCmd(), newSandboxDownCmd(), newSandboxStatusCmd(),
 		newSandboxTokenCmd(), newSandboxEnvCmd(), newSandboxServeIssuerCmd())
 	return cmd
 }
@@ -61,6 +61,52 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+func newSandboxInstallCmd() *cobra.Command {
+	var cache string
+	cmd := &cobra.Command{
+		Use:   "install [TOOL...]",
+		Short: "Build the sandbox's servers (and, by name, cosign) into the tool cache",
+		Long: `Build the servers sandbox up runs into the tool cache, so the first up is
+fast. Name tools to install others as well: fulcio, rekor-tiles,
+timestamp-authority, cosign. Already cached tools are skipped.`,
+		Example: `  hallmark sandbox install
+  hallmark sandbox install fulcio rekor-tiles timestamp-authority cosign`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cache == "" {
+				var err error
+				if cache, err = sandbox.DefaultCacheDir(); err != nil {
+					return err
+				}
+			}
+			known := map[string]sandbox.Tool{}
+			for _, t := range append(append([]sandbox.Tool(nil), sandbox.ServerTools...), sandbox.Cosign) {
+				known[t.Name] = t
+			}
+			tools := sandbox.ServerTools
+			if len(args) > 0 {
+				tools = nil
+				for _, a := range args {
+					t, ok := known[a]
+					if !ok {
+						return fmt.Errorf("unknown tool %q: want fulcio, rekor-tiles, timestamp-authority or cosign", a)
+					}
+					tools = append(tools, t)
+				}
+			}
+			for _, t := range tools {
+				bin, err := t.Ensure(cmd.Context(), cache, cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s\t%s\n", t.Name, t.Version, bin)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&cache, "cache", "", "tool cache folder (default $HALLMARK_CACHE/tools or the user cache folder)")
+	return cmd
 }
 
 func newSandboxUpCmd() *cobra.Command {
