@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Every test, against the real servers. The servers and cosign are built once
-# into the tool cache ($HOME/.cache/hallmark/tools); later runs reuse them.
+# Every test, against the real servers. What the tests need is installed
+# first by install-deps.sh (Debian packages, and tools built once into the
+# tool cache, $HOME/.cache/hallmark/tools); later runs reuse them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-go run ./cmd/hallmark sandbox install fulcio rekor-tiles timestamp-authority cosign
+./scripts/install-deps.sh
 go vet ./...
 go test -count=1 -timeout 60m ./...

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what the tests need beyond Go modules: Debian packages (when
+# missing, and only as root) and tools built through the Go module proxy into
+# the tool cache. Safe to run again: installed things are skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Debian packages the tests use, one per line: "package:command-it-provides".
+apt_packages=(
+)
+
+missing=()
+for entry in "${apt_packages[@]}"; do
+  pkg=${entry%%:*} cmd=${entry#*:}
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing Debian packages (run as root, or install them): ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "install-deps: apt-get install ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# The sandbox's servers and cosign, built once into the tool cache.
+go run ./cmd/hallmark sandbox install fulcio rekor-tiles timestamp-authority cosign
