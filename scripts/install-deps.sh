@@ -25,4 +25,4 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # The sandbox's servers and cosign, built once into the tool cache.
-go run ./cmd/hallmark sandbox install fulcio rekor-tiles timestamp-authority cosign
+go run ./cmd/hallmark sandbox install fulcio rekor-tiles timestamp-authority cosign act actionlint

@@ -70,7 +70,8 @@ func newSandboxInstallCmd() *cobra.Command {
 		Short: "Build the sandbox's servers (and, by name, cosign) into the tool cache",
 		Long: `Build the servers sandbox up runs into the tool cache, so the first up is
 fast. Name tools to install others as well: fulcio, rekor-tiles,
-timestamp-authority, cosign. Already cached tools are skipped.`,
+timestamp-authority, cosign, act, actionlint. Already cached tools are
+skipped.`,
 		Example: `  hallmark sandbox install
   hallmark sandbox install fulcio rekor-tiles timestamp-authority cosign`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -81,7 +82,7 @@ timestamp-authority, cosign. Already cached tools are skipped.`,
 				}
 			}
 			known := map[string]sandbox.Tool{}
-			for _, t := range append(append([]sandbox.Tool(nil), sandbox.ServerTools...), sandbox.Cosign) {
+			for _, t := range append(append(append([]sandbox.Tool(nil), sandbox.ServerTools...), sandbox.Cosign), sandbox.GitHubTools...) {
 				known[t.Name] = t
 			}
 			tools := sandbox.ServerTools
@@ -90,7 +91,7 @@ timestamp-authority, cosign. Already cached tools are skipped.`,
 				for _, a := range args {
 					t, ok := known[a]
 					if !ok {
-						return fmt.Errorf("unknown tool %q: want fulcio, rekor-tiles, timestamp-authority or cosign", a)
+						return fmt.Errorf("unknown tool %q: want fulcio, rekor-tiles, timestamp-authority, cosign, act or actionlint", a)
 					}
 					tools = append(tools, t)
 				}
