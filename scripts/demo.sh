@@ -29,16 +29,27 @@ echo "== attest"
 "$hm" attest --subject-path "$work/dist/app-*" --facts-from-token \
   --bundle-path "$work/dist/provenance.sigstore.json"
 
-if "$hm" verify-artifact --help >/dev/null 2>&1; then
-  echo "== verify"
-  issuer=$(sed -n 's/.*"issuerURL": "\(.*\)".*/\1/p' "$work/sandbox/sandbox.json")
-  cat >"$work/policy.yaml" <<POLICY
-issuers: ["$issuer"]
-POLICY
-  "$hm" verify-artifact "$work/dist/app-linux-amd64" \
-    --provenance-path "$work/dist/provenance.sigstore.json" \
-    --source-uri github.com/acme/app --source-tag v1.0.0 \
-    --trusted-root "$HALLMARK_TRUSTED_ROOT" --policy "$work/policy.yaml"
+echo "== verify"
+issuer=$(sed -n 's/.*"issuerURL": "\(.*\)".*/\1/p' "$work/sandbox/sandbox.json")
+"$hm" verify-artifact "$work/dist/app-linux-amd64" "$work/dist/app-darwin-arm64" \
+  --provenance-path "$work/dist/provenance.sigstore.json" \
+  --source-uri github.com/acme/app --source-tag v1.0.0 \
+  --cert-oidc-issuer "$issuer" --trusted-root "$HALLMARK_TRUSTED_ROOT" \
+  --vsa-out "$work/dist/app.vsa.sigstore.json"
+
+echo "== verify the verification summary"
+"$hm" verify-vsa "$work/dist/app-linux-amd64" --vsa-path "$work/dist/app.vsa.sigstore.json" \
+  --trusted-root "$HALLMARK_TRUSTED_ROOT" --verifier-issuer "$issuer" \
+  --verifier-identity https://github.com/hallmark-dev/hallmark/.github/workflows/generic.yml@refs/tags/v1.0.0
+
+echo "== a tampered artifact must fail"
+printf 'tampered\n' >"$work/dist/app-linux-amd64"
+if "$hm" verify-artifact "$work/dist/app-linux-amd64" \
+  --provenance-path "$work/dist/provenance.sigstore.json" \
+  --source-uri github.com/acme/app --source-tag v1.0.0 \
+  --cert-oidc-issuer "$issuer" --trusted-root "$HALLMARK_TRUSTED_ROOT"; then
+  echo "demo: a tampered artifact verified" >&2
+  exit 1
 fi
 
 echo "== sandbox down"

@@ -53,6 +53,8 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(
 		newAttestCmd(),
+		newVerifyArtifactCmd(),
+		newVerifyVSACmd(),
 		newSandboxCmd(),
 		newVersionCmd(),
 	)

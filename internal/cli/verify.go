@@ -1,0 +1,320 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/hallmark-dev/hallmark/verifier"
+)
+
+// verifyFlags are the flags verify-artifact and verify-image share:
+// slsa-verifier's, gh attestation verify's identity flags, and Hallmark's.
+type verifyFlags struct {
+	sourceURI, sourceTag, sourceBranch, sourceVersionedTag string
+	builderID                                              string
+	workflowInputs                                         []string
+	printProvenance                                        bool
+	certIdentity, certIdentityRegex, certOIDCIssuer        string
+	signerWorkflow                                         string
+	denySelfHosted                                         bool
+	trustedRoot, policy, format                            string
+}
+
+func (f *verifyFlags) register(fl *pflag.FlagSet) {
+	fl.StringVar(&f.sourceURI, "source-uri", "", "expected source repository, e.g. github.com/OWNER/REPO (required unless the policy names one)")
+	fl.StringVar(&f.sourceTag, "source-tag", "", "expected tag the artifact was built from, e.g. v1.2.3")
+	fl.StringVar(&f.sourceBranch, "source-branch", "", "expected branch the artifact was built from")
+	fl.StringVar(&f.sourceVersionedTag, "source-versioned-tag", "", "expected semver tag prefix: v1 matches v1.x.y, v1.2 matches v1.2.y")
+	fl.StringVar(&f.builderID, "builder-id", "", "expected builder, ID or ID@REF")
+	fl.StringArrayVar(&f.workflowInputs, "build-workflow-input", nil, "expected workflow_dispatch input, key=value (repeatable)")
+	fl.BoolVar(&f.printProvenance, "print-provenance", false, "print the verified in-toto statement")
+	fl.StringVar(&f.certIdentity, "cert-identity", "", "expected certificate identity (SAN), exact")
+	fl.StringVar(&f.certIdentityRegex, "cert-identity-regex", "", "expected certificate identity (SAN), a regular expression anchored at both ends")
+	fl.StringVar(&f.certOIDCIssuer, "cert-oidc-issuer", "", "expected OIDC issuer (default: the policy's, GitHub Actions for the built-in policy)")
+	fl.StringVar(&f.signerWorkflow, "signer-workflow", "", "expected signing workflow, OWNER/REPO/.github/workflows/FILE")
+	fl.BoolVar(&f.denySelfHosted, "deny-self-hosted-runners", false, "refuse provenance made on self-hosted runners")
+	fl.StringVar(&f.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json to verify against, offline (required)")
+	fl.StringVar(&f.policy, "policy", "", "policy file (YAML or JSON) instead of the built-in policy; the flags above narrow it")
+	fl.StringVar(&f.format, "format", "text", "output format: text or json")
+}
+
+// policy builds the verification policy: the policy file or the built-in
+// one, narrowed by the flags. Contradictory flags are errors.
+func (f *verifyFlags) loadPolicy() (*verifier.Policy, []byte, error) {
+	var p *verifier.Policy
+	var raw []byte
+	if f.policy != "" {
+		data, err := os.ReadFile(f.policy)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--policy: %w", err)
+		}
+		if p, err = verifier.LoadPolicy(data); err != nil {
+			return nil, nil, fmt.Errorf("--policy %s: %w", f.policy, err)
+		}
+		raw = data
+	} else {
+		p = verifier.DefaultPolicy()
+	}
+	refs := 0
+	for _, v := range []string{f.sourceTag, f.sourceBranch, f.sourceVersionedTag} {
+		if v != "" {
+			refs++
+		}
+	}
+	if refs > 1 {
+		return nil, nil, errors.New("--source-tag, --source-branch and --source-versioned-tag exclude each other: give one")
+	}
+	if f.certIdentity != "" && f.certIdentityRegex != "" {
+		return nil, nil, errors.New("--cert-identity and --cert-identity-regex exclude each other: give one")
+	}
+	if f.sourceURI != "" {
+		p.Source = f.sourceURI
+	}
+	if p.Source == "" {
+		return nil, nil, errors.New("--source-uri is required: name the repository the artifact must come from (e.g. github.com/OWNER/REPO)")
+	}
+	setIf := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	setIf(&p.SourceTag, f.sourceTag)
+	setIf(&p.SourceBranch, f.sourceBranch)
+	setIf(&p.SourceVersionedTag, f.sourceVersionedTag)
+	setIf(&p.BuilderID, f.builderID)
+	setIf(&p.Identity.SAN, f.certIdentity)
+	if f.certIdentityRegex != "" {
+		p.Identity.SAN = "regexp:" + f.certIdentityRegex
+	}
+	if f.certOIDCIssuer != "" {
+		p.Issuers = []string{f.certOIDCIssuer}
+	}
+	if f.signerWorkflow != "" {
+		p.Identity.SignerWorkflow = "github.com/" + strings.TrimPrefix(strings.TrimPrefix(f.signerWorkflow, "https://"), "github.com/")
+	}
+	if f.denySelfHosted {
+		p.DenySelfHostedRunners = true
+	}
+	for _, kv := range f.workflowInputs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, nil, fmt.Errorf("--build-workflow-input %q: want key=value", kv)
+		}
+		if p.WorkflowInputs == nil {
+			p.WorkflowInputs = map[string]string{}
+		}
+		p.WorkflowInputs[k] = v
+	}
+	return p, raw, nil
+}
+
+func (f *verifyFlags) newVerifier() (*verifier.Verifier, *verifier.Policy, []byte, error) {
+	if err := checkFormat(f.format); err != nil {
+		return nil, nil, nil, err
+	}
+	if f.trustedRoot == "" {
+		return nil, nil, nil, errors.New("--trusted-root is required: the Sigstore trusted_root.json to verify against (for the public-good instance, the one its TUF repository publishes)")
+	}
+	data, err := os.ReadFile(f.trustedRoot)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("--trusted-root: %w", err)
+	}
+	tr, err := verifier.LoadTrustedRoot(data)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("--trusted-root %s: %w", f.trustedRoot, err)
+	}
+	p, raw, err := f.loadPolicy()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	v, err := verifier.New(tr, p)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("policy: %w", err)
+	}
+	return v, p, raw, nil
+}
+
+// verdict is one artifact's outcome, as --format json prints it.
+type verdict struct {
+	Artifact       string               `json:"artifact"`
+	Digest         string               `json:"digest"`
+	Passed         bool                 `json:"passed"`
+	Level          int                  `json:"slsaBuildLevel,omitempty"`
+	BuilderID      string               `json:"builderID,omitempty"`
+	TrustedBuilder string               `json:"trustedBuilder,omitempty"`
+	Identity       string               `json:"certificateIdentity,omitempty"`
+	Issuer         string               `json:"certificateIssuer,omitempty"`
+	Source         string               `json:"sourceRepository,omitempty"`
+	Ref            string               `json:"sourceRef,omitempty"`
+	Commit         string               `json:"sourceCommit,omitempty"`
+	PredicateType  string               `json:"predicateType,omitempty"`
+	Timestamps     []verifier.Timestamp `json:"timestamps,omitempty"`
+	Failure        *failure             `json:"failure,omitempty"`
+	result         *verifier.Result
+}
+
+type failure struct {
+	Check   string `json:"check"`
+	Want    string `json:"want,omitempty"`
+	Got     string `json:"got,omitempty"`
+	Message string `json:"message"`
+}
+
+// line is the text report of a failure: the check, what was wanted and what
+// was found, then the artifact.
+func (f *failure) line(artifact string) string {
+	if f.Want == "" && f.Got == "" {
+		return fmt.Sprintf("%s: %s (%s)", f.Check, f.Message, artifact)
+	}
+	return fmt.Sprintf("%s: want %s, got %s (%s)", f.Check, f.Want, f.Got, artifact)
+}
+
+func newVerdict(artifact string, d verifier.Digest, res *verifier.Result, err error) verdict {
+	v := verdict{Artifact: artifact, Digest: d.Algorithm + ":" + d.Hex}
+	if err != nil {
+		f := &failure{Check: "input", Message: err.Error()}
+		var ce *verifier.CheckError
+		if errors.As(err, &ce) {
+			f.Check, f.Want, f.Got = string(ce.Check), ce.Want, ce.Got
+		}
+		v.Failure = f
+		return v
+	}
+	ext := res.Identity.Extensions
+	v.Passed, v.Level, v.BuilderID, v.TrustedBuilder = true, res.Level, res.BuilderID, res.TrustedBuilder
+	v.Identity, v.Issuer, v.PredicateType, v.Timestamps = res.Identity.SAN, res.Identity.Issuer, res.PredicateType, res.Timestamps
+	v.Source, v.Ref, v.Commit = ext.SourceRepositoryURI, ext.SourceRepositoryRef, ext.SourceRepositoryDigest
+	v.result = res
+	return v
+}
+
+// report prints verdicts and returns an exit error when any failed.
+func report(stdout io.Writer, format string, printProvenance bool, verdicts []verdict) error {
+	failed := 0
+	for _, v := range verdicts {
+		if !v.Passed {
+			failed++
+		}
+	}
+	if format == "json" {
+		out := map[string]any{"passed": failed == 0, "verdicts": verdicts}
+		if printProvenance {
+			var st []any
+			for _, v := range verdicts {
+				if v.result != nil {
+					st = append(st, jsonRaw(v.result.Payload))
+				}
+			}
+			out["provenance"] = st
+		}
+		if err := writeJSON(stdout, out); err != nil {
+			return err
+		}
+	} else {
+		for _, v := range verdicts {
+			if v.Passed {
+				if printProvenance {
+					fmt.Fprintln(stdout, string(v.result.Payload))
+				}
+				fmt.Fprintf(stdout, "PASSED: %s (%s): SLSA build level %d, builder %s, source %s@%s, signed by %s\n",
+					v.Artifact, v.Digest, v.Level, v.BuilderID, v.Source, v.Ref, v.Identity)
+			} else {
+				fmt.Fprintf(stdout, "FAILED: %s\n", v.Failure.line(v.Artifact))
+			}
+		}
+	}
+	if failed > 0 {
+		return &ExitError{Code: 1, Err: fmt.Errorf("verification failed for %d of %d artifacts", failed, len(verdicts))}
+	}
+	return nil
+}
+
+type jsonRaw []byte
+
+func (r jsonRaw) MarshalJSON() ([]byte, error) { return r, nil }
+
+func newVerifyArtifactCmd() *cobra.Command {
+	var f verifyFlags
+	var provenancePath string
+	var vsa vsaFlags
+	cmd := &cobra.Command{
+		Use:   "verify-artifact ARTIFACT... --provenance-path P --source-uri URI --trusted-root FILE",
+		Short: "Verify artifacts against their SLSA provenance, offline, with a policy",
+		Long: `verify-artifact checks, in SLSA's order, that the provenance bundle is signed by a
+certificate from the trusted root at a time a log or timestamp proves, that
+the certificate's identity and issuer are trusted, that every claim the
+certificate also records agrees with it, that each artifact's digest is a
+subject, that the predicate is SLSA provenance from a builder the policy
+trusts for a level, and that the source, ref, build type and parameters are
+the expected ones.
+
+--provenance-path takes a Sigstore bundle (v0.1-v0.3) or a .intoto.jsonl file
+of bundles. The built-in policy trusts Hallmark's reusable workflows and
+slsa-github-generator's at level 3, and GitHub's actions/attest at level 2 (3
+from another repository's reusable workflow); --policy replaces it, and the
+flags narrow either. Nothing is fetched: verification is offline.
+
+Exit status: 0 when every artifact passed; 1 when any failed (the line names
+the failed check with what was wanted and what was found); 2 on usage errors.`,
+		Example: `  hallmark verify-artifact dist/app --provenance-path dist/provenance.sigstore.json \
+    --source-uri github.com/acme/app --source-tag v1.2.3 --trusted-root trusted_root.json`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if provenancePath == "" {
+				return errors.New("--provenance-path is required")
+			}
+			v, policy, policyRaw, err := f.newVerifier()
+			if err != nil {
+				return err
+			}
+			data, err := os.ReadFile(provenancePath)
+			if err != nil {
+				return fmt.Errorf("--provenance-path: %w", err)
+			}
+			bundles, err := verifier.ParseBundles(data)
+			if err != nil {
+				return &ExitError{Code: 1, Err: fmt.Errorf("FAILED: %s: %v", provenancePath, err)}
+			}
+			var verdicts []verdict
+			for _, a := range args {
+				d, err := digestFile(a)
+				if err != nil {
+					return err
+				}
+				res, verr := v.VerifyAny(bundles, d)
+				verdicts = append(verdicts, newVerdict(a, d, res, verr))
+			}
+			if err := report(cmd.OutOrStdout(), f.format, f.printProvenance, verdicts); err != nil {
+				return err
+			}
+			if vsa.out != "" {
+				return writeVSA(cmd, vsa, policy, f.policy, policyRaw, provenancePath, data, verdicts)
+			}
+			return nil
+		},
+	}
+	f.register(cmd.Flags())
+	vsa.register(cmd.Flags())
+	cmd.Flags().StringVar(&provenancePath, "provenance-path", "", "the provenance: a Sigstore bundle or an .intoto.jsonl file of bundles")
+	return cmd
+}
+
+// digestFile hashes an artifact with SHA-256, streaming.
+func digestFile(path string) (verifier.Digest, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return verifier.Digest{}, fmt.Errorf("artifact: %w", err)
+	}
+	defer fh.Close()
+	h := newSHA256()
+	if _, err := io.Copy(h, fh); err != nil {
+		return verifier.Digest{}, fmt.Errorf("artifact %s: %w", path, err)
+	}
+	return verifier.Digest{Algorithm: "sha256", Hex: fmt.Sprintf("%x", h.Sum(nil))}, nil
+}
