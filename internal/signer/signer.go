@@ -227,8 +227,10 @@ type fulcioError struct {
 	err error
 }
 
-func (e *fulcioError) Error() string { return fmt.Sprintf("%v at %s: %v", ErrCertificate, e.url, e.err) }
-func (e *fulcioError) Unwrap() error { return ErrCertificate }
+func (e *fulcioError) Error() string {
+	return fmt.Sprintf("%v at %s: %v", ErrCertificate, e.url, e.err)
+}
+func (e *fulcioError) Unwrap() []error { return []error{ErrCertificate, e.err} }
 
 func (f *fulcioProvider) GetCertificate(ctx context.Context, kp sign.Keypair, opts *sign.CertificateProviderOptions) ([]byte, error) {
 	der, err := f.inner.GetCertificate(ctx, kp, opts)
