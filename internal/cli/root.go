@@ -52,6 +52,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(
+		newActionCmd(),
 		newAttestCmd(),
 		newVerifyArtifactCmd(),
 		newVerifyVSACmd(),

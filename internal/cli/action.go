@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hallmark-dev/hallmark/internal/ghaction"
+	"github.com/hallmark-dev/hallmark/internal/signer"
+)
+
+// newActionCmd is the hidden entry point of the GitHub actions in action.yml
+// and verifier/action.yml: inputs come from INPUT_* variables, results go to
+// the runner's output and summary files.
+func newActionCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:    "action",
+		Short:  "Run as the Hallmark GitHub actions (used by action.yml and verifier/action.yml)",
+		Hidden: true,
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "attest",
+		Short: "The attest action: make and sign SLSA provenance for the inputs' subjects",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return actionError(ghaction.Attest(cmd.Context(), ghaction.AttestConfig{
+				Attest: AttestForAction,
+				Getenv: os.Getenv,
+				Stdout: cmd.OutOrStdout(),
+				Stderr: cmd.ErrOrStderr(),
+			}))
+		},
+	})
+	cmd.AddCommand(&cobra.Command{
+		Use:   "verify",
+		Short: "The slsa-verify action: verify artifacts against their provenance with the inputs as flags",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return actionError(ghaction.Verify(cmd.Context(), ghaction.VerifyConfig{
+				Run: func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+					return Run(ctx, args, strings.NewReader(""), stdout, stderr)
+				},
+				Getenv: os.Getenv,
+				Stdout: cmd.OutOrStdout(),
+				Stderr: cmd.ErrOrStderr(),
+			}))
+		},
+	})
+	return cmd
+}
+
+// actionError turns a failure into an error annotation on the step and exit
+// status 1, so the job fails with the reason in its summary.
+func actionError(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := strings.ReplaceAll(strings.ReplaceAll(strings.ReplaceAll(err.Error(), "%", "%25"), "\r", "%0D"), "\n", "%0A")
+	fmt.Fprintf(os.Stdout, "::error title=hallmark::%s\n", msg)
+	return &ExitError{Code: 1, Err: err}
+}
+
+const defaultActionTimeout = 30 * time.Second
+
+// AttestForAction signs provenance for req along the very code path of
+// `hallmark attest`, and returns the summary it prints with --format json.
+func AttestForAction(ctx context.Context, req ghaction.AttestRequest, stderr io.Writer) (*ghaction.AttestResult, error) {
+	f := attestFlags{
+		subjectPaths:     req.SubjectPaths,
+		subjectChecksums: req.SubjectChecksums,
+		subjectNames:     req.SubjectNames,
+		subjectDigests:   req.SubjectDigests,
+		bundlePath:       req.BundlePath,
+		format:           "json",
+		signingConfig:    req.SigningConfig,
+		trustedRoot:      req.TrustedRoot,
+		identityToken:    req.IdentityToken,
+		private:          req.Private,
+		timeout:          defaultActionTimeout,
+		retries:          signer.DefaultRetries,
+	}
+	var out bytes.Buffer
+	if err := runAttest(ctx, f, strings.NewReader(""), &out, stderr, os.Getenv); err != nil {
+		return nil, err
+	}
+	var res ghaction.AttestResult
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		return nil, fmt.Errorf("reading attest's summary: %w", err)
+	}
+	return &res, nil
+}

@@ -1,0 +1,194 @@
+package ghaction
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/hallmark-dev/hallmark/internal/signer"
+)
+
+// GitHubIssuer is the OIDC issuer of GitHub Actions tokens; a summary names
+// another issuer explicitly in its verify command.
+const GitHubIssuer = "https://token.actions.githubusercontent.com"
+
+// AttestRequest is what the attest action asks `hallmark attest` to do; the
+// fields are its flags.
+type AttestRequest struct {
+	SubjectPaths     []string
+	SubjectChecksums []string
+	SubjectNames     []string
+	SubjectDigests   []string
+	BundlePath       string
+	SigningConfig    string
+	TrustedRoot      string
+	IdentityToken    string
+	Private          bool
+}
+
+// AttestResult is the summary `hallmark attest --format json` prints.
+type AttestResult struct {
+	BuilderID string   `json:"builderID"`
+	Bundles   []Bundle `json:"bundles"`
+}
+
+// Bundle is one written bundle.
+type Bundle struct {
+	Path        string    `json:"path"`
+	Subjects    []Subject `json:"subjects"`
+	Identity    string    `json:"certificateIdentity"`
+	Issuer      string    `json:"certificateIssuer"`
+	LogIndex    *int64    `json:"logIndex,omitempty"`
+	LogURL      string    `json:"logURL,omitempty"`
+	Timestamped bool      `json:"timestamped"`
+}
+
+// Subject is one attested artifact.
+type Subject struct {
+	Name   string            `json:"name"`
+	Digest map[string]string `json:"digest"`
+}
+
+// An Attester signs provenance for req, exactly as `hallmark attest` does.
+// Progress and warnings go to stderr.
+type Attester func(ctx context.Context, req AttestRequest, stderr io.Writer) (*AttestResult, error)
+
+// Pusher attaches a written bundle to the image ref (REGISTRY/REPO@DIGEST)
+// in its registry and returns where it went.
+type Pusher func(ctx context.Context, ref, bundlePath string) (string, error)
+
+// ErrForkPullRequest is returned when a pull_request run has no way to get
+// an identity token: GitHub gives none to workflows of pull requests from
+// forks.
+var ErrForkPullRequest = errors.New("no OIDC identity token in this pull_request run: GitHub gives pull requests " +
+	"from forks no id-token, so their builds cannot be attested; provenance is made for pushes, releases and " +
+	"pull requests from branches of this repository")
+
+// AttestConfig wires the attest action to the rest of hallmark.
+type AttestConfig struct {
+	Attest Attester
+	// Push attaches bundles to images when push-to-registry is true.
+	Push Pusher
+	// Getenv reads the environment; os.Getenv in a real job.
+	Getenv func(string) string
+	// Stdout receives workflow commands (masks, outputs in old runners,
+	// annotations); Stderr progress.
+	Stdout, Stderr io.Writer
+	// HTTPClient requests the identity token; a client with a 30 s timeout
+	// when nil.
+	HTTPClient *http.Client
+}
+
+// Attest runs the attest action: it reads the inputs, gets and masks the
+// job's identity token, signs provenance for the subjects, optionally
+// pushes the bundle to the image's registry, and sets the outputs and the
+// step summary.
+//
+// Inputs: subject-path, subject-digest, subject-name, subject-checksums,
+// push-to-registry, show-summary, bundle-path, signing-config, trusted-root,
+// private. Outputs: bundle-path, certificate-identity, certificate-issuer,
+// builder-id, log-index.
+func Attest(ctx context.Context, cfg AttestConfig) error {
+	a := githubactions.New(githubactions.WithGetenv(cfg.Getenv), githubactions.WithWriter(cfg.Stdout))
+	// The request token is a credential of the job: never let it reach a log.
+	if rt := cfg.Getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN"); rt != "" {
+		a.AddMask(rt)
+	}
+	req := AttestRequest{
+		SubjectPaths:     lines(a.GetInput("subject-path")),
+		SubjectChecksums: lines(a.GetInput("subject-checksums")),
+		BundlePath:       a.GetInput("bundle-path"),
+		SigningConfig:    a.GetInput("signing-config"),
+		TrustedRoot:      a.GetInput("trusted-root"),
+	}
+	if req.BundlePath == "" {
+		req.BundlePath = "provenance.sigstore.json"
+	}
+	name, digest := a.GetInput("subject-name"), a.GetInput("subject-digest")
+	switch {
+	case name != "" && digest != "":
+		req.SubjectNames, req.SubjectDigests = []string{name}, []string{digest}
+	case name != "" || digest != "":
+		return errors.New("inputs subject-name and subject-digest go together: give both or neither")
+	}
+	var err error
+	if req.Private, err = boolInput(a, "private", false); err != nil {
+		return err
+	}
+	push, err := boolInput(a, "push-to-registry", false)
+	if err != nil {
+		return err
+	}
+	if push && cfg.Push == nil {
+		return errors.New("input push-to-registry: this hallmark cannot push attestations to registries yet")
+	}
+	if push && (name == "" || digest == "") {
+		return errors.New("input push-to-registry needs subject-name (the image, REGISTRY/REPO) and subject-digest")
+	}
+	show, err := boolInput(a, "show-summary", true)
+	if err != nil {
+		return err
+	}
+
+	client := cfg.HTTPClient
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	token, _, err := signer.IdentityToken(ctx, "", cfg.Getenv, client)
+	if errors.Is(err, signer.ErrNoIdentityToken) {
+		if ev := cfg.Getenv("GITHUB_EVENT_NAME"); ev == "pull_request" || ev == "pull_request_target" {
+			return ErrForkPullRequest
+		}
+	}
+	if err != nil {
+		return err
+	}
+	a.AddMask(token)
+	req.IdentityToken = token
+
+	res, err := cfg.Attest(ctx, req, cfg.Stderr)
+	if err != nil {
+		return err
+	}
+	if len(res.Bundles) == 0 {
+		return errors.New("attest wrote no bundle")
+	}
+	var pushed []string
+	if push {
+		ref := name + "@" + digest
+		for _, b := range res.Bundles {
+			where, err := cfg.Push(ctx, ref, b.Path)
+			if err != nil {
+				return fmt.Errorf("pushing %s to the registry of %s: %w", b.Path, ref, err)
+			}
+			pushed = append(pushed, where)
+		}
+	}
+
+	first := res.Bundles[0]
+	var paths []string
+	for _, b := range res.Bundles {
+		paths = append(paths, b.Path)
+	}
+	a.SetOutput("bundle-path", strings.Join(paths, "\n"))
+	a.SetOutput("certificate-identity", first.Identity)
+	a.SetOutput("certificate-issuer", first.Issuer)
+	a.SetOutput("builder-id", res.BuilderID)
+	if first.LogIndex != nil {
+		a.SetOutput("log-index", strconv.FormatInt(*first.LogIndex, 10))
+	}
+	for _, b := range res.Bundles {
+		fmt.Fprintf(cfg.Stderr, "wrote %s: %d subject(s), signed by %s\n", b.Path, len(b.Subjects), b.Identity)
+	}
+	if show {
+		a.AddStepSummary(AttestSummary(res, cfg.Getenv("GITHUB_REPOSITORY"), req.TrustedRoot, pushed))
+	}
+	return nil
+}

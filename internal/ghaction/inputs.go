@@ -1,0 +1,34 @@
+package ghaction
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/sethvargo/go-githubactions"
+)
+
+// lines splits a multi-line input into its non-empty, trimmed lines.
+func lines(v string) []string {
+	var out []string
+	for _, l := range strings.Split(v, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// boolInput reads a boolean input as the Actions toolkit does: true/True/TRUE
+// or false/False/FALSE; empty means def.
+func boolInput(a *githubactions.Action, name string, def bool) (bool, error) {
+	switch v := a.GetInput(name); v {
+	case "":
+		return def, nil
+	case "true", "True", "TRUE":
+		return true, nil
+	case "false", "False", "FALSE":
+		return false, nil
+	default:
+		return false, fmt.Errorf("input %s: %q is not a boolean (true or false)", name, v)
+	}
+}
