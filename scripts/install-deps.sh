@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests use, one per line: "package:command-it-provides".
 apt_packages=(
+  "docker-registry:docker-registry"
 )
 
 missing=()

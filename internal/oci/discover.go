@@ -1,0 +1,322 @@
+package oci
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// Found is one attestation attached to an image.
+type Found struct {
+	// Source is where it was found.
+	Source Source
+	// Manifest is the attestation's manifest.
+	Manifest name.Digest
+	// PredicateType is the predicate type the registry's annotations claim;
+	// verification checks the signed statement's own.
+	PredicateType string
+	// Bundle is the Sigstore bundle JSON.
+	Bundle []byte
+}
+
+// SourceReport is what one place held.
+type SourceReport struct {
+	Source Source
+	// Where is the tag or endpoint consulted.
+	Where string
+	// Absent: the registry does not serve the referrers API, or the tag
+	// does not exist.
+	Absent bool
+	// Listed is the number of artifacts listed there (referrers or legacy
+	// layers), Bundles how many of them are Sigstore bundles, Matching how
+	// many of those have the wanted predicate type.
+	Listed, Bundles, Matching int
+	// Broken are the errors of matching artifacts that could not be read
+	// (a missing blob, a malformed manifest).
+	Broken []error
+}
+
+func (r SourceReport) String() string {
+	if r.Absent {
+		if r.Source == SourceReferrersAPI {
+			return "referrers API: not served by the registry"
+		}
+		return fmt.Sprintf("%s %s: absent", r.Source, r.Where)
+	}
+	noun := "referrer"
+	if r.Source == SourceLegacyTag {
+		noun = "layer"
+	}
+	s := fmt.Sprintf("%s %s: %d %s", r.Source, r.Where, r.Listed, plural(noun, r.Listed))
+	switch {
+	case r.Listed == 0:
+	case r.Bundles == 0:
+		s += ", none a Sigstore bundle"
+	case r.Matching == 0:
+		s += fmt.Sprintf(" (%d Sigstore %s), none with the predicate", r.Bundles, plural("bundle", r.Bundles))
+	default:
+		s += fmt.Sprintf(", %d with the predicate", r.Matching)
+	}
+	for _, e := range r.Broken {
+		s += "; " + e.Error()
+	}
+	return s
+}
+
+func plural(s string, n int) string {
+	if n == 1 {
+		return s
+	}
+	return s + "s"
+}
+
+// Discovery is what Discover found for an image.
+type Discovery struct {
+	Subject       name.Digest
+	PredicateType string
+	// Attestations have the wanted predicate type and could be read.
+	Attestations []Found
+	// Sources are the places consulted, in order.
+	Sources []SourceReport
+}
+
+// NotFoundError is returned when no readable attestation with the wanted
+// predicate type is attached. It matches ErrNoAttestation.
+type NotFoundError struct{ Discovery *Discovery }
+
+func (e *NotFoundError) Error() string {
+	d := e.Discovery
+	parts := make([]string, len(d.Sources))
+	for i, s := range d.Sources {
+		parts[i] = s.String()
+	}
+	return fmt.Sprintf("no %s attestation for %s: %s", d.PredicateType, d.Subject, strings.Join(parts, "; "))
+}
+
+// Is reports whether target is ErrNoAttestation.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNoAttestation }
+
+// Discover finds the attestations with predicateType attached to the image
+// subject. It looks, in order, at the referrers API; the referrers tag
+// schema's index (tag sha256-HEX) when the registry does not serve the API;
+// and cosign's legacy tag sha256-HEX.att. It stops at the first place that
+// holds a matching attestation. Referrers are filtered by artifactType
+// ArtifactTypeBundle and their AnnotationPredicateType before any is
+// fetched.
+//
+// Nothing found is a *NotFoundError saying what each place held. A
+// registry failure (unreachable, 401, 5xx) is an error matching
+// ErrUnreachable, ErrUnauthorized or ErrRegistry. What is returned is
+// unverified: pass the bundles to a verifier.
+func Discover(ctx context.Context, subject name.Digest, predicateType string, opts ...Option) (*Discovery, error) {
+	o, err := makeOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	if subject, err = reparse(subject, o); err != nil {
+		return nil, err
+	}
+	c, err := newClient(ctx, subject.Repository, o)
+	if err != nil {
+		return nil, err
+	}
+	return c.discover(ctx, subject, predicateType)
+}
+
+func (c *client) discover(ctx context.Context, subject name.Digest, predicateType string) (*Discovery, error) {
+	d := &Discovery{Subject: subject, PredicateType: predicateType}
+	ok, idx, err := c.referrersAPI(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		rep, found := c.referrers(ctx, subject, predicateType, idx, SourceReferrersAPI, "/v2/"+subject.RepositoryStr()+"/referrers/"+subject.DigestStr())
+		d.Sources = append(d.Sources, rep)
+		d.Attestations = append(d.Attestations, found...)
+	} else {
+		d.Sources = append(d.Sources, SourceReport{Source: SourceReferrersAPI, Absent: true})
+		tag := referrersTag(subject)
+		raw, _, err := c.manifest(ctx, tag, []types.MediaType{types.OCIImageIndex})
+		switch {
+		case errors.Is(err, ErrNotFound):
+			d.Sources = append(d.Sources, SourceReport{Source: SourceReferrersTag, Where: tag, Absent: true})
+		case err != nil:
+			return nil, err
+		default:
+			idx, err := decodeIndex(bytes.NewReader(raw))
+			if err != nil {
+				return nil, fmt.Errorf("referrers tag %s: %w", tag, err)
+			}
+			rep, found := c.referrers(ctx, subject, predicateType, idx, SourceReferrersTag, tag)
+			d.Sources = append(d.Sources, rep)
+			d.Attestations = append(d.Attestations, found...)
+		}
+	}
+	if len(d.Attestations) == 0 {
+		rep, found, err := c.legacy(ctx, subject, predicateType)
+		if err != nil {
+			return nil, err
+		}
+		d.Sources = append(d.Sources, rep)
+		d.Attestations = append(d.Attestations, found...)
+	}
+	c.o.log.Debug("discovered attestations", "subject", subject.String(), "found", len(d.Attestations))
+	if len(d.Attestations) == 0 {
+		return d, &NotFoundError{Discovery: d}
+	}
+	return d, nil
+}
+
+// referrers reads the matching Sigstore bundles among an index of
+// referrers. Unreadable ones are reported, not fatal: another may verify.
+func (c *client) referrers(ctx context.Context, subject name.Digest, predicateType string, idx *v1.IndexManifest, src Source, where string) (SourceReport, []Found) {
+	rep := SourceReport{Source: src, Where: where, Listed: len(idx.Manifests)}
+	var found []Found
+	for _, desc := range idx.Manifests {
+		if !isBundleType(desc.ArtifactType) && !sigstoreAnnotated(desc) {
+			continue
+		}
+		rep.Bundles++
+		pt, annotated := desc.Annotations[AnnotationPredicateType]
+		if annotated && pt != predicateType {
+			continue
+		}
+		ref := subject.Context().Digest(desc.Digest.String())
+		bundle, err := c.referrerBundle(ctx, subject, ref)
+		if err != nil {
+			rep.Broken = append(rep.Broken, fmt.Errorf("referrer %s: %w", desc.Digest, err))
+			continue
+		}
+		if !annotated {
+			if pt = bundlePredicateType(bundle); pt != predicateType {
+				continue
+			}
+		}
+		rep.Matching++
+		found = append(found, Found{Source: src, Manifest: ref, PredicateType: pt, Bundle: bundle})
+	}
+	// A referrer that matched but could not be read still counts as matching
+	// in what the report tells a person.
+	rep.Matching += len(rep.Broken)
+	return rep, found
+}
+
+// sigstoreAnnotated: some registries (go-containerregistry's own) list a
+// referrer's config media type as its artifactType; the Sigstore
+// annotations still say what it is, and the manifest is checked on fetch.
+func sigstoreAnnotated(desc v1.Descriptor) bool {
+	_, ok := desc.Annotations[AnnotationPredicateType]
+	return ok || desc.Annotations[AnnotationContent] != ""
+}
+
+func isBundleType(t string) bool {
+	return strings.HasPrefix(t, "application/vnd.dev.sigstore.bundle")
+}
+
+// referrerBundle fetches a referrer manifest and its one bundle layer.
+func (c *client) referrerBundle(ctx context.Context, subject, ref name.Digest) ([]byte, error) {
+	raw, _, err := c.manifest(ctx, ref.DigestStr(), []types.MediaType{types.OCIManifestSchema1})
+	if err != nil {
+		return nil, err
+	}
+	var m v1.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("%w: not an image manifest: %v", ErrInvalidArtifact, err)
+	}
+	if m.Subject == nil || m.Subject.Digest.String() != subject.DigestStr() {
+		return nil, fmt.Errorf("%w: its subject is not %s", ErrInvalidArtifact, subject.DigestStr())
+	}
+	if !isBundleType(m.ArtifactType) && !isBundleType(string(m.Config.MediaType)) {
+		return nil, fmt.Errorf("%w: artifactType %q is not a Sigstore bundle", ErrInvalidArtifact, m.ArtifactType)
+	}
+	var layer *v1.Descriptor
+	for i := range m.Layers {
+		if isBundleType(string(m.Layers[i].MediaType)) {
+			if layer != nil {
+				return nil, fmt.Errorf("%w: more than one bundle layer", ErrInvalidArtifact)
+			}
+			layer = &m.Layers[i]
+		}
+	}
+	if layer == nil {
+		return nil, fmt.Errorf("%w: no layer of media type %s", ErrInvalidArtifact, ArtifactTypeBundle)
+	}
+	if layer.Size > MaxBundleSize {
+		return nil, fmt.Errorf("%w: bundle layer of %d bytes", ErrInvalidArtifact, layer.Size)
+	}
+	return c.blob(ctx, layer.Digest, MaxBundleSize)
+}
+
+// legacy reads cosign's legacy attestation tag.
+func (c *client) legacy(ctx context.Context, subject name.Digest, predicateType string) (SourceReport, []Found, error) {
+	tag := legacyTag(subject)
+	rep := SourceReport{Source: SourceLegacyTag, Where: tag}
+	raw, _, err := c.manifest(ctx, tag, []types.MediaType{types.OCIManifestSchema1, types.DockerManifestSchema2})
+	if errors.Is(err, ErrNotFound) {
+		rep.Absent = true
+		return rep, nil, nil
+	} else if err != nil {
+		return rep, nil, err
+	}
+	var m v1.Manifest
+	if err := json.Unmarshal(raw, &m); err != nil {
+		rep.Broken = append(rep.Broken, fmt.Errorf("%w: not an image manifest: %v", ErrInvalidArtifact, err))
+		return rep, nil, nil
+	}
+	mdigest := subject.Context().Digest("sha256:" + sha256Hex(raw))
+	rep.Listed = len(m.Layers)
+	var found []Found
+	for _, l := range m.Layers {
+		if l.MediaType != MediaTypeDSSE {
+			continue
+		}
+		b, ok := l.Annotations[AnnotationLegacyBundle]
+		if !ok {
+			// cosign's own legacy layers carry no bundle v0.3; Hallmark
+			// verifies only complete Sigstore bundles.
+			if l.Annotations["predicateType"] == predicateType {
+				rep.Broken = append(rep.Broken, fmt.Errorf("layer %s: cosign legacy attestation without a Sigstore bundle: re-attest with cosign --new-bundle-format", l.Digest))
+			}
+			continue
+		}
+		rep.Bundles++
+		if l.Annotations["predicateType"] != predicateType {
+			continue
+		}
+		rep.Matching++
+		found = append(found, Found{Source: SourceLegacyTag, Manifest: mdigest, PredicateType: predicateType, Bundle: []byte(b)})
+	}
+	return rep, found, nil
+}
+
+// bundlePredicateType reads the predicate type of the statement in a
+// bundle's DSSE envelope, unverified; "" if there is none.
+func bundlePredicateType(bundle []byte) string {
+	var b struct {
+		DSSEEnvelope struct {
+			Payload string `json:"payload"`
+		} `json:"dsseEnvelope"`
+	}
+	if json.Unmarshal(bundle, &b) != nil {
+		return ""
+	}
+	payload, err := base64.StdEncoding.DecodeString(b.DSSEEnvelope.Payload)
+	if err != nil {
+		return ""
+	}
+	var st struct {
+		PredicateType string `json:"predicateType"`
+	}
+	if json.Unmarshal(payload, &st) != nil {
+		return ""
+	}
+	return st.PredicateType
+}

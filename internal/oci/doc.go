@@ -1,0 +1,42 @@
+// Package oci attaches Sigstore attestation bundles to container images in
+// OCI registries, and finds them again.
+//
+// # Where attestations live
+//
+// An attestation is an OCI 1.1 referrer of the image it is about: an image
+// manifest with artifactType application/vnd.dev.sigstore.bundle.v0.3+json,
+// the empty config, one layer holding the bundle, the annotations
+// dev.sigstore.bundle.content: dsse-envelope and
+// dev.sigstore.bundle.predicateType: <uri>, and a subject descriptor naming
+// the image. cosign 2.6+ (--new-bundle-format) and GitHub's attest action
+// write this form. A registry that serves the referrers API lists it under
+// GET /v2/NAME/referrers/DIGEST; on one that does not (distribution 2.8,
+// say), the referrers tag schema's index, tagged sha256-HEX, lists it.
+// For consumers that predate OCI 1.1, PushLegacy writes cosign's legacy
+// form, the tag sha256-HEX.att.
+//
+// # Pushing
+//
+//	d, _ := name.NewDigest("registry.example.com/app@sha256:...")
+//	p, err := oci.Push(ctx, d, oci.Attestation{Bundle: bundleJSON, PredicateType: "https://slsa.dev/provenance/v1"})
+//
+// Blobs go first and the manifest last, and the referrers tag is updated
+// only after the manifest exists: a push that fails half-way leaves nothing
+// that lists an incomplete attestation.
+//
+// # Discovering
+//
+//	found, err := oci.Discover(ctx, d, "https://slsa.dev/provenance/v1")
+//	var nf *oci.NotFoundError
+//	if errors.As(err, &nf) { ... nf.Discovery.Sources says what each place held ... }
+//
+// Discover looks at the referrers API, then the referrers tag, then the
+// legacy tag, and returns unverified bundles: verify them with the
+// verifier package. Tags are resolved with Resolve; a tag can move, so
+// verify and deploy by digest.
+//
+// Credentials come from the docker config and its credential helpers
+// (authn.DefaultKeychain) unless WithKeychain says otherwise; registries on
+// loopback or private addresses speak plain HTTP, others only with
+// WithInsecureRegistry.
+package oci
