@@ -10,9 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 
 	"github.com/hallmark-dev/hallmark/internal/ghaction"
+	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/signer"
 )
 
@@ -32,6 +34,7 @@ func newActionCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return actionError(ghaction.Attest(cmd.Context(), ghaction.AttestConfig{
 				Attest: AttestForAction,
+				Push:   pushForAction,
 				Getenv: os.Getenv,
 				Stdout: cmd.OutOrStdout(),
 				Stderr: cmd.ErrOrStderr(),
@@ -95,4 +98,23 @@ func AttestForAction(ctx context.Context, req ghaction.AttestRequest, stderr io.
 		return nil, fmt.Errorf("reading attest's summary: %w", err)
 	}
 	return &res, nil
+}
+
+// pushForAction attaches a bundle to the image ref as an OCI 1.1 referrer
+// (the referrers tag schema on registries without the referrers API), with
+// the credentials of the Docker config.
+func pushForAction(ctx context.Context, ref, bundlePath string) (string, error) {
+	subject, err := name.NewDigest(ref)
+	if err != nil {
+		return "", fmt.Errorf("image %q: want REGISTRY/REPO@sha256:HEX: %w", ref, err)
+	}
+	data, err := os.ReadFile(bundlePath)
+	if err != nil {
+		return "", err
+	}
+	p, err := oci.Push(ctx, subject, oci.Attestation{Bundle: data, PredicateType: "https://slsa.dev/provenance/v1"})
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s (%s)", p.Manifest, p.Source), nil
 }
