@@ -181,16 +181,26 @@ func (c *client) referrers(ctx context.Context, subject name.Digest, predicateTy
 	rep := SourceReport{Source: src, Where: where, Listed: len(idx.Manifests)}
 	var found []Found
 	for _, desc := range idx.Manifests {
-		if !isBundleType(desc.ArtifactType) && !sigstoreAnnotated(desc) {
+		typed := isBundleType(desc.ArtifactType) || sigstoreAnnotated(desc)
+		if !typed && !untyped(desc) {
 			continue
 		}
-		rep.Bundles++
 		pt, annotated := desc.Annotations[AnnotationPredicateType]
-		if annotated && pt != predicateType {
-			continue
+		if typed {
+			rep.Bundles++
+			if annotated && pt != predicateType {
+				continue
+			}
 		}
 		ref := subject.Context().Digest(desc.Digest.String())
 		bundle, err := c.referrerBundle(ctx, subject, ref)
+		if !typed {
+			// Listed without its artifactType: only the manifest says.
+			if errors.Is(err, errNotBundle) {
+				continue
+			}
+			rep.Bundles++
+		}
 		if err != nil {
 			rep.Broken = append(rep.Broken, fmt.Errorf("referrer %s: %w", desc.Digest, err))
 			continue
@@ -207,6 +217,16 @@ func (c *client) referrers(ctx context.Context, subject name.Digest, predicateTy
 	// in what the report tells a person.
 	rep.Matching += len(rep.Broken)
 	return rep, found
+}
+
+// errNotBundle: a referrer listed without artifactType is no Sigstore bundle.
+var errNotBundle = errors.New("not a Sigstore bundle")
+
+// untyped: the referrers tag index that go-containerregistry before v0.21
+// writes (cosign 2.6 pushes with it) lists a referrer's config media type,
+// the empty descriptor's, without annotations; its manifest must be read.
+func untyped(desc v1.Descriptor) bool {
+	return desc.ArtifactType == "" || desc.ArtifactType == MediaTypeEmpty
 }
 
 // sigstoreAnnotated: some registries (go-containerregistry's own) list a
@@ -235,7 +255,7 @@ func (c *client) referrerBundle(ctx context.Context, subject, ref name.Digest) (
 		return nil, fmt.Errorf("%w: its subject is not %s", ErrInvalidArtifact, subject.DigestStr())
 	}
 	if !isBundleType(m.ArtifactType) && !isBundleType(string(m.Config.MediaType)) {
-		return nil, fmt.Errorf("%w: artifactType %q is not a Sigstore bundle", ErrInvalidArtifact, m.ArtifactType)
+		return nil, fmt.Errorf("%w: artifactType %q: %w", ErrInvalidArtifact, m.ArtifactType, errNotBundle)
 	}
 	var layer *v1.Descriptor
 	for i := range m.Layers {
