@@ -45,6 +45,11 @@ type attestFlags struct {
 	factsFromToken   bool
 	timeout          time.Duration
 	retries          int
+
+	pushToRegistry        bool
+	pushLegacyTag         bool
+	attestPlatforms       bool
+	allowInsecureRegistry bool
 }
 
 func newAttestCmd() *cobra.Command {
@@ -108,6 +113,10 @@ written only after every bundle is signed and checked, each atomically.`,
 	fl.BoolVar(&f.factsFromToken, "facts-from-token", false, "take the build facts from the identity token's claims (outside GitHub Actions)")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "timeout of each request to a Sigstore server")
 	fl.IntVar(&f.retries, "retries", signer.DefaultRetries, "retries of a failed certificate, timestamp or Rekor v1 request (backoff doubles from 1s)")
+	fl.BoolVar(&f.pushToRegistry, "push-to-registry", false, "attach the bundle to each --subject-image as an OCI 1.1 referrer (the referrers tag on registries without the API); credentials from the docker config")
+	fl.BoolVar(&f.pushLegacyTag, "push-legacy-tag", false, "with --push-to-registry, also push under cosign's legacy tag sha256-HEX.att for older consumers")
+	fl.BoolVar(&f.attestPlatforms, "attest-platforms", false, "with --push-to-registry, also attest and push each platform image of a multi-platform index")
+	fl.BoolVar(&f.allowInsecureRegistry, "allow-insecure-registry", false, "allow plain HTTP to the registry (local registries)")
 	return cmd
 }
 
@@ -359,6 +368,9 @@ func runAttest(ctx context.Context, f attestFlags, stdin io.Reader, stdout, stde
 			return err
 		}
 		written = append(written, s.path)
+	}
+	if err := pushAttestations(ctx, f, written, stderr, getenv); err != nil {
+		return err
 	}
 
 	summary := attestSummary{BuilderID: build.BuilderID}

@@ -55,6 +55,7 @@ func newRootCmd() *cobra.Command {
 		newActionCmd(),
 		newAttestCmd(),
 		newVerifyArtifactCmd(),
+		newVerifyImageCmd(),
 		newVerifyVSACmd(),
 		newSandboxCmd(),
 		newVersionCmd(),

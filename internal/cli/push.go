@@ -1,0 +1,150 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/hallmark-dev/hallmark/internal/oci"
+)
+
+// pushAttestations is attest's last step under --push-to-registry: each
+// written bundle is attached to every --subject-image it is about, as an
+// OCI 1.1 referrer (the referrers tag schema on registries without the
+// API) and, with --push-legacy-tag, under cosign's sha256-HEX.att tag too.
+// With --attest-platforms, each platform image of an index gets its own
+// provenance, signed and pushed the same way.
+func pushAttestations(ctx context.Context, f attestFlags, bundlePaths []string, stderr io.Writer, getenv func(string) string) error {
+	if !f.pushToRegistry {
+		if f.pushLegacyTag || f.attestPlatforms {
+			return errors.New("--push-legacy-tag and --attest-platforms need --push-to-registry")
+		}
+		return nil
+	}
+	if len(f.subjectImages) == 0 {
+		return errors.New("--push-to-registry needs --subject-image: only images can carry attestations in a registry")
+	}
+	opts := []oci.Option{oci.WithInsecureRegistry(f.allowInsecureRegistry)}
+	type bundleFile struct {
+		path, predicateType string
+		data                []byte
+		digests             []string
+	}
+	var files []bundleFile
+	for _, p := range bundlePaths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("reading the bundle to push: %w", err)
+		}
+		pt, digests, err := statementSubjects(data)
+		if err != nil {
+			return fmt.Errorf("bundle %s: %w", p, err)
+		}
+		files = append(files, bundleFile{path: p, predicateType: pt, data: data, digests: digests})
+	}
+	for _, ref := range f.subjectImages {
+		var nopts []name.Option
+		if f.allowInsecureRegistry {
+			nopts = append(nopts, name.Insecure)
+		}
+		img, err := name.NewDigest(ref, nopts...)
+		if err != nil {
+			return fmt.Errorf("--subject-image %s: %w", ref, err)
+		}
+		pushed := 0
+		for _, b := range files {
+			if !slices.Contains(b.digests, img.DigestStr()) {
+				continue
+			}
+			att := oci.Attestation{Bundle: b.data, PredicateType: b.predicateType}
+			p, err := oci.Push(ctx, img, att, opts...)
+			if err != nil {
+				return fmt.Errorf("pushing %s: %w", b.path, err)
+			}
+			where := string(p.Source)
+			if p.Tag != "" {
+				where += " " + p.Tag
+			}
+			fmt.Fprintf(stderr, "pushed %s to %s as %s (%s)\n", b.path, img, p.Manifest.DigestStr(), where)
+			if f.pushLegacyTag {
+				lp, err := oci.PushLegacy(ctx, img, att, opts...)
+				if err != nil {
+					return fmt.Errorf("pushing %s under the legacy tag: %w", b.path, err)
+				}
+				fmt.Fprintf(stderr, "pushed %s to %s under the legacy tag %s\n", b.path, img, lp.Tag)
+			}
+			pushed++
+		}
+		if pushed == 0 {
+			return fmt.Errorf("no bundle is about %s", img)
+		}
+		if f.attestPlatforms {
+			if err := attestPlatforms(ctx, f, img, stderr, getenv); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// attestPlatforms signs and pushes provenance for each platform image of
+// the index img, with the same build facts, one bundle per platform:
+// BASE.<os>-<arch>[-<variant>].sigstore.json.
+func attestPlatforms(ctx context.Context, f attestFlags, img name.Digest, stderr io.Writer, getenv func(string) string) error {
+	platforms, err := oci.Platforms(ctx, img, oci.WithInsecureRegistry(f.allowInsecureRegistry))
+	if err != nil {
+		return fmt.Errorf("--attest-platforms: %w", err)
+	}
+	if len(platforms) == 0 {
+		fmt.Fprintf(stderr, "%s is a single-platform image: no platforms to attest\n", img)
+		return nil
+	}
+	base := strings.TrimSuffix(strings.TrimSuffix(f.bundlePath, ".json"), ".sigstore")
+	for _, p := range platforms {
+		pf := f
+		pf.subjectPaths, pf.subjectChecksums, pf.subjectNames, pf.subjectDigests = nil, nil, nil, nil
+		pf.subjectImages = []string{p.Digest.String()}
+		pf.perSubject, pf.attestPlatforms = false, false
+		pf.bundlePath = base + "." + strings.ReplaceAll(p.String(), "/", "-") + ".sigstore.json"
+		pf.format = "text"
+		fmt.Fprintf(stderr, "attesting platform %s: %s\n", p, p.Digest.DigestStr())
+		if err := runAttest(ctx, pf, nil, stderr, stderr, getenv); err != nil {
+			return fmt.Errorf("attesting platform %s of %s: %w", p, img, err)
+		}
+	}
+	return nil
+}
+
+// statementSubjects reads the predicate type and the subjects' sha256
+// digests ("sha256:HEX") of the statement in a bundle attest just made.
+func statementSubjects(data []byte) (string, []string, error) {
+	var b protobundle.Bundle
+	if err := protojson.Unmarshal(data, &b); err != nil {
+		return "", nil, fmt.Errorf("decoding bundle: %w", err)
+	}
+	var st struct {
+		PredicateType string `json:"predicateType"`
+		Subject       []struct {
+			Digest map[string]string `json:"digest"`
+		} `json:"subject"`
+	}
+	if err := json.Unmarshal(b.GetDsseEnvelope().GetPayload(), &st); err != nil {
+		return "", nil, fmt.Errorf("decoding statement: %w", err)
+	}
+	var digests []string
+	for _, s := range st.Subject {
+		if h := s.Digest["sha256"]; h != "" {
+			digests = append(digests, "sha256:"+h)
+		}
+	}
+	return st.PredicateType, digests, nil
+}

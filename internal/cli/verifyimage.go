@@ -1,0 +1,122 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/spf13/cobra"
+
+	"github.com/hallmark-dev/hallmark/internal/oci"
+	"github.com/hallmark-dev/hallmark/verifier"
+)
+
+// predicateSLSAv1 is the predicate type verify-image looks for in registries.
+const predicateSLSAv1 = "https://slsa.dev/provenance/v1"
+
+func newVerifyImageCmd() *cobra.Command {
+	var f verifyFlags
+	var insecure bool
+	cmd := &cobra.Command{
+		Use:   "verify-image IMAGE@sha256:HEX --source-uri URI --trusted-root FILE",
+		Short: "Find a container image's SLSA provenance in its registry and verify it",
+		Long: `verify-image finds the SLSA v1 provenance attached to an image in its
+registry and verifies it as verify-artifact does, against the image's digest.
+
+Attestations are looked up, in order, through the registry's OCI 1.1
+referrers API, the referrers tag schema (tag sha256-HEX) on registries without
+the API, and cosign's legacy tag sha256-HEX.att; referrers are filtered by
+artifactType (a Sigstore bundle) and predicate type before any is fetched.
+Credentials come from the docker config and its credential helpers.
+
+Name the image by digest. A tag is resolved once, and the digest verified is
+printed: a tag can move between verification and use, so deploy the digest.
+
+Exit status: 0 when the image passed; 1 when it failed or carries no
+provenance (the line names the failed check with what was wanted and what was
+found); 2 on usage and registry errors.`,
+		Example: `  hallmark verify-image ghcr.io/acme/app@sha256:... --source-uri github.com/acme/app \
+    --source-versioned-tag v1 --trusted-root trusted_root.json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runVerifyImage(cmd.Context(), f, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr(), oci.WithInsecureRegistry(insecure))
+		},
+	}
+	f.register(cmd.Flags())
+	cmd.Flags().BoolVar(&insecure, "allow-insecure-registry", false, "allow plain HTTP to the registry (local registries)")
+	return cmd
+}
+
+// runVerifyImage is verify-image: load trust and policy, then verify.
+func runVerifyImage(ctx context.Context, f verifyFlags, ref string, stdout, stderr io.Writer, opts ...oci.Option) error {
+	v, _, _, err := f.newVerifier()
+	if err != nil {
+		return err
+	}
+	vd, err := verifyImage(ctx, v, ref, stderr, opts...)
+	if err != nil {
+		return err
+	}
+	return report(stdout, f.format, f.printProvenance, []verdict{vd})
+}
+
+// verifyImage finds ref's provenance and verifies it with v. An error is
+// returned only when the registry could not be asked; a verdict that the
+// image failed (or has no provenance) is not an error.
+func verifyImage(ctx context.Context, v *verifier.Verifier, ref string, stderr io.Writer, opts ...oci.Option) (verdict, error) {
+	r, err := oci.ParseReference(ref, opts...)
+	if err != nil {
+		return verdict{}, err
+	}
+	var img name.Digest
+	if d, ok := r.(name.Digest); ok {
+		img = d
+	} else {
+		if img, _, err = oci.Resolve(ctx, ref, opts...); err != nil {
+			return verdict{}, err
+		}
+		fmt.Fprintf(stderr, "warning: %s resolved to %s; a tag can move between verification and use: deploy %s\n",
+			ref, img.DigestStr(), img)
+	}
+	d, err := verifier.ParseDigest(img.DigestStr())
+	if err != nil {
+		return verdict{}, fmt.Errorf("image %s: %w", ref, err)
+	}
+	found, err := oci.Discover(ctx, img, predicateSLSAv1, opts...)
+	var nf *oci.NotFoundError
+	if errors.As(err, &nf) {
+		got := ""
+		for i, s := range nf.Discovery.Sources {
+			if i > 0 {
+				got += "; "
+			}
+			got += s.String()
+		}
+		return verdict{Artifact: ref, Digest: d.String(), Failure: &failure{
+			Check: "attestation", Want: "a " + predicateSLSAv1 + " attestation attached to " + img.String(), Got: got, Message: err.Error(),
+		}}, nil
+	}
+	if err != nil {
+		return verdict{}, err
+	}
+	// Parse errors are verdicts too: the registry holds something claiming
+	// to be provenance that is not a bundle.
+	var bundles []*bundle.Bundle
+	var perr error
+	for _, a := range found.Attestations {
+		b, err := verifier.ParseBundle(a.Bundle)
+		if err != nil {
+			perr = errors.Join(perr, fmt.Errorf("%s %s: %w", a.Source, a.Manifest.DigestStr(), err))
+			continue
+		}
+		bundles = append(bundles, b)
+	}
+	if len(bundles) == 0 {
+		return newVerdict(ref, d, nil, perr), nil
+	}
+	res, err := v.VerifyAny(bundles, d)
+	return newVerdict(ref, d, res, err), nil
+}
