@@ -1,0 +1,311 @@
+package tekton
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	v1 "github.com/in-toto/attestation/go/v1"
+	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/hallmark-dev/hallmark/internal/provenance"
+	"github.com/hallmark-dev/hallmark/internal/subject"
+)
+
+// Identifiers of Chains' slsa/v2alpha4 layout.
+const (
+	// BuildType is the buildType of Tekton Chains' SLSA v1.0 provenance.
+	BuildType = "https://tekton.dev/chains/v2/slsa"
+	// DefaultBuilderID is Chains' default builder id.
+	DefaultBuilderID = "https://tekton.dev/chains/v2"
+)
+
+var (
+	// ErrNotDone is returned for a run that has not finished.
+	ErrNotDone = errors.New("run has not finished")
+	// ErrNotSucceeded is returned for a run that finished without
+	// succeeding: what it left behind is not attested.
+	ErrNotSucceeded = errors.New("run did not succeed")
+	// ErrNothingToAttest is returned when a run's type hints name no
+	// subject.
+	ErrNothingToAttest = errors.New("no type hint names a subject")
+)
+
+// Options are facts about the builder, which no run carries.
+type Options struct {
+	// BuilderID is the provenance's builder id; DefaultBuilderID when empty.
+	BuilderID string
+	// BuilderVersion maps builder components to versions, such as
+	// {"hallmark-factory": "v0.3.0"}. Optional.
+	BuilderVersion map[string]string
+}
+
+// Attestation is what a run's provenance says, before it is signed. It
+// implements [provenance.Context].
+type Attestation struct {
+	// Subjects are the artifacts the run built.
+	Subjects []subject.Subject
+	// Warnings describe type hints that were skipped.
+	Warnings []string
+	build    *provenance.Build
+}
+
+var _ provenance.Context = (*Attestation)(nil)
+
+// Build returns the run's build facts.
+func (a *Attestation) Build(context.Context) (*provenance.Build, error) { return a.build, nil }
+
+// Statement is the signed payload's statement: in-toto Statement v1 with
+// the SLSA v1.0 predicate, from the same core as GitHub mode.
+func (a *Attestation) Statement() (*v1.Statement, error) {
+	return provenance.Statement(a.Subjects, a.build)
+}
+
+// FromTaskRun reads a finished, successful TaskRun.
+func FromTaskRun(tr *pipelinev1.TaskRun, o Options) (*Attestation, error) {
+	if tr == nil || !tr.IsDone() {
+		return nil, ErrNotDone
+	}
+	if !tr.IsSuccessful() {
+		return nil, ErrNotSucceeded
+	}
+	h := ParseHints(taskResults(tr.Status.Results), params(tr.Spec.Params))
+	if len(h.Subjects) == 0 {
+		return nil, errorWithWarnings(ErrNothingToAttest, h.Warnings)
+	}
+	b := &provenance.Build{
+		BuildType:          BuildType,
+		ExternalParameters: externalParameters(tr.Spec, tr.Status.Provenance),
+		InternalParameters: internalParameters(tr.Status.Provenance),
+		BuilderID:          o.builderID(),
+		BuilderVersion:     o.BuilderVersion,
+		InvocationID:       invocationID(tr.UID),
+		StartedOn:          timeOf(tr.Status.StartTime),
+		FinishedOn:         timeOf(tr.Status.CompletionTime),
+	}
+	b.ResolvedDependencies = dedupe(append(taskRunDependencies(tr, "task"), h.Materials...))
+	b.Byproducts = append(resultByproducts("taskRunResults/", taskResults(tr.Status.Results)), h.Byproducts...)
+	return &Attestation{Subjects: h.Subjects, Warnings: h.Warnings, build: b}, nil
+}
+
+// FromPipelineRun reads a finished, successful PipelineRun and the TaskRuns
+// it ran (its status's child references, fetched by the caller). Subjects
+// come from the PipelineRun's results and, as Chains' deep inspection does,
+// from its TaskRuns' results.
+func FromPipelineRun(pr *pipelinev1.PipelineRun, taskRuns []*pipelinev1.TaskRun, o Options) (*Attestation, error) {
+	if pr == nil || !pr.IsDone() {
+		return nil, ErrNotDone
+	}
+	if c := pr.Status.GetCondition("Succeeded"); c == nil || !c.IsTrue() {
+		return nil, ErrNotSucceeded
+	}
+	taskRuns = slices.Clone(taskRuns)
+	slices.SortFunc(taskRuns, func(a, b *pipelinev1.TaskRun) int { return strings.Compare(a.Name, b.Name) })
+	outputs := pipelineResults(pr.Status.Results)
+	inputs := params(pr.Spec.Params)
+	for _, tr := range taskRuns {
+		outputs = append(outputs, taskResults(tr.Status.Results)...)
+		inputs = append(inputs, params(tr.Spec.Params)...)
+	}
+	h := ParseHints(outputs, inputs)
+	if len(h.Subjects) == 0 {
+		return nil, errorWithWarnings(ErrNothingToAttest, h.Warnings)
+	}
+	b := &provenance.Build{
+		BuildType:          BuildType,
+		ExternalParameters: externalParameters(pr.Spec, pr.Status.Provenance),
+		InternalParameters: internalParameters(pr.Status.Provenance),
+		BuilderID:          o.builderID(),
+		BuilderVersion:     o.BuilderVersion,
+		InvocationID:       invocationID(pr.UID),
+		StartedOn:          timeOf(pr.Status.StartTime),
+		FinishedOn:         timeOf(pr.Status.CompletionTime),
+	}
+	deps := refDependency(pr.Status.Provenance, "pipeline")
+	for _, tr := range taskRuns {
+		deps = append(deps, taskRunDependencies(tr, "pipelineTask")...)
+	}
+	b.ResolvedDependencies = dedupe(append(deps, h.Materials...))
+	b.Byproducts = resultByproducts("pipelineRunResults/", pipelineResults(pr.Status.Results))
+	for _, tr := range taskRuns {
+		b.Byproducts = append(b.Byproducts, resultByproducts("taskRunResults/"+tr.Name+"/", taskResults(tr.Status.Results))...)
+	}
+	b.Byproducts = append(b.Byproducts, h.Byproducts...)
+	return &Attestation{Subjects: h.Subjects, Warnings: h.Warnings, build: b}, nil
+}
+
+func (o Options) builderID() string {
+	if o.BuilderID == "" {
+		return DefaultBuilderID
+	}
+	return o.BuilderID
+}
+
+// errorWithWarnings keeps the warnings with an error, so "nothing to
+// attest" says which hints were malformed.
+func errorWithWarnings(err error, warnings []string) error {
+	if len(warnings) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w (%s)", err, strings.Join(warnings, "; "))
+}
+
+func externalParameters(spec any, p *pipelinev1.Provenance) map[string]any {
+	ext := map[string]any{"runSpec": spec}
+	if p != nil && p.RefSource != nil {
+		ref := ""
+		for _, alg := range slices.Sorted(maps.Keys(p.RefSource.Digest)) {
+			ref = alg + ":" + p.RefSource.Digest[alg]
+			break
+		}
+		ext["buildConfigSource"] = map[string]any{
+			"ref":        ref,
+			"repository": p.RefSource.URI,
+			"path":       p.RefSource.EntryPoint,
+		}
+	}
+	return ext
+}
+
+func internalParameters(p *pipelinev1.Provenance) map[string]any {
+	if p == nil || p.FeatureFlags == nil {
+		return nil
+	}
+	return map[string]any{"tekton-pipelines-feature-flags": p.FeatureFlags}
+}
+
+// refDependency is the remote Task or Pipeline definition, as Chains names it.
+func refDependency(p *pipelinev1.Provenance, name string) []*v1.ResourceDescriptor {
+	if p == nil || p.RefSource == nil || p.RefSource.URI == "" {
+		return nil
+	}
+	// Git resolvers write git+https://…; bundle resolvers a bare image
+	// reference, which becomes oci://….
+	uri := p.RefSource.URI
+	if !strings.Contains(uri, "://") {
+		uri = "oci://" + uri
+	}
+	if !absoluteURI(uri) {
+		return nil
+	}
+	digest := map[string]string{}
+	for alg, hex := range p.RefSource.Digest {
+		if n, ok := materialDigestLen[alg]; ok && checkHex(hex, n) == nil {
+			digest[alg] = hex
+		}
+	}
+	return []*v1.ResourceDescriptor{{Name: name, Uri: uri, Digest: digest}}
+}
+
+// taskRunDependencies are the Task definition and the images its steps and
+// sidecars ran, pinned by the digests the kubelet reported.
+func taskRunDependencies(tr *pipelinev1.TaskRun, name string) []*v1.ResourceDescriptor {
+	deps := refDependency(tr.Status.Provenance, name)
+	for _, s := range tr.Status.Steps {
+		if rd := imageDependency(s.ImageID); rd != nil {
+			deps = append(deps, rd)
+		}
+	}
+	for _, s := range tr.Status.Sidecars {
+		if rd := imageDependency(s.ImageID); rd != nil {
+			deps = append(deps, rd)
+		}
+	}
+	return deps
+}
+
+func imageDependency(imageID string) *v1.ResourceDescriptor {
+	id := strings.TrimPrefix(strings.TrimPrefix(imageID, "docker-pullable://"), "docker://")
+	repo, digest, ok := strings.Cut(id, "@")
+	if !ok {
+		return nil
+	}
+	alg, hex, err := subject.ParseDigest(digest)
+	if err != nil || repo == "" {
+		return nil
+	}
+	uri := "oci://" + repo
+	if !absoluteURI(uri) {
+		return nil
+	}
+	return &v1.ResourceDescriptor{Uri: uri, Digest: map[string]string{alg: hex}}
+}
+
+func dedupe(rds []*v1.ResourceDescriptor) []*v1.ResourceDescriptor {
+	seen := map[string]bool{}
+	var out []*v1.ResourceDescriptor
+	for _, rd := range rds {
+		key := rd.GetName() + "\x00" + rd.GetUri() + "\x00" + fmt.Sprint(rd.GetDigest())
+		if !seen[key] {
+			seen[key] = true
+			out = append(out, rd)
+		}
+	}
+	return out
+}
+
+func resultByproducts(prefix string, rs []Result) []*v1.ResourceDescriptor {
+	var out []*v1.ResourceDescriptor
+	for _, r := range rs {
+		content, err := json.Marshal(r.Value)
+		if err != nil {
+			continue
+		}
+		out = append(out, &v1.ResourceDescriptor{Name: prefix + r.Name, Content: content, MediaType: "application/json"})
+	}
+	return out
+}
+
+func taskResults(rs []pipelinev1.TaskRunResult) []Result {
+	out := make([]Result, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, Result{Name: r.Name, Value: r.Value})
+	}
+	return out
+}
+
+func pipelineResults(rs []pipelinev1.PipelineRunResult) []Result {
+	out := make([]Result, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, Result{Name: r.Name, Value: r.Value})
+	}
+	return out
+}
+
+func params(ps pipelinev1.Params) []Result {
+	out := make([]Result, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, Result{Name: p.Name, Value: p.Value})
+	}
+	return out
+}
+
+// invocationID names the run by its Kubernetes UID, as Chains does, written
+// as a URN so it is the URI SLSA asks for.
+func invocationID(uid types.UID) string {
+	if uid == "" {
+		return ""
+	}
+	return "urn:uuid:" + string(uid)
+}
+
+func timeOf(t *metav1.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.Time
+}
+
+func absoluteURI(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.IsAbs() && (u.Host != "" || u.Opaque != "" || u.Path != "") &&
+		!strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f })
+}

@@ -1,0 +1,224 @@
+package tekton_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/hallmark-dev/hallmark/internal/provenance"
+	"github.com/hallmark-dev/hallmark/internal/subject"
+	"github.com/hallmark-dev/hallmark/internal/tekton"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func load[T any](t testing.TB, name string) *T {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := new(T)
+	if err := yaml.UnmarshalStrict(raw, v); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return v
+}
+
+func golden(t *testing.T, name string, a *tekton.Attestation) {
+	t.Helper()
+	st, err := a.Statement()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := provenance.MarshalStatement(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, raw, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, pretty.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update)", err)
+	}
+	if !bytes.Equal(pretty.Bytes(), want) {
+		t.Errorf("%s differs; got:\n%s", name, pretty.String())
+	}
+}
+
+func TestFromTaskRunKaniko(t *testing.T) {
+	tr := load[pipelinev1.TaskRun](t, "taskrun-kaniko.yaml")
+	a, err := tekton.FromTaskRun(tr, tekton.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []subject.Subject{{Name: "registry.example.com/acme/app", Digest: map[string]string{"sha256": "4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a"}}}
+	if !slices.EqualFunc(a.Subjects, want, equalSubject) {
+		t.Errorf("subjects = %v, want %v", a.Subjects, want)
+	}
+	b, _ := a.Build(t.Context())
+	if b.BuildType != tekton.BuildType || b.BuilderID != tekton.DefaultBuilderID {
+		t.Errorf("buildType %s builder %s", b.BuildType, b.BuilderID)
+	}
+	golden(t, "provenance-taskrun-kaniko.golden.json", a)
+}
+
+func TestFromPipelineRunDeepInspection(t *testing.T) {
+	pr := load[pipelinev1.PipelineRun](t, "pipelinerun-release.yaml")
+	child := load[pipelinev1.TaskRun](t, "taskrun-release-build.yaml")
+	a, err := tekton.FromPipelineRun(pr, []*pipelinev1.TaskRun{child}, tekton.Options{BuilderID: "https://hallmark.dev/factory/v1", BuilderVersion: map[string]string{"hallmark-factory": "v0.1.0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range a.Subjects {
+		names = append(names, s.Name)
+	}
+	want := []string{"https://downloads.example.com/acme/cli-2.0.0-linux-amd64.tar.gz", "registry.example.com/acme/cli", "registry.example.com/acme/cli-debug"}
+	if !slices.Equal(names, want) {
+		t.Errorf("subjects = %q, want %q", names, want)
+	}
+	golden(t, "provenance-pipelinerun-release.golden.json", a)
+}
+
+func TestRunsNotAttested(t *testing.T) {
+	done := load[pipelinev1.TaskRun](t, "taskrun-kaniko.yaml")
+	running := done.DeepCopy()
+	running.Status.Conditions[0].Status = "Unknown"
+	failed := done.DeepCopy()
+	failed.Status.Conditions[0].Status = "False"
+	noHints := done.DeepCopy()
+	noHints.Status.Results = nil
+	badHints := done.DeepCopy()
+	badHints.Status.Results[1].Value.StringVal = "sha256:NOTHEX"
+	for _, tc := range []struct {
+		name string
+		tr   *pipelinev1.TaskRun
+		want error
+	}{
+		{"running", running, tekton.ErrNotDone},
+		{"failed", failed, tekton.ErrNotSucceeded},
+		{"no-hints", noHints, tekton.ErrNothingToAttest},
+		{"malformed-digest", badHints, tekton.ErrNothingToAttest},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tekton.FromTaskRun(tc.tr, tekton.Options{})
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func str(name, v string) tekton.Result {
+	return tekton.Result{Name: name, Value: *pipelinev1.NewStructuredValues(v)}
+}
+
+func obj(name string, m map[string]string) tekton.Result {
+	return tekton.Result{Name: name, Value: pipelinev1.ParamValue{Type: pipelinev1.ParamTypeObject, ObjectVal: m}}
+}
+
+const (
+	d1 = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+	d2 = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+)
+
+func TestParseHints(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		outputs   []tekton.Result
+		inputs    []tekton.Result
+		subjects  []string
+		materials []string
+		warnings  int
+	}{
+		{name: "image-url-and-digest", outputs: []tekton.Result{str("IMAGE_URL", "r.example/a:v1"), str("IMAGE_DIGEST", d1)}, subjects: []string{"r.example/a"}},
+		{name: "prefixed-image", outputs: []tekton.Result{str("APP_IMAGE_URL", "r.example/app"), str("APP_IMAGE_DIGEST", d1), str("DEBUG_IMAGE_URL", "r.example/dbg"), str("DEBUG_IMAGE_DIGEST", d2)}, subjects: []string{"r.example/app", "r.example/dbg"}},
+		{name: "image-url-already-pinned", outputs: []tekton.Result{str("IMAGE_URL", "r.example/a@"+d2), str("IMAGE_DIGEST", d1)}, subjects: []string{"r.example/a"}},
+		{name: "image-url-without-digest", outputs: []tekton.Result{str("IMAGE_URL", "r.example/a")}, warnings: 1},
+		{name: "images-list", outputs: []tekton.Result{str("IMAGES", "r.example/a@"+d1+"\n r.example/b@"+d2+",,")}, subjects: []string{"r.example/a", "r.example/b"}},
+		{name: "images-with-tag-only", outputs: []tekton.Result{str("IMAGES", "r.example/a:v1")}, warnings: 1},
+		{name: "artifact-uri", outputs: []tekton.Result{str("ARTIFACT_URI", "pkg:npm/left-pad@1.3.0"), str("ARTIFACT_DIGEST", d1)}, subjects: []string{"pkg:npm/left-pad@1.3.0"}},
+		{name: "artifact-outputs", outputs: []tekton.Result{obj("bin_ARTIFACT_OUTPUTS", map[string]string{"uri": "https://x/bin", "digest": d1, "isBuildArtifact": "true"})}, subjects: []string{"https://x/bin"}},
+		{name: "artifact-outputs-byproduct", outputs: []tekton.Result{obj("ARTIFACT_OUTPUTS", map[string]string{"uri": "https://x/log", "digest": d1})}},
+		{name: "artifact-outputs-as-string", outputs: []tekton.Result{str("ARTIFACT_OUTPUTS", "https://x/bin")}, warnings: 1},
+		{name: "conflicting-digests", outputs: []tekton.Result{str("IMAGE_URL", "r.example/a"), str("IMAGE_DIGEST", d1), str("IMAGES", "r.example/a@"+d2+",r.example/b@"+d1)}, subjects: []string{"r.example/b"}, warnings: 1},
+		{name: "uppercase-hex", outputs: []tekton.Result{str("ARTIFACT_URI", "a"), str("ARTIFACT_DIGEST", "sha256:AB")}, warnings: 1},
+		{name: "git-params", inputs: []tekton.Result{str("CHAINS-GIT_URL", "https://github.com/a/b"), str("CHAINS-GIT_COMMIT", "0123456789abcdef0123456789abcdef01234567")}, materials: []string{"git+https://github.com/a/b"}},
+		{name: "git-bad-commit", inputs: []tekton.Result{str("CHAINS-GIT_URL", "https://github.com/a/b"), str("CHAINS-GIT_COMMIT", "main")}, warnings: 1},
+		{name: "artifact-inputs", inputs: []tekton.Result{obj("src_ARTIFACT_INPUTS", map[string]string{"uri": "git+https://github.com/a/b.git", "digest": "sha1:0123456789abcdef0123456789abcdef01234567"})}, materials: []string{"git+https://github.com/a/b.git"}},
+		{name: "artifact-inputs-relative-uri", inputs: []tekton.Result{obj("ARTIFACT_INPUTS", map[string]string{"uri": "b.git", "digest": d1})}, warnings: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := tekton.ParseHints(tc.outputs, tc.inputs)
+			var subjects, materials []string
+			for _, s := range h.Subjects {
+				subjects = append(subjects, s.Name)
+			}
+			for _, m := range h.Materials {
+				materials = append(materials, m.GetUri())
+			}
+			if !slices.Equal(subjects, tc.subjects) {
+				t.Errorf("subjects = %q, want %q", subjects, tc.subjects)
+			}
+			if !slices.Equal(materials, tc.materials) {
+				t.Errorf("materials = %q, want %q", materials, tc.materials)
+			}
+			if len(h.Warnings) != tc.warnings {
+				t.Errorf("warnings = %q, want %d", h.Warnings, tc.warnings)
+			}
+		})
+	}
+}
+
+// FuzzParseHints feeds arbitrary result names and values: whatever a step
+// writes, the hints parse without panicking, and every subject they give is
+// one the provenance core accepts.
+func FuzzParseHints(f *testing.F) {
+	f.Add("IMAGE_URL", "r.example/a:v1", "IMAGE_DIGEST", d1, "uri", "https://x")
+	f.Add("IMAGES", "r.example/a@"+d1+",b@"+d2, "x", "", "isBuildArtifact", "true")
+	f.Add("X_ARTIFACT_URI", "pkg:x", "X_ARTIFACT_DIGEST", "sha512:00", "digest", d1)
+	f.Add("bin_ARTIFACT_OUTPUTS", "", "CHAINS-GIT_URL", "https://g/x", "digest", d2)
+	f.Fuzz(func(t *testing.T, n1, v1, n2, v2, k, v string) {
+		outputs := []tekton.Result{str(n1, v1), str(n2, v2), obj(n1, map[string]string{k: v, "uri": v1, "digest": v2, "isBuildArtifact": "true"})}
+		h := tekton.ParseHints(outputs, outputs)
+		if len(h.Subjects) == 0 {
+			return
+		}
+		if len(h.Subjects) > provenance.MaxSubjects {
+			return
+		}
+		b := &provenance.Build{BuildType: tekton.BuildType, ExternalParameters: map[string]any{"x": 1}, BuilderID: tekton.DefaultBuilderID, ResolvedDependencies: h.Materials, Byproducts: h.Byproducts}
+		if _, err := provenance.Statement(h.Subjects, b); err != nil {
+			t.Fatalf("hints %+v give an invalid statement: %v", h, err)
+		}
+	})
+}
+
+func equalSubject(a, b subject.Subject) bool {
+	if a.Name != b.Name || len(a.Digest) != len(b.Digest) {
+		return false
+	}
+	for k, v := range a.Digest {
+		if b.Digest[k] != v {
+			return false
+		}
+	}
+	return true
+}
