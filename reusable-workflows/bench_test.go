@@ -1,0 +1,44 @@
+package workflows_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/hallmark-dev/hallmark/internal/sandbox/sandboxtest"
+)
+
+// BenchmarkAttestActionUnderAct measures, under act, the attest action's
+// wall time from its first step to the bundle written (act's duration of
+// the composite step), with a prebuilt release binary served locally and
+// with the build-from-source fallback. Run with -benchtime=1x:
+//
+//	go test -run '^$' -bench AttestActionUnderAct -benchtime=1x ./reusable-workflows
+func BenchmarkAttestActionUnderAct(b *testing.B) {
+	sb := sandboxtest.Start(b)
+	bin := sandboxtest.Binary(b)
+	pol := policy(sb.IssuerURL)
+	trusted, err := os.ReadFile(sb.TrustedRootPath())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mode := range []string{"prebuilt", "source"} {
+		b.Run(mode, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				caller, sha := newCaller(b, "generic.yml", map[string]string{
+					".github/hallmark-policy.yaml": pol,
+					".github/trusted_root.json":    string(trusted),
+				})
+				env := map[string]string{}
+				repo := actionRepo(b, "")
+				if mode == "prebuilt" {
+					repo = actionRepo(b, bin)
+					env["HALLMARK_RELEASE_BASE_URL"] = releaseServer(b, bin)
+				}
+				b.StartTimer()
+				run := runAct(b, sb, caller, sha, "generic.yml", "hallmark-dev/hallmark/.github/workflows/generic.yml@refs/tags/"+hallmarkRef, repo, env)
+				b.ReportMetric(run.ActionTime.Seconds(), "action-s")
+			}
+		})
+	}
+}
