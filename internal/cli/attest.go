@@ -267,6 +267,9 @@ func runAttest(ctx context.Context, f attestFlags, stdin io.Reader, stdout, stde
 	if f.factsFile != "" && f.factsFromToken {
 		return errors.New("--facts and --facts-from-token contradict each other: give one")
 	}
+	if err := checkPushFlags(f); err != nil {
+		return err
+	}
 	started := time.Now().UTC().Truncate(time.Second)
 	subjects, err := collectSubjects(ctx, f, stdin)
 	if err != nil {

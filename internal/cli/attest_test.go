@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -333,6 +334,28 @@ func TestAttestFailuresWriteNothing(t *testing.T) {
 			matches, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".*tmp*"))
 			if len(matches) > 0 {
 				t.Errorf("temporary files left: %v", matches)
+			}
+		})
+	}
+}
+
+// TestAttestRejectsPushFlagsBeforeSigning needs no servers: the signing
+// config does not exist, so any error but the flags' means attest got as
+// far as signing.
+func TestAttestRejectsPushFlagsBeforeSigning(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"a.txt": "a\n"})
+	for name, f := range map[string]attestFlags{
+		"push without image":      {pushToRegistry: true},
+		"legacy tag without push": {pushLegacyTag: true},
+		"platforms without push":  {attestPlatforms: true, subjectImages: []string{"registry.example/app@sha256:" + strings.Repeat("a", 64)}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f.subjectPaths = []string{filepath.Join(dir, "a.txt")}
+			f.bundlePath, f.format, f.signingConfig = filepath.Join(dir, "out.sigstore.json"), "text", filepath.Join(dir, "missing.json")
+			err := runAttest(context.Background(), f, nil, io.Discard, io.Discard, attestEnv(nil))
+			if err == nil || !strings.Contains(err.Error(), "push-to-registry") {
+				t.Fatalf("err = %v, want the push flags refused first", err)
 			}
 		})
 	}

@@ -23,15 +23,21 @@ import (
 // API) and, with --push-legacy-tag, under cosign's sha256-HEX.att tag too.
 // With --attest-platforms, each platform image of an index gets its own
 // provenance, signed and pushed the same way.
+// checkPushFlags rejects contradictory push flags; attest calls it before
+// signing anything.
+func checkPushFlags(f attestFlags) error {
+	if !f.pushToRegistry && (f.pushLegacyTag || f.attestPlatforms) {
+		return errors.New("--push-legacy-tag and --attest-platforms need --push-to-registry")
+	}
+	if f.pushToRegistry && len(f.subjectImages) == 0 {
+		return errors.New("--push-to-registry needs --subject-image: only images can carry attestations in a registry")
+	}
+	return nil
+}
+
 func pushAttestations(ctx context.Context, f attestFlags, bundlePaths []string, stderr io.Writer, getenv func(string) string) error {
 	if !f.pushToRegistry {
-		if f.pushLegacyTag || f.attestPlatforms {
-			return errors.New("--push-legacy-tag and --attest-platforms need --push-to-registry")
-		}
 		return nil
-	}
-	if len(f.subjectImages) == 0 {
-		return errors.New("--push-to-registry needs --subject-image: only images can carry attestations in a registry")
 	}
 	opts := []oci.Option{oci.WithInsecureRegistry(f.allowInsecureRegistry)}
 	type bundleFile struct {
