@@ -99,6 +99,11 @@ type Policy struct {
 	// MaxSubjects is the most subjects a statement may have. Default 1024.
 	MaxSubjects int `json:"maxSubjects,omitempty"`
 
+	// SPIFFE, when set, names the SPIFFE IDs that may sign (factory
+	// mode); see SPIFFEPolicy and NewSPIFFE. A policy with SPIFFE set may
+	// list no issuer, and then trusts only X.509-SVID signers.
+	SPIFFE *SPIFFEPolicy `json:"spiffe,omitempty"`
+
 	compiled *compiledPolicy
 }
 
@@ -252,8 +257,11 @@ type resolvedThresholds struct {
 
 func (p *Policy) compile() error {
 	c := &compiledPolicy{}
-	if len(p.Issuers) == 0 {
+	if len(p.Issuers) == 0 && p.SPIFFE == nil {
 		return errors.New("policy lists no issuer")
+	}
+	if _, err := p.SPIFFE.compile(); err != nil {
+		return err
 	}
 	if len(p.Builders) == 0 && p.BuilderID == "" {
 		return errors.New("policy trusts no builder")
