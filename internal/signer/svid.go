@@ -1,0 +1,207 @@
+package signer
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/sign"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
+)
+
+// ErrKey is returned for a key SignWithCertificate cannot use.
+var ErrKey = errors.New("signing key")
+
+// SignWithCertificate signs payload (of DSSE payloadType) into a Sigstore
+// bundle v0.3 with key, whose certificate is cert, instead of an ephemeral
+// key certified by Fulcio: factory mode signs with the controller's
+// X.509-SVID. The bundle carries cert as its leaf. As with Sign, the
+// signature is logged in Rekor and/or timestamped by a TSA from
+// o.SigningConfig (its Fulcio is not used), so it verifies after the
+// short-lived certificate expires; o.IdentityToken is ignored. When
+// o.TrustedRoot is set it must also trust cert's issuer (see
+// verifier.SPIFFETrustedMaterial), and the bundle is checked against it.
+//
+// The key stays in the process: only signatures over the payload and the
+// certificate leave it.
+func SignWithCertificate(ctx context.Context, payload []byte, payloadType string, key crypto.Signer, cert *x509.Certificate, o Options) (*Result, error) {
+	if o.SigningConfig == nil {
+		return nil, fmt.Errorf("%w: none given", ErrConfig)
+	}
+	if key == nil || cert == nil {
+		return nil, fmt.Errorf("%w: no key or no certificate", ErrKey)
+	}
+	kp, err := newCertKeypair(key, cert)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	if t := now(); t.After(cert.NotAfter) || t.Before(cert.NotBefore) {
+		return nil, fmt.Errorf("%w: certificate valid %s to %s, now is %s", ErrKey,
+			cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339), t.UTC().Format(time.RFC3339))
+	}
+	timeout := o.Timeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	retries := o.Retries
+	if retries == 0 {
+		retries = DefaultRetries
+	}
+	if retries < 0 {
+		retries = 0
+	}
+	backoff := o.Backoff
+	if backoff == 0 {
+		backoff = time.Second
+	}
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	svc, err := chooseTimeServices(o.SigningConfig, now(), o.Private)
+	if err != nil {
+		return nil, err
+	}
+	rt := &retryTransport{base: o.Transport, attempts: retries + 1, perTry: timeout, backoff: backoff}
+	opts := sign.BundleOptions{
+		CertificateProvider: staticCertificate(cert.Raw),
+		Context:             ctx,
+	}
+	for _, t := range svc.tsa {
+		opts.TimestampAuthorities = append(opts.TimestampAuthorities,
+			sign.NewTimestampAuthority(&sign.TimestampAuthorityOptions{URL: t.URL, Timeout: -1, Retries: 0, Transport: rt}))
+	}
+	for _, r := range svc.rekor {
+		opts.TransparencyLogs = append(opts.TransparencyLogs,
+			sign.NewRekor(&sign.RekorOptions{BaseURL: r.URL, Version: r.MajorAPIVersion, Timeout: timeout, Retries: uint(retries)}))
+	}
+	log.Info("signing with certificate", "logs", len(svc.rekor), "timestamp_authorities", len(svc.tsa))
+	pb, err := sign.Bundle(&sign.DSSEData{Data: payload, PayloadType: payloadType}, kp, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSigning, err)
+	}
+	if o.TrustedRoot != nil {
+		if err := check(pb, o.TrustedRoot, svc); err != nil {
+			return nil, err
+		}
+	}
+	r := &Result{Bundle: &bundle.Bundle{Bundle: pb}, LogIndex: -1}
+	if len(cert.URIs) == 1 {
+		r.Identity = cert.URIs[0].String()
+	}
+	if entries := pb.GetVerificationMaterial().GetTlogEntries(); len(entries) > 0 {
+		r.LogIndex = entries[0].GetLogIndex()
+		if len(svc.rekor) > 0 {
+			r.LogURL = svc.rekor[0].URL
+		}
+	}
+	r.Timestamped = len(pb.GetVerificationMaterial().GetTimestampVerificationData().GetRfc3161Timestamps()) > 0
+	return r, nil
+}
+
+// chooseTimeServices picks the logs and timestamp authorities of a signing
+// config, as chooseServices does, without needing a Fulcio.
+func chooseTimeServices(sc *root.SigningConfig, now time.Time, private bool) (services, error) {
+	var s services
+	var err error
+	if !private && len(sc.RekorLogURLs()) > 0 {
+		if s.rekor, err = root.SelectServices(sc.RekorLogURLs(), sc.RekorLogURLsConfig(), sign.RekorAPIVersions, now); err != nil {
+			return s, fmt.Errorf("%w: no usable Rekor: %v", ErrConfig, err)
+		}
+	}
+	if len(sc.TimestampAuthorityURLs()) > 0 {
+		if s.tsa, err = root.SelectServices(sc.TimestampAuthorityURLs(), sc.TimestampAuthorityURLsConfig(), sign.TimestampAuthorityAPIVersions, now); err != nil {
+			return s, fmt.Errorf("%w: no usable timestamp authority: %v", ErrConfig, err)
+		}
+	}
+	if len(s.rekor) == 0 && len(s.tsa) == 0 {
+		return s, fmt.Errorf("%w: lists neither a transparency log nor a timestamp authority: nothing would prove when the short-lived certificate was used", ErrConfig)
+	}
+	return s, nil
+}
+
+// staticCertificate is a CertificateProvider that hands out one
+// certificate: the SVID's, issued by SPIRE rather than requested here.
+type staticCertificate []byte
+
+func (c staticCertificate) GetCertificate(context.Context, sign.Keypair, *sign.CertificateProviderOptions) ([]byte, error) {
+	return c, nil
+}
+
+// certKeypair is a sign.Keypair over a key held elsewhere (an SVID's).
+type certKeypair struct {
+	key     crypto.Signer
+	details signature.AlgorithmDetails
+	hint    []byte
+}
+
+func newCertKeypair(key crypto.Signer, cert *x509.Certificate) (*certKeypair, error) {
+	pub, err := x509.MarshalPKIXPublicKey(key.Public())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrKey, err)
+	}
+	certPub, err := x509.MarshalPKIXPublicKey(cert.PublicKey)
+	if err != nil || string(pub) != string(certPub) {
+		return nil, fmt.Errorf("%w: the key is not the certificate's", ErrKey)
+	}
+	details, err := signature.GetDefaultAlgorithmDetails(key.Public())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrKey, err)
+	}
+	sum := sha256.Sum256(pub)
+	return &certKeypair{key: key, details: details, hint: []byte(base64.StdEncoding.EncodeToString(sum[:]))}, nil
+}
+
+func (k *certKeypair) GetHashAlgorithm() protocommon.HashAlgorithm { return k.details.GetProtoHashType() }
+func (k *certKeypair) GetSigningAlgorithm() protocommon.PublicKeyDetails {
+	return k.details.GetSignatureAlgorithm()
+}
+func (k *certKeypair) GetHint() []byte { return k.hint }
+func (k *certKeypair) GetKeyAlgorithm() string {
+	switch k.details.GetKeyType() {
+	case signature.ECDSA:
+		return "ECDSA"
+	case signature.RSA:
+		return "RSA"
+	case signature.ED25519:
+		return "ED25519"
+	}
+	return ""
+}
+func (k *certKeypair) GetPublicKey() crypto.PublicKey { return k.key.Public() }
+func (k *certKeypair) GetPublicKeyPem() (string, error) {
+	b, err := cryptoutils.MarshalPublicKeyToPEM(k.key.Public())
+	return string(b), err
+}
+
+// SignData hashes data (except for pure Ed25519) and signs it, as
+// sigstore-go's ephemeral keypair does.
+func (k *certKeypair) SignData(_ context.Context, data []byte) ([]byte, []byte, error) {
+	hf := k.details.GetHashType()
+	toSign := data
+	if hf != crypto.Hash(0) {
+		h := hf.New()
+		h.Write(data)
+		toSign = h.Sum(nil)
+	}
+	sig, err := k.key.Sign(rand.Reader, toSign, hf)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sig, toSign, nil
+}
