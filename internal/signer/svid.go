@@ -167,7 +167,9 @@ func newCertKeypair(key crypto.Signer, cert *x509.Certificate) (*certKeypair, er
 	return &certKeypair{key: key, details: details, hint: []byte(base64.StdEncoding.EncodeToString(sum[:]))}, nil
 }
 
-func (k *certKeypair) GetHashAlgorithm() protocommon.HashAlgorithm { return k.details.GetProtoHashType() }
+func (k *certKeypair) GetHashAlgorithm() protocommon.HashAlgorithm {
+	return k.details.GetProtoHashType()
+}
 func (k *certKeypair) GetSigningAlgorithm() protocommon.PublicKeyDetails {
 	return k.details.GetSignatureAlgorithm()
 }
