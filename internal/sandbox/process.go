@@ -57,6 +57,10 @@ func start(s spec, logPath string) (*Process, error) {
 	// sandbox in-process); otherwise it would linger as a zombie.
 	go cmd.Wait()
 	ticks, err := startTicks(cmd.Process.Pid)
+	if errors.Is(err, errExited) {
+		// It died before we could look at it: what it said is in its log.
+		return nil, fmt.Errorf("%s exited at once; its log %s ends:\n%s", s.name, logPath, logTail(logPath))
+	}
 	if err != nil {
 		cmd.Process.Kill()
 		return nil, fmt.Errorf("starting %s: %w", s.name, err)
@@ -67,6 +71,9 @@ func start(s spec, logPath string) (*Process, error) {
 // startTicks reads field 22 (starttime) of /proc/PID/stat.
 func startTicks(pid int) (uint64, error) {
 	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, errExited // exited and already reaped
+	}
 	if err != nil {
 		return 0, err
 	}
