@@ -143,7 +143,9 @@ func rekorSpec(bin, dir, keyPath string, httpPort, grpcPort, metricsPort int) sp
 			"--grpc-address=127.0.0.1", "--grpc-port=" + strconv.Itoa(grpcPort),
 			"--http-metrics-port=" + strconv.Itoa(metricsPort),
 			// Publish checkpoints often: a signer waits for the checkpoint
-			// that covers its entry.
+			// that covers its entry. (rekor-tiles v2.3.0 also polls for
+			// that checkpoint every second, so a log write takes up to 1 s
+			// however short this is.)
 			"--checkpoint-interval=500ms",
 			"--batch-max-age=50ms",
 		},
