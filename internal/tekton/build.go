@@ -53,6 +53,9 @@ type Options struct {
 type Attestation struct {
 	// Subjects are the artifacts the run built.
 	Subjects []subject.Subject
+	// Images are the container images among Subjects, as
+	// REPOSITORY@ALG:HEX.
+	Images []string
 	// Warnings describe type hints that were skipped.
 	Warnings []string
 	build    *provenance.Build
@@ -93,7 +96,7 @@ func FromTaskRun(tr *pipelinev1.TaskRun, o Options) (*Attestation, error) {
 	}
 	b.ResolvedDependencies = dedupe(append(taskRunDependencies(tr, "task"), h.Materials...))
 	b.Byproducts = append(resultByproducts("taskRunResults/", taskResults(tr.Status.Results)), h.Byproducts...)
-	return &Attestation{Subjects: h.Subjects, Warnings: h.Warnings, build: b}, nil
+	return &Attestation{Subjects: h.Subjects, Images: h.Images, Warnings: h.Warnings, build: b}, nil
 }
 
 // FromPipelineRun reads a finished, successful PipelineRun and the TaskRuns
@@ -139,7 +142,7 @@ func FromPipelineRun(pr *pipelinev1.PipelineRun, taskRuns []*pipelinev1.TaskRun,
 		b.Byproducts = append(b.Byproducts, resultByproducts("taskRunResults/"+tr.Name+"/", taskResults(tr.Status.Results))...)
 	}
 	b.Byproducts = append(b.Byproducts, h.Byproducts...)
-	return &Attestation{Subjects: h.Subjects, Warnings: h.Warnings, build: b}, nil
+	return &Attestation{Subjects: h.Subjects, Images: h.Images, Warnings: h.Warnings, build: b}, nil
 }
 
 func (o Options) builderID() string {

@@ -43,6 +43,9 @@ type Hints struct {
 	Materials []*v1.ResourceDescriptor
 	// Byproducts are *ARTIFACT_OUTPUTS not marked as build artifacts.
 	Byproducts []*v1.ResourceDescriptor
+	// Images are the container images among Subjects, as
+	// REPOSITORY@ALG:HEX, where their attestations can be attached.
+	Images []string
 	// Warnings describe hints that were malformed and skipped.
 	Warnings []string
 }
@@ -53,6 +56,7 @@ type Hints struct {
 func ParseHints(outputs, inputs []Result) Hints {
 	var h Hints
 	var subjects []subject.Subject
+	var images []string
 	warn := func(format string, a ...any) {
 		if len(h.Warnings) < 100 {
 			h.Warnings = append(h.Warnings, fmt.Sprintf(format, a...))
@@ -94,6 +98,7 @@ func ParseHints(outputs, inputs []Result) Hints {
 					continue
 				}
 				add(s)
+				images = append(images, imageRef(s))
 			}
 		case strings.HasSuffix(r.Name, hintImageURL):
 			prefix := strings.TrimSuffix(r.Name, hintImageURL)
@@ -116,6 +121,7 @@ func ParseHints(outputs, inputs []Result) Hints {
 				continue
 			}
 			add(s)
+			images = append(images, imageRef(s))
 		case strings.HasSuffix(r.Name, hintArtifactURI):
 			prefix := strings.TrimSuffix(r.Name, hintArtifactURI)
 			d, ok := byName[prefix+hintArtifactDigest]
@@ -158,6 +164,15 @@ func ParseHints(outputs, inputs []Result) Hints {
 		merged = dropConflicts(subjects)
 	}
 	h.Subjects = merged
+	kept := map[string]bool{}
+	for _, s := range merged {
+		kept[imageRef(s)] = true
+	}
+	for _, ref := range images {
+		if kept[ref] && !slices.Contains(h.Images, ref) {
+			h.Images = append(h.Images, ref)
+		}
+	}
 	h.Materials = materials(append(slices.Clone(inputs), outputs...), warn)
 	return h
 }
@@ -272,4 +287,14 @@ func quote(s string) string {
 		s = s[:80] + "…"
 	}
 	return fmt.Sprintf("%q", s)
+}
+
+// imageRef writes an image subject as REPOSITORY@ALG:HEX.
+func imageRef(s subject.Subject) string {
+	for _, alg := range []string{subject.SHA256, subject.SHA512} {
+		if hex, ok := s.Digest[alg]; ok {
+			return s.Name + "@" + alg + ":" + hex
+		}
+	}
+	return ""
 }

@@ -1,0 +1,378 @@
+package factory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	"github.com/hallmark-dev/hallmark/internal/provenance"
+	"github.com/hallmark-dev/hallmark/internal/tekton"
+)
+
+// Config configures the controller. Signer is required; the rest have
+// documented defaults.
+type Config struct {
+	// Signer signs statements. Required.
+	Signer Signer
+	// SignerID is the signing identity (the SPIFFE ID), written on each
+	// run. It is also the builder id when BuilderID is empty, so the
+	// verifier finds that the signer is the builder.
+	SignerID string
+	// BuilderID overrides the provenance's builder id.
+	BuilderID string
+	// BuilderVersion is recorded in runDetails.builder.version.
+	BuilderVersion map[string]string
+	// Stores keep bundles beyond the run's annotations (files, OCI).
+	Stores []Store
+	// Namespaces to watch; all when empty.
+	Namespaces []string
+	// Workers is how many runs are signed at once; 4 when zero.
+	Workers int
+	// MaxRetries is how many failed attempts a run gets before it is
+	// marked failed; 3 when zero.
+	MaxRetries int
+	// Backoff is the pause after the first failure; it doubles after each
+	// (5 s when zero, at most 5 min).
+	Backoff time.Duration
+	// LeaderElection, with LeaderElectionNamespace, lets replicas stand by.
+	LeaderElection          bool
+	LeaderElectionNamespace string
+	// MetricsAddr serves Prometheus metrics at /metrics ("0" disables;
+	// ":8080" when empty). ProbeAddr serves /healthz and /readyz ("0"
+	// disables, the default).
+	MetricsAddr, ProbeAddr string
+	// Log receives structured logs; discarded when nil.
+	Log *slog.Logger
+}
+
+const (
+	controllerName   = "hallmark-factory"
+	leaderElectionID = "hallmark-factory.factory.hallmark.dev"
+	maxBackoff       = 5 * time.Minute
+)
+
+func (c *Config) defaults() error {
+	if c.Signer == nil {
+		return errors.New("factory: no signer")
+	}
+	if c.Workers == 0 {
+		c.Workers = 4
+	}
+	if c.MaxRetries == 0 {
+		c.MaxRetries = 3
+	}
+	if c.Backoff == 0 {
+		c.Backoff = 5 * time.Second
+	}
+	if c.Workers < 0 || c.MaxRetries < 0 || c.Backoff < 0 {
+		return errors.New("factory: negative workers, retries or backoff")
+	}
+	if c.MetricsAddr == "" {
+		c.MetricsAddr = ":8080"
+	}
+	if c.ProbeAddr == "" {
+		c.ProbeAddr = "0"
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Scheme holds the types the controller reads and writes.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	_ = pipelinev1.AddToScheme(s)
+	return s
+}
+
+// NewManager returns a manager running the TaskRun and PipelineRun
+// controllers; start it with Start(ctx).
+func NewManager(restConfig *rest.Config, c Config) (manager.Manager, error) {
+	if err := c.defaults(); err != nil {
+		return nil, err
+	}
+	log := logr.FromSlogHandler(c.Log.Handler())
+	cacheOpts := cache.Options{
+		// Managed fields are most of a run's bytes and never read here.
+		DefaultTransform: cache.TransformStripManagedFields(),
+	}
+	if len(c.Namespaces) > 0 {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range c.Namespaces {
+			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
+		Scheme:                  Scheme(),
+		Logger:                  log,
+		Cache:                   cacheOpts,
+		Metrics:                 metricsserver.Options{BindAddress: c.MetricsAddr},
+		HealthProbeBindAddress:  c.ProbeAddr,
+		LeaderElection:          c.LeaderElection,
+		LeaderElectionID:        leaderElectionID,
+		LeaderElectionNamespace: c.LeaderElectionNamespace,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("factory: %w", err)
+	}
+	if c.ProbeAddr != "0" {
+		if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+			return nil, err
+		}
+		if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+			return nil, err
+		}
+	}
+	r := &reconciler{client: mgr.GetClient(), cfg: c, events: mgr.GetEventRecorder(controllerName), log: c.Log}
+	// Names are checked for uniqueness per process; tests run several managers.
+	skip := true
+	copts := controller.Options{MaxConcurrentReconciles: c.Workers, SkipNameValidation: &skip}
+	pending := predicate.NewPredicateFuncs(func(o client.Object) bool {
+		return !final(o) && o.GetDeletionTimestamp() == nil && done(o)
+	})
+	if err := ctrl.NewControllerManagedBy(mgr).Named("taskrun").For(&pipelinev1.TaskRun{}).
+		WithEventFilter(pending).WithOptions(copts).
+		Complete(reconcileFunc(func(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+			return r.reconcile(ctx, req, &pipelinev1.TaskRun{})
+		})); err != nil {
+		return nil, fmt.Errorf("factory: %w", err)
+	}
+	if err := ctrl.NewControllerManagedBy(mgr).Named("pipelinerun").For(&pipelinev1.PipelineRun{}).
+		WithEventFilter(pending).WithOptions(copts).
+		Complete(reconcileFunc(func(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+			return r.reconcile(ctx, req, &pipelinev1.PipelineRun{})
+		})); err != nil {
+		return nil, fmt.Errorf("factory: %w", err)
+	}
+	return mgr, nil
+}
+
+type reconcileFunc func(context.Context, ctrl.Request) (ctrl.Result, error)
+
+func (f reconcileFunc) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return f(ctx, req)
+}
+
+func done(o client.Object) bool {
+	switch r := o.(type) {
+	case *pipelinev1.TaskRun:
+		return r.IsDone()
+	case *pipelinev1.PipelineRun:
+		return r.IsDone()
+	}
+	return false
+}
+
+type reconciler struct {
+	client client.Client
+	cfg    Config
+	events recorder.EventRecorder
+	log    *slog.Logger
+}
+
+// permanent marks errors that retrying cannot fix.
+type permanent struct{ error }
+
+func (p permanent) Unwrap() error { return p.error }
+
+func (r *reconciler) reconcile(ctx context.Context, req ctrl.Request, obj client.Object) (ctrl.Result, error) {
+	if err := r.client.Get(ctx, req.NamespacedName, obj); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if final(obj) || obj.GetDeletionTimestamp() != nil || !done(obj) {
+		return ctrl.Result{}, nil
+	}
+	kind := kindOf(obj)
+	log := r.log.With("kind", kind, "namespace", obj.GetNamespace(), "name", obj.GetName())
+	start := time.Now()
+	att, err := r.attestation(ctx, obj)
+	if errors.Is(err, tekton.ErrNotSucceeded) || errors.Is(err, tekton.ErrNothingToAttest) {
+		log.Info("nothing to attest", "reason", err.Error())
+		runsTotal.WithLabelValues(kind, StateSkipped).Inc()
+		return ctrl.Result{}, r.mark(ctx, obj, map[string]string{AnnotationState: StateSkipped, AnnotationReason: truncate(err.Error())})
+	}
+	var where []string
+	var bundleJSON []byte
+	var res *signerResult
+	if err == nil {
+		res, bundleJSON, where, err = r.sign(ctx, obj, att)
+	}
+	if err != nil {
+		return r.failed(ctx, obj, log, err)
+	}
+	signDuration.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+	ann := map[string]string{
+		AnnotationSigned:  "true",
+		AnnotationState:   StateSigned,
+		AnnotationSigner:  res.identity,
+		AnnotationRetries: "",
+		AnnotationReason:  "",
+	}
+	if res.logURL != "" {
+		ann[AnnotationTransparency] = res.logURL + "?logIndex=" + strconv.FormatInt(res.logIndex, 10)
+	}
+	if bundleFits(obj, len(bundleJSON)) {
+		ann[AnnotationBundle] = string(bundleJSON)
+	} else {
+		ann[AnnotationBundle] = fmt.Sprintf("omitted: %d bytes exceed the annotation budget", len(bundleJSON))
+	}
+	if len(where) > 0 {
+		ann[AnnotationStored] = truncate(strings.Join(where, ", "))
+	}
+	if err := r.mark(ctx, obj, ann); err != nil {
+		return ctrl.Result{}, err
+	}
+	runsTotal.WithLabelValues(kind, StateSigned).Inc()
+	log.Info("signed", "subjects", len(att.Subjects), "signer", res.identity, "duration", time.Since(start).Round(time.Millisecond))
+	r.events.Eventf(obj, nil, corev1.EventTypeNormal, "Signed", "Sign", "signed provenance for %d subjects as %s", len(att.Subjects), res.identity)
+	return ctrl.Result{}, nil
+}
+
+// failed counts a failed attempt: the run is retried after a backoff, or,
+// once out of retries (or for a permanent error), marked failed.
+func (r *reconciler) failed(ctx context.Context, obj client.Object, log *slog.Logger, err error) (ctrl.Result, error) {
+	kind := kindOf(obj)
+	n := retries(obj) + 1
+	var perm permanent
+	if n > r.cfg.MaxRetries || errors.As(err, &perm) {
+		log.Error("giving up", "attempts", n, "error", err.Error())
+		runsTotal.WithLabelValues(kind, StateFailed).Inc()
+		r.events.Eventf(obj, nil, corev1.EventTypeWarning, "SigningFailed", "Sign", "%s", truncate(err.Error()))
+		return ctrl.Result{}, r.mark(ctx, obj, map[string]string{
+			AnnotationSigned: "failed", AnnotationState: StateFailed,
+			AnnotationRetries: strconv.Itoa(n), AnnotationReason: truncate(err.Error()),
+		})
+	}
+	retriesTotal.WithLabelValues(kind).Inc()
+	wait := r.cfg.Backoff << (n - 1)
+	if wait > maxBackoff || wait <= 0 {
+		wait = maxBackoff
+	}
+	log.Warn("signing failed; will retry", "attempt", n, "retry_in", wait, "error", err.Error())
+	if err := r.mark(ctx, obj, map[string]string{AnnotationRetries: strconv.Itoa(n)}); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: wait}, nil
+}
+
+func (r *reconciler) attestation(ctx context.Context, obj client.Object) (*tekton.Attestation, error) {
+	opts := tekton.Options{BuilderID: r.cfg.BuilderID, BuilderVersion: r.cfg.BuilderVersion}
+	if opts.BuilderID == "" {
+		opts.BuilderID = r.cfg.SignerID
+	}
+	switch run := obj.(type) {
+	case *pipelinev1.TaskRun:
+		return tekton.FromTaskRun(run, opts)
+	case *pipelinev1.PipelineRun:
+		var children []*pipelinev1.TaskRun
+		for _, ref := range run.Status.ChildReferences {
+			if ref.Kind != "TaskRun" {
+				continue
+			}
+			tr := &pipelinev1.TaskRun{}
+			err := r.client.Get(ctx, client.ObjectKey{Namespace: run.Namespace, Name: ref.Name}, tr)
+			if apierrors.IsNotFound(err) {
+				continue // pruned: its results are not attested
+			}
+			if err != nil {
+				return nil, fmt.Errorf("reading TaskRun %s: %w", ref.Name, err)
+			}
+			children = append(children, tr)
+		}
+		return tekton.FromPipelineRun(run, children, opts)
+	}
+	return nil, permanent{fmt.Errorf("unexpected object %T", obj)}
+}
+
+type signerResult struct {
+	identity string
+	logURL   string
+	logIndex int64
+}
+
+func (r *reconciler) sign(ctx context.Context, obj client.Object, att *tekton.Attestation) (*signerResult, []byte, []string, error) {
+	st, err := att.Statement()
+	if err != nil {
+		return nil, nil, nil, permanent{fmt.Errorf("building statement: %w", err)}
+	}
+	payload, err := provenance.MarshalStatement(st)
+	if err != nil {
+		return nil, nil, nil, permanent{err}
+	}
+	res, err := r.cfg.Signer.Sign(ctx, payload)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	bundleJSON, err := res.Bundle.MarshalJSON()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("encoding bundle: %w", err)
+	}
+	run := Run{Kind: kindOf(obj), Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: string(obj.GetUID())}
+	var where []string
+	for _, s := range r.cfg.Stores {
+		w, err := s.Store(ctx, run, bundleJSON, att)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if w != "" {
+			where = append(where, w)
+		}
+	}
+	return &signerResult{identity: res.Identity, logURL: res.LogURL, logIndex: res.LogIndex}, bundleJSON, where, nil
+}
+
+// mark merges annotations into the run (an empty value removes one). A
+// merge patch carries no resourceVersion, so it does not fight Tekton's
+// own status updates.
+func (r *reconciler) mark(ctx context.Context, obj client.Object, ann map[string]string) error {
+	base := obj.DeepCopyObject().(client.Object)
+	a := obj.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	for k, v := range ann {
+		if v == "" {
+			delete(a, k)
+		} else {
+			a[k] = v
+		}
+	}
+	obj.SetAnnotations(a)
+	if err := r.client.Patch(ctx, obj, client.MergeFrom(base)); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	return nil
+}
+
+func kindOf(o client.Object) string {
+	switch o.(type) {
+	case *pipelinev1.TaskRun:
+		return "TaskRun"
+	case *pipelinev1.PipelineRun:
+		return "PipelineRun"
+	}
+	return fmt.Sprintf("%T", o)
+}

@@ -1,0 +1,356 @@
+package factory_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
+	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/hallmark-dev/hallmark/internal/factory"
+	"github.com/hallmark-dev/hallmark/internal/factory/factorytest"
+	"github.com/hallmark-dev/hallmark/internal/oci"
+	"github.com/hallmark-dev/hallmark/internal/oci/ocitest"
+	"github.com/hallmark-dev/hallmark/internal/provenance"
+	"github.com/hallmark-dev/hallmark/internal/sandbox/sandboxtest"
+	"github.com/hallmark-dev/hallmark/internal/signer"
+	"github.com/hallmark-dev/hallmark/internal/spire"
+	"github.com/hallmark-dev/hallmark/verifier"
+)
+
+func TestMain(m *testing.M) { sandboxtest.Main(m) }
+
+const factoryID = "spiffe://example.org/ns/hallmark-system/sa/hallmark-factory"
+
+// world is what every factory test shares: the sandbox's Sigstore, a SPIRE
+// server and agent that knows this process as the factory, and an
+// apiserver with Tekton's CRDs.
+type world struct {
+	api         *factorytest.API
+	srv         *spire.Server
+	agent       *spire.Agent
+	sc          *root.SigningConfig
+	trusted     *root.TrustedRoot
+	spireBundle *x509bundle.Bundle
+}
+
+func setup(t *testing.T) *world {
+	t.Helper()
+	sb := sandboxtest.Start(t)
+	w := &world{api: factorytest.Start(t)}
+	w.srv = spire.StartServer(t, spire.ServerOptions{})
+	w.srv.RegisterSelf(t, factoryID, 0)
+	w.agent = w.srv.StartAgent(t)
+	w.agent.WaitForSVID(t, factoryID)
+	var err error
+	if w.sc, err = root.NewSigningConfigFromPath(sb.SigningConfigPath()); err != nil {
+		t.Fatal(err)
+	}
+	if w.trusted, err = root.NewTrustedRootFromPath(sb.TrustedRootPath()); err != nil {
+		t.Fatal(err)
+	}
+	if w.spireBundle, err = verifier.LoadSPIFFEBundle("", w.srv.BundlePEM(t)); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// controller starts the factory on namespace ns with the agent's SVID.
+func (w *world) controller(t *testing.T, ns string, agent *spire.Agent, mod func(*factory.Config)) {
+	t.Helper()
+	s, err := factory.NewSVIDSigner(t.Context(), agent.Addr(), signer.Options{
+		SigningConfig: w.sc,
+		TrustedRoot:   verifier.SPIFFETrustedMaterial(w.trusted, w.spireBundle),
+		Retries:       -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	cfg := factory.Config{
+		Signer:      s,
+		SignerID:    factoryID,
+		Namespaces:  []string{ns},
+		Workers:     4,
+		MaxRetries:  2,
+		Backoff:     100 * time.Millisecond,
+		MetricsAddr: "0",
+		Log:         slog.New(slog.NewJSONHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	mgr, err := factory.NewManager(w.api.Config, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := mgr.Start(ctx); err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+
+// waitState waits until the controller has finished with obj.
+func (w *world) waitState(t *testing.T, obj client.Object) map[string]string {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if err := w.api.Client.Get(t.Context(), client.ObjectKeyFromObject(obj), obj); err != nil {
+			t.Fatal(err)
+		}
+		if obj.GetAnnotations()[factory.AnnotationState] != "" {
+			return obj.GetAnnotations()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s was not finished: annotations %v", obj.GetName(), obj.GetAnnotations())
+	return nil
+}
+
+func (w *world) verifier(t *testing.T, ids ...string) *verifier.SPIFFEVerifier {
+	t.Helper()
+	v, err := verifier.NewSPIFFE(w.trusted, []*x509bundle.Bundle{w.spireBundle}, &verifier.Policy{
+		SPIFFE:     &verifier.SPIFFEPolicy{IDs: ids},
+		Builders:   []verifier.TrustedBuilder{{Name: "hallmark-factory", Signer: factoryID, BuildTypes: []string{"https://tekton.dev/chains/v2/slsa"}, MaxLevel: 3}},
+		BuildTypes: []string{"https://tekton.dev/chains/v2/slsa"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func digestOf(t *testing.T, d name.Digest) verifier.Digest {
+	t.Helper()
+	alg, hex, _ := strings.Cut(d.DigestStr(), ":")
+	dg, err := verifier.ParseDigest(alg + ":" + hex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dg
+}
+
+const artifactDigest = "sha256:9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b"
+
+func TestFactory(t *testing.T) {
+	w := setup(t)
+	reg := ocitest.Referrers(t)
+	files := t.TempDir()
+	w.api.Namespace(t, "ci")
+	w.controller(t, "ci", w.agent, func(c *factory.Config) {
+		c.Stores = []factory.Store{factory.FileStore{Dir: files}, factory.OCIStore{Options: []oci.Option{oci.WithInsecureRegistry(true)}}}
+	})
+
+	t.Run("taskrun-image-and-artifact", func(t *testing.T) {
+		img := reg.Image(t, "acme/app", "v1")
+		tr := factorytest.TaskRun("ci", "build-app")
+		factorytest.Succeeded(tr,
+			factorytest.StringResult("IMAGE_URL", img.Context().String()+":v1"),
+			factorytest.StringResult("IMAGE_DIGEST", img.DigestStr()),
+			factorytest.ObjectResult("bin_ARTIFACT_OUTPUTS", map[string]string{"uri": "https://downloads.example.com/app.tar.gz", "digest": artifactDigest, "isBuildArtifact": "true"}),
+		)
+		w.api.Create(t, tr)
+		ann := w.waitState(t, tr)
+		if ann[factory.AnnotationState] != factory.StateSigned || ann[factory.AnnotationSigned] != "true" {
+			t.Fatalf("annotations %v", ann)
+		}
+		if len(tr.GetFinalizers()) != 0 {
+			t.Errorf("finalizers %v: the controller must never block deletion", tr.GetFinalizers())
+		}
+		if ann[factory.AnnotationSigner] != factoryID || !strings.Contains(ann[factory.AnnotationTransparency], "logIndex=") {
+			t.Errorf("signer %q transparency %q", ann[factory.AnnotationSigner], ann[factory.AnnotationTransparency])
+		}
+		b := &bundle.Bundle{}
+		if err := b.UnmarshalJSON([]byte(ann[factory.AnnotationBundle])); err != nil {
+			t.Fatal(err)
+		}
+		v := w.verifier(t, factoryID)
+		res, err := v.Verify(b, digestOf(t, img))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Identity.SAN != factoryID || res.Level != 3 || res.BuildType != "https://tekton.dev/chains/v2/slsa" {
+			t.Errorf("result: SAN %s level %d buildType %s", res.Identity.SAN, res.Level, res.BuildType)
+		}
+		artifact, _ := verifier.ParseDigest(artifactDigest)
+		if _, err := v.Verify(b, artifact); err != nil {
+			t.Errorf("artifact subject: %v", err)
+		}
+
+		// The same bundle is in a file and attached to the image.
+		file := filepath.Join(files, "ci", "TaskRun-build-app-"+string(tr.UID)+".sigstore.json")
+		if raw, err := os.ReadFile(file); err != nil || string(raw) != ann[factory.AnnotationBundle] {
+			t.Errorf("file store %s: %v", file, err)
+		}
+		found, err := oci.Discover(t.Context(), img, provenance.PredicateSLSAProvenanceV1, oci.WithInsecureRegistry(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ob := &bundle.Bundle{}
+		if err := ob.UnmarshalJSON(found.Attestations[0].Bundle); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.Verify(ob, digestOf(t, img)); err != nil {
+			t.Errorf("referrer bundle: %v", err)
+		}
+
+		// Negatives: another expected SPIFFE ID, another trust domain.
+		_, err = w.verifier(t, "spiffe://example.org/ns/ci/sa/default").Verify(b, digestOf(t, img))
+		if !errors.Is(err, verifier.ErrSPIFFEID) {
+			t.Errorf("wrong SPIFFE ID: err = %v", err)
+		}
+		otherSrv := spire.StartServer(t, spire.ServerOptions{TrustDomain: "other.example"})
+		other, err := verifier.LoadSPIFFEBundle("", otherSrv.BundlePEM(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ov, err := verifier.NewSPIFFE(w.trusted, []*x509bundle.Bundle{other}, &verifier.Policy{SPIFFE: &verifier.SPIFFEPolicy{IDs: []string{factoryID}}, Builders: []verifier.TrustedBuilder{{Signer: factoryID, MaxLevel: 3}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ce *verifier.CheckError
+		if _, err := ov.Verify(b, digestOf(t, img)); !errors.As(err, &ce) || ce.Check != verifier.CheckSignature {
+			t.Errorf("other trust domain: err = %v", err)
+		}
+	})
+
+	t.Run("pipelinerun-deep-inspection", func(t *testing.T) {
+		cliImage := reg.Image(t, "acme/cli", "v2")
+		child := factorytest.TaskRun("ci", "release-build")
+		factorytest.Succeeded(child, factorytest.StringResult("IMAGES", cliImage.String()))
+		w.api.Create(t, child)
+		pr := &pipelinev1.PipelineRun{}
+		pr.Namespace, pr.Name = "ci", "release"
+		pr.Spec.PipelineRef = &pipelinev1.PipelineRef{Name: "release"}
+		pr.Status.SetCondition(&child.Status.Conditions[0])
+		pr.Status.StartTime, pr.Status.CompletionTime = child.Status.StartTime, child.Status.CompletionTime
+		pr.Status.ChildReferences = []pipelinev1.ChildStatusReference{{Name: "release-build", PipelineTaskName: "build"}}
+		pr.Status.ChildReferences[0].Kind = "TaskRun"
+		pr.Status.ChildReferences[0].APIVersion = "tekton.dev/v1"
+		pr.Status.Results = []pipelinev1.PipelineRunResult{{Name: "ARTIFACT_URI", Value: *pipelinev1.NewStructuredValues("pkg:generic/cli@2.0.0")}, {Name: "ARTIFACT_DIGEST", Value: *pipelinev1.NewStructuredValues(artifactDigest)}}
+		w.api.Create(t, pr)
+		ann := w.waitState(t, pr)
+		if ann[factory.AnnotationState] != factory.StateSigned {
+			t.Fatalf("annotations %v", ann)
+		}
+		b := &bundle.Bundle{}
+		if err := b.UnmarshalJSON([]byte(ann[factory.AnnotationBundle])); err != nil {
+			t.Fatal(err)
+		}
+		res, err := w.verifier(t, "spiffe://example.org/ns/hallmark-system/*").Verify(b, digestOf(t, cliImage))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Statement.Subject) != 2 {
+			t.Errorf("subjects %v, want the pipeline's artifact and the task's image", res.Statement.Subject)
+		}
+	})
+
+	t.Run("nothing-to-attest", func(t *testing.T) {
+		noHints := factorytest.TaskRun("ci", "lint")
+		factorytest.Succeeded(noHints, factorytest.StringResult("REPORT", "ok"))
+		failed := factorytest.TaskRun("ci", "broken")
+		factorytest.Failed(failed)
+		for _, tr := range []*pipelinev1.TaskRun{noHints, failed} {
+			w.api.Create(t, tr)
+			ann := w.waitState(t, tr)
+			if ann[factory.AnnotationState] != factory.StateSkipped || ann[factory.AnnotationSigned] != "" || ann[factory.AnnotationRetries] != "" {
+				t.Errorf("%s: annotations %v", tr.Name, ann)
+			}
+		}
+	})
+
+	t.Run("deleted-while-pending", func(t *testing.T) {
+		tr := factorytest.TaskRun("ci", "gone")
+		factorytest.Succeeded(tr, factorytest.StringResult("ARTIFACT_URI", "x"), factorytest.StringResult("ARTIFACT_DIGEST", artifactDigest))
+		w.api.Create(t, tr)
+		if err := w.api.Client.Delete(t.Context(), tr); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			if err := w.api.Client.Get(t.Context(), client.ObjectKeyFromObject(tr), tr); err != nil {
+				return // gone at once: nothing held it
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatal("deleted TaskRun still exists")
+	})
+}
+
+func TestFactoryFailures(t *testing.T) {
+	w := setup(t)
+
+	t.Run("spire-agent-down", func(t *testing.T) {
+		w.api.Namespace(t, "agent-down")
+		agent := w.srv.StartAgent(t)
+		agent.WaitForSVID(t, factoryID)
+		w.controller(t, "agent-down", agent, nil)
+		agent.Stop()
+		tr := factorytest.TaskRun("agent-down", "build")
+		factorytest.Succeeded(tr, factorytest.StringResult("ARTIFACT_URI", "pkg:generic/x@1"), factorytest.StringResult("ARTIFACT_DIGEST", artifactDigest))
+		w.api.Create(t, tr)
+		ann := w.waitState(t, tr)
+		if ann[factory.AnnotationSigned] != "failed" || ann[factory.AnnotationRetries] != "3" || !strings.Contains(ann[factory.AnnotationReason], "SPIRE agent") {
+			t.Fatalf("annotations %v", ann)
+		}
+		w.waitEvent(t, "agent-down", "build", "SigningFailed")
+	})
+
+	t.Run("registry-down", func(t *testing.T) {
+		w.api.Namespace(t, "registry-down")
+		w.controller(t, "registry-down", w.agent, func(c *factory.Config) {
+			c.Stores = []factory.Store{factory.OCIStore{Options: []oci.Option{oci.WithInsecureRegistry(true), oci.WithRetries(0)}}}
+		})
+		tr := factorytest.TaskRun("registry-down", "build")
+		factorytest.Succeeded(tr,
+			factorytest.StringResult("IMAGE_URL", ocitest.DownAddr(t)+"/acme/app"),
+			factorytest.StringResult("IMAGE_DIGEST", artifactDigest))
+		w.api.Create(t, tr)
+		ann := w.waitState(t, tr)
+		if ann[factory.AnnotationSigned] != "failed" || !strings.Contains(ann[factory.AnnotationReason], "attaching to") {
+			t.Fatalf("annotations %v", ann)
+		}
+		w.waitEvent(t, "registry-down", "build", "SigningFailed")
+	})
+}
+
+func (w *world) waitEvent(t *testing.T, ns, name, reason string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var evs eventsv1.EventList
+		if err := w.api.Client.List(t.Context(), &evs, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs.Items {
+			if e.Regarding.Name == name && e.Reason == reason && e.Note != "" {
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("no %s event for %s/%s", reason, ns, name)
+}
