@@ -110,7 +110,10 @@ func (w *world) controller(t *testing.T, ns string, agent *spire.Agent, mod func
 
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
 
 // waitState waits until the controller has finished with obj.
 func (w *world) waitState(t *testing.T, obj client.Object) map[string]string {

@@ -163,7 +163,7 @@ func Succeeded(tr *pipelinev1.TaskRun, results ...pipelinev1.TaskRunResult) {
 			CompletionTime: &metav1.Time{Time: now},
 			Steps: []pipelinev1.StepState{{
 				Name: "build", Container: "step-build",
-				ImageID: "docker-pullable://gcr.io/kaniko-project/executor@sha256:c3109d5926a997b100c4343944e06c6b30a6804b2f9abe0994d3de6ef92b028e",
+				ImageID:        "docker-pullable://gcr.io/kaniko-project/executor@sha256:c3109d5926a997b100c4343944e06c6b30a6804b2f9abe0994d3de6ef92b028e",
 				ContainerState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed"}},
 			}},
 			Results: results,
