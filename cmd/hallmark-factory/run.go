@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/hallmark-dev/hallmark/internal/factory"
+	"github.com/hallmark-dev/hallmark/internal/oci"
+	"github.com/hallmark-dev/hallmark/internal/signer"
+	"github.com/hallmark-dev/hallmark/verifier"
+)
+
+// run parses flags, builds the controller and runs it until ctx ends. It
+// returns the exit code.
+func run(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("hallmark-factory", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		mode          = fs.String("identity", "x509-svid", "signing identity: x509-svid (sign with the SVID) or jwt-svid (exchange a JWT-SVID at Fulcio)")
+		workloadAPI   = fs.String("workload-api", "", "SPIFFE Workload API address (default $SPIFFE_ENDPOINT_SOCKET)")
+		signingConfig = fs.String("signing-config", "/etc/hallmark/signing_config.json", "Sigstore signing config: Rekor and/or TSA (and Fulcio for jwt-svid)")
+		trustedRoot   = fs.String("trusted-root", "", "Sigstore trusted root, to check each bundle before it is stored (optional)")
+		spiffeBundle  = fs.String("spiffe-bundle", "", "SPIFFE trust bundle (PEM or JSON) for the check with --trusted-root in x509-svid mode")
+		trustDomain   = fs.String("trust-domain", "", "trust domain of a JSON --spiffe-bundle")
+		builderID     = fs.String("builder-id", "", "provenance builder id (default: the signer's SPIFFE ID)")
+		namespaces    = fs.String("namespaces", "", "comma-separated namespaces to watch (default: all)")
+		workers       = fs.Int("workers", 4, "runs signed at once")
+		maxRetries    = fs.Int("max-retries", 3, "failed attempts before a run is marked failed")
+		backoff       = fs.Duration("backoff", 5*time.Second, "pause after the first failure; doubles after each")
+		storeDir      = fs.String("store-dir", "", "also write each bundle under this folder")
+		ociStore      = fs.Bool("store-oci", true, "attach bundles to image subjects as OCI referrers")
+		leaderElect   = fs.Bool("leader-elect", false, "elect a leader among replicas")
+		leaderNS      = fs.String("leader-election-namespace", "", "namespace of the leader election lease")
+		metricsAddr   = fs.String("metrics-bind-address", ":8080", "Prometheus metrics address (0 disables)")
+		probeAddr     = fs.String("health-probe-bind-address", ":8081", "health probe address (0 disables)")
+		logLevel      = fs.String("log-level", "info", "debug, info, warn or error")
+	)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintln(stderr, "hallmark-factory: --log-level:", err)
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	ctrl.SetLogger(logr.FromSlogHandler(log.Handler()))
+	fail := func(err error) int {
+		log.Error("hallmark-factory", "error", err.Error())
+		return 1
+	}
+
+	sc, err := root.NewSigningConfigFromPath(*signingConfig)
+	if err != nil {
+		return fail(fmt.Errorf("reading signing config: %w", err))
+	}
+	opts := signer.Options{SigningConfig: sc, Log: log}
+	if *trustedRoot != "" {
+		tr, err := root.NewTrustedRootFromPath(*trustedRoot)
+		if err != nil {
+			return fail(fmt.Errorf("reading trusted root: %w", err))
+		}
+		opts.TrustedRoot = tr
+		if *mode == "x509-svid" {
+			if *spiffeBundle == "" {
+				return fail(fmt.Errorf("--trusted-root in x509-svid mode needs --spiffe-bundle"))
+			}
+			data, err := os.ReadFile(*spiffeBundle)
+			if err != nil {
+				return fail(err)
+			}
+			b, err := verifier.LoadSPIFFEBundle(*trustDomain, data)
+			if err != nil {
+				return fail(err)
+			}
+			opts.TrustedRoot = verifier.SPIFFETrustedMaterial(tr, b)
+		}
+	}
+	var s interface {
+		factory.Signer
+		ID(context.Context) (string, error)
+		Close() error
+	}
+	switch *mode {
+	case "x509-svid":
+		s, err = factory.NewSVIDSigner(ctx, *workloadAPI, opts)
+	case "jwt-svid":
+		s, err = factory.NewJWTSVIDSigner(ctx, *workloadAPI, opts)
+	default:
+		return fail(fmt.Errorf("--identity %q: want x509-svid or jwt-svid", *mode))
+	}
+	if err != nil {
+		return fail(err)
+	}
+	defer s.Close()
+	id, err := s.ID(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	cfg := factory.Config{
+		Signer: s, SignerID: id, BuilderID: *builderID,
+		Workers: *workers, MaxRetries: *maxRetries, Backoff: *backoff,
+		LeaderElection: *leaderElect, LeaderElectionNamespace: *leaderNS,
+		MetricsAddr: *metricsAddr, ProbeAddr: *probeAddr, Log: log,
+	}
+	if *namespaces != "" {
+		cfg.Namespaces = strings.Split(*namespaces, ",")
+	}
+	if *storeDir != "" {
+		cfg.Stores = append(cfg.Stores, factory.FileStore{Dir: *storeDir})
+	}
+	if *ociStore {
+		cfg.Stores = append(cfg.Stores, factory.OCIStore{Options: []oci.Option{oci.WithLogger(log)}})
+	}
+	restConfig, err := ctrl.GetConfig()
+	if err != nil {
+		return fail(err)
+	}
+	mgr, err := factory.NewManager(restConfig, cfg)
+	if err != nil {
+		return fail(err)
+	}
+	log.Info("starting", "signer", id, "namespaces", cfg.Namespaces, "workers", cfg.Workers)
+	if err := mgr.Start(ctx); err != nil {
+		return fail(err)
+	}
+	return 0
+}
