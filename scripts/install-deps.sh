@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests use, one per line: "package:command-it-provides".
 apt_packages=(
   "docker-registry:docker-registry"
+  "etcd-server:etcd"
 )
 
 missing=()
@@ -27,3 +28,5 @@ fi
 
 # The sandbox's servers and cosign, built once into the tool cache.
 go run ./cmd/hallmark sandbox install fulcio rekor-tiles timestamp-authority cosign act actionlint
+# Factory mode's SPIRE server and agent and kube-apiserver (minutes, once).
+go run ./internal/factory/testtools
