@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -119,16 +120,17 @@ func releaseServer(tb testing.TB, bin string) string {
 	return srv.URL
 }
 
-// callerRepo makes a git repository acme/app holding the example caller
-// workflow, the policy and trusted root its verify job reads, and files.
-func newCaller(tb testing.TB, workflow string, files map[string]string) (dir, sha string) {
+// newCaller makes a git repository acme/app holding the caller workflow
+// src (a file of this folder, such as examples/generic.yml), the policy
+// and trusted root its verify job reads, and files.
+func newCaller(tb testing.TB, src string, files map[string]string) (dir, sha string) {
 	tb.Helper()
 	dir = tb.TempDir()
-	data, err := os.ReadFile(filepath.Join("examples", workflow))
+	data, err := os.ReadFile(src)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	files[".github/workflows/"+workflow] = string(data)
+	files[".github/workflows/"+filepath.Base(src)] = string(data)
 	for name, content := range files {
 		p := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -165,28 +167,125 @@ builders:
 `, issuer)
 }
 
+// fixture is what an act run of an example needs: the sandbox, the L3
+// policy, and a copy of this repository standing in for
+// hallmark-dev/hallmark@v1.0.0 whose checksums file pins a hallmark built
+// from this tree, served as its release binary.
+type fixture struct {
+	sb         *sandbox.Sandbox
+	policy     string
+	policyPath string
+	actionDir  string
+	releaseURL string
+}
+
+func newFixture(tb testing.TB) *fixture {
+	tb.Helper()
+	sb := sandboxtest.Start(tb)
+	bin := sandboxtest.Binary(tb)
+	f := &fixture{sb: sb, policy: policy(sb.IssuerURL), actionDir: actionRepo(tb, bin), releaseURL: releaseServer(tb, bin)}
+	f.policyPath = filepath.Join(tb.TempDir(), "policy.yaml")
+	if err := os.WriteFile(f.policyPath, []byte(f.policy), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return f
+}
+
+// caller makes the caller repository for src with the policy and the
+// sandbox's trusted root under .github/, and files.
+func (f *fixture) caller(tb testing.TB, src string, files map[string]string) (dir, sha string) {
+	tb.Helper()
+	trusted, err := os.ReadFile(f.sb.TrustedRootPath())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if files == nil {
+		files = map[string]string{}
+	}
+	files[".github/hallmark-policy.yaml"] = f.policy
+	files[".github/trusted_root.json"] = string(trusted)
+	return newCaller(tb, src, files)
+}
+
+// run runs c in the caller's folder with the release binary served.
+func (f *fixture) run(tb testing.TB, dir, sha string, c actCase) actRun {
+	tb.Helper()
+	env := map[string]string{"HALLMARK_RELEASE_BASE_URL": f.releaseURL}
+	maps.Copy(env, c.env)
+	c.env = env
+	return runAct(tb, f.sb, dir, sha, c, f.actionDir)
+}
+
+// hallmarkWorkflow is the job_workflow_ref of Hallmark's reusable workflow
+// file at the ref the examples use, and builderID the builder.id it gives.
+func hallmarkWorkflow(file string) (jobWorkflow, builderID string) {
+	jobWorkflow = "hallmark-dev/hallmark/.github/workflows/" + file + "@refs/tags/" + hallmarkRef
+	return jobWorkflow, "https://github.com/" + jobWorkflow
+}
+
 type actRun struct {
 	Output    string
 	Artifacts string
 	// ActionTime is the attest action's wall time as act reports it, from
 	// its first step to the bundle written.
 	ActionTime time.Duration
+	// Err is act's exit error, for runs expected to fail.
+	Err error
 }
 
-// runAct runs the workflow of caller under act in self-hosted mode, with
-// the sandbox's token endpoint for a job whose tokens name jobWorkflow.
-func runAct(tb testing.TB, sb *sandbox.Sandbox, caller, sha, workflow, jobWorkflow string, actionDir string, extraEnv map[string]string) actRun {
+// actCase is one act run of a caller's workflow.
+type actCase struct {
+	// workflow is the caller's workflow file under .github/workflows.
+	workflow string
+	// jobWorkflow is the job_workflow_ref claim of the signing job's
+	// tokens: Hallmark's reusable workflow at its ref.
+	jobWorkflow string
+	// event triggers the run (push when empty); payload is its event
+	// payload, JSON, given to act with -e.
+	event, payload string
+	// ref is the run's GITHUB_REF and the tokens' ref claim
+	// (refs/heads/main when empty). It must be what act derives from the
+	// event: the ref of a push or workflow_dispatch payload,
+	// refs/tags/TAG of a release, refs/pull/N/merge of a pull request.
+	ref string
+	// noToken leaves out the token request variables, as GitHub does for
+	// pull requests from forks.
+	noToken bool
+	// wantFail expects act to fail; the run is returned, not fatal.
+	wantFail bool
+	// env, vars and secrets are the run's environment, `vars` and
+	// `secrets` contexts; actor is github.actor.
+	env, vars, secrets map[string]string
+	actor              string
+}
+
+// runAct runs c under act in self-hosted mode in the caller's folder, with
+// the sandbox's token endpoint issuing tokens whose claims match the event.
+func runAct(tb testing.TB, sb *sandbox.Sandbox, caller, sha string, c actCase, actionDir string) actRun {
 	tb.Helper()
 	act := sandboxtest.Tool(tb, sandbox.Act)
-	wfRef := callerRepo + "/.github/workflows/" + workflow + "@refs/heads/main"
+	event, ref := c.event, c.ref
+	if event == "" {
+		event = "push"
+	}
+	if ref == "" {
+		ref = "refs/heads/main"
+	}
+	wfRef := callerRepo + "/.github/workflows/" + c.workflow + "@" + ref
 	runID := fmt.Sprint(time.Now().UnixNano() % 1e9)
 	env, err := sb.ActionsEnv(map[string]string{
 		"repository": callerRepo, "repository_id": repositoryID, "repository_owner_id": ownerID,
-		"ref": "refs/heads/main", "sha": sha, "event_name": "push", "run_id": runID, "run_attempt": "1",
-		"workflow_ref": wfRef, "job_workflow_ref": jobWorkflow, "runner_environment": "github-hosted",
+		"ref": ref, "sha": sha, "event_name": event, "run_id": runID, "run_attempt": "1",
+		"workflow_ref": wfRef, "job_workflow_ref": c.jobWorkflow, "runner_environment": "github-hosted",
 	})
 	if err != nil {
 		tb.Fatal(err)
+	}
+	requestToken := env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]
+	if c.noToken {
+		// Set empty rather than left out, so that none leaks in from the
+		// environment of the test.
+		env["ACTIONS_ID_TOKEN_REQUEST_URL"], env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = "", ""
 	}
 	artifacts := tb.TempDir()
 	env["GITHUB_RUN_ID"] = runID
@@ -196,38 +295,60 @@ func runAct(tb testing.TB, sb *sandbox.Sandbox, caller, sha, workflow, jobWorkfl
 	env["GITHUB_WORKFLOW_REF"] = wfRef
 	env["RUNNER_ENVIRONMENT"] = "github-hosted"
 	env["HALLMARK_TEST_ARTIFACTS"] = artifacts
-	for k, v := range extraEnv {
-		env[k] = v
-	}
-	args := []string{"push", "-W", ".github/workflows/" + workflow, "-P", "ubuntu-latest=-self-hosted",
+	maps.Copy(env, c.env)
+	args := []string{event, "-W", ".github/workflows/" + c.workflow, "-P", "ubuntu-latest=-self-hosted",
 		"--action-offline-mode",
 		"--local-repository", "hallmark-dev/hallmark@" + hallmarkRef + "=" + actionDir}
 	for uses, dir := range stubs {
 		args = append(args, "--local-repository", uses+"="+filepath.Join(repoRoot(tb), "reusable-workflows", "testdata", "stubs", dir))
 	}
-	// The request token is a secret of the job: it goes to act in a
-	// private env file, not on its command line.
-	var envFile strings.Builder
-	for k, v := range env {
-		fmt.Fprintf(&envFile, "%s=%q\n", k, v)
+	private := tb.TempDir()
+	if c.payload != "" {
+		p := filepath.Join(private, "event.json")
+		if err := os.WriteFile(p, []byte(c.payload), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		args = append(args, "-e", p)
 	}
-	envPath := filepath.Join(tb.TempDir(), "act.env")
-	if err := os.WriteFile(envPath, []byte(envFile.String()), 0o600); err != nil {
-		tb.Fatal(err)
+	if c.actor != "" {
+		args = append(args, "--actor", c.actor)
 	}
-	args = append(args, "--env-file", envPath)
+	for k, v := range c.vars {
+		args = append(args, "--var", k+"="+v)
+	}
+	// The request token and the secrets go to act in private files, not
+	// on its command line.
+	args = append(args, "--env-file", dotenv(tb, filepath.Join(private, "act.env"), env))
+	args = append(args, "--secret-file", dotenv(tb, filepath.Join(private, "act.secrets"), c.secrets))
 	cmd := exec.Command(act, args...)
 	cmd.Dir = caller
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
 	err = cmd.Run()
-	tb.Logf("act %s: %s", workflow, time.Since(start).Round(time.Millisecond))
-	log := strings.ReplaceAll(out.String(), env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"], "***")
-	if err != nil {
-		tb.Fatalf("act %s: %v\n%s", workflow, err, tail(log, 80))
+	tb.Logf("act %s %s: %s", event, c.workflow, time.Since(start).Round(time.Millisecond))
+	log := strings.ReplaceAll(out.String(), requestToken, "***")
+	switch {
+	case err != nil && !c.wantFail:
+		tb.Fatalf("act %s %s: %v\n%s", event, c.workflow, err, tail(log, 80))
+	case err == nil && c.wantFail:
+		tb.Fatalf("act %s %s passed; want it to fail\n%s", event, c.workflow, tail(log, 80))
 	}
-	return actRun{Output: log, Artifacts: artifacts, ActionTime: actionTime(log)}
+	return actRun{Output: log, Artifacts: artifacts, ActionTime: actionTime(log), Err: err}
+}
+
+// dotenv writes vars to path in the format of act's --env-file and
+// --secret-file, readable only by the owner, and returns path.
+func dotenv(tb testing.TB, path string, vars map[string]string) string {
+	tb.Helper()
+	var b strings.Builder
+	for k, v := range vars {
+		fmt.Fprintf(&b, "%s=%q\n", k, v)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return path
 }
 
 var actionDone = regexp.MustCompile(`Success - Main (?:Sign the provenance|hallmark-dev/hallmark@` + regexp.QuoteMeta(hallmarkRef) + `) \[([0-9.smhµn]+)\]`)
@@ -256,15 +377,30 @@ func tail(s string, n int) string {
 }
 
 // verifyL3 checks artifact against bundle with `hallmark verify-artifact`
-// under a policy that demands L3 from Hallmark's reusable workflows.
-func verifyL3(tb testing.TB, sb *sandbox.Sandbox, policyPath, artifact, bundle, builder string) {
+// under a policy that demands L3 from Hallmark's reusable workflows, built
+// from ref (refs/heads/B or refs/tags/T) of the caller by builder.
+func verifyL3(tb testing.TB, f *fixture, artifact, bundle, builder, ref string) {
 	tb.Helper()
-	cmd := exec.Command(sandboxtest.Binary(tb), "verify-artifact", artifact, "--provenance-path", bundle,
-		"--source-uri", "github.com/"+callerRepo, "--source-branch", "main", "--builder-id", builder,
-		"--policy", policyPath, "--trusted-root", sb.TrustedRootPath(), "--format", "json")
-	out, err := cmd.Output()
+	verifyCommandL3(tb, f, "verify-artifact", artifact, "--provenance-path", bundle, "--builder-id", builder, sourceRefFlag(ref))
+}
+
+func sourceRefFlag(ref string) string {
+	if tag, ok := strings.CutPrefix(ref, "refs/tags/"); ok {
+		return "--source-tag=" + tag
+	}
+	return "--source-branch=" + strings.TrimPrefix(ref, "refs/heads/")
+}
+
+// verifyCommandL3 runs a hallmark verify command with args, the caller's
+// source, the policy and the sandbox's trusted root, and wants one verdict:
+// passed at L3.
+func verifyCommandL3(tb testing.TB, f *fixture, args ...string) {
+	tb.Helper()
+	args = append(args, "--source-uri", "github.com/"+callerRepo,
+		"--policy", f.policyPath, "--trusted-root", f.sb.TrustedRootPath(), "--format", "json")
+	out, err := exec.Command(sandboxtest.Binary(tb), args...).Output()
 	if err != nil {
-		tb.Fatalf("verify-artifact %s: %v\n%s", artifact, err, out)
+		tb.Fatalf("hallmark %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	var res struct {
 		Passed   bool `json:"passed"`
@@ -276,7 +412,7 @@ func verifyL3(tb testing.TB, sb *sandbox.Sandbox, policyPath, artifact, bundle, 
 		tb.Fatal(err)
 	}
 	if !res.Passed || len(res.Verdicts) != 1 || res.Verdicts[0].Level != 3 {
-		tb.Fatalf("verify-artifact %s: want passed at L3, got %s", artifact, out)
+		tb.Fatalf("hallmark %s: want passed at L3, got %s", strings.Join(args, " "), out)
 	}
 }
 
@@ -286,5 +422,47 @@ func mustContain(tb testing.TB, log string, wants ...string) {
 		if !strings.Contains(log, w) {
 			tb.Errorf("act log lacks %q", w)
 		}
+	}
+}
+
+// mustContainEvent checks that the provenance in bundle records the event
+// that triggered the run and the ref it built.
+func mustContainEvent(tb testing.TB, bundle, event, ref string) {
+	tb.Helper()
+	data, err := os.ReadFile(bundle)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var b struct {
+		DSSE struct {
+			Payload []byte `json:"payload"`
+		} `json:"dsseEnvelope"`
+	}
+	var st struct {
+		Predicate struct {
+			BuildDefinition struct {
+				InternalParameters struct {
+					GitHub struct {
+						EventName string `json:"event_name"`
+					} `json:"github"`
+				} `json:"internalParameters"`
+				ResolvedDependencies []struct {
+					URI string `json:"uri"`
+				} `json:"resolvedDependencies"`
+			} `json:"buildDefinition"`
+		} `json:"predicate"`
+	}
+	if err := json.Unmarshal(data, &b); err != nil {
+		tb.Fatal(err)
+	}
+	if err := json.Unmarshal(b.DSSE.Payload, &st); err != nil {
+		tb.Fatal(err)
+	}
+	bd := st.Predicate.BuildDefinition
+	if got := bd.InternalParameters.GitHub.EventName; got != event {
+		tb.Errorf("provenance event_name = %q, want %q", got, event)
+	}
+	if len(bd.ResolvedDependencies) == 0 || !strings.HasSuffix(bd.ResolvedDependencies[0].URI, "@"+ref) {
+		tb.Errorf("provenance resolvedDependencies = %+v, want the source at %s", bd.ResolvedDependencies, ref)
 	}
 }

@@ -25,7 +25,7 @@ func BenchmarkAttestActionUnderAct(b *testing.B) {
 		b.Run(mode, func(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
-				caller, sha := newCaller(b, "generic.yml", map[string]string{
+				caller, sha := newCaller(b, "examples/generic.yml", map[string]string{
 					".github/hallmark-policy.yaml": pol,
 					".github/trusted_root.json":    string(trusted),
 				})
@@ -36,7 +36,8 @@ func BenchmarkAttestActionUnderAct(b *testing.B) {
 					env["HALLMARK_RELEASE_BASE_URL"] = releaseServer(b, bin)
 				}
 				b.StartTimer()
-				run := runAct(b, sb, caller, sha, "generic.yml", "hallmark-dev/hallmark/.github/workflows/generic.yml@refs/tags/"+hallmarkRef, repo, env)
+				jobWorkflow, _ := hallmarkWorkflow("generic.yml")
+				run := runAct(b, sb, caller, sha, actCase{workflow: "generic.yml", jobWorkflow: jobWorkflow, env: env}, repo)
 				b.ReportMetric(run.ActionTime.Seconds(), "action-s")
 			}
 		})

@@ -3,42 +3,73 @@ package workflows_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
-	"github.com/hallmark-dev/hallmark/internal/sandbox/sandboxtest"
+	"github.com/hallmark-dev/hallmark/internal/ghaction"
 )
 
-// TestGenericExample runs examples/generic.yml under act: the caller's
-// build job hashes two files, Hallmark's generic workflow signs their
-// provenance, and the caller's verify job checks it with the slsa-verify
-// action. The test verifies the bundle again at L3.
+// TestGenericExample runs examples/generic.yml under act once per event it
+// is written for: the caller's build job hashes two files, Hallmark's
+// generic workflow signs their provenance, and the caller's verify job
+// checks it with the slsa-verify action. The test verifies the bundle again
+// at L3, from the ref the event names. The sandbox's tokens carry the
+// event's event_name and ref, as GitHub's do.
+//
+// A pull request from a fork gets no token request variables, as on
+// GitHub: the run fails with the message that says why.
 func TestGenericExample(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a workflow under act; runs without -short")
 	}
-	sb := sandboxtest.Start(t)
-	bin := sandboxtest.Binary(t)
-	pol := policy(sb.IssuerURL)
-	trusted, err := os.ReadFile(sb.TrustedRootPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	caller, sha := newCaller(t, "generic.yml", map[string]string{
-		".github/hallmark-policy.yaml": pol,
-		".github/trusted_root.json":    string(trusted),
-	})
-	builder := "https://github.com/hallmark-dev/hallmark/.github/workflows/generic.yml@refs/tags/" + hallmarkRef
-	run := runAct(t, sb, caller, sha, "generic.yml", "hallmark-dev/hallmark/.github/workflows/generic.yml@refs/tags/"+hallmarkRef,
-		actionRepo(t, bin), map[string]string{"HALLMARK_RELEASE_BASE_URL": releaseServer(t, bin)})
-	t.Logf("attest action: %s", run.ActionTime)
-	mustContain(t, run.Output, "release binary "+hallmarkRef+"/hallmark_linux_amd64", "PASSED: dist/app.txt", "PASSED: dist/docs.txt")
-
-	policyPath := filepath.Join(t.TempDir(), "policy.yaml")
-	if err := os.WriteFile(policyPath, []byte(pol), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	bundle := filepath.Join(run.Artifacts, "provenance.sigstore.json", "provenance.sigstore.json")
-	for _, a := range []string{"app.txt", "docs.txt"} {
-		verifyL3(t, sb, policyPath, filepath.Join(run.Artifacts, "dist", a), bundle, builder)
+	f := newFixture(t)
+	jobWorkflow, builder := hallmarkWorkflow("generic.yml")
+	for _, tc := range []struct {
+		name    string
+		event   string
+		payload string // under testdata/events
+		ref     string
+		// channel is the dispatch input the build writes into app.txt.
+		channel string
+		fork    bool
+	}{
+		{name: "push", event: "push", ref: "refs/heads/main", channel: "stable"},
+		{name: "release", event: "release", payload: "release-published.json", ref: "refs/tags/v1.2.3", channel: "stable"},
+		{name: "workflow_dispatch", event: "workflow_dispatch", payload: "workflow-dispatch-inputs.json", ref: "refs/heads/main", channel: "beta"},
+		{name: "pull_request-from-fork", event: "pull_request", payload: "pull-request-from-fork.json", ref: "refs/pull/42/merge", fork: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			caller, sha := f.caller(t, "examples/generic.yml", nil)
+			c := actCase{workflow: "generic.yml", jobWorkflow: jobWorkflow, event: tc.event, ref: tc.ref, noToken: tc.fork, wantFail: tc.fork}
+			if tc.payload != "" {
+				data, err := os.ReadFile(filepath.Join("testdata", "events", tc.payload))
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.payload = string(data)
+			}
+			run := f.run(t, caller, sha, c)
+			t.Logf("attest action: %s", run.ActionTime)
+			if tc.fork {
+				mustContain(t, run.Output, ghaction.ErrForkPullRequest.Error())
+				if strings.Contains(run.Output, "Success - Main Sign the provenance") {
+					t.Error("the provenance was signed in a pull request from a fork")
+				}
+				return
+			}
+			mustContain(t, run.Output, "release binary "+hallmarkRef+"/hallmark_linux_amd64", "PASSED: dist/app.txt", "PASSED: dist/docs.txt")
+			app, err := os.ReadFile(filepath.Join(run.Artifacts, "dist", "app.txt"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := "app " + sha + " " + tc.channel + "\n"; string(app) != want {
+				t.Errorf("app.txt = %q, want %q", app, want)
+			}
+			bundle := filepath.Join(run.Artifacts, "provenance.sigstore.json", "provenance.sigstore.json")
+			for _, a := range []string{"app.txt", "docs.txt"} {
+				verifyL3(t, f, filepath.Join(run.Artifacts, "dist", a), bundle, builder, tc.ref)
+			}
+			mustContainEvent(t, bundle, tc.event, tc.ref)
+		})
 	}
 }
