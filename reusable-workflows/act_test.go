@@ -466,3 +466,27 @@ func mustContainEvent(tb testing.TB, bundle, event, ref string) {
 		tb.Errorf("provenance resolvedDependencies = %+v, want the source at %s", bd.ResolvedDependencies, ref)
 	}
 }
+
+// stepSummary returns what the steps of job (as act names it in its log,
+// WORKFLOW/JOB) wrote to GITHUB_STEP_SUMMARY: act reads the file after each
+// step and logs it as "Summary - CONTENT", continued on lines of their own.
+func stepSummary(log, job string) string {
+	var b strings.Builder
+	in := false
+	for _, line := range strings.Split(log, "\n") {
+		if name, _, ok := strings.Cut(strings.TrimPrefix(line, "["), "]"); ok && strings.HasPrefix(line, "[") {
+			in = false
+			if strings.TrimSpace(name) == job {
+				if _, s, ok := strings.Cut(line, "Summary - "); ok {
+					in = true
+					b.WriteString(s + "\n")
+				}
+			}
+			continue
+		}
+		if in {
+			b.WriteString(line + "\n")
+		}
+	}
+	return b.String()
+}
