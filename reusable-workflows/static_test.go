@@ -21,6 +21,18 @@ var (
 	ourActions   = []string{"action.yml", "verifier/action.yml"}
 )
 
+// callerWorkflows are the example callers and the test callers, relative
+// to this folder.
+func callerWorkflows(tb testing.TB) []string {
+	tb.Helper()
+	examples, _ := filepath.Glob("examples/*.yml")
+	callers, _ := filepath.Glob("testdata/callers/*.yml")
+	if len(examples) == 0 || len(callers) == 0 {
+		tb.Fatal("no example or test callers found")
+	}
+	return append(examples, callers...)
+}
+
 // callerCode are steps that bring in or run the caller's code: a job with
 // them must never hold id-token: write.
 var callerCode = regexp.MustCompile(`^actions/checkout@|^actions/setup-`)
@@ -117,8 +129,7 @@ func TestWorkflowRules(t *testing.T) {
 			}
 		})
 	}
-	examples, _ := filepath.Glob("examples/*.yml")
-	for _, f := range examples {
+	for _, f := range callerWorkflows(t) {
 		t.Run(f, func(t *testing.T) {
 			for _, v := range checkWorkflow(load(t, f)) {
 				t.Error(v)
@@ -145,8 +156,7 @@ func TestPinnedRefs(t *testing.T) {
 	uses := regexp.MustCompile(`uses:\s*([^\s#]+)`)
 	sha := regexp.MustCompile(`@[0-9a-f]{40}$`)
 	files := append(append([]string(nil), ourWorkflows...), ourActions...)
-	examples, _ := filepath.Glob("examples/*.yml")
-	for _, f := range examples {
+	for _, f := range callerWorkflows(t) {
 		files = append(files, filepath.Join("reusable-workflows", f))
 	}
 	for _, f := range files {
@@ -168,7 +178,7 @@ func TestPinnedRefs(t *testing.T) {
 	}
 }
 
-// TestActionlint runs actionlint over our workflows and the examples.
+// TestActionlint runs actionlint over our workflows and the callers.
 func TestActionlint(t *testing.T) {
 	if testing.Short() {
 		t.Skip("installs actionlint; runs without -short")
@@ -179,8 +189,7 @@ func TestActionlint(t *testing.T) {
 	for _, f := range ourWorkflows {
 		args = append(args, filepath.Join(root, f))
 	}
-	examples, _ := filepath.Glob("examples/*.yml")
-	args = append(args, examples...)
+	args = append(args, callerWorkflows(t)...)
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("actionlint: %v\n%s", err, out)
