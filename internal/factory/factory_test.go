@@ -46,7 +46,9 @@ type world struct {
 	spireBundle *x509bundle.Bundle
 }
 
-func setup(t *testing.T) *world {
+func setup(t *testing.T) *world { return setupTB(t) }
+
+func setupTB(t testing.TB) *world {
 	t.Helper()
 	sb := sandboxtest.Start(t)
 	w := &world{api: factorytest.Start(t)}
@@ -69,6 +71,16 @@ func setup(t *testing.T) *world {
 
 // controller starts the factory on namespace ns with the agent's SVID.
 func (w *world) controller(t *testing.T, ns string, agent *spire.Agent, mod func(*factory.Config)) {
+	t.Helper()
+	w.controllerWith(t, ns, agent, mod)
+}
+
+func (w *world) controllerTB(t testing.TB, ns string, mod func(*factory.Config)) {
+	t.Helper()
+	w.controllerWith(t, ns, w.agent, mod)
+}
+
+func (w *world) controllerWith(t testing.TB, ns string, agent *spire.Agent, mod func(*factory.Config)) {
 	t.Helper()
 	s, err := factory.NewSVIDSigner(t.Context(), agent.Addr(), signer.Options{
 		SigningConfig: w.sc,
@@ -108,7 +120,7 @@ func (w *world) controller(t *testing.T, ns string, agent *spire.Agent, mod func
 	t.Cleanup(func() { cancel(); wg.Wait() })
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
