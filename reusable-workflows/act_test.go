@@ -35,6 +35,8 @@ var stubs = map[string]string{
 	"actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02":   "upload-artifact",
 	"actions/download-artifact@d3f86a106a0bac45b974a628896c90dbdf5c8093": "download-artifact",
 	"actions/setup-go@d35c59abb061a4a6fb18e82ac0862c26744d6ab5":          "setup-go",
+	"docker/login-action@74a5d142397b4f367a81961eba4e8cd7edddf772":       "login-action",
+	"docker/build-push-action@263435318d21b8e681c14492fe198d362a7d2c83":  "build-push-action",
 }
 
 // repoRoot is the module's root folder.
