@@ -32,12 +32,13 @@ func newActionCmd() *cobra.Command {
 		Short: "The attest action: make and sign SLSA provenance for the inputs' subjects",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return actionError(ghaction.Attest(cmd.Context(), ghaction.AttestConfig{
-				Attest: AttestForAction,
-				Push:   pushForAction,
-				Getenv: os.Getenv,
-				Stdout: cmd.OutOrStdout(),
-				Stderr: cmd.ErrOrStderr(),
+			return actionError(cmd.OutOrStdout(), ghaction.Attest(cmd.Context(), ghaction.AttestConfig{
+				Attest:   AttestForAction,
+				Push:     pushForAction,
+				Getenv:   os.Getenv,
+				ReadFile: os.ReadFile,
+				Stdout:   cmd.OutOrStdout(),
+				Stderr:   cmd.ErrOrStderr(),
 			}))
 		},
 	})
@@ -46,7 +47,7 @@ func newActionCmd() *cobra.Command {
 		Short: "The slsa-verify action: verify artifacts against their provenance with the inputs as flags",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return actionError(ghaction.Verify(cmd.Context(), ghaction.VerifyConfig{
+			return actionError(cmd.OutOrStdout(), ghaction.Verify(cmd.Context(), ghaction.VerifyConfig{
 				Run: func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 					return Run(ctx, args, strings.NewReader(""), stdout, stderr)
 				},
@@ -59,14 +60,15 @@ func newActionCmd() *cobra.Command {
 	return cmd
 }
 
-// actionError turns a failure into an error annotation on the step and exit
-// status 1, so the job fails with the reason in its summary.
-func actionError(err error) error {
+// actionError turns a failure into an error annotation on the step, written
+// to stdout where the runner reads workflow commands, and exit status 1, so
+// the job fails with the reason in its summary.
+func actionError(stdout io.Writer, err error) error {
 	if err == nil {
 		return nil
 	}
-	msg := strings.ReplaceAll(strings.ReplaceAll(strings.ReplaceAll(err.Error(), "%", "%25"), "\r", "%0D"), "\n", "%0A")
-	fmt.Fprintf(os.Stdout, "::error title=hallmark::%s\n", msg)
+	msg := strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(err.Error())
+	fmt.Fprintf(stdout, "::error title=hallmark::%s\n", msg)
 	return &ExitError{Code: 1, Err: err}
 }
 

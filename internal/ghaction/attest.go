@@ -2,6 +2,7 @@ package ghaction
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -66,10 +67,45 @@ type Pusher func(ctx context.Context, ref, bundlePath string) (string, error)
 
 // ErrForkPullRequest is returned when a pull_request run has no way to get
 // an identity token: GitHub gives none to workflows of pull requests from
-// forks.
+// forks. The error names the pull request and the fork when the event
+// payload does.
 var ErrForkPullRequest = errors.New("no OIDC identity token in this pull_request run: GitHub gives pull requests " +
 	"from forks no id-token, so their builds cannot be attested; provenance is made for pushes, releases and " +
 	"pull requests from branches of this repository")
+
+// forkPullRequest explains a missing identity token in a pull_request run.
+// A pull request whose head is another repository (a fork) gets
+// [ErrForkPullRequest], naming the fork; one from a branch of this
+// repository gets errNoToken as it is: its job lacks `id-token: write`.
+// Without a readable payload the fork is the likely cause.
+func forkPullRequest(cfg AttestConfig, errNoToken error) error {
+	path := cfg.Getenv("GITHUB_EVENT_PATH")
+	if path == "" || cfg.ReadFile == nil {
+		return ErrForkPullRequest
+	}
+	data, err := cfg.ReadFile(path)
+	if err != nil {
+		return ErrForkPullRequest
+	}
+	var ev struct {
+		Number      int `json:"number"`
+		PullRequest struct {
+			Head struct {
+				Repo *struct {
+					FullName string `json:"full_name"`
+				} `json:"repo"`
+			} `json:"head"`
+		} `json:"pull_request"`
+	}
+	if err := json.Unmarshal(data, &ev); err != nil || ev.PullRequest.Head.Repo == nil {
+		return ErrForkPullRequest
+	}
+	head := ev.PullRequest.Head.Repo.FullName
+	if strings.EqualFold(head, cfg.Getenv("GITHUB_REPOSITORY")) {
+		return errNoToken
+	}
+	return fmt.Errorf("%w (pull request #%d comes from the fork %s)", ErrForkPullRequest, ev.Number, head)
+}
 
 // AttestConfig wires the attest action to the rest of hallmark.
 type AttestConfig struct {
@@ -84,6 +120,9 @@ type AttestConfig struct {
 	// HTTPClient requests the identity token; a client with a 30 s timeout
 	// when nil.
 	HTTPClient *http.Client
+	// ReadFile reads the event payload (GITHUB_EVENT_PATH); os.ReadFile in
+	// a real job. Nil: the payload is not read.
+	ReadFile func(string) ([]byte, error)
 }
 
 // Attest runs the attest action: it reads the inputs, gets and masks the
@@ -143,8 +182,8 @@ func Attest(ctx context.Context, cfg AttestConfig) error {
 	}
 	token, _, err := signer.IdentityToken(ctx, "", cfg.Getenv, client)
 	if errors.Is(err, signer.ErrNoIdentityToken) {
-		if ev := cfg.Getenv("GITHUB_EVENT_NAME"); ev == "pull_request" || ev == "pull_request_target" {
-			return ErrForkPullRequest
+		if cfg.Getenv("GITHUB_EVENT_NAME") == "pull_request" {
+			return forkPullRequest(cfg, err)
 		}
 	}
 	if err != nil {
@@ -160,15 +199,16 @@ func Attest(ctx context.Context, cfg AttestConfig) error {
 	if len(res.Bundles) == 0 {
 		return errors.New("attest wrote no bundle")
 	}
-	var pushed []string
+	sum := SummaryContext{Repository: cfg.Getenv("GITHUB_REPOSITORY"), TrustedRoot: req.TrustedRoot}
 	if push {
 		ref := name + "@" + digest
+		sum.Image = ref
 		for _, b := range res.Bundles {
 			where, err := cfg.Push(ctx, ref, b.Path)
 			if err != nil {
 				return fmt.Errorf("pushing %s to the registry of %s: %w", b.Path, ref, err)
 			}
-			pushed = append(pushed, where)
+			sum.Pushed = append(sum.Pushed, where)
 		}
 	}
 
@@ -188,7 +228,7 @@ func Attest(ctx context.Context, cfg AttestConfig) error {
 		fmt.Fprintf(cfg.Stderr, "wrote %s: %d subject(s), signed by %s\n", b.Path, len(b.Subjects), b.Identity)
 	}
 	if show {
-		a.AddStepSummary(AttestSummary(res, cfg.Getenv("GITHUB_REPOSITORY"), req.TrustedRoot, pushed))
+		a.AddStepSummary(AttestSummary(res, sum))
 	}
 	return nil
 }

@@ -6,12 +6,26 @@ import (
 	"strings"
 )
 
+// SummaryContext is what the attest summary says besides the result.
+type SummaryContext struct {
+	// Repository is OWNER/REPO, the source the verify command expects.
+	Repository string
+	// TrustedRoot is the private trusted root the action was given, if any.
+	TrustedRoot string
+	// Image is REGISTRY/REPO@DIGEST when the bundle was pushed to the
+	// image's registry: the verify command is then verify-image.
+	Image string
+	// Pushed says where bundles were attached in a registry.
+	Pushed []string
+}
+
 // AttestSummary renders the step summary of the attest action: a table of
 // subjects and digests, the builder, the signer, the log entry, and the
-// `hallmark verify-artifact` command that checks the result. repository is
-// OWNER/REPO; trustedRoot the private trusted root the action was given, if
-// any; pushed where bundles were attached in a registry.
-func AttestSummary(res *AttestResult, repository, trustedRoot string, pushed []string) string {
+// command that checks the result: `hallmark verify-image` for a pushed
+// image, else `hallmark verify-artifact`. Everything that came from the
+// build (subject names, paths) is rendered so that it cannot break out of
+// its table cell or code block.
+func AttestSummary(res *AttestResult, sc SummaryContext) string {
 	var b strings.Builder
 	b.WriteString("### Hallmark: SLSA provenance\n\n")
 	b.WriteString("| Subject | Digest |\n|---|---|\n")
@@ -31,17 +45,21 @@ func AttestSummary(res *AttestResult, repository, trustedRoot string, pushed []s
 			b.WriteString("- **Log entry:** none (private: the signing time comes from a timestamp authority)\n")
 		}
 	}
-	for _, p := range pushed {
+	for _, p := range sc.Pushed {
 		fmt.Fprintf(&b, "- **Pushed to:** %s\n", code(p))
 	}
-	b.WriteString("\nVerify with:\n\n```sh\n")
+	var cmds []string
 	for _, bu := range res.Bundles {
+		if sc.Image != "" {
+			cmds = append(cmds, VerifyImageCommand(sc.Image, sc.Repository, res.BuilderID, bu.Issuer, sc.TrustedRoot))
+			break
+		}
 		for _, s := range bu.Subjects {
-			b.WriteString(VerifyCommand(s.Name, bu.Path, repository, res.BuilderID, bu.Issuer, trustedRoot))
-			b.WriteString("\n")
+			cmds = append(cmds, VerifyCommand(s.Name, bu.Path, sc.Repository, res.BuilderID, bu.Issuer, sc.TrustedRoot))
 		}
 	}
-	b.WriteString("```\n")
+	b.WriteString("\nVerify with:\n\n")
+	b.WriteString(fenced("sh", strings.Join(cmds, "\n")))
 	return b.String()
 }
 
@@ -61,6 +79,32 @@ func VerifyCommand(artifact, bundle, repository, builderID, issuer, trustedRoot 
 	}
 	args = append(args, "--trusted-root", shellQuote(trustedRoot))
 	return strings.Join(args, " ")
+}
+
+// VerifyImageCommand is the `hallmark verify-image` command line that finds
+// image's provenance in its registry and checks it.
+func VerifyImageCommand(image, repository, builderID, issuer, trustedRoot string) string {
+	if trustedRoot == "" {
+		trustedRoot = "trusted_root.json"
+	}
+	args := []string{"hallmark", "verify-image", shellQuote(image),
+		"--source-uri", shellQuote("github.com/" + repository),
+		"--builder-id", shellQuote(builderID)}
+	if issuer != "" && issuer != GitHubIssuer {
+		args = append(args, "--cert-oidc-issuer", shellQuote(issuer))
+	}
+	args = append(args, "--trusted-root", shellQuote(trustedRoot))
+	return strings.Join(args, " ")
+}
+
+// fenced renders body as a fenced code block whose fence is longer than
+// any run of backticks in body, so no line of it can close the block.
+func fenced(lang, body string) string {
+	fence := "```"
+	for strings.Contains(body, fence) {
+		fence += "`"
+	}
+	return fence + lang + "\n" + body + "\n" + fence + "\n"
 }
 
 func digestString(d map[string]string) string {

@@ -75,7 +75,12 @@ func VerifyArgs(a *githubactions.Action) ([]string, error) {
 		if len(m) == 0 {
 			return nil, fmt.Errorf("input artifact-path %q matches no file", g)
 		}
-		artifacts = append(artifacts, m...)
+		for _, f := range m {
+			if strings.HasPrefix(f, "-") {
+				f = "./" + f // a file, never a flag
+			}
+			artifacts = append(artifacts, f)
+		}
 	}
 	if len(artifacts) == 0 {
 		return nil, errors.New("input artifact-path is required: the artifacts to verify")
@@ -123,9 +128,9 @@ func Verify(ctx context.Context, cfg VerifyConfig) error {
 		if msg == "" {
 			msg = fmt.Sprintf("hallmark verify-artifact exited %d", exit)
 		}
-		a.AddStepSummary("### Hallmark: verification FAILED\n\n" + codeBlock(msg) + "\n")
+		a.AddStepSummary("### Hallmark: verification FAILED\n\n" + fenced("", msg))
 		a.SetOutput("passed", "false")
-		return &VerifyError{Artifact: strings.Join(args[1:], " "), Check: "input", Message: msg}
+		return &VerifyError{Artifact: strings.Join(artifactArgs(args), " "), Check: "input", Message: msg}
 	}
 	var s strings.Builder
 	title := "passed"
@@ -153,7 +158,7 @@ func Verify(ctx context.Context, cfg VerifyConfig) error {
 	}
 	a.AddStepSummary(s.String())
 	if first == nil && exit != 0 {
-		first = &VerifyError{Artifact: strings.Join(args[1:], " "), Check: "input", Message: fmt.Sprintf("hallmark verify-artifact exited %d", exit)}
+		first = &VerifyError{Artifact: strings.Join(artifactArgs(args), " "), Check: "input", Message: fmt.Sprintf("hallmark verify-artifact exited %d", exit)}
 	}
 	if first != nil {
 		a.SetOutput("passed", "false")
@@ -164,4 +169,13 @@ func Verify(ctx context.Context, cfg VerifyConfig) error {
 	return nil
 }
 
-func codeBlock(s string) string { return "```\n" + s + "\n```" }
+// artifactArgs are the artifacts of a verify-artifact command line: the
+// arguments before the first flag.
+func artifactArgs(args []string) []string {
+	for i, a := range args[1:] {
+		if strings.HasPrefix(a, "--") {
+			return args[1 : i+1]
+		}
+	}
+	return args[1:]
+}
