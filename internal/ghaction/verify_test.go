@@ -110,8 +110,8 @@ func TestVerify(t *testing.T) {
 		wantSummary []string
 	}{
 		{
-			name: "passes",
-			run: fakeRun(0, `{"passed":true,"verdicts":[`+pass+`,`+strings.Replace(pass, `"slsaBuildLevel":3`, `"slsaBuildLevel":2`, 1)+`]}`, ""),
+			name:        "passes",
+			run:         fakeRun(0, `{"passed":true,"verdicts":[`+pass+`,`+strings.Replace(pass, `"slsaBuildLevel":3`, `"slsaBuildLevel":2`, 1)+`]}`, ""),
 			wantOutputs: map[string]string{"passed": "true", "slsa-level": "2"},
 			wantSummary: []string{"### Hallmark: verification passed", "| `dist/app` | `sha256:aa` | passed | L3 | `https://github.com/hallmark-dev/"},
 		},
