@@ -369,9 +369,11 @@ func (v *SPIFFEVerifier) verifySVID(b *bundle.Bundle, digests []Digest) (*Result
 	if err != nil {
 		return nil, err
 	}
-	if p.compiled.source != "" || p.SourceBranch != "" || p.SourceTag != "" || p.SourceVersionedTag != "" {
-		// An SVID says nothing about a source repository.
-		return nil, fail(CheckSource, "a source the certificate vouches for", "an X.509-SVID, which names none", ErrSourceMismatch)
+	if err := p.checkSVIDSource(st); err != nil {
+		return nil, err
+	}
+	if p.SourceBranch != "" || p.SourceTag != "" || p.SourceVersionedTag != "" {
+		return nil, fail(CheckRef, "a source ref", "factory provenance, which records the commit built, not a ref", ErrRefKind)
 	}
 	if err := p.checkBuildType(st); err != nil {
 		return nil, err
@@ -426,4 +428,41 @@ func (p *Policy) checkSVIDBuilder(b BuilderID) (string, int, error) {
 		return "", 0, fail(CheckBuilder, fmt.Sprintf("level %d", p.MinLevel), fmt.Sprintf("level %d", maxLevel), ErrLevelTooLow)
 	}
 	return name, maxLevel, nil
+}
+
+// svidSourceDependency is the name Chains (and the factory) give the
+// resolved dependency made from the CHAINS-GIT_URL/CHAINS-GIT_COMMIT hints:
+// the source the run built, as opposed to the Task's own repository.
+const svidSourceDependency = "inputs/result"
+
+// checkSVIDSource checks the policy's source for an SVID signer. An SVID
+// names no repository; but the signer is the factory's controller, which
+// writes every field of the provenance itself (builds cannot reach its
+// key), so the git source it recorded is what the source is compared with.
+func (p *Policy) checkSVIDSource(st *statement) error {
+	want := p.compiled.source
+	if want == "" {
+		return nil
+	}
+	var got []string
+	if st.v1 != nil {
+		for _, d := range st.v1.BuildDefinition.ResolvedDependencies {
+			if d.Name != svidSourceDependency || !strings.HasPrefix(d.URI, "git+") {
+				continue
+			}
+			uri, _, _ := strings.Cut(d.URI, "@")
+			norm, err := normalizeSource(strings.TrimSuffix(uri, ".git"))
+			if err != nil {
+				continue
+			}
+			if norm == want {
+				return nil
+			}
+			got = append(got, norm)
+		}
+	}
+	if len(got) == 0 {
+		return fail(CheckSource, want, "no git source recorded (CHAINS-GIT_URL)", ErrSourceMismatch)
+	}
+	return fail(CheckSource, want, strings.Join(got, ", "), ErrSourceMismatch)
 }

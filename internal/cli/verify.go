@@ -7,8 +7,10 @@ import (
 	"os"
 	"strings"
 
+	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 
 	"github.com/hallmark-dev/hallmark/verifier"
 )
@@ -24,6 +26,14 @@ type verifyFlags struct {
 	signerWorkflow                                         string
 	denySelfHosted                                         bool
 	trustedRoot, policy, format                            string
+	spiffeBundles, spiffeIDs                               []string
+	spiffeTrustDomain                                      string
+}
+
+// provenanceVerifier is what the verify commands need of a verifier: the
+// plain one, or the one that also accepts X.509-SVID signers.
+type provenanceVerifier interface {
+	VerifyAny(bundles []*bundle.Bundle, digests ...verifier.Digest) (*verifier.Result, error)
 }
 
 func (f *verifyFlags) register(fl *pflag.FlagSet) {
@@ -42,6 +52,9 @@ func (f *verifyFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json to verify against, offline (required)")
 	fl.StringVar(&f.policy, "policy", "", "policy file (YAML or JSON) instead of the built-in policy; the flags above narrow it")
 	fl.StringVar(&f.format, "format", "text", "output format: text or json")
+	fl.StringArrayVar(&f.spiffeBundles, "spiffe-trust-bundle", nil, "SPIFFE trust bundle (PEM, or SPIFFE bundle JSON with --spiffe-trust-domain) whose X.509-SVIDs may sign: factory mode (repeatable)")
+	fl.StringVar(&f.spiffeTrustDomain, "spiffe-trust-domain", "", "trust domain of a SPIFFE bundle given as JSON")
+	fl.StringArrayVar(&f.spiffeIDs, "spiffe-id", nil, "accepted signer: spiffe://TD/PATH exactly, spiffe://TD/PATH/* by path prefix, or spiffe://TD (repeatable)")
 }
 
 // policy builds the verification policy: the policy file or the built-in
@@ -114,7 +127,7 @@ func (f *verifyFlags) loadPolicy() (*verifier.Policy, []byte, error) {
 	return p, raw, nil
 }
 
-func (f *verifyFlags) newVerifier() (*verifier.Verifier, *verifier.Policy, []byte, error) {
+func (f *verifyFlags) newVerifier() (provenanceVerifier, *verifier.Policy, []byte, error) {
 	if err := checkFormat(f.format); err != nil {
 		return nil, nil, nil, err
 	}
@@ -132,6 +145,31 @@ func (f *verifyFlags) newVerifier() (*verifier.Verifier, *verifier.Policy, []byt
 	p, raw, err := f.loadPolicy()
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if len(f.spiffeIDs) > 0 {
+		p.SPIFFE = &verifier.SPIFFEPolicy{IDs: f.spiffeIDs}
+	}
+	if len(f.spiffeBundles) > 0 || p.SPIFFE != nil {
+		if len(f.spiffeBundles) == 0 || p.SPIFFE == nil {
+			return nil, nil, nil, errors.New("SPIFFE signers need both --spiffe-trust-bundle and --spiffe-id (or a policy with a spiffe section)")
+		}
+		var bundles []*x509bundle.Bundle
+		for _, path := range f.spiffeBundles {
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("--spiffe-trust-bundle: %w", err)
+			}
+			b, err := verifier.LoadSPIFFEBundle(f.spiffeTrustDomain, data)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("--spiffe-trust-bundle %s: %w", path, err)
+			}
+			bundles = append(bundles, b)
+		}
+		v, err := verifier.NewSPIFFE(tr, bundles, p)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("policy: %w", err)
+		}
+		return v, p, raw, nil
 	}
 	v, err := verifier.New(tr, p)
 	if err != nil {

@@ -44,6 +44,7 @@ type world struct {
 	sc          *root.SigningConfig
 	trusted     *root.TrustedRoot
 	spireBundle *x509bundle.Bundle
+	trustedPath string
 }
 
 func setup(t *testing.T) *world { return setupTB(t) }
@@ -63,6 +64,7 @@ func setupTB(t testing.TB) *world {
 	if w.trusted, err = root.NewTrustedRootFromPath(sb.TrustedRootPath()); err != nil {
 		t.Fatal(err)
 	}
+	w.trustedPath = sb.TrustedRootPath()
 	if w.spireBundle, err = verifier.LoadSPIFFEBundle("", w.srv.BundlePEM(t)); err != nil {
 		t.Fatal(err)
 	}
@@ -250,6 +252,8 @@ func TestFactory(t *testing.T) {
 			t.Errorf("other trust domain: err = %v", err)
 		}
 	})
+
+	t.Run("hallmark-verify-artifact", func(t *testing.T) { verifyWithCLI(t, w) })
 
 	t.Run("pipelinerun-deep-inspection", func(t *testing.T) {
 		cliImage := reg.Image(t, "acme/cli", "v2")

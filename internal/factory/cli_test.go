@@ -1,0 +1,99 @@
+package factory_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hallmark-dev/hallmark/internal/cli"
+	"github.com/hallmark-dev/hallmark/internal/factory"
+	"github.com/hallmark-dev/hallmark/internal/factory/factorytest"
+)
+
+// verifyWithCLI checks factory provenance with the same command a
+// deployment pipeline runs for GitHub provenance: hallmark verify-artifact,
+// given the SPIRE trust bundle and the controller's SPIFFE ID.
+func verifyWithCLI(t *testing.T, w *world) {
+	dir := t.TempDir()
+	content := []byte("factory build output\n")
+	art := filepath.Join(dir, "app.tar.gz")
+	if err := os.WriteFile(art, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(content)
+	tr := factorytest.TaskRun("ci", "build-verified-by-cli")
+	factorytest.Succeeded(tr,
+		factorytest.StringResult("CHAINS-GIT_URL", "https://github.com/acme/app"),
+		factorytest.StringResult("CHAINS-GIT_COMMIT", "0123456789abcdef0123456789abcdef01234567"),
+		factorytest.ObjectResult("bin_ARTIFACT_OUTPUTS", map[string]string{"uri": "app.tar.gz", "digest": "sha256:" + hex.EncodeToString(sum[:]), "isBuildArtifact": "true"}),
+	)
+	w.api.Create(t, tr)
+	ann := w.waitState(t, tr)
+	if ann[factory.AnnotationState] != factory.StateSigned {
+		t.Fatalf("annotations %v", ann)
+	}
+	write := func(name, data string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	bundlePath := write("provenance.sigstore.json", ann[factory.AnnotationBundle])
+	trustBundle := write("spire-bundle.pem", string(w.srv.BundlePEM(t)))
+	policy := write("policy.yaml", `builders:
+  - name: hallmark-factory
+    signer: "`+factoryID+`"
+    buildTypes: ["https://tekton.dev/chains/v2/slsa"]
+    maxLevel: 3
+spiffe:
+  ids: ["`+factoryID+`"]
+`)
+	run := func(extra ...string) (string, int) {
+		args := append([]string{"verify-artifact", art, "--provenance-path", bundlePath, "--trusted-root", w.trustedPath,
+			"--policy", policy, "--spiffe-trust-bundle", trustBundle}, extra...)
+		var out, errOut bytes.Buffer
+		code := cli.Run(context.Background(), args, strings.NewReader(""), &out, &errOut)
+		return out.String() + errOut.String(), code
+	}
+
+	out, code := run("--source-uri", "github.com/acme/app", "--format", "json")
+	if code != 0 {
+		t.Fatalf("verify-artifact: exit %d\n%s", code, out)
+	}
+	var res struct {
+		Passed   bool
+		Verdicts []struct {
+			Level    int    `json:"slsaBuildLevel"`
+			Identity string `json:"certificateIdentity"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !res.Passed || res.Verdicts[0].Level != 3 || res.Verdicts[0].Identity != factoryID {
+		t.Errorf("result = %+v", res)
+	}
+
+	for name, tc := range map[string]struct {
+		args  []string
+		check string
+	}{
+		"another source":     {[]string{"--source-uri", "github.com/acme/other"}, "FAILED: source"},
+		"another SPIFFE ID":  {[]string{"--source-uri", "github.com/acme/app", "--spiffe-id", "spiffe://example.org/ns/ci/sa/default"}, "FAILED: identity"},
+		"a ref Chains lacks": {[]string{"--source-uri", "github.com/acme/app", "--source-tag", "v1.0.0"}, "FAILED: ref"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			out, code := run(tc.args...)
+			if code != 1 || !strings.Contains(out, tc.check) {
+				t.Fatalf("exit %d, want 1 with %q:\n%s", code, tc.check, out)
+			}
+		})
+	}
+}
