@@ -34,7 +34,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		trustDomain   = fs.String("trust-domain", "", "trust domain of a JSON --spiffe-bundle")
 		builderID     = fs.String("builder-id", "", "provenance builder id (default: the signer's SPIFFE ID)")
 		namespaces    = fs.String("namespaces", "", "comma-separated namespaces to watch (default: all)")
-		workers       = fs.Int("workers", 4, "runs signed at once")
+		workers       = fs.Int("workers", 32, "runs signed at once (signing mostly waits on the log: about this many signatures a second)")
 		maxRetries    = fs.Int("max-retries", 3, "failed attempts before a run is marked failed")
 		backoff       = fs.Duration("backoff", 5*time.Second, "pause after the first failure; doubles after each")
 		storeDir      = fs.String("store-dir", "", "also write each bundle under this folder")

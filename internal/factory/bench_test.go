@@ -32,7 +32,7 @@ func benchOnce(b *testing.B) {
 	w := setupTB(b)
 	ns := fmt.Sprintf("bench-%d", time.Now().UnixNano())
 	w.api.Namespace(b, ns)
-	w.controllerTB(b, ns, func(c *factory.Config) { c.Workers = 16 })
+	w.controllerTB(b, ns, func(c *factory.Config) { c.Workers = 64 })
 	runs := make([]*pipelinev1.TaskRun, n)
 	for i := range runs {
 		tr := factorytest.TaskRun(ns, fmt.Sprintf("build-%04d", i))

@@ -47,7 +47,9 @@ type Config struct {
 	Stores []Store
 	// Namespaces to watch; all when empty.
 	Namespaces []string
-	// Workers is how many runs are signed at once; 4 when zero.
+	// Workers is how many runs are signed at once; 32 when zero. Signing
+	// mostly waits (a Rekor v2 write takes up to a second), so workers cost
+	// little and bound the throughput: about Workers signatures a second.
 	Workers int
 	// MaxRetries is how many failed attempts a run gets before it is
 	// marked failed; 3 when zero.
@@ -77,7 +79,7 @@ func (c *Config) defaults() error {
 		return errors.New("factory: no signer")
 	}
 	if c.Workers == 0 {
-		c.Workers = 4
+		c.Workers = 32
 	}
 	if c.MaxRetries == 0 {
 		c.MaxRetries = 3
