@@ -40,6 +40,17 @@ var (
 		Packages: []string{"github.com/spiffe/spire/cmd/spire-server", "github.com/spiffe/spire/cmd/spire-agent"},
 		CGO:      true,
 	}
+	// SPIREOIDCDiscovery is SPIRE's OIDC discovery provider: it serves the
+	// server's JWT signing keys at the jwt_issuer URL, so a relying party
+	// (Fulcio's spiffe issuer) can verify JWT-SVIDs. Its own build: adding
+	// it to SPIRE's would rebuild the server and agent on every machine
+	// that has them.
+	SPIREOIDCDiscovery = ModuleBuild{
+		Name: "spire-oidc-discovery-provider", Module: "github.com/spiffe/spire", Version: "v1.13.0",
+		Packages: []string{"github.com/spiffe/spire/support/oidc-discovery-provider"},
+		// Same flags as SPIRE's build, so the build cache it left is reused.
+		CGO: true,
+	}
 	KubeAPIServer = ModuleBuild{
 		Name: "kube-apiserver", Module: "k8s.io/kubernetes", Version: "v1.34.2",
 		Packages:       []string{"k8s.io/kubernetes/cmd/kube-apiserver"},
@@ -48,7 +59,7 @@ var (
 )
 
 // FactoryTools are the module builds factory mode's tests need.
-var FactoryTools = []ModuleBuild{SPIRE, KubeAPIServer}
+var FactoryTools = []ModuleBuild{SPIRE, SPIREOIDCDiscovery, KubeAPIServer}
 
 func (b ModuleBuild) folder() string { return b.Name + "-" + b.Version }
 
