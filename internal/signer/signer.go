@@ -82,11 +82,17 @@ type services struct {
 	tsa    []root.Service
 }
 
-func chooseServices(sc *root.SigningConfig, now time.Time, private bool) (services, error) {
+// chooseServices picks the servers valid at now: Fulcio when withFulcio,
+// the logs (none when private) and the timestamp authorities. At least a log
+// or a TSA is required: one of them must prove when the short-lived
+// certificate was used.
+func chooseServices(sc *root.SigningConfig, now time.Time, private, withFulcio bool) (services, error) {
 	var s services
 	var err error
-	if s.fulcio, err = root.SelectService(sc.FulcioCertificateAuthorityURLs(), sign.FulcioAPIVersions, now); err != nil {
-		return s, fmt.Errorf("%w: no usable Fulcio: %v", ErrConfig, err)
+	if withFulcio {
+		if s.fulcio, err = root.SelectService(sc.FulcioCertificateAuthorityURLs(), sign.FulcioAPIVersions, now); err != nil {
+			return s, fmt.Errorf("%w: no usable Fulcio: %v", ErrConfig, err)
+		}
 	}
 	if !private && len(sc.RekorLogURLs()) > 0 {
 		if s.rekor, err = root.SelectServices(sc.RekorLogURLs(), sc.RekorLogURLsConfig(), sign.RekorAPIVersions, now); err != nil {
@@ -107,6 +113,56 @@ func chooseServices(sc *root.SigningConfig, now time.Time, private bool) (servic
 	return s, nil
 }
 
+// settings are Options with their defaults applied.
+type settings struct {
+	now     func() time.Time
+	timeout time.Duration
+	retries int
+	log     *slog.Logger
+	rt      *retryTransport
+}
+
+func (o Options) settings() settings {
+	st := settings{now: time.Now, timeout: o.Timeout, retries: o.Retries, log: o.Log}
+	if o.Now != nil {
+		st.now = o.Now
+	}
+	if st.timeout == 0 {
+		st.timeout = 30 * time.Second
+	}
+	if st.retries == 0 {
+		st.retries = DefaultRetries
+	}
+	if st.retries < 0 {
+		st.retries = 0
+	}
+	backoff := o.Backoff
+	if backoff == 0 {
+		backoff = time.Second
+	}
+	if st.log == nil {
+		st.log = slog.New(slog.DiscardHandler)
+	}
+	st.rt = &retryTransport{base: o.Transport, attempts: st.retries + 1, perTry: st.timeout, backoff: backoff}
+	return st
+}
+
+// timeEvidence adds the logs and timestamp authorities of svc to opts.
+// Rekor v1 retries inside its client and answers a replayed entry with
+// 409, which sigstore-go resolves to the existing entry. Rekor v2 entries
+// are not retried by a transport: the ephemeral key or certificate of a
+// signature is new, so one attempt never collides with an earlier run's.
+func (st settings) timeEvidence(opts *sign.BundleOptions, svc services) {
+	for _, t := range svc.tsa {
+		opts.TimestampAuthorities = append(opts.TimestampAuthorities,
+			sign.NewTimestampAuthority(&sign.TimestampAuthorityOptions{URL: t.URL, Timeout: -1, Retries: 0, Transport: st.rt}))
+	}
+	for _, r := range svc.rekor {
+		opts.TransparencyLogs = append(opts.TransparencyLogs,
+			sign.NewRekor(&sign.RekorOptions{BaseURL: r.URL, Version: r.MajorAPIVersion, Timeout: st.timeout, Retries: uint(st.retries)}))
+	}
+}
+
 // Sign signs payload (of DSSE payloadType) into a Sigstore bundle v0.3.
 func Sign(ctx context.Context, payload []byte, payloadType string, o Options) (*Result, error) {
 	if o.SigningConfig == nil {
@@ -115,60 +171,25 @@ func Sign(ctx context.Context, payload []byte, payloadType string, o Options) (*
 	if o.IdentityToken == "" {
 		return nil, ErrNoIdentityToken
 	}
-	now := time.Now
-	if o.Now != nil {
-		now = o.Now
-	}
-	timeout := o.Timeout
-	if timeout == 0 {
-		timeout = 30 * time.Second
-	}
-	retries := o.Retries
-	if retries == 0 {
-		retries = DefaultRetries
-	}
-	if retries < 0 {
-		retries = 0
-	}
-	backoff := o.Backoff
-	if backoff == 0 {
-		backoff = time.Second
-	}
-	log := o.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	svc, err := chooseServices(o.SigningConfig, now(), o.Private)
+	st := o.settings()
+	svc, err := chooseServices(o.SigningConfig, st.now(), o.Private, true)
 	if err != nil {
 		return nil, err
 	}
-	rt := &retryTransport{base: o.Transport, attempts: retries + 1, perTry: timeout, backoff: backoff}
-
 	kp, err := sign.NewEphemeralKeypair(nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: ephemeral key: %v", ErrSigning, err)
 	}
 	opts := sign.BundleOptions{
 		CertificateProvider: &fulcioProvider{
-			inner: sign.NewFulcio(&sign.FulcioOptions{BaseURL: svc.fulcio.URL, Timeout: -1, Retries: 0, Transport: rt}),
+			inner: sign.NewFulcio(&sign.FulcioOptions{BaseURL: svc.fulcio.URL, Timeout: -1, Retries: 0, Transport: st.rt}),
 			url:   svc.fulcio.URL,
 		},
 		CertificateProviderOptions: &sign.CertificateProviderOptions{IDToken: o.IdentityToken},
 		Context:                    ctx,
 	}
-	for _, t := range svc.tsa {
-		opts.TimestampAuthorities = append(opts.TimestampAuthorities,
-			sign.NewTimestampAuthority(&sign.TimestampAuthorityOptions{URL: t.URL, Timeout: -1, Retries: 0, Transport: rt}))
-	}
-	for _, r := range svc.rekor {
-		// Rekor v1 retries inside its client and answers a replayed entry
-		// with 409, which sigstore-go resolves to the existing entry. Rekor
-		// v2 entries are not retried: the ephemeral key is new, so one
-		// attempt can never collide with an earlier run's entry.
-		opts.TransparencyLogs = append(opts.TransparencyLogs,
-			sign.NewRekor(&sign.RekorOptions{BaseURL: r.URL, Version: r.MajorAPIVersion, Timeout: timeout, Retries: uint(retries)}))
-	}
-	log.Info("signing", "fulcio", svc.fulcio.URL, "logs", len(svc.rekor), "timestamp_authorities", len(svc.tsa))
+	st.timeEvidence(&opts, svc)
+	st.log.Info("signing", "fulcio", svc.fulcio.URL, "logs", len(svc.rekor), "timestamp_authorities", len(svc.tsa))
 	pb, err := sign.Bundle(&sign.DSSEData{Data: payload, PayloadType: payloadType}, kp, opts)
 	if err != nil {
 		var fe *fulcioError

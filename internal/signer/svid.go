@@ -9,12 +9,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
-	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/sign"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -46,51 +44,21 @@ func SignWithCertificate(ctx context.Context, payload []byte, payloadType string
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now
-	if o.Now != nil {
-		now = o.Now
-	}
-	if t := now(); t.After(cert.NotAfter) || t.Before(cert.NotBefore) {
+	st := o.settings()
+	if t := st.now(); t.After(cert.NotAfter) || t.Before(cert.NotBefore) {
 		return nil, fmt.Errorf("%w: certificate valid %s to %s, now is %s", ErrKey,
 			cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339), t.UTC().Format(time.RFC3339))
 	}
-	timeout := o.Timeout
-	if timeout == 0 {
-		timeout = 30 * time.Second
-	}
-	retries := o.Retries
-	if retries == 0 {
-		retries = DefaultRetries
-	}
-	if retries < 0 {
-		retries = 0
-	}
-	backoff := o.Backoff
-	if backoff == 0 {
-		backoff = time.Second
-	}
-	log := o.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	svc, err := chooseTimeServices(o.SigningConfig, now(), o.Private)
+	svc, err := chooseServices(o.SigningConfig, st.now(), o.Private, false)
 	if err != nil {
 		return nil, err
 	}
-	rt := &retryTransport{base: o.Transport, attempts: retries + 1, perTry: timeout, backoff: backoff}
 	opts := sign.BundleOptions{
 		CertificateProvider: staticCertificate(cert.Raw),
 		Context:             ctx,
 	}
-	for _, t := range svc.tsa {
-		opts.TimestampAuthorities = append(opts.TimestampAuthorities,
-			sign.NewTimestampAuthority(&sign.TimestampAuthorityOptions{URL: t.URL, Timeout: -1, Retries: 0, Transport: rt}))
-	}
-	for _, r := range svc.rekor {
-		opts.TransparencyLogs = append(opts.TransparencyLogs,
-			sign.NewRekor(&sign.RekorOptions{BaseURL: r.URL, Version: r.MajorAPIVersion, Timeout: timeout, Retries: uint(retries)}))
-	}
-	log.Info("signing with certificate", "logs", len(svc.rekor), "timestamp_authorities", len(svc.tsa))
+	st.timeEvidence(&opts, svc)
+	st.log.Info("signing with certificate", "logs", len(svc.rekor), "timestamp_authorities", len(svc.tsa))
 	pb, err := sign.Bundle(&sign.DSSEData{Data: payload, PayloadType: payloadType}, kp, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSigning, err)
@@ -116,25 +84,6 @@ func SignWithCertificate(ctx context.Context, payload []byte, payloadType string
 
 // chooseTimeServices picks the logs and timestamp authorities of a signing
 // config, as chooseServices does, without needing a Fulcio.
-func chooseTimeServices(sc *root.SigningConfig, now time.Time, private bool) (services, error) {
-	var s services
-	var err error
-	if !private && len(sc.RekorLogURLs()) > 0 {
-		if s.rekor, err = root.SelectServices(sc.RekorLogURLs(), sc.RekorLogURLsConfig(), sign.RekorAPIVersions, now); err != nil {
-			return s, fmt.Errorf("%w: no usable Rekor: %v", ErrConfig, err)
-		}
-	}
-	if len(sc.TimestampAuthorityURLs()) > 0 {
-		if s.tsa, err = root.SelectServices(sc.TimestampAuthorityURLs(), sc.TimestampAuthorityURLsConfig(), sign.TimestampAuthorityAPIVersions, now); err != nil {
-			return s, fmt.Errorf("%w: no usable timestamp authority: %v", ErrConfig, err)
-		}
-	}
-	if len(s.rekor) == 0 && len(s.tsa) == 0 {
-		return s, fmt.Errorf("%w: lists neither a transparency log nor a timestamp authority: nothing would prove when the short-lived certificate was used", ErrConfig)
-	}
-	return s, nil
-}
-
 // staticCertificate is a CertificateProvider that hands out one
 // certificate: the SVID's, issued by SPIRE rather than requested here.
 type staticCertificate []byte
