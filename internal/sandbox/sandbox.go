@@ -42,6 +42,8 @@ type Sandbox struct {
 	// Ready is false while Up is still starting servers; a state file with
 	// Ready false that has no live Up behind it is stale.
 	Ready bool `json:"ready"`
+	// SPIFFEIssuers are the SPIRE issuers Fulcio also accepts.
+	SPIFFEIssuers []SPIFFEIssuer `json:"spiffeIssuers,omitempty"`
 }
 
 // Options tune Up. The zero value works for the hallmark CLI.
@@ -57,6 +59,9 @@ type Options struct {
 	// StartTimeout bounds how long each server may take to answer; 60 s
 	// when zero.
 	StartTimeout time.Duration
+	// SPIFFEIssuers are SPIRE deployments whose JWT-SVIDs Fulcio also
+	// exchanges for certificates; none by default. See SPIFFEIssuer.
+	SPIFFEIssuers []SPIFFEIssuer
 }
 
 // Errors Up and Down return, for callers that act on them.
@@ -250,6 +255,9 @@ func Up(ctx context.Context, dir string, opts Options) (_ *Sandbox, err error) {
 			return nil, err
 		}
 	}
+	if err := validateSPIFFEIssuers(opts.SPIFFEIssuers); err != nil {
+		return nil, err
+	}
 	issuerCmd := opts.IssuerCommand
 	if len(issuerCmd) == 0 {
 		exe, err := os.Executable()
@@ -301,7 +309,7 @@ func Up(ctx context.Context, dir string, opts Options) (_ *Sandbox, err error) {
 	os.Remove(filepath.Join(dir, TrustedRootFile))
 	os.Remove(filepath.Join(dir, SigningConfigFile))
 
-	s := &Sandbox{Version: stateVersion, Dir: dir, StartedAt: time.Now().UTC()}
+	s := &Sandbox{Version: stateVersion, Dir: dir, StartedAt: time.Now().UTC(), SPIFFEIssuers: opts.SPIFFEIssuers}
 	defer func() {
 		if err != nil {
 			if serr := s.stopAll(); serr != nil {
@@ -365,7 +373,7 @@ func Up(ctx context.Context, dir string, opts Options) (_ *Sandbox, err error) {
 	s.RekorURL = "http://127.0.0.1:" + strconv.Itoa(rekorHTTP)
 	s.TSAURL = "http://127.0.0.1:" + strconv.Itoa(tsaPort)
 	s.FulcioURL = "http://127.0.0.1:" + strconv.Itoa(fulcioPort)
-	fspec, err := fulcioSpec(bins["fulcio"], dir, s.IssuerURL, fulcioPort, fulcioGRPC, fulcioMetrics)
+	fspec, err := fulcioSpec(bins["fulcio"], dir, s.IssuerURL, s.SPIFFEIssuers, fulcioPort, fulcioGRPC, fulcioMetrics)
 	if err != nil {
 		return nil, err
 	}

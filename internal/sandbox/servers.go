@@ -25,7 +25,8 @@ import (
 // fulcioConfig names the sandbox issuer as a GitHub Actions CI provider, with
 // the extension and SAN templates of Fulcio's own config/identity/config.yaml
 // for github-workflow, so sandbox certificates carry the real GitHub
-// extensions and SAN https://github.com/{job_workflow_ref}.
+// extensions and SAN https://github.com/{job_workflow_ref}. Each SPIFFE
+// issuer is a `spiffe` issuer (spiffe.go).
 var fulcioConfig = template.Must(template.New("fulcio").Parse(`oidc-issuers:
   {{.Issuer}}:
     issuer-url: {{.Issuer}}
@@ -34,6 +35,15 @@ var fulcioConfig = template.Must(template.New("fulcio").Parse(`oidc-issuers:
     ci-provider: github-workflow
     contact: sandbox@hallmark.invalid
     description: "Hallmark sandbox GitHub-shaped issuer"
+{{- range .SPIFFE}}
+  {{printf "%q" .IssuerURL}}:
+    issuer-url: {{printf "%q" .IssuerURL}}
+    client-id: {{printf "%q" $.SPIFFEAudience}}
+    type: spiffe
+    spiffe-trust-domain: {{printf "%q" .TrustDomain}}
+    contact: sandbox@hallmark.invalid
+    description: "SPIRE JWT-SVIDs"
+{{- end}}
 ci-issuer-metadata:
   github-workflow:
     default-template-values:
@@ -63,13 +73,16 @@ ci-issuer-metadata:
     subject-alternative-name-template: "{{"{{"}} .url {{"}}"}}/{{"{{"}} .job_workflow_ref {{"}}"}}"
 `))
 
-func fulcioSpec(bin, dir, issuerURL string, port, grpcPort, metricsPort int) (spec, error) {
+func fulcioSpec(bin, dir, issuerURL string, spiffe []SPIFFEIssuer, port, grpcPort, metricsPort int) (spec, error) {
 	cfgDir := filepath.Join(dir, "fulcio")
 	if err := os.MkdirAll(cfgDir, 0o700); err != nil {
 		return spec{}, err
 	}
 	var b strings.Builder
-	if err := fulcioConfig.Execute(&b, struct{ Issuer string }{issuerURL}); err != nil {
+	if err := fulcioConfig.Execute(&b, struct {
+		Issuer, SPIFFEAudience string
+		SPIFFE                 []SPIFFEIssuer
+	}{issuerURL, SPIFFEAudience, spiffe}); err != nil {
 		return spec{}, err
 	}
 	cfg := filepath.Join(cfgDir, "config.yaml")
