@@ -11,7 +11,6 @@ import (
 
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
-	"github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -291,31 +290,9 @@ func leafCertificate(b *bundle.Bundle) *x509.Certificate {
 }
 
 func (v *SPIFFEVerifier) verifySVID(b *bundle.Bundle, digests []Digest) (*Result, error) {
-	env, err := b.Envelope()
-	if err != nil || env == nil || env.Envelope == nil {
-		return nil, fail(CheckInput, "a DSSE envelope", "message signature or none", ErrMalformed)
-	}
-	if n := len(env.Signatures); n != 1 {
-		return nil, fail(CheckInput, "1 signature", fmt.Sprint(n), ErrSignatureCount)
-	}
-	if env.PayloadType != PayloadTypeInToto {
-		return nil, fail(CheckInput, "payloadType "+PayloadTypeInToto, env.PayloadType, ErrMalformed)
-	}
-	payload, err := env.DecodeB64Payload()
+	payload, res, stamps, err := v.signedPayload(b)
 	if err != nil {
-		return nil, fail(CheckInput, "a base64 payload", "undecodable", ErrMalformed)
-	}
-	res, err := v.sigstore.Verify(b, verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithoutIdentitiesUnsafe()))
-	if err != nil {
-		return nil, v.classify(b, err)
-	}
-	now := v.now()
-	var stamps []Timestamp
-	for _, ts := range res.VerifiedTimestamps {
-		if ts.Timestamp.After(now) {
-			return nil, fail(CheckTimestamp, "not after "+now.UTC().Format(time.RFC3339), ts.Timestamp.UTC().Format(time.RFC3339), ErrFutureTimestamp)
-		}
-		stamps = append(stamps, Timestamp{Kind: ts.Type, URI: ts.URI, Time: ts.Timestamp})
+		return nil, err
 	}
 	if len(stamps) == 0 {
 		return nil, fail(CheckTimestamp, "a verified signing time", "none", ErrMalformed)
@@ -396,7 +373,7 @@ func (v *SPIFFEVerifier) verifySVID(b *bundle.Bundle, digests []Digest) (*Result
 		Identity:       CertificateIdentity{Issuer: cert.Issuer, SAN: id.String()},
 		Subjects:       names,
 		Timestamps:     stamps,
-		VerifiedAt:     now,
+		VerifiedAt:     v.now(),
 	}, nil
 }
 

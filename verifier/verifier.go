@@ -168,36 +168,9 @@ type Timestamp struct {
 // runs the checks in the order of the Check constants and returns the first
 // failure as a *CheckError.
 func (v *Verifier) Verify(b *bundle.Bundle, digests ...Digest) (*Result, error) {
-	if b == nil || b.Bundle == nil {
-		return nil, fail(CheckInput, "a bundle", "nil", ErrMalformed)
-	}
-	env, err := b.Envelope()
-	if err != nil || env == nil || env.Envelope == nil {
-		return nil, fail(CheckInput, "a DSSE envelope", "message signature or none", ErrMalformed)
-	}
-	if n := len(env.Signatures); n != 1 {
-		return nil, fail(CheckInput, "1 signature", fmt.Sprint(n), ErrSignatureCount)
-	}
-	if env.PayloadType != PayloadTypeInToto {
-		return nil, fail(CheckInput, "payloadType "+PayloadTypeInToto, env.PayloadType, ErrMalformed)
-	}
-	payload, err := env.DecodeB64Payload()
+	payload, res, stamps, err := v.signedPayload(b)
 	if err != nil {
-		return nil, fail(CheckInput, "a base64 payload", "undecodable", ErrMalformed)
-	}
-
-	res, err := v.sigstore.Verify(b, verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithoutIdentitiesUnsafe()))
-	if err != nil {
-		return nil, v.classify(b, err)
-	}
-	v.log.Debug("signature verified", "timestamps", len(res.VerifiedTimestamps))
-	now := v.now()
-	var stamps []Timestamp
-	for _, ts := range res.VerifiedTimestamps {
-		if ts.Timestamp.After(now) {
-			return nil, fail(CheckTimestamp, "not after "+now.UTC().Format(time.RFC3339), ts.Timestamp.UTC().Format(time.RFC3339), ErrFutureTimestamp)
-		}
-		stamps = append(stamps, Timestamp{Kind: ts.Type, URI: ts.URI, Time: ts.Timestamp})
+		return nil, err
 	}
 	if res.Signature == nil || res.Signature.Certificate == nil {
 		return nil, fail(CheckIdentity, "a Fulcio certificate", "a public key", ErrCertificateIdentity)
@@ -261,7 +234,7 @@ func (v *Verifier) Verify(b *bundle.Bundle, digests ...Digest) (*Result, error) 
 		Identity:       CertificateIdentity{Issuer: cert.Extensions.Issuer, SAN: cert.SubjectAlternativeName, Extensions: cert.Extensions},
 		Subjects:       names,
 		Timestamps:     stamps,
-		VerifiedAt:     now,
+		VerifiedAt:     v.now(),
 	}, nil
 }
 
@@ -334,4 +307,42 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// signedPayload runs the checks every signer kind shares: one DSSE envelope
+// with one signature over an in-toto payload, verified by sigstore-go with
+// the policy's thresholds, at signing times that are not after the clock's
+// now. It returns the payload, sigstore-go's result and the verified times.
+func (v *Verifier) signedPayload(b *bundle.Bundle) ([]byte, *verify.VerificationResult, []Timestamp, error) {
+	if b == nil || b.Bundle == nil {
+		return nil, nil, nil, fail(CheckInput, "a bundle", "nil", ErrMalformed)
+	}
+	env, err := b.Envelope()
+	if err != nil || env == nil || env.Envelope == nil {
+		return nil, nil, nil, fail(CheckInput, "a DSSE envelope", "message signature or none", ErrMalformed)
+	}
+	if n := len(env.Signatures); n != 1 {
+		return nil, nil, nil, fail(CheckInput, "1 signature", fmt.Sprint(n), ErrSignatureCount)
+	}
+	if env.PayloadType != PayloadTypeInToto {
+		return nil, nil, nil, fail(CheckInput, "payloadType "+PayloadTypeInToto, env.PayloadType, ErrMalformed)
+	}
+	payload, err := env.DecodeB64Payload()
+	if err != nil {
+		return nil, nil, nil, fail(CheckInput, "a base64 payload", "undecodable", ErrMalformed)
+	}
+	res, err := v.sigstore.Verify(b, verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithoutIdentitiesUnsafe()))
+	if err != nil {
+		return nil, nil, nil, v.classify(b, err)
+	}
+	v.log.Debug("signature verified", "timestamps", len(res.VerifiedTimestamps))
+	now := v.now()
+	var stamps []Timestamp
+	for _, ts := range res.VerifiedTimestamps {
+		if ts.Timestamp.After(now) {
+			return nil, nil, nil, fail(CheckTimestamp, "not after "+now.UTC().Format(time.RFC3339), ts.Timestamp.UTC().Format(time.RFC3339), ErrFutureTimestamp)
+		}
+		stamps = append(stamps, Timestamp{Kind: ts.Type, URI: ts.URI, Time: ts.Timestamp})
+	}
+	return payload, res, stamps, nil
 }
