@@ -2,6 +2,7 @@ package factory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -70,17 +71,24 @@ func (s *SVIDSigner) ID(ctx context.Context) (string, error) {
 func (s *SVIDSigner) Close() error { return s.client.Close() }
 
 // JWTSVIDSigner signs keylessly: a JWT-SVID for Audience is exchanged at
-// Fulcio (configured with a spiffe issuer) for a short-lived certificate
-// of an ephemeral key, whose SAN is the SPIFFE ID.
+// Fulcio (configured with a spiffe issuer for the SPIRE server's
+// jwt_issuer and trust domain) for a short-lived certificate of an
+// ephemeral key, whose URI SAN is the SPIFFE ID. The key is made and used
+// in this process for one signature; nothing else ever holds it.
 type JWTSVIDSigner struct {
 	client *workloadapi.Client
 	opts   signer.Options
-	// Audience of the JWT-SVID; "sigstore" when empty.
+	// Audience of the JWT-SVID: the client ID of Fulcio's spiffe issuer;
+	// DefaultJWTAudience when empty.
 	Audience string
 }
 
+// DefaultJWTAudience is the audience Fulcio's issuers expect by default.
+const DefaultJWTAudience = "sigstore"
+
 // NewJWTSVIDSigner connects to the Workload API at addr; opts names the
-// Fulcio, Rekor and TSA (opts.IdentityToken is ignored).
+// Fulcio, Rekor and TSA (opts.IdentityToken is ignored) and, to check each
+// bundle, a trusted root with that Fulcio.
 func NewJWTSVIDSigner(ctx context.Context, addr string, opts signer.Options) (*JWTSVIDSigner, error) {
 	var copts []workloadapi.ClientOption
 	if addr != "" {
@@ -93,34 +101,55 @@ func NewJWTSVIDSigner(ctx context.Context, addr string, opts signer.Options) (*J
 	return &JWTSVIDSigner{client: c, opts: opts}, nil
 }
 
-// Sign signs payload with a Fulcio certificate bought with a fresh JWT-SVID.
-func (s *JWTSVIDSigner) Sign(ctx context.Context, payload []byte) (*signer.Result, error) {
-	aud := s.Audience
-	if aud == "" {
-		aud = "sigstore"
+func (s *JWTSVIDSigner) audience() string {
+	if s.Audience == "" {
+		return DefaultJWTAudience
 	}
+	return s.Audience
+}
+
+func (s *JWTSVIDSigner) fetch(ctx context.Context) (*jwtsvid.SVID, error) {
 	fctx, cancel := context.WithTimeout(ctx, workloadTimeout)
-	svid, err := s.client.FetchJWTSVID(fctx, jwtsvid.Params{Audience: aud})
-	cancel()
+	defer cancel()
+	svid, err := s.client.FetchJWTSVID(fctx, jwtsvid.Params{Audience: s.audience()})
 	if err != nil {
 		return nil, fmt.Errorf("fetching JWT-SVID from the SPIRE agent: %w", err)
 	}
+	return svid, nil
+}
+
+// Sign signs payload with a Fulcio certificate bought with a fresh JWT-SVID.
+// A certificate for another identity than the JWT-SVID's SPIFFE ID (a
+// Fulcio that maps the issuer otherwise) is an error: the provenance
+// names that SPIFFE ID as its builder.
+func (s *JWTSVIDSigner) Sign(ctx context.Context, payload []byte) (*signer.Result, error) {
+	svid, err := s.fetch(ctx)
+	if err != nil {
+		return nil, err
+	}
 	o := s.opts
 	o.IdentityToken = svid.Marshal()
-	return signer.Sign(ctx, payload, signer.PayloadTypeInToto, o)
+	res, err := signer.Sign(ctx, payload, signer.PayloadTypeInToto, o)
+	if errors.Is(err, signer.ErrCertificate) {
+		// Fulcio says only that it could not process the token: name
+		// what it had to match.
+		iss, _ := svid.Claims["iss"].(string)
+		return nil, fmt.Errorf("fulcio refused the JWT-SVID of %s (iss %q, aud %q); it needs a spiffe issuer for that iss and trust domain whose client ID is the audience: %w", svid.ID, iss, s.audience(), err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if res.Identity != svid.ID.String() {
+		return nil, fmt.Errorf("fulcio certified %q for the JWT-SVID of %s: is its issuer of type spiffe?", res.Identity, svid.ID)
+	}
+	return res, nil
 }
 
 // ID returns the SPIFFE ID of the current JWT-SVID.
 func (s *JWTSVIDSigner) ID(ctx context.Context) (string, error) {
-	aud := s.Audience
-	if aud == "" {
-		aud = "sigstore"
-	}
-	fctx, cancel := context.WithTimeout(ctx, workloadTimeout)
-	defer cancel()
-	svid, err := s.client.FetchJWTSVID(fctx, jwtsvid.Params{Audience: aud})
+	svid, err := s.fetch(ctx)
 	if err != nil {
-		return "", fmt.Errorf("fetching JWT-SVID from the SPIRE agent: %w", err)
+		return "", err
 	}
 	return svid.ID.String(), nil
 }

@@ -1,0 +1,275 @@
+package factory_test
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
+
+	"github.com/hallmark-dev/hallmark/internal/factory"
+	"github.com/hallmark-dev/hallmark/internal/factory/factorytest"
+	"github.com/hallmark-dev/hallmark/internal/sandbox"
+	"github.com/hallmark-dev/hallmark/internal/sandbox/sandboxtest"
+	"github.com/hallmark-dev/hallmark/internal/signer"
+	"github.com/hallmark-dev/hallmark/internal/spire"
+	"github.com/hallmark-dev/hallmark/verifier"
+)
+
+// jwtWorld is a world whose Fulcio also accepts the SPIRE server's
+// JWT-SVIDs: SPIRE's oidc-discovery-provider serves the server's JWT keys
+// at its jwt_issuer, and a sandbox of the test's own lists that issuer as
+// a Fulcio spiffe issuer.
+type jwtWorld struct {
+	*world
+	issuer string // the JWT-SVIDs' iss, Fulcio's issuer extension
+}
+
+func setupJWT(t *testing.T) *jwtWorld {
+	t.Helper()
+	srv, disc := spire.StartServerWithDiscovery(t, spire.ServerOptions{})
+	srv.RegisterSelf(t, factoryID, 0)
+	agent := srv.StartAgent(t)
+	agent.WaitForSVID(t, factoryID)
+	sb := spiffeSandbox(t, sandbox.SPIFFEIssuer{TrustDomain: srv.TrustDomain.Name(), IssuerURL: disc.IssuerURL})
+
+	w := &world{api: factorytest.Start(t), srv: srv, agent: agent, trustedPath: sb.TrustedRootPath()}
+	var err error
+	if w.sc, err = root.NewSigningConfigFromPath(sb.SigningConfigPath()); err != nil {
+		t.Fatal(err)
+	}
+	if w.trusted, err = root.NewTrustedRootFromPath(sb.TrustedRootPath()); err != nil {
+		t.Fatal(err)
+	}
+	if w.spireBundle, err = verifier.LoadSPIFFEBundle("", srv.BundlePEM(t)); err != nil {
+		t.Fatal(err)
+	}
+	return &jwtWorld{world: w, issuer: disc.IssuerURL}
+}
+
+// spiffeSandbox starts a sandbox of the test's own (the package's shared
+// one knows no SPIFFE issuer), stopped in t.Cleanup.
+func spiffeSandbox(t *testing.T, issuers ...sandbox.SPIFFEIssuer) *sandbox.Sandbox {
+	t.Helper()
+	parent, err := os.MkdirTemp("", "hallmark-sandbox-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := sandboxtest.Options(t)
+	opts.SPIFFEIssuers = issuers
+	sb, err := sandbox.Up(context.Background(), filepath.Join(parent, "sb"), opts)
+	if err != nil {
+		os.RemoveAll(parent)
+		t.Fatalf("starting sandbox: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := sandbox.Down(context.Background(), sb.Dir); err != nil {
+			t.Errorf("stopping sandbox: %v", err)
+		}
+		os.RemoveAll(parent)
+	})
+	return sb
+}
+
+// jwtSigner is the controller's keyless signer: JWT-SVIDs for audience
+// (Fulcio's "sigstore" when empty), each bundle checked against the
+// sandbox's trusted root alone, as --identity=jwt-svid does.
+func (w *jwtWorld) jwtSigner(t *testing.T, audience string) *factory.JWTSVIDSigner {
+	t.Helper()
+	s, err := factory.NewJWTSVIDSigner(t.Context(), w.agent.Addr(), signer.Options{
+		SigningConfig: w.sc,
+		TrustedRoot:   w.trusted,
+		Retries:       -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Audience = audience
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// jwtController runs the factory on ns with s, naming itself as
+// hallmark-factory does: the signer's SPIFFE ID.
+func (w *jwtWorld) jwtController(t *testing.T, ns string, s *factory.JWTSVIDSigner) {
+	t.Helper()
+	id, err := s.ID(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id != factoryID {
+		t.Fatalf("signer ID %s, want %s", id, factoryID)
+	}
+	mgr, err := factory.NewManager(w.api.Config, factory.Config{
+		Signer:      s,
+		SignerID:    id,
+		Stores:      []factory.Store{factory.FileStore{Dir: t.TempDir()}},
+		Namespaces:  []string{ns},
+		Workers:     2,
+		MaxRetries:  2,
+		Backoff:     100 * time.Millisecond,
+		MetricsAddr: "0",
+		Log:         slog.New(slog.NewJSONHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := mgr.Start(ctx); err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+}
+
+// keylessVerifier accepts Fulcio certificates from the SPIRE issuer whose
+// SAN is one of ids. SPIFFE's trust bundle is given as NewSPIFFE requires
+// one, but plays no part: the certificate chains to Fulcio.
+func (w *jwtWorld) keylessVerifier(t *testing.T, issuers []string, ids ...string) *verifier.SPIFFEVerifier {
+	t.Helper()
+	v, err := verifier.NewSPIFFE(w.trusted, []*x509bundle.Bundle{w.spireBundle}, &verifier.Policy{
+		Issuers:    issuers,
+		SPIFFE:     &verifier.SPIFFEPolicy{IDs: ids},
+		Builders:   []verifier.TrustedBuilder{{Name: "hallmark-factory", ID: factoryID, BuildTypes: []string{"https://tekton.dev/chains/v2/slsa"}, MaxLevel: 3}},
+		BuildTypes: []string{"https://tekton.dev/chains/v2/slsa"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestFactoryJWTSVID runs the controller in its keyless mode: it exchanges
+// a JWT-SVID at Fulcio for a certificate of a key that never leaves it,
+// and the provenance verifies as signed by its SPIFFE ID.
+func TestFactoryJWTSVID(t *testing.T) {
+	w := setupJWT(t)
+
+	t.Run("taskrun-signed-keyless", func(t *testing.T) {
+		w.api.Namespace(t, "jwt")
+		w.jwtController(t, "jwt", w.jwtSigner(t, ""))
+		tr := factorytest.TaskRun("jwt", "build")
+		factorytest.Succeeded(tr,
+			factorytest.StringResult("ARTIFACT_URI", "pkg:generic/app@1.0.0"),
+			factorytest.StringResult("ARTIFACT_DIGEST", artifactDigest))
+		w.api.Create(t, tr)
+		ann := w.waitState(t, tr)
+		if ann[factory.AnnotationState] != factory.StateSigned || ann[factory.AnnotationSigned] != "true" {
+			t.Fatalf("annotations %v", ann)
+		}
+		if ann[factory.AnnotationSigner] != factoryID || !strings.Contains(ann[factory.AnnotationTransparency], "logIndex=") {
+			t.Errorf("signer %q transparency %q", ann[factory.AnnotationSigner], ann[factory.AnnotationTransparency])
+		}
+		b := &bundle.Bundle{}
+		if err := b.UnmarshalJSON([]byte(ann[factory.AnnotationBundle])); err != nil {
+			t.Fatal(err)
+		}
+
+		// The certificate is Fulcio's, for the SPIFFE ID, naming the
+		// SPIRE issuer; not the X.509-SVID.
+		leaf := leafOf(t, b)
+		if len(leaf.URIs) != 1 || leaf.URIs[0].String() != factoryID {
+			t.Errorf("certificate URI SANs %v, want [%s]", leaf.URIs, factoryID)
+		}
+		sum, err := certificate.SummarizeCertificate(leaf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Extensions.Issuer != w.issuer {
+			t.Errorf("certificate issuer %q, want %q", sum.Extensions.Issuer, w.issuer)
+		}
+		if _, err := leaf.Verify(x509.VerifyOptions{Roots: spireRoots(w.spireBundle), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}, CurrentTime: leaf.NotBefore}); err == nil {
+			t.Error("the certificate chains to the SPIRE CA: the X.509-SVID signed, not a Fulcio certificate")
+		}
+
+		digest, err := verifier.ParseDigest(artifactDigest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := w.keylessVerifier(t, []string{w.issuer}, factoryID).Verify(b, digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Identity.SAN != factoryID || res.Identity.Issuer != w.issuer || res.BuilderID != factoryID {
+			t.Errorf("result: SAN %s issuer %s builder %s", res.Identity.SAN, res.Identity.Issuer, res.BuilderID)
+		}
+
+		t.Run("wrong-spiffe-id", func(t *testing.T) {
+			_, err := w.keylessVerifier(t, []string{w.issuer}, "spiffe://example.org/ns/ci/sa/default").Verify(b, digest)
+			if !errors.Is(err, verifier.ErrSPIFFEID) {
+				t.Errorf("err = %v, want %v", err, verifier.ErrSPIFFEID)
+			}
+		})
+		t.Run("other-trust-domain", func(t *testing.T) {
+			_, err := w.keylessVerifier(t, []string{w.issuer}, "spiffe://other.example").Verify(b, digest)
+			if !errors.Is(err, verifier.ErrSPIFFEID) {
+				t.Errorf("err = %v, want %v", err, verifier.ErrSPIFFEID)
+			}
+		})
+		t.Run("issuer-not-trusted", func(t *testing.T) {
+			_, err := w.keylessVerifier(t, []string{verifier.GitHubIssuer}, factoryID).Verify(b, digest)
+			if !errors.Is(err, verifier.ErrIssuer) {
+				t.Errorf("err = %v, want %v", err, verifier.ErrIssuer)
+			}
+		})
+	})
+
+	t.Run("wrong-audience", func(t *testing.T) {
+		// Fulcio takes only JWT-SVIDs for its audience: one the agent
+		// minted for another relying party buys no certificate.
+		s := w.jwtSigner(t, "not-sigstore")
+		_, err := s.Sign(t.Context(), []byte(`{}`))
+		if !errors.Is(err, signer.ErrCertificate) {
+			t.Fatalf("err = %v, want %v", err, signer.ErrCertificate)
+		}
+
+		w.api.Namespace(t, "jwt-audience")
+		w.jwtController(t, "jwt-audience", s)
+		tr := factorytest.TaskRun("jwt-audience", "build")
+		factorytest.Succeeded(tr,
+			factorytest.StringResult("ARTIFACT_URI", "pkg:generic/app@1.0.0"),
+			factorytest.StringResult("ARTIFACT_DIGEST", artifactDigest))
+		w.api.Create(t, tr)
+		ann := w.waitState(t, tr)
+		// The reason names what Fulcio had to match: the audience.
+		if ann[factory.AnnotationSigned] != "failed" || ann[factory.AnnotationRetries] != "3" || !strings.Contains(ann[factory.AnnotationReason], `aud "not-sigstore"`) {
+			t.Fatalf("annotations %v", ann)
+		}
+		w.waitEvent(t, "jwt-audience", "build", "SigningFailed")
+	})
+}
+
+func leafOf(t *testing.T, b *bundle.Bundle) *x509.Certificate {
+	t.Helper()
+	vc, err := b.VerificationContent()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := vc.Certificate()
+	if c == nil {
+		t.Fatal("the bundle holds a public key, not a certificate")
+	}
+	return c
+}
+
+func spireRoots(b *x509bundle.Bundle) *x509.CertPool {
+	p := x509.NewCertPool()
+	for _, c := range b.X509Authorities() {
+		p.AddCert(c)
+	}
+	return p
+}
