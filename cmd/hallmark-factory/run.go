@@ -27,6 +27,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var (
 		mode          = fs.String("identity", "x509-svid", "signing identity: x509-svid (sign with the SVID) or jwt-svid (exchange a JWT-SVID at Fulcio)")
+		jwtAudience   = fs.String("jwt-audience", factory.DefaultJWTAudience, "audience of the JWT-SVID in jwt-svid mode: the client ID of Fulcio's spiffe issuer")
 		workloadAPI   = fs.String("workload-api", "", "SPIFFE Workload API address (default $SPIFFE_ENDPOINT_SOCKET)")
 		signingConfig = fs.String("signing-config", "/etc/hallmark/signing_config.json", "Sigstore signing config: Rekor and/or TSA (and Fulcio for jwt-svid)")
 		trustedRoot   = fs.String("trusted-root", "", "Sigstore trusted root, to check each bundle before it is stored (optional)")
@@ -95,7 +96,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	case "x509-svid":
 		s, err = factory.NewSVIDSigner(ctx, *workloadAPI, opts)
 	case "jwt-svid":
-		s, err = factory.NewJWTSVIDSigner(ctx, *workloadAPI, opts)
+		var js *factory.JWTSVIDSigner
+		if js, err = factory.NewJWTSVIDSigner(ctx, *workloadAPI, opts); err == nil {
+			js.Audience = *jwtAudience
+			s = js
+		}
 	default:
 		return fail(fmt.Errorf("--identity %q: want x509-svid or jwt-svid", *mode))
 	}
