@@ -28,6 +28,10 @@ const (
 	AnnotationBundle = "factory.hallmark.dev/bundle"
 	// AnnotationStored lists where else the bundle was stored.
 	AnnotationStored = "factory.hallmark.dev/stored"
+	// AnnotationNextAttempt is when a run that failed to sign is tried
+	// again (RFC 3339). Writing the retry count is itself an update the
+	// controller sees at once, so the backoff must live on the run.
+	AnnotationNextAttempt = "factory.hallmark.dev/next-attempt"
 )
 
 // Values of AnnotationState.

@@ -207,6 +207,9 @@ func (r *reconciler) reconcile(ctx context.Context, req ctrl.Request, obj client
 	if final(obj) || obj.GetDeletionTimestamp() != nil || !done(obj) {
 		return ctrl.Result{}, nil
 	}
+	if wait := untilNextAttempt(obj, time.Now()); wait > 0 {
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
 	kind := kindOf(obj)
 	log := r.log.With("kind", kind, "namespace", obj.GetNamespace(), "name", obj.GetName())
 	start := time.Now()
@@ -232,6 +235,8 @@ func (r *reconciler) reconcile(ctx context.Context, req ctrl.Request, obj client
 		AnnotationSigner:  res.identity,
 		AnnotationRetries: "",
 		AnnotationReason:  "",
+
+		AnnotationNextAttempt: "",
 	}
 	if res.logURL != "" {
 		ann[AnnotationTransparency] = res.logURL + "?logIndex=" + strconv.FormatInt(res.logIndex, 10)
@@ -266,6 +271,7 @@ func (r *reconciler) failed(ctx context.Context, obj client.Object, log *slog.Lo
 		return ctrl.Result{}, r.mark(ctx, obj, map[string]string{
 			AnnotationSigned: "failed", AnnotationState: StateFailed,
 			AnnotationRetries: strconv.Itoa(n), AnnotationReason: truncate(err.Error()),
+			AnnotationNextAttempt: "",
 		})
 	}
 	retriesTotal.WithLabelValues(kind).Inc()
@@ -274,10 +280,22 @@ func (r *reconciler) failed(ctx context.Context, obj client.Object, log *slog.Lo
 		wait = maxBackoff
 	}
 	log.Warn("signing failed; will retry", "attempt", n, "retry_in", wait, "error", err.Error())
-	if err := r.mark(ctx, obj, map[string]string{AnnotationRetries: strconv.Itoa(n)}); err != nil {
+	next := time.Now().Add(wait).UTC().Format(time.RFC3339Nano)
+	if err := r.mark(ctx, obj, map[string]string{AnnotationRetries: strconv.Itoa(n), AnnotationNextAttempt: next}); err != nil {
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{RequeueAfter: wait}, nil
+}
+
+// untilNextAttempt is how long a run that failed to sign must still wait
+// before its next attempt; zero when it may go now. A malformed time counts
+// as due, so a hand-edited annotation cannot stall a run.
+func untilNextAttempt(obj client.Object, now time.Time) time.Duration {
+	at, err := time.Parse(time.RFC3339Nano, obj.GetAnnotations()[AnnotationNextAttempt])
+	if err != nil {
+		return 0
+	}
+	return at.Sub(now)
 }
 
 func (r *reconciler) attestation(ctx context.Context, obj client.Object) (*tekton.Attestation, error) {

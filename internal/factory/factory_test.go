@@ -335,6 +335,9 @@ func TestFactoryFailures(t *testing.T) {
 		if ann[factory.AnnotationSigned] != "failed" || ann[factory.AnnotationRetries] != "3" || !strings.Contains(ann[factory.AnnotationReason], "SPIRE agent") {
 			t.Fatalf("annotations %v", ann)
 		}
+		if _, ok := ann[factory.AnnotationNextAttempt]; ok {
+			t.Errorf("a failed run still has a next attempt: %v", ann)
+		}
 		w.waitEvent(t, "agent-down", "build", "SigningFailed")
 	})
 

@@ -24,6 +24,8 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/signer"
 	"github.com/hallmark-dev/hallmark/internal/spire"
 	"github.com/hallmark-dev/hallmark/verifier"
+	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // jwtWorld is a world whose Fulcio also accepts the SPIRE server's
@@ -101,7 +103,7 @@ func (w *jwtWorld) jwtSigner(t *testing.T, audience string) *factory.JWTSVIDSign
 
 // jwtController runs the factory on ns with s, naming itself as
 // hallmark-factory does: the signer's SPIFFE ID.
-func (w *jwtWorld) jwtController(t *testing.T, ns string, s *factory.JWTSVIDSigner) {
+func (w *jwtWorld) jwtController(t *testing.T, ns string, s *factory.JWTSVIDSigner, backoff time.Duration) {
 	t.Helper()
 	id, err := s.ID(t.Context())
 	if err != nil {
@@ -117,7 +119,7 @@ func (w *jwtWorld) jwtController(t *testing.T, ns string, s *factory.JWTSVIDSign
 		Namespaces:  []string{ns},
 		Workers:     2,
 		MaxRetries:  2,
-		Backoff:     100 * time.Millisecond,
+		Backoff:     backoff,
 		MetricsAddr: "0",
 		Log:         slog.New(slog.NewJSONHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
@@ -161,7 +163,7 @@ func TestFactoryJWTSVID(t *testing.T) {
 
 	t.Run("taskrun-signed-keyless", func(t *testing.T) {
 		w.api.Namespace(t, "jwt")
-		w.jwtController(t, "jwt", w.jwtSigner(t, ""))
+		w.jwtController(t, "jwt", w.jwtSigner(t, ""), 100*time.Millisecond)
 		tr := factorytest.TaskRun("jwt", "build")
 		factorytest.Succeeded(tr,
 			factorytest.StringResult("ARTIFACT_URI", "pkg:generic/app@1.0.0"),
@@ -238,12 +240,30 @@ func TestFactoryJWTSVID(t *testing.T) {
 		}
 
 		w.api.Namespace(t, "jwt-audience")
-		w.jwtController(t, "jwt-audience", s)
+		w.jwtController(t, "jwt-audience", s, time.Second)
 		tr := factorytest.TaskRun("jwt-audience", "build")
 		factorytest.Succeeded(tr,
 			factorytest.StringResult("ARTIFACT_URI", "pkg:generic/app@1.0.0"),
 			factorytest.StringResult("ARTIFACT_DIGEST", artifactDigest))
 		w.api.Create(t, tr)
+		// Fulcio refuses at once, so only the backoff (1 s, doubling)
+		// spaces the attempts: once the first failure is counted, the count
+		// must hold for the backoff, not race to the end.
+		retries := func() string {
+			var got pipelinev1.TaskRun
+			if err := w.api.Client.Get(t.Context(), client.ObjectKeyFromObject(tr), &got); err != nil {
+				t.Fatal(err)
+			}
+			return got.Annotations[factory.AnnotationRetries]
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for retries() != "1" && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		time.Sleep(600 * time.Millisecond)
+		if got := retries(); got != "1" {
+			t.Errorf("retries = %q 0.6 s after the first failure, want 1: the backoff was not waited for", got)
+		}
 		ann := w.waitState(t, tr)
 		// The reason names what Fulcio had to match: the audience.
 		if ann[factory.AnnotationSigned] != "failed" || ann[factory.AnnotationRetries] != "3" || !strings.Contains(ann[factory.AnnotationReason], `aud "not-sigstore"`) {
