@@ -197,14 +197,18 @@ func hasFulcioIssuer(c *x509.Certificate) bool {
 // ID as Identity.SAN and its trust domain (spiffe://TD) as Identity.Issuer.
 type SPIFFEVerifier struct {
 	*Verifier
+	// keyless verifies Fulcio certificates whose SAN is a SPIFFE ID: the
+	// policy without its source and ref, which such certificates do not
+	// carry and checkSVIDSource checks instead; Fulcio's CAs only.
+	keyless *Verifier
 	bundles *x509bundle.Set
 	ids     []SPIFFEIDMatcher
 }
 
 // NewSPIFFE returns a verifier for provenance signed by the SPIFFE IDs of
 // policy.SPIFFE (required), whose X.509-SVIDs chain to one of bundles
-// (one per trust domain), with signing time proven by trusted's logs or
-// timestamp authorities. Bundles signed by Fulcio certificates go through
+// (one per trust domain; none when only keyless signers are expected), with
+// signing time proven by trusted's logs or timestamp authorities. Bundles signed by Fulcio certificates go through
 // Verifier.Verify; if their SAN is a SPIFFE ID it must match policy.SPIFFE.
 //
 // An SVID signer is granted up to level 3 (its trusted builder's MaxLevel):
@@ -213,9 +217,6 @@ type SPIFFEVerifier struct {
 func NewSPIFFE(trusted root.TrustedMaterial, bundles []*x509bundle.Bundle, policy *Policy, opts ...Option) (*SPIFFEVerifier, error) {
 	if policy == nil || policy.SPIFFE == nil {
 		return nil, errors.New("new spiffe verifier: the policy has no spiffe section")
-	}
-	if len(bundles) == 0 {
-		return nil, errors.New("new spiffe verifier: no trust bundle")
 	}
 	ids, err := policy.SPIFFE.compile()
 	if err != nil {
@@ -228,7 +229,13 @@ func NewSPIFFE(trusted root.TrustedMaterial, bundles []*x509bundle.Bundle, polic
 	if err != nil {
 		return nil, err
 	}
-	return &SPIFFEVerifier{Verifier: v, bundles: x509bundle.NewSet(bundles...), ids: ids}, nil
+	kp := *policy
+	kp.Source, kp.SourceBranch, kp.SourceTag, kp.SourceVersionedTag = "", "", "", ""
+	keyless, err := New(trusted, &kp, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &SPIFFEVerifier{Verifier: v, keyless: keyless, bundles: x509bundle.NewSet(bundles...), ids: ids}, nil
 }
 
 func (v *SPIFFEVerifier) matchID(id spiffeid.ID) error {
@@ -247,6 +254,9 @@ func (v *SPIFFEVerifier) matchID(id spiffeid.ID) error {
 // Verifier.Verify for the checks.
 func (v *SPIFFEVerifier) Verify(b *bundle.Bundle, digests ...Digest) (*Result, error) {
 	leaf := leafCertificate(b)
+	if leaf != nil && hasFulcioIssuer(leaf) && spiffeSAN(leaf) {
+		return v.verifyKeyless(b, digests)
+	}
 	if leaf == nil || hasFulcioIssuer(leaf) {
 		res, err := v.Verifier.Verify(b, digests...)
 		if err != nil {
@@ -442,4 +452,40 @@ func (p *Policy) checkSVIDSource(st *statement) error {
 		return fail(CheckSource, want, "no git source recorded (CHAINS-GIT_URL)", ErrSourceMismatch)
 	}
 	return fail(CheckSource, want, strings.Join(got, ", "), ErrSourceMismatch)
+}
+
+// spiffeSAN reports whether a certificate names a SPIFFE ID as its SAN, as
+// Fulcio's spiffe issuer writes it. It only routes: the identity that counts
+// is the one verification returns.
+func spiffeSAN(c *x509.Certificate) bool {
+	return len(c.URIs) == 1 && c.URIs[0].Scheme == "spiffe"
+}
+
+// verifyKeyless verifies provenance signed with a Fulcio certificate bought
+// with a JWT-SVID: Verifier.Verify's checks, then the SPIFFE ID, then the
+// source the controller recorded, since the certificate names none.
+func (v *SPIFFEVerifier) verifyKeyless(b *bundle.Bundle, digests []Digest) (*Result, error) {
+	res, err := v.keyless.Verify(b, digests...)
+	if err != nil {
+		return nil, err
+	}
+	id, err := spiffeid.FromString(res.Identity.SAN)
+	if err != nil {
+		return nil, fail(CheckIdentity, "a SPIFFE ID", res.Identity.SAN, ErrCertificateIdentity)
+	}
+	if err := v.matchID(id); err != nil {
+		return nil, err
+	}
+	p := v.policy
+	st, err := parseStatement(res.Payload, p.compiled.maxSubjects)
+	if err != nil {
+		return nil, fail(CheckInput, "an in-toto statement", "undecodable", err)
+	}
+	if err := p.checkSVIDSource(st); err != nil {
+		return nil, err
+	}
+	if p.SourceBranch != "" || p.SourceTag != "" || p.SourceVersionedTag != "" {
+		return nil, fail(CheckRef, "a source ref", "factory provenance, which records the commit built, not a ref", ErrRefKind)
+	}
+	return res, nil
 }

@@ -150,8 +150,8 @@ func (f *verifyFlags) newVerifier() (provenanceVerifier, *verifier.Policy, []byt
 		p.SPIFFE = &verifier.SPIFFEPolicy{IDs: f.spiffeIDs}
 	}
 	if len(f.spiffeBundles) > 0 || p.SPIFFE != nil {
-		if len(f.spiffeBundles) == 0 || p.SPIFFE == nil {
-			return nil, nil, nil, errors.New("SPIFFE signers need both --spiffe-trust-bundle and --spiffe-id (or a policy with a spiffe section)")
+		if p.SPIFFE == nil {
+			return nil, nil, nil, errors.New("--spiffe-trust-bundle needs --spiffe-id (or a policy with a spiffe section): which SPIFFE IDs may sign?")
 		}
 		var bundles []*x509bundle.Bundle
 		for _, path := range f.spiffeBundles {

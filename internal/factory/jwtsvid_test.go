@@ -17,6 +17,10 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"github.com/hallmark-dev/hallmark/internal/cli"
 	"github.com/hallmark-dev/hallmark/internal/factory"
 	"github.com/hallmark-dev/hallmark/internal/factory/factorytest"
 	"github.com/hallmark-dev/hallmark/internal/sandbox"
@@ -228,6 +232,64 @@ func TestFactoryJWTSVID(t *testing.T) {
 				t.Errorf("err = %v, want %v", err, verifier.ErrIssuer)
 			}
 		})
+	})
+
+	t.Run("hallmark-verify-artifact", func(t *testing.T) {
+		// The same command as for GitHub provenance, with the keyless
+		// certificate's issuer and the controller's SPIFFE ID.
+		w.api.Namespace(t, "jwt-cli")
+		w.jwtController(t, "jwt-cli", w.jwtSigner(t, ""), 100*time.Millisecond)
+		dir := t.TempDir()
+		content := []byte("keyless factory output\n")
+		art := filepath.Join(dir, "app.tar.gz")
+		if err := os.WriteFile(art, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(content)
+		tr := factorytest.TaskRun("jwt-cli", "build")
+		factorytest.Succeeded(tr,
+			factorytest.StringResult("CHAINS-GIT_URL", "https://github.com/acme/app"),
+			factorytest.StringResult("CHAINS-GIT_COMMIT", "0123456789abcdef0123456789abcdef01234567"),
+			factorytest.ObjectResult("bin_ARTIFACT_OUTPUTS", map[string]string{"uri": "app.tar.gz", "digest": "sha256:" + hex.EncodeToString(sum[:]), "isBuildArtifact": "true"}))
+		w.api.Create(t, tr)
+		ann := w.waitState(t, tr)
+		if ann[factory.AnnotationState] != factory.StateSigned {
+			t.Fatalf("annotations %v", ann)
+		}
+		bundlePath := filepath.Join(dir, "provenance.sigstore.json")
+		policy := filepath.Join(dir, "policy.yaml")
+		if err := os.WriteFile(bundlePath, []byte(ann[factory.AnnotationBundle]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(policy, []byte(`issuers: ["`+w.issuer+`"]
+builders:
+  - {name: hallmark-factory, id: "`+factoryID+`", buildTypes: ["https://tekton.dev/chains/v2/slsa"], maxLevel: 3}
+`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		run := func(extra ...string) (string, int) {
+			var out bytes.Buffer
+			args := append([]string{"verify-artifact", art, "--provenance-path", bundlePath, "--trusted-root", w.trustedPath, "--policy", policy}, extra...)
+			code := cli.Run(context.Background(), args, strings.NewReader(""), &out, &out)
+			return out.String(), code
+		}
+		if out, code := run("--spiffe-id", factoryID, "--source-uri", "github.com/acme/app"); code != 0 || !strings.Contains(out, "PASSED") || !strings.Contains(out, factoryID) {
+			t.Fatalf("exit %d:\n%s", code, out)
+		}
+		for name, tc := range map[string]struct {
+			args  []string
+			check string
+		}{
+			"another source":    {[]string{"--spiffe-id", factoryID, "--source-uri", "github.com/acme/other"}, "FAILED: source"},
+			"another SPIFFE ID": {[]string{"--spiffe-id", "spiffe://example.org/ns/ci/sa/default", "--source-uri", "github.com/acme/app"}, "FAILED: identity"},
+			"a ref":             {[]string{"--spiffe-id", factoryID, "--source-uri", "github.com/acme/app", "--source-tag", "v1"}, "FAILED: ref"},
+		} {
+			t.Run(name, func(t *testing.T) {
+				if out, code := run(tc.args...); code != 1 || !strings.Contains(out, tc.check) {
+					t.Fatalf("exit %d, want 1 with %q:\n%s", code, tc.check, out)
+				}
+			})
+		}
 	})
 
 	t.Run("wrong-audience", func(t *testing.T) {
