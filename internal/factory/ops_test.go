@@ -1,0 +1,71 @@
+package factory_test
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/hallmark-dev/hallmark/internal/factory"
+	"github.com/hallmark-dev/hallmark/internal/factory/factorytest"
+)
+
+// leaderAndMetrics runs the controller as a deployment does: with leader
+// election (a Lease in the apiserver) and the Prometheus endpoint on.
+func leaderAndMetrics(t *testing.T, w *world) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	w.api.Namespace(t, "ops")
+	w.controller(t, "ops", w.agent, func(c *factory.Config) {
+		c.LeaderElection = true
+		c.LeaderElectionNamespace = "ops"
+		c.MetricsAddr = addr
+	})
+	tr := factorytest.TaskRun("ops", "build")
+	factorytest.Succeeded(tr, factorytest.StringResult("ARTIFACT_URI", "pkg:generic/ops@1"), factorytest.StringResult("ARTIFACT_DIGEST", artifactDigest))
+	w.api.Create(t, tr)
+	if ann := w.waitState(t, tr); ann[factory.AnnotationState] != factory.StateSigned {
+		t.Fatalf("annotations %v", ann)
+	}
+
+	var lease coordinationv1.Lease
+	key := client.ObjectKey{Namespace: "ops", Name: "hallmark-factory.factory.hallmark.dev"}
+	if err := w.api.Client.Get(t.Context(), key, &lease); err != nil {
+		t.Fatalf("leader election lease: %v", err)
+	}
+	if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" {
+		t.Errorf("lease %s has no holder", key)
+	}
+
+	var body string
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		res, err := http.Get("http://" + addr + "/metrics")
+		if err == nil {
+			data, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			body = string(data)
+			if strings.Contains(body, `hallmark_factory_runs_total{kind="TaskRun",outcome="signed"}`) {
+				break
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, want := range []string{
+		`hallmark_factory_runs_total{kind="TaskRun",outcome="signed"}`,
+		`hallmark_factory_sign_duration_seconds_count{kind="TaskRun"}`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
