@@ -333,21 +333,7 @@ func (v *SPIFFEVerifier) verifySVID(b *bundle.Bundle, digests []Digest) (*Result
 			return nil, fail(CheckIdentity, m.field+" "+m.want.String(), got, ErrCertificateIdentity)
 		}
 	}
-	st, err := parseStatement(payload, p.compiled.maxSubjects)
-	if err != nil {
-		if errors.Is(err, ErrTooManySubjects) {
-			return nil, fail(CheckSubject, fmt.Sprintf("at most %d subjects", p.compiled.maxSubjects), "more", err)
-		}
-		return nil, fail(CheckInput, "an in-toto statement", "undecodable", err)
-	}
-	names, err := checkSubject(st, digests)
-	if err != nil {
-		return nil, err
-	}
-	if !contains(p.compiled.predTypes, st.PredicateType) || (st.v1 == nil && st.v02 == nil) {
-		return nil, fail(CheckPredicateType, "one of "+fmt.Sprint(p.compiled.predTypes), st.PredicateType, ErrPredicateType)
-	}
-	known, err := crossCheck(st, &cert)
+	st, names, known, err := p.statementChecks(payload, digests, &cert)
 	if err != nil {
 		return nil, err
 	}
@@ -362,13 +348,7 @@ func (v *SPIFFEVerifier) verifySVID(b *bundle.Bundle, digests []Digest) (*Result
 	if p.SourceBranch != "" || p.SourceTag != "" || p.SourceVersionedTag != "" {
 		return nil, fail(CheckRef, "a source ref", "factory provenance, which records the commit built, not a ref", ErrRefKind)
 	}
-	if err := p.checkBuildType(st); err != nil {
-		return nil, err
-	}
-	if err := p.checkExternalParameters(st, &cert, known); err != nil {
-		return nil, err
-	}
-	if err := p.checkExpressions(payload); err != nil {
+	if err := p.parameterChecks(st, payload, &cert, known); err != nil {
 		return nil, err
 	}
 	v.log.Debug("provenance verified", "builder", bid.ID, "spiffe_id", id.String(), "level", level)

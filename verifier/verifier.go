@@ -184,21 +184,7 @@ func (v *Verifier) Verify(b *bundle.Bundle, digests ...Digest) (*Result, error) 
 		return nil, err
 	}
 
-	st, err := parseStatement(payload, p.compiled.maxSubjects)
-	if err != nil {
-		if errors.Is(err, ErrTooManySubjects) {
-			return nil, fail(CheckSubject, fmt.Sprintf("at most %d subjects", p.compiled.maxSubjects), "more", err)
-		}
-		return nil, fail(CheckInput, "an in-toto statement", "undecodable", err)
-	}
-	names, err := checkSubject(st, digests)
-	if err != nil {
-		return nil, err
-	}
-	if !contains(p.compiled.predTypes, st.PredicateType) || (st.v1 == nil && st.v02 == nil) {
-		return nil, fail(CheckPredicateType, "one of "+fmt.Sprint(p.compiled.predTypes), st.PredicateType, ErrPredicateType)
-	}
-	known, err := crossCheck(st, &cert)
+	st, names, known, err := p.statementChecks(payload, digests, &cert)
 	if err != nil {
 		return nil, err
 	}
@@ -213,13 +199,7 @@ func (v *Verifier) Verify(b *bundle.Bundle, digests ...Digest) (*Result, error) 
 	if err := p.checkRef(st, &cert); err != nil {
 		return nil, err
 	}
-	if err := p.checkBuildType(st); err != nil {
-		return nil, err
-	}
-	if err := p.checkExternalParameters(st, &cert, known); err != nil {
-		return nil, err
-	}
-	if err := p.checkExpressions(payload); err != nil {
+	if err := p.parameterChecks(st, payload, &cert, known); err != nil {
 		return nil, err
 	}
 	v.log.Debug("provenance verified", "builder", bid.ID, "level", level)
@@ -345,4 +325,42 @@ func (v *Verifier) signedPayload(b *bundle.Bundle) ([]byte, *verify.Verification
 		stamps = append(stamps, Timestamp{Kind: ts.Type, URI: ts.URI, Time: ts.Timestamp})
 	}
 	return payload, res, stamps, nil
+}
+
+// statementChecks reads the statement and runs the checks that do not
+// depend on the kind of signer: the subject limit and digests, the predicate
+// type, and every payload claim the certificate also records.
+func (p *Policy) statementChecks(payload []byte, digests []Digest, cert *certFields) (*statement, []string, map[string]bool, error) {
+	st, err := parseStatement(payload, p.compiled.maxSubjects)
+	if err != nil {
+		if errors.Is(err, ErrTooManySubjects) {
+			return nil, nil, nil, fail(CheckSubject, fmt.Sprintf("at most %d subjects", p.compiled.maxSubjects), "more", err)
+		}
+		return nil, nil, nil, fail(CheckInput, "an in-toto statement", "undecodable", err)
+	}
+	names, err := checkSubject(st, digests)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if !contains(p.compiled.predTypes, st.PredicateType) || (st.v1 == nil && st.v02 == nil) {
+		return nil, nil, nil, fail(CheckPredicateType, "one of "+fmt.Sprint(p.compiled.predTypes), st.PredicateType, ErrPredicateType)
+	}
+	known, err := crossCheck(st, cert)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return st, names, known, nil
+}
+
+// parameterChecks runs the checks after the source: build type, external
+// parameters (known are those the certificate vouched for) and the policy's
+// expressions.
+func (p *Policy) parameterChecks(st *statement, payload []byte, cert *certFields, known map[string]bool) error {
+	if err := p.checkBuildType(st); err != nil {
+		return err
+	}
+	if err := p.checkExternalParameters(st, cert, known); err != nil {
+		return err
+	}
+	return p.checkExpressions(payload)
 }
