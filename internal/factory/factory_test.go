@@ -255,6 +255,7 @@ func TestFactory(t *testing.T) {
 
 	t.Run("hallmark-verify-artifact", func(t *testing.T) { verifyWithCLI(t, w) })
 	t.Run("leader-election-and-metrics", func(t *testing.T) { leaderAndMetrics(t, w) })
+	t.Run("bundle-too-large-for-annotation", func(t *testing.T) { bundleTooLarge(t, w) })
 
 	t.Run("pipelinerun-deep-inspection", func(t *testing.T) {
 		cliImage := reg.Image(t, "acme/cli", "v2")

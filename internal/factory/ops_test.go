@@ -1,18 +1,23 @@
 package factory_test
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sigstore/sigstore-go/pkg/bundle"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/hallmark-dev/hallmark/internal/factory"
 	"github.com/hallmark-dev/hallmark/internal/factory/factorytest"
+	"github.com/hallmark-dev/hallmark/verifier"
 )
 
 // leaderAndMetrics runs the controller as a deployment does: with leader
@@ -67,5 +72,42 @@ func leaderAndMetrics(t *testing.T, w *world) {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// bundleTooLarge signs a run with so many images that its bundle exceeds
+// the annotation budget: the annotation says so, and the file store keeps
+// the bundle, which verifies.
+func bundleTooLarge(t *testing.T, w *world) {
+	files := t.TempDir()
+	w.api.Namespace(t, "big")
+	w.controller(t, "big", w.agent, func(c *factory.Config) {
+		c.Stores = []factory.Store{factory.FileStore{Dir: files}}
+	})
+	var refs []string
+	for i := range 900 {
+		refs = append(refs, fmt.Sprintf("registry.example/acme/app-%04d@sha256:%064x", i, i+1))
+	}
+	tr := factorytest.TaskRun("big", "build")
+	factorytest.Succeeded(tr, factorytest.StringResult("IMAGES", strings.Join(refs, ",")))
+	w.api.Create(t, tr)
+	ann := w.waitState(t, tr)
+	if ann[factory.AnnotationState] != factory.StateSigned {
+		t.Fatalf("annotations %v", ann)
+	}
+	if !strings.HasPrefix(ann[factory.AnnotationBundle], "omitted: ") {
+		t.Fatalf("bundle annotation holds %d bytes, want it omitted over the budget", len(ann[factory.AnnotationBundle]))
+	}
+	raw, err := os.ReadFile(filepath.Join(files, "big", "TaskRun-build-"+string(tr.UID)+".sigstore.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bundle.Bundle{}
+	if err := b.UnmarshalJSON(raw); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := verifier.ParseDigest(fmt.Sprintf("sha256:%064x", 900))
+	if _, err := w.verifier(t, factoryID).Verify(b, d); err != nil {
+		t.Errorf("the stored bundle does not verify: %v", err)
 	}
 }
