@@ -255,6 +255,7 @@ type bundleSummary struct {
 type attestSummary struct {
 	BuilderID string          `json:"builderID"`
 	Bundles   []bundleSummary `json:"bundles"`
+	Pushes    []pushRecord    `json:"pushes,omitempty"`
 }
 
 func runAttest(ctx context.Context, f attestFlags, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -372,11 +373,12 @@ func runAttest(ctx context.Context, f attestFlags, stdin io.Reader, stdout, stde
 		}
 		written = append(written, s.path)
 	}
-	if err := pushAttestations(ctx, f, written, stderr, getenv); err != nil {
+	pushes, err := pushAttestations(ctx, f, written, stderr, getenv)
+	if err != nil {
 		return err
 	}
 
-	summary := attestSummary{BuilderID: build.BuilderID}
+	summary := attestSummary{BuilderID: build.BuilderID, Pushes: pushes}
 	for _, s := range out {
 		summary.Bundles = append(summary.Bundles, s.sum)
 	}

@@ -35,10 +35,21 @@ func checkPushFlags(f attestFlags) error {
 	return nil
 }
 
-func pushAttestations(ctx context.Context, f attestFlags, bundlePaths []string, stderr io.Writer, getenv func(string) string) error {
+// pushRecord is one bundle attached to one image, for attest's summary.
+type pushRecord struct {
+	Image     string `json:"image"`
+	Bundle    string `json:"bundle"`
+	Manifest  string `json:"manifest"`
+	Via       string `json:"via"`
+	Tag       string `json:"tag,omitempty"`
+	LegacyTag string `json:"legacyTag,omitempty"`
+}
+
+func pushAttestations(ctx context.Context, f attestFlags, bundlePaths []string, stderr io.Writer, getenv func(string) string) ([]pushRecord, error) {
 	if !f.pushToRegistry {
-		return nil
+		return nil, nil
 	}
+	var records []pushRecord
 	opts := []oci.Option{oci.WithInsecureRegistry(f.allowInsecureRegistry)}
 	type bundleFile struct {
 		path, predicateType string
@@ -49,11 +60,11 @@ func pushAttestations(ctx context.Context, f attestFlags, bundlePaths []string, 
 	for _, p := range bundlePaths {
 		data, err := os.ReadFile(p)
 		if err != nil {
-			return fmt.Errorf("reading the bundle to push: %w", err)
+			return nil, fmt.Errorf("reading the bundle to push: %w", err)
 		}
 		pt, digests, err := statementSubjects(data)
 		if err != nil {
-			return fmt.Errorf("bundle %s: %w", p, err)
+			return nil, fmt.Errorf("bundle %s: %w", p, err)
 		}
 		files = append(files, bundleFile{path: p, predicateType: pt, data: data, digests: digests})
 	}
@@ -64,7 +75,7 @@ func pushAttestations(ctx context.Context, f attestFlags, bundlePaths []string, 
 		}
 		img, err := name.NewDigest(ref, nopts...)
 		if err != nil {
-			return fmt.Errorf("--subject-image %s: %w", ref, err)
+			return nil, fmt.Errorf("--subject-image %s: %w", ref, err)
 		}
 		pushed := 0
 		for _, b := range files {
@@ -74,32 +85,35 @@ func pushAttestations(ctx context.Context, f attestFlags, bundlePaths []string, 
 			att := oci.Attestation{Bundle: b.data, PredicateType: b.predicateType}
 			p, err := oci.Push(ctx, img, att, opts...)
 			if err != nil {
-				return fmt.Errorf("pushing %s: %w", b.path, err)
+				return nil, fmt.Errorf("pushing %s: %w", b.path, err)
 			}
 			where := string(p.Source)
 			if p.Tag != "" {
 				where += " " + p.Tag
 			}
 			fmt.Fprintf(stderr, "pushed %s to %s as %s (%s)\n", b.path, img, p.Manifest.DigestStr(), where)
+			rec := pushRecord{Image: img.String(), Bundle: b.path, Manifest: p.Manifest.DigestStr(), Via: string(p.Source), Tag: p.Tag}
 			if f.pushLegacyTag {
 				lp, err := oci.PushLegacy(ctx, img, att, opts...)
 				if err != nil {
-					return fmt.Errorf("pushing %s under the legacy tag: %w", b.path, err)
+					return nil, fmt.Errorf("pushing %s under the legacy tag: %w", b.path, err)
 				}
 				fmt.Fprintf(stderr, "pushed %s to %s under the legacy tag %s\n", b.path, img, lp.Tag)
+				rec.LegacyTag = lp.Tag
 			}
+			records = append(records, rec)
 			pushed++
 		}
 		if pushed == 0 {
-			return fmt.Errorf("no bundle is about %s", img)
+			return nil, fmt.Errorf("no bundle is about %s", img)
 		}
 		if f.attestPlatforms {
 			if err := attestPlatforms(ctx, f, img, stderr, getenv); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
-	return nil
+	return records, nil
 }
 
 // attestPlatforms signs and pushes provenance for each platform image of

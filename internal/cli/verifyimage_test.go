@@ -364,3 +364,30 @@ func BenchmarkVerifyImage(b *testing.B) {
 		})
 	}
 }
+
+func TestAttestJSONListsPushes(t *testing.T) {
+	sb := sandboxtest.Start(t)
+	reg := ocitest.Referrers(t)
+	ocitest.DockerConfig(t, reg)
+	img := reg.Image(t, "acme/app", "v2")
+	token, err := sb.Token(oidc.DefaultAudience, imageClaims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	err = runAttest(context.Background(), attestFlags{
+		subjectImages: []string{img.String()}, bundlePath: filepath.Join(t.TempDir(), "p.sigstore.json"), format: "json",
+		signingConfig: sb.SigningConfigPath(), trustedRoot: sb.TrustedRootPath(), identityToken: token,
+		factsFromToken: true, timeout: 30 * time.Second, pushToRegistry: true,
+	}, nil, &out, &errOut, attestEnv(nil))
+	if err != nil {
+		t.Fatalf("attest: %v\n%s", err, errOut.String())
+	}
+	var sum attestSummary
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if len(sum.Pushes) != 1 || sum.Pushes[0].Image != img.String() || !strings.HasPrefix(sum.Pushes[0].Manifest, "sha256:") || sum.Pushes[0].Via == "" {
+		t.Fatalf("pushes = %+v", sum.Pushes)
+	}
+}
