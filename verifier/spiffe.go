@@ -229,8 +229,14 @@ func NewSPIFFE(trusted root.TrustedMaterial, bundles []*x509bundle.Bundle, polic
 	if err != nil {
 		return nil, err
 	}
+	// The keyless verifier leaves out what verifyKeyless checks itself with
+	// the real policy: source and ref (from the provenance the controller
+	// wrote) and the builder (with the SPIFFE ID as signer). Its result is
+	// never returned without those checks.
 	kp := *policy
 	kp.Source, kp.SourceBranch, kp.SourceTag, kp.SourceVersionedTag = "", "", "", ""
+	kp.Builders = []TrustedBuilder{{Name: "keyless-spiffe", ID: "regexp:.*", MaxLevel: 3}}
+	kp.BuilderID, kp.MinLevel = "", 0
 	keyless, err := New(trusted, &kp, opts...)
 	if err != nil {
 		return nil, err
@@ -442,8 +448,9 @@ func spiffeSAN(c *x509.Certificate) bool {
 }
 
 // verifyKeyless verifies provenance signed with a Fulcio certificate bought
-// with a JWT-SVID: Verifier.Verify's checks, then the SPIFFE ID, then the
-// source the controller recorded, since the certificate names none.
+// with a JWT-SVID: Verifier.Verify's checks, then the SPIFFE ID, the builder
+// (the SPIFFE ID as signer, up to the entry's level) and the source the
+// controller recorded, since the certificate names none.
 func (v *SPIFFEVerifier) verifyKeyless(b *bundle.Bundle, digests []Digest) (*Result, error) {
 	res, err := v.keyless.Verify(b, digests...)
 	if err != nil {
@@ -457,6 +464,13 @@ func (v *SPIFFEVerifier) verifyKeyless(b *bundle.Bundle, digests []Digest) (*Res
 		return nil, err
 	}
 	p := v.policy
+	// As for an X.509-SVID: the JWT-SVID that bought the certificate is
+	// the controller's, out of reach of build steps.
+	name, level, err := p.checkSVIDBuilder(BuilderID{ID: res.BuilderID, Signer: id.String(), BuildType: res.BuildType})
+	if err != nil {
+		return nil, err
+	}
+	res.TrustedBuilder, res.Level = name, level
 	st, err := parseStatement(res.Payload, p.compiled.maxSubjects)
 	if err != nil {
 		return nil, fail(CheckInput, "an in-toto statement", "undecodable", err)

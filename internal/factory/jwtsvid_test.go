@@ -273,8 +273,31 @@ builders:
 			code := cli.Run(context.Background(), args, strings.NewReader(""), &out, &out)
 			return out.String(), code
 		}
-		if out, code := run("--spiffe-id", factoryID, "--source-uri", "github.com/acme/app"); code != 0 || !strings.Contains(out, "PASSED") || !strings.Contains(out, factoryID) {
-			t.Fatalf("exit %d:\n%s", code, out)
+		if out, code := run("--spiffe-id", factoryID, "--source-uri", "github.com/acme/app"); code != 0 || !strings.Contains(out, "PASSED") || !strings.Contains(out, factoryID) || !strings.Contains(out, "SLSA build level 3") {
+			t.Fatalf("exit %d, want PASSED at level 3:\n%s", code, out)
+		}
+		// A policy may name the controller as the signer rather than the
+		// builder id, as for X.509-SVIDs.
+		bySigner := filepath.Join(dir, "policy-signer.yaml")
+		if err := os.WriteFile(bySigner, []byte(`issuers: ["`+w.issuer+`"]
+builders:
+  - {name: hallmark-factory, signer: "`+factoryID+`", maxLevel: 3}
+minLevel: 3
+`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, code := run("--spiffe-id", factoryID, "--source-uri", "github.com/acme/app", "--policy", bySigner); code != 0 || !strings.Contains(out, "SLSA build level 3") {
+			t.Fatalf("policy by signer: exit %d:\n%s", code, out)
+		}
+		otherSigner := filepath.Join(dir, "policy-other-signer.yaml")
+		if err := os.WriteFile(otherSigner, []byte(`issuers: ["`+w.issuer+`"]
+builders:
+  - {name: someone-else, signer: "spiffe://example.org/ns/ci/sa/default", maxLevel: 3}
+`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, code := run("--spiffe-id", factoryID, "--source-uri", "github.com/acme/app", "--policy", otherSigner); code != 1 || !strings.Contains(out, "FAILED: builder") {
+			t.Fatalf("untrusted signer: exit %d, want FAILED: builder:\n%s", code, out)
 		}
 		for name, tc := range map[string]struct {
 			args  []string
