@@ -280,18 +280,7 @@ func (v *SPIFFEVerifier) Verify(b *bundle.Bundle, digests ...Digest) (*Result, e
 
 // VerifyAny verifies each bundle in turn and returns the first success.
 func (v *SPIFFEVerifier) VerifyAny(bundles []*bundle.Bundle, digests ...Digest) (*Result, error) {
-	if len(bundles) == 0 {
-		return nil, fail(CheckInput, "at least one bundle", "none", ErrMalformed)
-	}
-	var errs []error
-	for i, b := range bundles {
-		res, err := v.Verify(b, digests...)
-		if err == nil {
-			return res, nil
-		}
-		errs = append(errs, fmt.Errorf("bundle %d: %w", i, err))
-	}
-	return nil, errors.Join(errs...)
+	return verifyAny(v.Verify, bundles, digests)
 }
 
 func leafCertificate(b *bundle.Bundle) *x509.Certificate {

@@ -223,12 +223,17 @@ func (v *Verifier) Verify(b *bundle.Bundle, digests ...Digest) (*Result, error) 
 // the error joins every bundle's error; errors.As finds the first
 // *CheckError.
 func (v *Verifier) VerifyAny(bundles []*bundle.Bundle, digests ...Digest) (*Result, error) {
+	return verifyAny(v.Verify, bundles, digests)
+}
+
+// verifyAny returns the first bundle verify accepts, or every bundle's error.
+func verifyAny(verify func(*bundle.Bundle, ...Digest) (*Result, error), bundles []*bundle.Bundle, digests []Digest) (*Result, error) {
 	if len(bundles) == 0 {
 		return nil, fail(CheckInput, "at least one bundle", "none", ErrMalformed)
 	}
 	var errs []error
 	for i, b := range bundles {
-		res, err := v.Verify(b, digests...)
+		res, err := verify(b, digests...)
 		if err == nil {
 			return res, nil
 		}
