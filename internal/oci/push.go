@@ -68,28 +68,14 @@ type Pushed struct {
 // referrers tag, so a failure leaves nothing that lists an incomplete
 // attestation.
 func Push(ctx context.Context, subject name.Digest, att Attestation, opts ...Option) (*Pushed, error) {
-	o, err := makeOptions(opts)
+	subject, o, ro, desc, err := prepare(ctx, subject, att, opts)
 	if err != nil {
 		return nil, err
-	}
-	if err := att.check(); err != nil {
-		return nil, err
-	}
-	subject, err = reparse(subject, o)
-	if err != nil {
-		return nil, err
-	}
-	ro := o.remoteOptions(ctx)
-	desc, err := remote.Head(subject, ro...)
-	if err != nil {
-		return nil, classify("image "+subject.String(), err)
 	}
 	config := static.NewLayer([]byte("{}"), MediaTypeEmpty)
 	layer := static.NewLayer(att.Bundle, ArtifactTypeBundle)
-	for _, l := range []v1.Layer{config, layer} {
-		if err := remote.WriteLayer(subject.Repository, l, ro...); err != nil {
-			return nil, classify("pushing attestation blob to "+subject.Repository.String(), err)
-		}
+	if err := writeBlobs(subject, ro, config, layer); err != nil {
+		return nil, err
 	}
 	m := v1.Manifest{
 		SchemaVersion: 2,
@@ -137,20 +123,9 @@ func Push(ctx context.Context, subject name.Digest, att Attestation, opts ...Opt
 // AnnotationLegacyBundle for verifiers that need its log entry and
 // timestamps. Attestations already under the tag are kept.
 func PushLegacy(ctx context.Context, subject name.Digest, att Attestation, opts ...Option) (*Pushed, error) {
-	o, err := makeOptions(opts)
+	subject, o, ro, _, err := prepare(ctx, subject, att, opts)
 	if err != nil {
 		return nil, err
-	}
-	if err := att.check(); err != nil {
-		return nil, err
-	}
-	subject, err = reparse(subject, o)
-	if err != nil {
-		return nil, err
-	}
-	ro := o.remoteOptions(ctx)
-	if _, err := remote.Head(subject, ro...); err != nil {
-		return nil, classify("image "+subject.String(), err)
 	}
 	envelope, annotations, err := legacyLayer(att)
 	if err != nil {
@@ -158,7 +133,6 @@ func PushLegacy(ctx context.Context, subject name.Digest, att Attestation, opts 
 	}
 	tag := subject.Context().Tag(legacyTag(subject))
 	var existing v1.Manifest
-	existing.Layers = nil
 	if d, err := remote.Get(tag, ro...); err == nil {
 		m, err := v1.ParseManifest(bytes.NewReader(d.Manifest))
 		if err != nil {
@@ -188,10 +162,8 @@ func PushLegacy(ctx context.Context, subject name.Digest, att Attestation, opts 
 		return nil, err
 	}
 	config := static.NewLayer(cfgRaw, types.OCIConfigJSON)
-	for _, l := range []v1.Layer{layer, config} {
-		if err := remote.WriteLayer(subject.Repository, l, ro...); err != nil {
-			return nil, classify("pushing attestation blob to "+subject.Repository.String(), err)
-		}
+	if err := writeBlobs(subject, ro, layer, config); err != nil {
+		return nil, err
 	}
 	m := v1.Manifest{SchemaVersion: 2, MediaType: types.OCIManifestSchema1, Config: descriptorOf(config), Layers: layers}
 	m.Config.MediaType = types.OCIConfigJSON
@@ -326,3 +298,37 @@ type rawManifest struct {
 
 func (r rawManifest) RawManifest() ([]byte, error)        { return r.raw, nil }
 func (r rawManifest) MediaType() (types.MediaType, error) { return r.mediaType, nil }
+
+// prepare checks the options and the attestation, and that the image
+// exists, before anything is written; it returns the subject as the
+// options read it, the remote options and the image's descriptor.
+func prepare(ctx context.Context, subject name.Digest, att Attestation, opts []Option) (name.Digest, *options, []remote.Option, *v1.Descriptor, error) {
+	o, err := makeOptions(opts)
+	if err != nil {
+		return subject, nil, nil, nil, err
+	}
+	if err := att.check(); err != nil {
+		return subject, nil, nil, nil, err
+	}
+	subject, err = reparse(subject, o)
+	if err != nil {
+		return subject, nil, nil, nil, err
+	}
+	ro := o.remoteOptions(ctx)
+	desc, err := remote.Head(subject, ro...)
+	if err != nil {
+		return subject, nil, nil, nil, classify("image "+subject.String(), err)
+	}
+	return subject, o, ro, desc, nil
+}
+
+// writeBlobs pushes layers to the subject's repository; a manifest naming
+// them is written only after.
+func writeBlobs(subject name.Digest, ro []remote.Option, layers ...v1.Layer) error {
+	for _, l := range layers {
+		if err := remote.WriteLayer(subject.Repository, l, ro...); err != nil {
+			return classify("pushing attestation blob to "+subject.Repository.String(), err)
+		}
+	}
+	return nil
+}
