@@ -80,6 +80,20 @@ func ParseHints(outputs, inputs []Result) Hints {
 	for _, r := range outputs {
 		byName[r.Name] = r
 	}
+	// paired returns the string values of a result named PREFIX+suffix and
+	// its twin PREFIX+twin (a *_URL and its *_DIGEST), warning when the twin
+	// is missing.
+	paired := func(r Result, suffix, twin string) (string, string, bool) {
+		prefix := strings.TrimSuffix(r.Name, suffix)
+		d, ok := byName[prefix+twin]
+		if !ok {
+			warn("%s has no %s", quote(r.Name), quote(prefix+twin))
+			return "", "", false
+		}
+		v, ok1 := str(r)
+		dv, ok2 := str(d)
+		return v, dv, ok1 && ok2
+	}
 	for _, r := range outputs {
 		switch {
 		case r.Name == hintImages:
@@ -101,15 +115,8 @@ func ParseHints(outputs, inputs []Result) Hints {
 				images = append(images, imageRef(s))
 			}
 		case strings.HasSuffix(r.Name, hintImageURL):
-			prefix := strings.TrimSuffix(r.Name, hintImageURL)
-			d, ok := byName[prefix+hintImageDigest]
+			url, digest, ok := paired(r, hintImageURL, hintImageDigest)
 			if !ok {
-				warn("%s has no %s", quote(r.Name), quote(prefix+hintImageDigest))
-				continue
-			}
-			url, ok1 := str(r)
-			digest, ok2 := str(d)
-			if !ok1 || !ok2 {
 				continue
 			}
 			if i := strings.LastIndexByte(url, '@'); i >= 0 {
@@ -123,15 +130,8 @@ func ParseHints(outputs, inputs []Result) Hints {
 			add(s)
 			images = append(images, imageRef(s))
 		case strings.HasSuffix(r.Name, hintArtifactURI):
-			prefix := strings.TrimSuffix(r.Name, hintArtifactURI)
-			d, ok := byName[prefix+hintArtifactDigest]
+			uri, digest, ok := paired(r, hintArtifactURI, hintArtifactDigest)
 			if !ok {
-				warn("%s has no %s", quote(r.Name), quote(prefix+hintArtifactDigest))
-				continue
-			}
-			uri, ok1 := str(r)
-			digest, ok2 := str(d)
-			if !ok1 || !ok2 {
 				continue
 			}
 			s, err := subject.FromNameDigest(uri, digest)
