@@ -106,6 +106,12 @@ func (w *world) controllerWith(t testing.TB, ns string, agent *spire.Agent, mod 
 	if mod != nil {
 		mod(&cfg)
 	}
+	w.startManager(t, cfg)
+}
+
+// startManager runs the factory with cfg until the test ends.
+func (w *world) startManager(t testing.TB, cfg factory.Config) {
+	t.Helper()
 	mgr, err := factory.NewManager(w.api.Config, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -116,7 +115,7 @@ func (w *jwtWorld) jwtController(t *testing.T, ns string, s *factory.JWTSVIDSign
 	if id != factoryID {
 		t.Fatalf("signer ID %s, want %s", id, factoryID)
 	}
-	mgr, err := factory.NewManager(w.api.Config, factory.Config{
+	w.startManager(t, factory.Config{
 		Signer:      s,
 		SignerID:    id,
 		Stores:      []factory.Store{factory.FileStore{Dir: t.TempDir()}},
@@ -127,27 +126,14 @@ func (w *jwtWorld) jwtController(t *testing.T, ns string, s *factory.JWTSVIDSign
 		MetricsAddr: "0",
 		Log:         slog.New(slog.NewJSONHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := mgr.Start(ctx); err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); wg.Wait() })
 }
 
 // keylessVerifier accepts Fulcio certificates from the SPIRE issuer whose
-// SAN is one of ids. SPIFFE's trust bundle is given as NewSPIFFE requires
-// one, but plays no part: the certificate chains to Fulcio.
+// SAN is one of ids. It takes no SPIFFE trust bundle: the certificate
+// chains to Fulcio.
 func (w *jwtWorld) keylessVerifier(t *testing.T, issuers []string, ids ...string) *verifier.SPIFFEVerifier {
 	t.Helper()
-	v, err := verifier.NewSPIFFE(w.trusted, []*x509bundle.Bundle{w.spireBundle}, &verifier.Policy{
+	v, err := verifier.NewSPIFFE(w.trusted, nil, &verifier.Policy{
 		Issuers:    issuers,
 		SPIFFE:     &verifier.SPIFFEPolicy{IDs: ids},
 		Builders:   []verifier.TrustedBuilder{{Name: "hallmark-factory", ID: factoryID, BuildTypes: []string{"https://tekton.dev/chains/v2/slsa"}, MaxLevel: 3}},
