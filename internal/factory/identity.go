@@ -34,13 +34,9 @@ type SVIDSigner struct {
 // signing config (Rekor and/or TSA) and, to check each bundle, a trusted
 // root that trusts the SPIFFE bundle (verifier.SPIFFETrustedMaterial).
 func NewSVIDSigner(ctx context.Context, addr string, opts signer.Options) (*SVIDSigner, error) {
-	var copts []workloadapi.ClientOption
-	if addr != "" {
-		copts = append(copts, workloadapi.WithAddr(addr))
-	}
-	c, err := workloadapi.New(ctx, copts...)
+	c, err := workloadClient(ctx, addr)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to the workload API: %w", err)
+		return nil, err
 	}
 	return &SVIDSigner{client: c, opts: opts}, nil
 }
@@ -90,13 +86,9 @@ const DefaultJWTAudience = "sigstore"
 // Fulcio, Rekor and TSA (opts.IdentityToken is ignored) and, to check each
 // bundle, a trusted root with that Fulcio.
 func NewJWTSVIDSigner(ctx context.Context, addr string, opts signer.Options) (*JWTSVIDSigner, error) {
-	var copts []workloadapi.ClientOption
-	if addr != "" {
-		copts = append(copts, workloadapi.WithAddr(addr))
-	}
-	c, err := workloadapi.New(ctx, copts...)
+	c, err := workloadClient(ctx, addr)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to the workload API: %w", err)
+		return nil, err
 	}
 	return &JWTSVIDSigner{client: c, opts: opts}, nil
 }
@@ -156,3 +148,17 @@ func (s *JWTSVIDSigner) ID(ctx context.Context) (string, error) {
 
 // Close closes the Workload API connection.
 func (s *JWTSVIDSigner) Close() error { return s.client.Close() }
+
+// workloadClient connects to the SPIRE agent's Workload API at addr (empty
+// means $SPIFFE_ENDPOINT_SOCKET).
+func workloadClient(ctx context.Context, addr string) (*workloadapi.Client, error) {
+	var copts []workloadapi.ClientOption
+	if addr != "" {
+		copts = append(copts, workloadapi.WithAddr(addr))
+	}
+	c, err := workloadapi.New(ctx, copts...)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the workload API: %w", err)
+	}
+	return c, nil
+}

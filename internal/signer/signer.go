@@ -273,6 +273,12 @@ func describe(pb *protobundle.Bundle, svc services) (*Result, error) {
 			return nil, err
 		}
 	}
+	r.fillEvidence(pb, svc)
+	return r, nil
+}
+
+// fillEvidence records the bundle's log entry and whether it is timestamped.
+func (r *Result) fillEvidence(pb *protobundle.Bundle, svc services) {
 	if entries := pb.GetVerificationMaterial().GetTlogEntries(); len(entries) > 0 {
 		r.LogIndex = entries[0].GetLogIndex()
 		if len(svc.rekor) > 0 {
@@ -280,7 +286,6 @@ func describe(pb *protobundle.Bundle, svc services) (*Result, error) {
 		}
 	}
 	r.Timestamped = len(pb.GetVerificationMaterial().GetTimestampVerificationData().GetRfc3161Timestamps()) > 0
-	return r, nil
 }
 
 func (r *Result) fillIdentity(c *x509.Certificate) error {

@@ -72,18 +72,10 @@ func SignWithCertificate(ctx context.Context, payload []byte, payloadType string
 	if len(cert.URIs) == 1 {
 		r.Identity = cert.URIs[0].String()
 	}
-	if entries := pb.GetVerificationMaterial().GetTlogEntries(); len(entries) > 0 {
-		r.LogIndex = entries[0].GetLogIndex()
-		if len(svc.rekor) > 0 {
-			r.LogURL = svc.rekor[0].URL
-		}
-	}
-	r.Timestamped = len(pb.GetVerificationMaterial().GetTimestampVerificationData().GetRfc3161Timestamps()) > 0
+	r.fillEvidence(pb, svc)
 	return r, nil
 }
 
-// chooseTimeServices picks the logs and timestamp authorities of a signing
-// config, as chooseServices does, without needing a Fulcio.
 // staticCertificate is a CertificateProvider that hands out one
 // certificate: the SVID's, issued by SPIRE rather than requested here.
 type staticCertificate []byte
