@@ -56,7 +56,7 @@ func TestKustomizeBaseApplies(t *testing.T) {
 	}
 	for _, u := range objs {
 		t.Run(u.GetKind()+"/"+u.GetName(), func(t *testing.T) {
-			if err := api.Client.Patch(t.Context(), u, client.Apply, client.DryRunAll, client.FieldOwner("hallmark-test"), client.ForceOwnership); err != nil {
+			if err := api.Client.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(u), client.DryRunAll, client.FieldOwner("hallmark-test"), client.ForceOwnership); err != nil {
 				t.Fatalf("server-side dry-run apply: %v", err)
 			}
 			if u.GetKind() == "ClusterRole" || u.GetKind() == "Role" {
