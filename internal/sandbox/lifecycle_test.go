@@ -254,3 +254,72 @@ func TestUpFailureLeavesNothing(t *testing.T) {
 		t.Errorf("down after a failed up: %v, want ErrNotRunning", err)
 	}
 }
+
+// TestUpRetriesPortTakenByAnother gives fulcio's gRPC port to a listener of
+// the test's own for the first attempts, as another process on a busy CI
+// machine can: up must start again on fresh ports, and give up with a clear
+// error when every attempt loses a port.
+func TestUpRetriesPortTakenByAnother(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the sandbox's servers; runs without -short")
+	}
+	thief, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer thief.Close()
+	taken := thief.Addr().(*net.TCPAddr).Port
+
+	// stealFor makes the first n reservations hand out the taken port
+	// where fulcio's gRPC port goes (the second of seven).
+	stealFor := func(n int) *int {
+		calls := 0
+		restore := sandbox.SetFreePorts(func(k int) ([]int, error) {
+			ports, err := sandbox.ReservePorts(k)
+			if err == nil && k == 7 && calls < n {
+				ports[1] = taken
+			}
+			calls++
+			return ports, err
+		})
+		t.Cleanup(restore)
+		return &calls
+	}
+
+	t.Run("recovers", func(t *testing.T) {
+		calls := stealFor(1)
+		dir := shortDir(t)
+		s := upOwn(t, dir)
+		if *calls != 2 {
+			t.Errorf("ports chosen %d times, want 2 (one lost, one good)", *calls)
+		}
+		for _, h := range s.Status(context.Background()) {
+			if !h.Healthy {
+				t.Errorf("%s not healthy after the retry: %s", h.Name, h.Error)
+			}
+		}
+		logs, err := os.ReadFile(filepath.Join(dir, "logs", "fulcio.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(logs), "address already in use") {
+			t.Errorf("fulcio's log is the failed attempt's, not the running server's")
+		}
+	})
+
+	t.Run("gives up", func(t *testing.T) {
+		stealFor(sandbox.MaxStartAttempts)
+		dir := shortDir(t)
+		_, err := sandboxtest.Up(t, dir)
+		if err == nil {
+			sandbox.Down(context.Background(), dir)
+			t.Fatal("up succeeded with every attempt's port taken")
+		}
+		if !strings.Contains(err.Error(), "taken by another process") {
+			t.Errorf("error does not say what went wrong: %v", err)
+		}
+		if _, serr := os.Stat(filepath.Join(dir, sandbox.StateFile)); !errors.Is(serr, os.ErrNotExist) {
+			t.Errorf("failed up left a state file: %v", serr)
+		}
+	})
+}

@@ -59,7 +59,7 @@ func start(s spec, logPath string) (*Process, error) {
 	ticks, err := startTicks(cmd.Process.Pid)
 	if errors.Is(err, errExited) {
 		// It died before we could look at it: what it said is in its log.
-		return nil, fmt.Errorf("%s exited at once; its log %s ends:\n%s", s.name, logPath, logTail(logPath))
+		return nil, exitedError(s.name, logPath, "at once")
 	}
 	if err != nil {
 		cmd.Process.Kill()
@@ -134,10 +134,13 @@ func (p *Process) Stop(grace time.Duration) error {
 	return nil
 }
 
-// freePorts reserves n distinct free loopback ports. The listeners are closed
+// freePorts chooses n distinct free loopback ports. The listeners are closed
 // before the servers bind, so another process could take a port in between;
-// Up notices (the server fails to start) and says which port.
-func freePorts(n int) ([]int, error) {
+// Up notices (the server fails to start saying so) and starts again on fresh
+// ports. A variable so a test can hand out a port that is taken.
+var freePorts = reservePorts
+
+func reservePorts(n int) ([]int, error) {
 	ports := make([]int, 0, n)
 	var ls []net.Listener
 	defer func() {
@@ -167,7 +170,7 @@ func waitHealthy(ctx context.Context, p *Process, check func(context.Context) er
 			return nil
 		}
 		if !p.Alive() {
-			return fmt.Errorf("%s exited during start-up; its log %s ends:\n%s", p.Name, p.Log, logTail(p.Log))
+			return exitedError(p.Name, p.Log, "during start-up")
 		}
 		select {
 		case <-ctx.Done():
@@ -175,6 +178,25 @@ func waitHealthy(ctx context.Context, p *Process, check func(context.Context) er
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// exitedError describes a server that exited while starting, with the end of
+// its log; a *portTakenError if the log says it could not bind its port.
+func exitedError(name, log, when string) error {
+	t := logTail(log)
+	if strings.Contains(t, "address already in use") {
+		return &portTakenError{name: name, log: log, tail: t}
+	}
+	return fmt.Errorf("%s exited %s; its log %s ends:\n%s", name, when, log, t)
+}
+
+// portTakenError says a server could not bind a port chosen for it: another
+// process took the port between freePorts releasing it and the server
+// binding it. Up tries again on fresh ports.
+type portTakenError struct{ name, log, tail string }
+
+func (e *portTakenError) Error() string {
+	return fmt.Sprintf("%s exited during start-up: a port chosen for it was taken by another process; its log %s ends:\n%s", e.name, e.log, e.tail)
 }
 
 func logTail(path string) string {

@@ -300,6 +300,23 @@ func Up(ctx context.Context, dir string, opts Options) (_ *Sandbox, err error) {
 		bins[t.Name] = bin
 	}
 
+	for attempt := 1; ; attempt++ {
+		s, err := startServers(ctx, dir, opts.SPIFFEIssuers, bins, issuerCmd, progress, timeout)
+		var taken *portTakenError
+		if err == nil || !errors.As(err, &taken) || attempt == maxStartAttempts {
+			return s, err
+		}
+		fmt.Fprintf(progress, "%s lost a port to another process during start-up; starting again on fresh ports (attempt %d of %d)\n", taken.name, attempt+1, maxStartAttempts)
+	}
+}
+
+// maxStartAttempts bounds how often Up starts the servers again after one of
+// them lost its port to another process (see freePorts).
+const maxStartAttempts = 3
+
+// startServers starts the issuer and the three Sigstore servers on fresh
+// ports and writes the trust files. On error, whatever it started is stopped.
+func startServers(ctx context.Context, dir string, spiffe []SPIFFEIssuer, bins map[string]string, issuerCmd []string, progress io.Writer, timeout time.Duration) (_ *Sandbox, err error) {
 	// Fresh trust material every time: no state from an earlier run.
 	for _, sub := range []string{"fulcio", "rekor"} {
 		if err := os.RemoveAll(filepath.Join(dir, sub)); err != nil {
@@ -309,7 +326,7 @@ func Up(ctx context.Context, dir string, opts Options) (_ *Sandbox, err error) {
 	os.Remove(filepath.Join(dir, TrustedRootFile))
 	os.Remove(filepath.Join(dir, SigningConfigFile))
 
-	s := &Sandbox{Version: stateVersion, Dir: dir, StartedAt: time.Now().UTC(), SPIFFEIssuers: opts.SPIFFEIssuers}
+	s := &Sandbox{Version: stateVersion, Dir: dir, StartedAt: time.Now().UTC(), SPIFFEIssuers: spiffe}
 	defer func() {
 		if err != nil {
 			if serr := s.stopAll(); serr != nil {
@@ -329,14 +346,9 @@ func Up(ctx context.Context, dir string, opts Options) (_ *Sandbox, err error) {
 		return p, s.save()
 	}
 
-	ports, err := freePorts(7)
-	if err != nil {
-		return nil, err
-	}
-	fulcioPort, fulcioGRPC, fulcioMetrics, rekorHTTP, rekorGRPC, rekorMetrics, tsaPort := ports[0], ports[1], ports[2], ports[3], ports[4], ports[5], ports[6]
-
 	// The issuer gets its listening socket from us (fd 3), so its port
-	// cannot be taken between choosing and binding it.
+	// cannot be taken between choosing and binding it. It is bound before
+	// the other ports are chosen, so none of them can be the issuer's.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("opening the issuer's port: %w", err)
@@ -347,6 +359,12 @@ func Up(ctx context.Context, dir string, opts Options) (_ *Sandbox, err error) {
 		return nil, err
 	}
 	issuerPort := ln.Addr().(*net.TCPAddr).Port
+	ports, err := freePorts(7)
+	if err != nil {
+		lnFile.Close()
+		return nil, err
+	}
+	fulcioPort, fulcioGRPC, fulcioMetrics, rekorHTTP, rekorGRPC, rekorMetrics, tsaPort := ports[0], ports[1], ports[2], ports[3], ports[4], ports[5], ports[6]
 	s.IssuerURL = "http://127.0.0.1:" + strconv.Itoa(issuerPort)
 	if _, err := oidc.LoadKeys(filepath.Join(dir, issuerDir)); err != nil {
 		lnFile.Close()
