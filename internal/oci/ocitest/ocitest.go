@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -80,8 +81,36 @@ func Distribution(tb testing.TB, opts ...DistributionOption) *Registry {
 	}
 	dir := tb.TempDir()
 	storage := filepath.Join(dir, "storage")
-	host := freeAddr(tb)
-	cfg := fmt.Sprintf(`version: 0.1
+	auth := ""
+	if c.user != "" {
+		hash, err := bcrypt.GenerateFromPassword([]byte(c.password), bcrypt.MinCost)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		htpasswd := filepath.Join(dir, "htpasswd")
+		if err := os.WriteFile(htpasswd, []byte(c.user+":"+string(hash)+"\n"), 0o600); err != nil {
+			tb.Fatal(err)
+		}
+		auth = fmt.Sprintf("auth:\n  htpasswd:\n    realm: hallmark-test\n    path: %s\n", htpasswd)
+	}
+	// The port is chosen, released and then bound by docker-registry: on
+	// a busy machine another process can take it in between, so a start
+	// that loses its port is tried again on a fresh one.
+	for attempt := 1; ; attempt++ {
+		host := freeAddr(tb)
+		logs, err := startDistribution(tb, dir, fmt.Sprintf(distConfigTemplate, storage, host)+auth, host)
+		if err == nil {
+			return &Registry{Host: host, Dir: storage, User: c.user, Password: c.password}
+		}
+		if attempt < 3 && strings.Contains(logs, "address already in use") {
+			tb.Logf("docker-registry lost port %s to another process; trying a fresh one", host)
+			continue
+		}
+		tb.Fatalf("%v:\n%s", err, logs)
+	}
+}
+
+const distConfigTemplate = `version: 0.1
 log:
   level: error
   accesslog:
@@ -94,27 +123,20 @@ storage:
 http:
   addr: %s
   secret: hallmark-test-secret
-`, storage, host)
-	if c.user != "" {
-		hash, err := bcrypt.GenerateFromPassword([]byte(c.password), bcrypt.MinCost)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		htpasswd := filepath.Join(dir, "htpasswd")
-		if err := os.WriteFile(htpasswd, []byte(c.user+":"+string(hash)+"\n"), 0o600); err != nil {
-			tb.Fatal(err)
-		}
-		cfg += fmt.Sprintf("auth:\n  htpasswd:\n    realm: hallmark-test\n    path: %s\n", htpasswd)
-	}
+`
+
+// startDistribution runs docker-registry with cfg until it answers on host,
+// stopping it when the test ends. On failure it returns its output.
+func startDistribution(tb testing.TB, dir, cfg, host string) (string, error) {
 	cfgPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		tb.Fatal(err)
+		return "", err
 	}
 	var logs bytes.Buffer
 	cmd := exec.Command(DistributionBinary, "serve", cfgPath)
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
-		tb.Fatalf("starting %s: %v", DistributionBinary, err)
+		return "", fmt.Errorf("starting %s: %w", DistributionBinary, err)
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
@@ -133,15 +155,17 @@ http:
 		}
 		select {
 		case <-done:
-			tb.Fatalf("docker-registry exited:\n%s", logs.String())
+			return logs.String(), errors.New("docker-registry exited")
 		default:
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("docker-registry did not answer on %s:\n%s", host, logs.String())
+			cmd.Process.Kill()
+			<-done
+			return logs.String(), fmt.Errorf("docker-registry did not answer on %s", host)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return &Registry{Host: host, Dir: storage, User: c.user, Password: c.password}
+	return "", nil
 }
 
 // ReferrersOption configures Referrers.
