@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -57,10 +58,34 @@ func StartServerWithDiscovery(tb testing.TB, o ServerOptions) (*Server, *Discove
 		tb.Fatalf("StartServerWithDiscovery chooses the JWT issuer; ServerOptions.JWTIssuer is %q", o.JWTIssuer)
 	}
 	bin := DiscoveryBinary(tb)
-	port := freePort(tb)
+	// The provider's port is part of the server's configuration (its JWT
+	// issuer), so a provider that loses its port to another process takes
+	// a fresh server with it into the next attempt.
+	for attempt := 1; ; attempt++ {
+		s, d, err := startWithDiscovery(tb, o, bin)
+		if err == nil {
+			return s, d
+		}
+		if attempt < 3 && errors.Is(err, errPortTaken) {
+			tb.Logf("oidc-discovery-provider: %v; starting again on a fresh port", err)
+			continue
+		}
+		tb.Fatal(err)
+	}
+}
+
+func startWithDiscovery(tb testing.TB, o ServerOptions, bin string) (*Server, *Discovery, error) {
+	tb.Helper()
+	// Held until the provider starts, so the server cannot be given it.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
 	d := &Discovery{IssuerURL: "http://127.0.0.1:" + strconv.Itoa(port)}
 	o.JWTIssuer = d.IssuerURL
 	s := StartServer(tb, o)
+	l.Close()
 
 	// The provider checks the Host of each request against domains, and
 	// renders http URLs only with allow_insecure_scheme: the issuer is a
@@ -78,26 +103,27 @@ server_api {
 `, port, d.IssuerURL, d.IssuerURL+"/keys", "unix://"+s.socket)
 	cfg := filepath.Join(s.dir, "oidc-discovery-provider.conf")
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
-		tb.Fatal(err)
+		s.stop()
+		return nil, nil, err
 	}
 	d.logPath = filepath.Join(s.dir, "oidc-discovery-provider.log")
 	cmd := start(tb, d.logPath, bin, "-config", cfg)
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
 	tb.Cleanup(func() { stop(cmd, done) })
-	waitFor(tb, 60*time.Second, d.logPath, func() error {
-		select {
-		case <-done:
-			return errors.New("oidc-discovery-provider exited")
-		default:
-		}
+	err = waitReady(60*time.Second, d.logPath, done, func() error {
 		keys, err := d.keys()
 		if err == nil && keys == 0 {
 			err = errors.New("the JWKS has no keys yet")
 		}
 		return err
 	})
-	return s, d
+	if err != nil {
+		stop(cmd, done)
+		s.stop()
+		return nil, nil, err
+	}
+	return s, d, nil
 }
 
 // keys fetches the discovery document and the JWKS it names, as a relying

@@ -3,6 +3,7 @@ package spire
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -31,6 +32,7 @@ type Server struct {
 	agentBin  string
 	socket    string
 	cmd       *exec.Cmd
+	done      chan struct{}
 }
 
 // Agent is a running SPIRE agent serving the Workload API.
@@ -80,15 +82,37 @@ func StartServer(tb testing.TB, o ServerOptions) *Server {
 	if o.SVIDTTL == 0 {
 		o.SVIDTTL = time.Hour
 	}
+	// The agent port is chosen, released and then bound by the server: on
+	// a busy machine another process can take it in between, so a server
+	// that loses its port is started again on a fresh one.
+	for attempt := 1; ; attempt++ {
+		s, err := startServer(tb, o, bins)
+		if err == nil {
+			return s
+		}
+		if attempt < 3 && errors.Is(err, errPortTaken) {
+			tb.Logf("SPIRE server: %v; starting again on a fresh port", err)
+			continue
+		}
+		tb.Fatal(err)
+	}
+}
+
+func startServer(tb testing.TB, o ServerOptions, bins string) (*Server, error) {
+	tb.Helper()
 	// Unix socket paths are limited to 108 bytes: keep the folder short.
 	dir, err := os.MkdirTemp("", "spire-")
 	if err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
 	tb.Cleanup(func() { os.RemoveAll(dir) })
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		TrustDomain: spiffeid.RequireTrustDomainFromString(o.TrustDomain),
-		Port:        freePort(tb),
+		Port:        port,
 		JWTIssuer:   o.JWTIssuer,
 		dir:         dir,
 		bin:         filepath.Join(bins, "spire-server"),
@@ -127,17 +151,21 @@ plugins {
 `, s.Port, s.socket, o.TrustDomain, filepath.Join(dir, "data"), o.SVIDTTL.String(), jwtIssuer, filepath.Join(dir, "data", "datastore.sqlite3"))
 	cfg := filepath.Join(dir, "server.conf")
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
 	s.cmd = start(tb, filepath.Join(dir, "server.log"), s.bin, "run", "-config", cfg)
-	done := make(chan struct{})
-	go func() { s.cmd.Wait(); close(done) }()
-	tb.Cleanup(func() { stop(s.cmd, done) })
-	waitFor(tb, 60*time.Second, filepath.Join(dir, "server.log"), func() error {
+	s.done = make(chan struct{})
+	go func() { s.cmd.Wait(); close(s.done) }()
+	tb.Cleanup(s.stop)
+	err = waitReady(60*time.Second, filepath.Join(dir, "server.log"), s.done, func() error {
 		_, err := s.run("healthcheck", "-socketPath", s.socket)
 		return err
 	})
-	return s
+	if err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
 }
 
 func (s *Server) run(args ...string) ([]byte, error) {
@@ -291,31 +319,56 @@ func stop(cmd *exec.Cmd, done chan struct{}) {
 	}
 }
 
+func (s *Server) stop() { stop(s.cmd, s.done) }
+
 func waitFor(tb testing.TB, limit time.Duration, logPath string, ready func() error) {
 	tb.Helper()
+	if err := waitReady(limit, logPath, nil, ready); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// errPortTaken is in the error of a process that exited because its port
+// had been taken by another process.
+var errPortTaken = errors.New("a port chosen for it was taken by another process")
+
+// waitReady polls ready until it succeeds, limit passes, or done (when not
+// nil) closes, which means the process exited.
+func waitReady(limit time.Duration, logPath string, done <-chan struct{}, ready func() error) error {
 	deadline := time.Now().Add(limit)
 	var err error
 	for time.Now().Before(deadline) {
 		if err = ready(); err == nil {
-			return
+			return nil
 		}
-		time.Sleep(200 * time.Millisecond)
+		select {
+		case <-done:
+			log := logEnd(logPath)
+			if bytes.Contains(log, []byte("address already in use")) {
+				return fmt.Errorf("%s exited: %w:\n%s", filepath.Base(logPath), errPortTaken, log)
+			}
+			return fmt.Errorf("%s exited before it was ready:\n%s", filepath.Base(logPath), log)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
-	log, _ := os.ReadFile(logPath)
+	return fmt.Errorf("SPIRE did not become ready in %s: %v\n%s", limit, err, logEnd(logPath))
+}
+
+func logEnd(path string) []byte {
+	log, _ := os.ReadFile(path)
 	if len(log) > 4000 {
 		log = log[len(log)-4000:]
 	}
-	tb.Fatalf("SPIRE did not become ready in %s: %v\n%s", limit, err, log)
+	return log
 }
 
-func freePort(tb testing.TB) int {
-	tb.Helper()
+func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		tb.Fatal(err)
+		return 0, err
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // WaitForSVID waits until the agent hands this process an X.509-SVID for
