@@ -472,6 +472,12 @@ func mustContainEvent(tb testing.TB, bundle, event, ref string) {
 // stepSummary returns what the steps of job (as act names it in its log,
 // WORKFLOW/JOB) wrote to GITHUB_STEP_SUMMARY: act reads the file after each
 // step and logs it as "Summary - CONTENT", continued on lines of their own.
+//
+// Tests read why a step failed from its summary, not from its log: act
+// v0.2.89 in self-hosted mode (pkg/container/host_environment.go) returns
+// as soon as a failing step's process exits, without draining the
+// terminal its output goes through, so the last lines of a failing step
+// are sometimes missing from act's log. The summary is a file.
 func stepSummary(log, job string) string {
 	var b strings.Builder
 	in := false

@@ -27,7 +27,6 @@ func TestVerifierActionFails(t *testing.T) {
 		summary := stepSummary(run.Output, "verify-fails/"+tc.job)
 		mustContain(t, summary, "### Hallmark: verification FAILED\n",
 			"| `"+tc.artifact+"` | `sha256:", "| **FAILED** | | `"+tc.check+"`: ")
-		mustContain(t, run.Output, "FAILED: "+tc.check+": "+tc.artifact+": ")
 		if t.Failed() {
 			t.Logf("step summary of %s:\n%s", tc.job, summary)
 		}

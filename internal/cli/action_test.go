@@ -114,8 +114,8 @@ func TestActionAttestForkPullRequest(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "p.sigstore.json")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a bundle was written: %v", err)
 	}
-	if s := readString(t, summary); s != "" {
-		t.Errorf("summary written without a result:\n%s", s)
+	if s := readString(t, summary); !strings.HasPrefix(s, "### Hallmark: attestation FAILED\n") || !strings.Contains(s, "from the fork mallory/app") {
+		t.Errorf("summary does not say why attestation failed:\n%s", s)
 	}
 }
 

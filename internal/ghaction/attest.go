@@ -134,8 +134,19 @@ type AttestConfig struct {
 // push-to-registry, show-summary, bundle-path, signing-config, trusted-root,
 // private. Outputs: bundle-path, certificate-identity, certificate-issuer,
 // builder-id, log-index.
+//
+// A failure is also written to the step summary, so the reason stands on
+// the run's page next to the failed job, not only in its log.
 func Attest(ctx context.Context, cfg AttestConfig) error {
 	a := githubactions.New(githubactions.WithGetenv(cfg.Getenv), githubactions.WithWriter(cfg.Stdout))
+	err := attest(ctx, cfg, a)
+	if err != nil {
+		a.AddStepSummary("### Hallmark: attestation FAILED\n\n" + fenced("", err.Error()))
+	}
+	return err
+}
+
+func attest(ctx context.Context, cfg AttestConfig, a *githubactions.Action) error {
 	// The request token is a credential of the job: never let it reach a log.
 	if rt := cfg.Getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN"); rt != "" {
 		a.AddMask(rt)

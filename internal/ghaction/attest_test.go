@@ -214,6 +214,10 @@ func TestAttestNoToken(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.wantIn) {
 				t.Errorf("err = %v, want it to say %q", err, tt.wantIn)
 			}
+			summary := r.read(t, r.summary)
+			if want := "### Hallmark: attestation FAILED\n\n```\n" + err.Error() + "\n```\n\n"; summary != want {
+				t.Errorf("step summary = %q, want %q", summary, want)
+			}
 		})
 	}
 }
