@@ -53,18 +53,22 @@ func start(s spec, logPath string) (*Process, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", s.name, err)
 	}
-	// Reap the child if it exits while this process lives (tests run the
-	// sandbox in-process); otherwise it would linger as a zombie.
-	go cmd.Wait()
+	// Until it is waited for, the child cannot be reaped: /proc shows it,
+	// as a zombie if it has already exited.
 	ticks, err := startTicks(cmd.Process.Pid)
 	if errors.Is(err, errExited) {
+		cmd.Wait()
 		// It died before we could look at it: what it said is in its log.
 		return nil, exitedError(s.name, logPath, "at once")
 	}
 	if err != nil {
 		cmd.Process.Kill()
+		cmd.Wait()
 		return nil, fmt.Errorf("starting %s: %w", s.name, err)
 	}
+	// Reap the child if it exits while this process lives (tests run the
+	// sandbox in-process); otherwise it would linger as a zombie.
+	go cmd.Wait()
 	return &Process{Name: s.name, PID: cmd.Process.Pid, StartTicks: ticks, Log: logPath, Ports: s.ports}, nil
 }
 
