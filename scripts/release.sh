@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Builds hallmark's release binaries and writes, or checks, the checksums
+# the actions pin them by (.github/hallmark-checksums.txt).
+#
+#   scripts/release.sh TAG            build into dist/TAG/ and rewrite the
+#                                     checksums file: commit it, then tag
+#                                     that commit TAG
+#   scripts/release.sh --check TAG    build into dist/TAG/ and fail unless
+#                                     the binaries are exactly the ones the
+#                                     committed checksums file lists (the
+#                                     release workflow runs this before it
+#                                     publishes anything)
+#
+# The builds are reproducible: CGO_ENABLED=0, -trimpath, no VCS stamp, no
+# build ID, the version set from TAG. Only the Go version changes the bytes,
+# so the file records it and --check refuses another one.
+#
+# Environment: PLATFORMS (default "linux/amd64 linux/arm64 darwin/amd64
+# darwin/arm64 windows/amd64").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+usage() { echo "usage: scripts/release.sh [--check] TAG   (TAG like v1.2.3)" >&2; exit 2; }
+check=false
+case "${1:-}" in
+  --check) check=true; shift ;;
+  -h|--help) sed -n '2,19s/^# \{0,1\}//p' "$0"; exit 0 ;;
+esac
+[ $# -eq 1 ] || usage
+tag=$1
+if ! [[ "$tag" =~ ^v[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$ ]]; then
+  echo "release: $tag is not a version tag: want vMAJOR.MINOR.PATCH, as install.sh expects" >&2
+  exit 2
+fi
+platforms=${PLATFORMS:-linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64}
+sums=.github/hallmark-checksums.txt
+gover=$(go env GOVERSION)
+
+if $check; then
+  recorded=$(sed -n 's/^# built with \(go[0-9.]*\)$/\1/p' "$sums")
+  if [ -z "$recorded" ]; then
+    echo "release: $sums does not say which Go built the binaries: run scripts/release.sh $tag and commit it" >&2
+    exit 1
+  fi
+  if [ "$recorded" != "$gover" ]; then
+    echo "release: $sums was made with $recorded, this is $gover: build with $recorded (GOTOOLCHAIN=$recorded)" >&2
+    exit 1
+  fi
+fi
+
+out=dist/$tag
+rm -rf "$out"
+mkdir -p "$out"
+lines=""
+for p in $platforms; do
+  os=${p%/*} arch=${p#*/}
+  asset=hallmark_${os}_${arch}
+  echo "release: building $asset ($gover)" >&2
+  CGO_ENABLED=0 GOOS=$os GOARCH=$arch GOFLAGS= go build -trimpath -buildvcs=false \
+    -ldflags "-s -w -buildid= -X github.com/hallmark-dev/hallmark/internal/cli.Version=$tag" \
+    -o "$out/$asset" ./cmd/hallmark
+  sum=$(sha256sum "$out/$asset" | cut -d' ' -f1)
+  lines+="$sum  $tag/$asset"$'\n'
+done
+
+if $check; then
+  want=$(grep -v '^#' "$sums" | grep -v '^$' | sort || true)
+  got=$(printf '%s' "$lines" | sort)
+  if [ "$want" != "$got" ]; then
+    echo "release: the binaries built from this commit are not the ones $sums lists:" >&2
+    diff <(echo "$want") <(echo "$got") | sed 's/^</  listed:/; s/^>/  built: /' | grep -v -e '^[0-9]' -e '^---$' >&2 || true
+    exit 1
+  fi
+  echo "release: the binaries in $out are exactly the ones $sums lists" >&2
+  exit 0
+fi
+
+# Keep the file's explanation, replace the Go version and the lines, and
+# never leave a half-written file.
+tmp=$(mktemp "$sums.XXXXXX")
+trap 'rm -f "$tmp"' EXIT
+{ grep '^#' "$sums" | grep -v '^# built with '; echo "# built with $gover"; printf '%s' "$lines"; } >"$tmp"
+chmod 0644 "$tmp"
+mv "$tmp" "$sums"
+trap - EXIT
+echo "release: wrote $sums for $tag; commit it, tag that commit $tag, and push the tag" >&2
