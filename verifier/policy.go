@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/google/cel-go/cel"
@@ -13,15 +14,17 @@ import (
 
 // GitHub and SLSA identifiers the default policy and the checks use.
 const (
-	GitHubIssuer             = "https://token.actions.githubusercontent.com"
-	BuildTypeGitHubWorkflow  = "https://actions.github.io/buildtypes/workflow/v1"
-	BuildTypeGeneratorGen    = "https://github.com/slsa-framework/slsa-github-generator/generic@v1"
-	BuildTypeGeneratorGo     = "https://github.com/slsa-framework/slsa-github-generator/go@v1"
-	BuildTypeGeneratorCont   = "https://github.com/slsa-framework/slsa-github-generator/container@v1"
-	BuildTypeContainerBased  = "https://slsa.dev/container-based-build/v0.1?draft"
-	BuildTypeNpmCLIv2        = "https://github.com/npm/cli/gha/v2"
-	slsaGeneratorWorkflows   = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/"
-	hallmarkWorkflows        = "https://github.com/hallmark-dev/hallmark/.github/workflows/"
+	GitHubIssuer            = "https://token.actions.githubusercontent.com"
+	BuildTypeGitHubWorkflow = "https://actions.github.io/buildtypes/workflow/v1"
+	BuildTypeGeneratorGen   = "https://github.com/slsa-framework/slsa-github-generator/generic@v1"
+	BuildTypeGeneratorGo    = "https://github.com/slsa-framework/slsa-github-generator/go@v1"
+	BuildTypeGeneratorCont  = "https://github.com/slsa-framework/slsa-github-generator/container@v1"
+	BuildTypeContainerBased = "https://slsa.dev/container-based-build/v0.1?draft"
+	BuildTypeNpmCLIv2       = "https://github.com/npm/cli/gha/v2"
+	slsaGeneratorWorkflows  = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/"
+	hallmarkWorkflows       = "https://github.com/hallmark-dev/hallmark/.github/workflows/"
+	// releaseTag matches refs/tags/vX.Y.Z, as a regexp: pattern part.
+	releaseTag               = `refs/tags/v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)`
 	maxPolicySize            = 1 << 20
 	maxPolicyExpressionChars = 4096
 )
@@ -190,14 +193,18 @@ func LoadPolicy(data []byte) (*Policy, error) {
 // DefaultPolicy trusts, for the issuer https://token.actions.githubusercontent.com:
 //
 //   - Hallmark's reusable workflows generic.yml, container.yml and go.yml
-//     at tags refs/tags/v*, at level 3;
+//     at release tags refs/tags/vX.Y.Z, at level 3;
 //   - slsa-github-generator's generator_generic_slsa3.yml,
-//     builder_go_slsa3.yml and generator_container_slsa3.yml at tags
-//     refs/tags/v*, at level 3;
+//     builder_go_slsa3.yml and generator_container_slsa3.yml at release
+//     tags refs/tags/vX.Y.Z, at level 3;
 //   - GitHub's actions/attest provenance (build type
 //     https://actions.github.io/buildtypes/workflow/v1) from any workflow on
 //     github.com, at level 2, or 3 when the signing workflow is a reusable
 //     workflow in another repository than the source.
+//
+// A release tag is what slsa-verifier accepts for a trusted builder: three
+// numbers without leading zeros, no pre-release or build suffix. Branches,
+// major-version tags such as v2 and release candidates are not trusted.
 //
 // It expects nothing about the source; callers add Source and refs.
 func DefaultPolicy() *Policy {
@@ -206,12 +213,12 @@ func DefaultPolicy() *Policy {
 		Builders: []TrustedBuilder{
 			{
 				Name:     "hallmark",
-				Signer:   "glob:" + hallmarkWorkflows + "{generic,container,go}.yml@refs/tags/v*",
+				Signer:   "regexp:" + regexp.QuoteMeta(hallmarkWorkflows) + `(generic|container|go)\.yml@` + releaseTag,
 				MaxLevel: 3,
 			},
 			{
 				Name:       "slsa-github-generator",
-				Signer:     "glob:" + slsaGeneratorWorkflows + "{generator_generic_slsa3,builder_go_slsa3,generator_container_slsa3}.yml@refs/tags/v*",
+				Signer:     "regexp:" + regexp.QuoteMeta(slsaGeneratorWorkflows) + `(generator_generic_slsa3|builder_go_slsa3|generator_container_slsa3)\.yml@` + releaseTag,
 				BuildTypes: []string{BuildTypeGeneratorGen, BuildTypeGeneratorGo, BuildTypeGeneratorCont},
 				MaxLevel:   3,
 			},

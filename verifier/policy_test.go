@@ -112,6 +112,50 @@ func TestNewRejectsContradictions(t *testing.T) {
 	}
 }
 
+// TestDefaultPolicyBuilderRefs holds the default trusted builders to
+// slsa-verifier's rule: a release tag vX.Y.Z, nothing else.
+func TestDefaultPolicyBuilderRefs(t *testing.T) {
+	const wf = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_generic_slsa3.yml@"
+	const hm = "https://github.com/hallmark-dev/hallmark/.github/workflows/container.yml@"
+	cases := []struct {
+		signer string
+		want   bool
+	}{
+		{wf + "refs/tags/v2.1.0", true},
+		{wf + "refs/tags/v10.0.12", true},
+		{hm + "refs/tags/v1.0.0", true},
+		{wf + "refs/tags/v2", false},
+		{wf + "refs/tags/v2.1", false},
+		{wf + "refs/tags/v2.1.0-rc.1", false},
+		{wf + "refs/tags/v2.1.0+build", false},
+		{wf + "refs/tags/v02.1.0", false},
+		{wf + "refs/tags/v2.1.0.1", false},
+		{wf + "refs/tags/vanity", false},
+		{wf + "refs/heads/main", false},
+		{wf + "refs/heads/v2.1.0", false},
+		{hm + "refs/tags/v1.0.0/../../x", false},
+		{"https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_generic_slsa3xyml@refs/tags/v2.1.0", false},
+		{"https://github.com/hallmark-dev/hallmark/.github/workflows/release.yml@refs/tags/v1.0.0", false},
+	}
+	var builders []verifier.Pattern
+	for _, b := range verifier.DefaultPolicy().Builders[:2] {
+		p, err := verifier.ParsePattern(b.Signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		builders = append(builders, p)
+	}
+	for _, tc := range cases {
+		got := false
+		for _, p := range builders {
+			got = got || p.Match(tc.signer)
+		}
+		if got != tc.want {
+			t.Errorf("default policy trusts %s: %v, want %v", tc.signer, got, tc.want)
+		}
+	}
+}
+
 func TestPattern(t *testing.T) {
 	cases := []struct {
 		pattern, s string
