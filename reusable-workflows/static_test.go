@@ -19,7 +19,7 @@ import (
 var (
 	ourWorkflows = []string{".github/workflows/generic.yml", ".github/workflows/container.yml", ".github/workflows/go.yml",
 		".github/workflows/release.yml", ".github/workflows/ci.yml"}
-	ourActions   = []string{"action.yml", "verifier/action.yml"}
+	ourActions = []string{"action.yml", "verifier/action.yml"}
 )
 
 // callerWorkflows are the example callers and the test callers, relative
