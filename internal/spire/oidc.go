@@ -61,25 +61,23 @@ func StartServerWithDiscovery(tb testing.TB, o ServerOptions) (*Server, *Discove
 	// The provider's port is part of the server's configuration (its JWT
 	// issuer), so a provider that loses its port to another process takes
 	// a fresh server with it into the next attempt.
-	for attempt := 1; ; attempt++ {
-		s, d, err := startWithDiscovery(tb, o, bin)
-		if err == nil {
-			return s, d
-		}
-		if attempt < 3 && errors.Is(err, errPortTaken) {
-			tb.Logf("oidc-discovery-provider: %v; starting again on a fresh port", err)
-			continue
-		}
-		tb.Fatal(err)
-	}
+	sd := retryPortTaken(tb, "oidc-discovery-provider", func() (serverAndDiscovery, error) {
+		return startWithDiscovery(tb, o, bin)
+	})
+	return sd.s, sd.d
 }
 
-func startWithDiscovery(tb testing.TB, o ServerOptions, bin string) (*Server, *Discovery, error) {
+type serverAndDiscovery struct {
+	s *Server
+	d *Discovery
+}
+
+func startWithDiscovery(tb testing.TB, o ServerOptions, bin string) (serverAndDiscovery, error) {
 	tb.Helper()
 	// Held until the provider starts, so the server cannot be given it.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, nil, err
+		return serverAndDiscovery{}, err
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	d := &Discovery{IssuerURL: "http://127.0.0.1:" + strconv.Itoa(port)}
@@ -104,7 +102,7 @@ server_api {
 	cfg := filepath.Join(s.dir, "oidc-discovery-provider.conf")
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		s.stop()
-		return nil, nil, err
+		return serverAndDiscovery{}, err
 	}
 	d.logPath = filepath.Join(s.dir, "oidc-discovery-provider.log")
 	cmd := start(tb, d.logPath, bin, "-config", cfg)
@@ -121,9 +119,9 @@ server_api {
 	if err != nil {
 		stop(cmd, done)
 		s.stop()
-		return nil, nil, err
+		return serverAndDiscovery{}, err
 	}
-	return s, d, nil
+	return serverAndDiscovery{s, d}, nil
 }
 
 // keys fetches the discovery document and the JWKS it names, as a relying

@@ -85,13 +85,20 @@ func StartServer(tb testing.TB, o ServerOptions) *Server {
 	// The agent port is chosen, released and then bound by the server: on
 	// a busy machine another process can take it in between, so a server
 	// that loses its port is started again on a fresh one.
+	return retryPortTaken(tb, "SPIRE server", func() (*Server, error) { return startServer(tb, o, bins) })
+}
+
+// retryPortTaken calls start until it succeeds, fails for another reason
+// than a port taken by another process, or has lost a port three times.
+func retryPortTaken[T any](tb testing.TB, what string, start func() (T, error)) T {
+	tb.Helper()
 	for attempt := 1; ; attempt++ {
-		s, err := startServer(tb, o, bins)
+		v, err := start()
 		if err == nil {
-			return s
+			return v
 		}
 		if attempt < 3 && errors.Is(err, errPortTaken) {
-			tb.Logf("SPIRE server: %v; starting again on a fresh port", err)
+			tb.Logf("%s: %v; starting again on a fresh port", what, err)
 			continue
 		}
 		tb.Fatal(err)
