@@ -1,34 +1,13 @@
 package ghaction_test
 
 import (
-	"flag"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/hallmark-dev/hallmark/internal/ghaction"
+	"github.com/hallmark-dev/hallmark/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to write it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs; got:\n%s", name, got)
-	}
-}
 
 // hostileNames are subject names a build may produce that mean something
 // in Markdown or to a shell.
@@ -61,7 +40,7 @@ var unescapedPipe = regexp.MustCompile(`(^|[^\\])\|`)
 // no line of the verify commands can close their code block.
 func TestAttestSummaryEscapes(t *testing.T) {
 	s := ghaction.AttestSummary(hostileResult(), ghaction.SummaryContext{Repository: "acme/app", TrustedRoot: "trusted_root.json"})
-	golden(t, "summary-hostile-names.md", s)
+	golden.Check(t, "summary-hostile-names.md", []byte(s))
 
 	lines := strings.Split(s, "\n")
 	var rows []string

@@ -3,9 +3,7 @@ package githubctx_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"flag"
 	"io/fs"
 	"maps"
 	"os"
@@ -16,11 +14,10 @@ import (
 	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/githubctx"
+	"github.com/hallmark-dev/hallmark/internal/golden"
 	"github.com/hallmark-dev/hallmark/internal/provenance"
 	"github.com/hallmark-dev/hallmark/internal/subject"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 const sha = "5d2e1c3b4a5f6e7d8c9b0a1f2e3d4c5b6a7f8e9d"
 
@@ -85,28 +82,6 @@ func statementJSON(t *testing.T, c provenance.Context) []byte {
 	return out
 }
 
-func compareGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	var pretty bytes.Buffer
-	if err := json.Indent(&pretty, got, "", "  "); err != nil {
-		t.Fatal(err)
-	}
-	pretty.WriteByte('\n')
-	if *update {
-		if err := os.WriteFile(path, pretty.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./internal/githubctx -update to create it)", err)
-	}
-	if !bytes.Equal(pretty.Bytes(), want) {
-		t.Errorf("statement differs from %s (run with -update if intended)\n got:\n%s\nwant:\n%s", path, pretty.Bytes(), want)
-	}
-}
-
 func TestFromEnvGolden(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -165,7 +140,7 @@ func TestFromEnvGolden(t *testing.T) {
 					t.Fatalf("With: %v", err)
 				}
 			}
-			compareGolden(t, tt.golden, statementJSON(t, c))
+			golden.JSON(t, tt.golden, statementJSON(t, c))
 		})
 	}
 }

@@ -1,10 +1,7 @@
 package tekton_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,12 +10,11 @@ import (
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/hallmark-dev/hallmark/internal/golden"
 	"github.com/hallmark-dev/hallmark/internal/provenance"
 	"github.com/hallmark-dev/hallmark/internal/subject"
 	"github.com/hallmark-dev/hallmark/internal/tekton"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func load[T any](t testing.TB, name string) *T {
 	t.Helper()
@@ -33,7 +29,7 @@ func load[T any](t testing.TB, name string) *T {
 	return v
 }
 
-func golden(t *testing.T, name string, a *tekton.Attestation) {
+func goldenStatement(t *testing.T, name string, a *tekton.Attestation) {
 	t.Helper()
 	st, err := a.Statement()
 	if err != nil {
@@ -43,23 +39,7 @@ func golden(t *testing.T, name string, a *tekton.Attestation) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pretty bytes.Buffer
-	if err := json.Indent(&pretty, raw, "", "  "); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, pretty.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if !bytes.Equal(pretty.Bytes(), want) {
-		t.Errorf("%s differs; got:\n%s", name, pretty.String())
-	}
+	golden.JSON(t, name, raw)
 }
 
 func TestFromTaskRunKaniko(t *testing.T) {
@@ -76,7 +56,7 @@ func TestFromTaskRunKaniko(t *testing.T) {
 	if b.BuildType != tekton.BuildType || b.BuilderID != tekton.DefaultBuilderID {
 		t.Errorf("buildType %s builder %s", b.BuildType, b.BuilderID)
 	}
-	golden(t, "provenance-taskrun-kaniko.golden.json", a)
+	goldenStatement(t, "provenance-taskrun-kaniko.golden.json", a)
 }
 
 func TestFromPipelineRunDeepInspection(t *testing.T) {
@@ -94,7 +74,7 @@ func TestFromPipelineRunDeepInspection(t *testing.T) {
 	if !slices.Equal(names, want) {
 		t.Errorf("subjects = %q, want %q", names, want)
 	}
-	golden(t, "provenance-pipelinerun-release.golden.json", a)
+	goldenStatement(t, "provenance-pipelinerun-release.golden.json", a)
 }
 
 func TestRunsNotAttested(t *testing.T) {
