@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -83,7 +81,6 @@ func AttestForAction(ctx context.Context, req ghaction.AttestRequest, stderr io.
 		subjectNames:     req.SubjectNames,
 		subjectDigests:   req.SubjectDigests,
 		bundlePath:       req.BundlePath,
-		format:           "json",
 		signingConfig:    req.SigningConfig,
 		trustedRoot:      req.TrustedRoot,
 		identityToken:    req.IdentityToken,
@@ -91,15 +88,11 @@ func AttestForAction(ctx context.Context, req ghaction.AttestRequest, stderr io.
 		timeout:          defaultActionTimeout,
 		retries:          signer.DefaultRetries,
 	}
-	var out bytes.Buffer
-	if err := runAttest(ctx, f, strings.NewReader(""), &out, stderr, os.Getenv); err != nil {
+	sum, err := attest(ctx, f, strings.NewReader(""), stderr, os.Getenv)
+	if err != nil {
 		return nil, err
 	}
-	var res ghaction.AttestResult
-	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-		return nil, fmt.Errorf("reading attest's summary: %w", err)
-	}
-	return &res, nil
+	return &sum.AttestResult, nil
 }
 
 // pushForAction attaches a bundle to the image ref as an OCI 1.1 referrer

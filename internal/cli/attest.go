@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/hallmark-dev/hallmark/internal/atomicfile"
+	"github.com/hallmark-dev/hallmark/internal/ghaction"
 	"github.com/hallmark-dev/hallmark/internal/githubctx"
 	"github.com/hallmark-dev/hallmark/internal/provenance"
 	"github.com/hallmark-dev/hallmark/internal/signer"
@@ -237,150 +238,20 @@ func buildContext(f attestFlags, getenv func(string) string, claims map[string]a
 	}
 }
 
-type subjectJSON struct {
-	Name   string            `json:"name"`
-	Digest map[string]string `json:"digest"`
-}
-
-type bundleSummary struct {
-	Path        string        `json:"path"`
-	Subjects    []subjectJSON `json:"subjects"`
-	Identity    string        `json:"certificateIdentity"`
-	Issuer      string        `json:"certificateIssuer"`
-	LogIndex    *int64        `json:"logIndex,omitempty"`
-	LogURL      string        `json:"logURL,omitempty"`
-	Timestamped bool          `json:"timestamped"`
-}
-
+// attestSummary is what attest prints with --format json: the action's
+// result (the action reads it as one) and the registry pushes.
 type attestSummary struct {
-	BuilderID string          `json:"builderID"`
-	Bundles   []bundleSummary `json:"bundles"`
-	Pushes    []pushRecord    `json:"pushes,omitempty"`
+	ghaction.AttestResult
+	Pushes []pushRecord `json:"pushes,omitempty"`
 }
 
 func runAttest(ctx context.Context, f attestFlags, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
 	if err := checkFormat(f.format); err != nil {
 		return err
 	}
-	if f.bundlePath == "" {
-		return errors.New("--bundle-path is empty")
-	}
-	if f.factsFile != "" && f.factsFromToken {
-		return errors.New("--facts and --facts-from-token contradict each other: give one")
-	}
-	if err := checkPushFlags(f); err != nil {
-		return err
-	}
-	started := time.Now().UTC().Truncate(time.Second)
-	subjects, err := collectSubjects(ctx, f, stdin)
+	summary, err := attest(ctx, f, stdin, stderr, getenv)
 	if err != nil {
 		return err
-	}
-	sc, tr, err := loadTrust(f, getenv)
-	if err != nil {
-		return err
-	}
-	token, source, err := signer.IdentityToken(ctx, f.identityToken, getenv, &http.Client{Timeout: f.timeout})
-	if err != nil {
-		return err
-	}
-	claims, err := signer.Claims(token)
-	if err != nil {
-		return fmt.Errorf("identity token from %s: %w", source, err)
-	}
-	bctx, err := buildContext(f, getenv, claims)
-	if err != nil {
-		return err
-	}
-	if jwr, _ := claims["job_workflow_ref"].(string); jwr != "" {
-		if bctx, err = bctx.With(githubctx.Options{JobWorkflowRef: jwr}); err != nil {
-			return err
-		}
-	}
-	build, err := bctx.Build(ctx)
-	if err != nil {
-		return err
-	}
-	if build.StartedOn.IsZero() {
-		build.StartedOn = started
-	}
-
-	groups := subject.Split(subjects, provenance.MaxSubjects)
-	if f.perSubject {
-		groups = groups[:0]
-		for _, s := range subjects {
-			groups = append(groups, []subject.Subject{s})
-		}
-	}
-	paths, err := bundlePaths(f.bundlePath, groups, f.perSubject)
-	if err != nil {
-		return err
-	}
-	// Fail before signing when a bundle could not be written: a log entry
-	// for a bundle nobody keeps helps no one.
-	for _, p := range paths {
-		if fi, err := os.Stat(filepath.Dir(p)); err != nil {
-			return fmt.Errorf("--bundle-path %s: %w", p, err)
-		} else if !fi.IsDir() {
-			return fmt.Errorf("--bundle-path %s: %s is not a folder: %w", p, filepath.Dir(p), syscall.ENOTDIR)
-		}
-	}
-	// Sign everything first; write only when all bundles are good.
-	type signed struct {
-		path string
-		data []byte
-		sum  bundleSummary
-	}
-	var out []signed
-	for i, g := range groups {
-		build.FinishedOn = time.Now().UTC().Truncate(time.Second)
-		st, err := provenance.Statement(g, build)
-		if err != nil {
-			return err
-		}
-		payload, err := provenance.MarshalStatement(st)
-		if err != nil {
-			return err
-		}
-		if len(groups) > 1 {
-			fmt.Fprintf(stderr, "signing bundle %d of %d (%d subjects)\n", i+1, len(groups), len(g))
-		}
-		res, err := signer.Sign(ctx, payload, signer.PayloadTypeInToto, signer.Options{
-			SigningConfig: sc, TrustedRoot: tr, IdentityToken: token, Private: f.private,
-			Timeout: f.timeout, Retries: retriesOption(f.retries),
-		})
-		if err != nil {
-			return err
-		}
-		data, err := protojson.Marshal(res.Bundle)
-		if err != nil {
-			return fmt.Errorf("encoding bundle: %w", err)
-		}
-		sum := bundleSummary{Path: paths[i], Subjects: subjectsJSON(g), Identity: res.Identity, Issuer: res.Issuer, LogURL: res.LogURL, Timestamped: res.Timestamped}
-		if res.LogIndex >= 0 {
-			idx := res.LogIndex
-			sum.LogIndex = &idx
-		}
-		out = append(out, signed{path: paths[i], data: data, sum: sum})
-	}
-	var written []string
-	for _, s := range out {
-		if err := atomicfile.Write(s.path, s.data, 0o644); err != nil {
-			for _, w := range written {
-				os.Remove(w)
-			}
-			return err
-		}
-		written = append(written, s.path)
-	}
-	pushes, err := pushAttestations(ctx, f, written, stderr, getenv)
-	if err != nil {
-		return err
-	}
-
-	summary := attestSummary{BuilderID: build.BuilderID, Pushes: pushes}
-	for _, s := range out {
-		summary.Bundles = append(summary.Bundles, s.sum)
 	}
 	if f.format == "json" {
 		return writeJSON(stdout, summary)
@@ -399,10 +270,136 @@ func runAttest(ctx context.Context, f attestFlags, stdin io.Reader, stdout, stde
 	return nil
 }
 
-func subjectsJSON(ss []subject.Subject) []subjectJSON {
-	out := make([]subjectJSON, len(ss))
+// attest signs provenance for the subjects f names and writes the bundles.
+// Nothing is written unless every bundle was signed.
+func attest(ctx context.Context, f attestFlags, stdin io.Reader, stderr io.Writer, getenv func(string) string) (*attestSummary, error) {
+	if f.bundlePath == "" {
+		return nil, errors.New("--bundle-path is empty")
+	}
+	if f.factsFile != "" && f.factsFromToken {
+		return nil, errors.New("--facts and --facts-from-token contradict each other: give one")
+	}
+	if err := checkPushFlags(f); err != nil {
+		return nil, err
+	}
+	started := time.Now().UTC().Truncate(time.Second)
+	subjects, err := collectSubjects(ctx, f, stdin)
+	if err != nil {
+		return nil, err
+	}
+	sc, tr, err := loadTrust(f, getenv)
+	if err != nil {
+		return nil, err
+	}
+	token, source, err := signer.IdentityToken(ctx, f.identityToken, getenv, &http.Client{Timeout: f.timeout})
+	if err != nil {
+		return nil, err
+	}
+	claims, err := signer.Claims(token)
+	if err != nil {
+		return nil, fmt.Errorf("identity token from %s: %w", source, err)
+	}
+	bctx, err := buildContext(f, getenv, claims)
+	if err != nil {
+		return nil, err
+	}
+	if jwr, _ := claims["job_workflow_ref"].(string); jwr != "" {
+		if bctx, err = bctx.With(githubctx.Options{JobWorkflowRef: jwr}); err != nil {
+			return nil, err
+		}
+	}
+	build, err := bctx.Build(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if build.StartedOn.IsZero() {
+		build.StartedOn = started
+	}
+
+	groups := subject.Split(subjects, provenance.MaxSubjects)
+	if f.perSubject {
+		groups = groups[:0]
+		for _, s := range subjects {
+			groups = append(groups, []subject.Subject{s})
+		}
+	}
+	paths, err := bundlePaths(f.bundlePath, groups, f.perSubject)
+	if err != nil {
+		return nil, err
+	}
+	// Fail before signing when a bundle could not be written: a log entry
+	// for a bundle nobody keeps helps no one.
+	for _, p := range paths {
+		if fi, err := os.Stat(filepath.Dir(p)); err != nil {
+			return nil, fmt.Errorf("--bundle-path %s: %w", p, err)
+		} else if !fi.IsDir() {
+			return nil, fmt.Errorf("--bundle-path %s: %s is not a folder: %w", p, filepath.Dir(p), syscall.ENOTDIR)
+		}
+	}
+	// Sign everything first; write only when all bundles are good.
+	type signed struct {
+		path string
+		data []byte
+		sum  ghaction.Bundle
+	}
+	var out []signed
+	for i, g := range groups {
+		build.FinishedOn = time.Now().UTC().Truncate(time.Second)
+		st, err := provenance.Statement(g, build)
+		if err != nil {
+			return nil, err
+		}
+		payload, err := provenance.MarshalStatement(st)
+		if err != nil {
+			return nil, err
+		}
+		if len(groups) > 1 {
+			fmt.Fprintf(stderr, "signing bundle %d of %d (%d subjects)\n", i+1, len(groups), len(g))
+		}
+		res, err := signer.Sign(ctx, payload, signer.PayloadTypeInToto, signer.Options{
+			SigningConfig: sc, TrustedRoot: tr, IdentityToken: token, Private: f.private,
+			Timeout: f.timeout, Retries: retriesOption(f.retries),
+		})
+		if err != nil {
+			return nil, err
+		}
+		data, err := protojson.Marshal(res.Bundle)
+		if err != nil {
+			return nil, fmt.Errorf("encoding bundle: %w", err)
+		}
+		sum := ghaction.Bundle{Path: paths[i], Subjects: subjectsJSON(g), Identity: res.Identity, Issuer: res.Issuer, LogURL: res.LogURL, Timestamped: res.Timestamped}
+		if res.LogIndex >= 0 {
+			idx := res.LogIndex
+			sum.LogIndex = &idx
+		}
+		out = append(out, signed{path: paths[i], data: data, sum: sum})
+	}
+	var written []string
+	for _, s := range out {
+		if err := atomicfile.Write(s.path, s.data, 0o644); err != nil {
+			for _, w := range written {
+				os.Remove(w)
+			}
+			return nil, err
+		}
+		written = append(written, s.path)
+	}
+	pushes, err := pushAttestations(ctx, f, written, stderr, getenv)
+	if err != nil {
+		return nil, err
+	}
+
+	summary := &attestSummary{AttestResult: ghaction.AttestResult{BuilderID: build.BuilderID}, Pushes: pushes}
+	for _, s := range out {
+		summary.Bundles = append(summary.Bundles, s.sum)
+	}
+	return summary, nil
+}
+
+func subjectsJSON(ss []subject.Subject) []ghaction.Subject {
+	out := make([]ghaction.Subject, len(ss))
 	for i, s := range ss {
-		out[i] = subjectJSON{Name: s.Name, Digest: s.Digest}
+		out[i] = ghaction.Subject{Name: s.Name, Digest: s.Digest}
 	}
 	return out
 }
