@@ -173,7 +173,7 @@ func TestFactoryJWTSVID(t *testing.T) {
 
 		// The certificate is Fulcio's, for the SPIFFE ID, naming the
 		// SPIRE issuer; not the X.509-SVID.
-		leaf := leafOf(t, b)
+		leaf := sandboxtest.LeafCert(t, b)
 		if len(leaf.URIs) != 1 || leaf.URIs[0].String() != factoryID {
 			t.Errorf("certificate URI SANs %v, want [%s]", leaf.URIs, factoryID)
 		}
@@ -342,19 +342,6 @@ builders:
 		}
 		w.waitEvent(t, "jwt-audience", "build", "SigningFailed")
 	})
-}
-
-func leafOf(t *testing.T, b *bundle.Bundle) *x509.Certificate {
-	t.Helper()
-	vc, err := b.VerificationContent()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := vc.Certificate()
-	if c == nil {
-		t.Fatal("the bundle holds a public key, not a certificate")
-	}
-	return c
 }
 
 func spireRoots(b *x509bundle.Bundle) *x509.CertPool {

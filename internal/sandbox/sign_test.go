@@ -123,7 +123,7 @@ func TestSignedDSSEVerifiesWithSigstoreGo(t *testing.T) {
 	}
 
 	// The leaf carries the token's values in Fulcio's GitHub extensions.
-	leaf := leafCert(t, b)
+	leaf := sandboxtest.LeafCert(t, b)
 	url := "https://github.com/"
 	want := map[int]string{
 		8:  sb.IssuerURL,
@@ -314,19 +314,6 @@ func tokenClaims(t *testing.T, tok string) map[string]any {
 	var c map[string]any
 	if err := parsed.UnsafeClaimsWithoutVerification(&c); err != nil {
 		t.Fatal(err)
-	}
-	return c
-}
-
-func leafCert(t *testing.T, b *bundle.Bundle) *x509.Certificate {
-	t.Helper()
-	vc, err := b.VerificationContent()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := vc.Certificate()
-	if c == nil {
-		t.Fatal("no certificate")
 	}
 	return c
 }

@@ -15,6 +15,7 @@ package sandboxtest
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"os"
 	"os/exec"
@@ -23,6 +24,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sigstore/sigstore-go/pkg/bundle"
 
 	"github.com/hallmark-dev/hallmark/internal/sandbox"
 )
@@ -152,4 +155,19 @@ type tbWriter struct{ tb testing.TB }
 func (w tbWriter) Write(p []byte) (int, error) {
 	w.tb.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// LeafCert returns the signing certificate of b, failing the test if b
+// holds a public key instead.
+func LeafCert(tb testing.TB, b *bundle.Bundle) *x509.Certificate {
+	tb.Helper()
+	vc, err := b.VerificationContent()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c := vc.Certificate()
+	if c == nil {
+		tb.Fatal("the bundle holds a public key, not a certificate")
+	}
+	return c
 }
