@@ -69,10 +69,15 @@ func normalizeCert(c *certFields) error {
 	return nil
 }
 
-// crossCheck compares the provenance with the certificate. It returns the
-// names of the external parameters it has accounted for.
-func crossCheck(st *statement, c *certFields) (known map[string]bool, err error) {
+// crossCheck compares the provenance with the signer. It returns the names
+// of the external parameters it has accounted for. Only a GitHub Actions
+// certificate can vouch for GitHub's build types: any other signer must be
+// the builder it names.
+func crossCheck(st *statement, s *signer) (known map[string]bool, err error) {
+	c := &s.cert
 	switch {
+	case s.kind != signerGitHub:
+		// Checked below.
 	case st.v1 != nil && st.v1.BuildDefinition.BuildType == BuildTypeGitHubWorkflow:
 		return crossCheckGitHubWorkflow(st.v1, c)
 	case st.v1 != nil && st.v1.BuildDefinition.BuildType == BuildTypeContainerBased:
@@ -82,9 +87,9 @@ func crossCheck(st *statement, c *certFields) (known map[string]bool, err error)
 	case st.v02 != nil && st.v02.BuildType == BuildTypeNpmCLIv2:
 		return nil, crossCheckGeneratorV02(st.v02, c, true)
 	}
-	// Any other build type: the signer must be the builder, and no source
-	// claim of the provenance is used (the source checks read the
-	// certificate).
+	// Any other build type or signer: the signer must be the builder, and
+	// no source claim of the provenance is used (the source checks read the
+	// certificate, or for a SPIFFE signer the factory's record).
 	id := st.builderID()
 	if id == "" || (id != c.BuildSignerURI && id != c.SubjectAlternativeName) {
 		return nil, mismatch("builder.id for buildType "+st.buildType(), c.BuildSignerURI, id)
@@ -112,7 +117,7 @@ func crossCheckGitHubWorkflow(p *predicateV1, c *certFields) (map[string]bool, e
 	if err := equalCert("externalParameters.workflow (build config)", c.BuildConfigURI, repo+"/"+path+"@"+ref); err != nil {
 		return nil, err
 	}
-	for k := range wf {
+	for _, k := range sortedKeys(wf) {
 		if k != "repository" && k != "ref" && k != "path" {
 			return nil, mismatch("externalParameters.workflow."+k, "", "present")
 		}
@@ -126,26 +131,34 @@ func crossCheckGitHubWorkflow(p *predicateV1, c *certFields) (map[string]bool, e
 		}
 	}
 	gh, _ := p.BuildDefinition.InternalParameters["github"].(map[string]any)
-	for field, cert := range map[string]string{
-		"event_name":          c.BuildTrigger,
-		"repository_id":       c.SourceRepositoryIdentifier,
-		"repository_owner_id": c.SourceRepositoryOwnerIdentifier,
-		"runner_environment":  c.RunnerEnvironment,
+	for _, f := range []certField{
+		{"event_name", c.BuildTrigger},
+		{"repository_id", c.SourceRepositoryIdentifier},
+		{"repository_owner_id", c.SourceRepositoryOwnerIdentifier},
+		{"runner_environment", c.RunnerEnvironment},
 	} {
-		v, present := gh[field]
-		if err := equalCertIfPresent("internalParameters.github."+field, cert, v, present); err != nil {
+		v, present := gh[f.name]
+		if err := equalCertIfPresent("internalParameters.github."+f.name, f.cert, v, present); err != nil {
 			return nil, err
 		}
 	}
 	return map[string]bool{"workflow": true}, nil
 }
 
+// certField pairs a provenance field with the certificate's value, in a
+// fixed order so that the first disagreement reported never varies.
+type certField struct{ name, cert string }
+
 // checkSourceDependency checks that the provenance names exactly one
-// resolved dependency, the source at the certificate's ref and commit.
+// resolved dependency, the source at the certificate's ref and commit:
+// another dependency would be a claim nothing vouches for.
 func checkSourceDependency(deps []resourceDescriptor, c *certFields, digestKey string) error {
 	want := "git+" + c.SourceRepositoryURI + "@" + c.SourceRepositoryRef
 	if len(deps) == 0 {
 		return mismatch("resolvedDependencies[0].uri", want, "missing")
+	}
+	if len(deps) > 1 {
+		return mismatch("resolvedDependencies", "the source only", fmt.Sprintf("%d entries", len(deps)))
 	}
 	if err := equalCert("resolvedDependencies[0].uri", want, deps[0].URI); err != nil {
 		return err
@@ -193,7 +206,7 @@ func crossCheckGeneratorV02(p *predicateV02, c *certFields, npm bool) error {
 		return err
 	}
 	runID, attempt := runOf(c.RunInvocationURI)
-	if id := p.invocationID(); id != "" {
+	if id := p.Metadata.BuildInvocationID; id != "" {
 		if err := equalCert("metadata.buildInvocationID", runID+"-"+attempt, id); err != nil {
 			return err
 		}
@@ -212,17 +225,17 @@ func crossCheckGeneratorV02(p *predicateV02, c *certFields, npm bool) error {
 	if npm {
 		sha = "GITHUB_SHA"
 	}
-	for field, cert := range map[string]string{
-		key("github_ref"):                 c.SourceRepositoryRef,
-		sha:                               c.SourceRepositoryDigest,
-		key("github_event_name"):          c.BuildTrigger,
-		key("github_repository_id"):       c.SourceRepositoryIdentifier,
-		key("github_repository_owner_id"): c.SourceRepositoryOwnerIdentifier,
-		key("github_run_id"):              runID,
-		key("github_run_attempt"):         attempt,
+	for _, f := range []certField{
+		{key("github_ref"), c.SourceRepositoryRef},
+		{sha, c.SourceRepositoryDigest},
+		{key("github_event_name"), c.BuildTrigger},
+		{key("github_repository_id"), c.SourceRepositoryIdentifier},
+		{key("github_repository_owner_id"), c.SourceRepositoryOwnerIdentifier},
+		{key("github_run_id"), runID},
+		{key("github_run_attempt"), attempt},
 	} {
-		v, present := env[field]
-		if err := equalCertIfPresent("invocation.environment."+field, cert, v, present); err != nil {
+		v, present := env[f.name]
+		if err := equalCertIfPresent("invocation.environment."+f.name, f.cert, v, present); err != nil {
 			return err
 		}
 	}
@@ -267,18 +280,18 @@ func crossCheckContainerBased(p *predicateV1, c *certFields) (map[string]bool, e
 	}
 	runID, attempt := runOf(c.RunInvocationURI)
 	ip := p.BuildDefinition.InternalParameters
-	for field, cert := range map[string]string{
-		"GITHUB_REF":                 c.SourceRepositoryRef,
-		"GITHUB_SHA":                 c.SourceRepositoryDigest,
-		"GITHUB_EVENT_NAME":          c.BuildTrigger,
-		"GITHUB_REPOSITORY_ID":       c.SourceRepositoryIdentifier,
-		"GITHUB_REPOSITORY_OWNER_ID": c.SourceRepositoryOwnerIdentifier,
-		"GITHUB_RUN_ID":              runID,
-		"GITHUB_RUN_ATTEMPT":         attempt,
-		"GITHUB_WORKFLOW_REF":        strings.TrimPrefix(c.BuildConfigURI, "https://github.com/"),
+	for _, f := range []certField{
+		{"GITHUB_REF", c.SourceRepositoryRef},
+		{"GITHUB_SHA", c.SourceRepositoryDigest},
+		{"GITHUB_EVENT_NAME", c.BuildTrigger},
+		{"GITHUB_REPOSITORY_ID", c.SourceRepositoryIdentifier},
+		{"GITHUB_REPOSITORY_OWNER_ID", c.SourceRepositoryOwnerIdentifier},
+		{"GITHUB_RUN_ID", runID},
+		{"GITHUB_RUN_ATTEMPT", attempt},
+		{"GITHUB_WORKFLOW_REF", strings.TrimPrefix(c.BuildConfigURI, "https://github.com/")},
 	} {
-		v, present := ip[field]
-		if err := equalCertIfPresent("internalParameters."+field, cert, v, present); err != nil {
+		v, present := ip[f.name]
+		if err := equalCertIfPresent("internalParameters."+f.name, f.cert, v, present); err != nil {
 			return nil, err
 		}
 	}

@@ -25,13 +25,19 @@ const (
 	// CheckSignature: the certificate chains to a trusted CA at signing time,
 	// carries the SCTs the policy requires, and its key signed the envelope.
 	CheckSignature Check = "signature"
-	// CheckIdentity: the certificate's OIDC issuer, SAN and Fulcio
-	// extensions match the policy.
+	// CheckIdentity: the signer is one the policy accepts: for a Fulcio
+	// certificate its OIDC issuer, SAN and extensions, for an X.509-SVID its
+	// SPIFFE ID; and every identity expectation applies to that kind of
+	// signer.
 	CheckIdentity Check = "identity"
+	// CheckStatement: the payload is one well-formed in-toto statement that
+	// every JSON reader reads the same way.
+	CheckStatement Check = "statement"
+	// CheckPredicateType: the statement is SLSA provenance of a known version
+	// (or, for VerifyVSA, a verification summary).
+	CheckPredicateType Check = "predicateType"
 	// CheckSubject: one of the artifact digests is a subject of the statement.
 	CheckSubject Check = "subject"
-	// CheckPredicateType: the statement is SLSA provenance of a known version.
-	CheckPredicateType Check = "predicateType"
 	// CheckPayloadMatchesCertificate: every claim of the provenance that the
 	// certificate also records (builder, source, workflow, run) agrees with it.
 	CheckPayloadMatchesCertificate Check = "payloadMatchesCertificate"
@@ -52,17 +58,21 @@ const (
 )
 
 // CheckError is the error every failed verification returns: the check that
-// failed, what the policy wanted and what the evidence showed. Err is one of
-// the sentinel errors of this package or, for cryptographic failures, the
-// underlying error.
+// failed, what the policy wanted and what the evidence showed, and, where a
+// person can act on it, what to change. Err is one of the sentinel errors of
+// this package or, for cryptographic failures, the underlying error.
 type CheckError struct {
 	Check Check
 	Want  string
 	Got   string
 	Err   error
+	// Fix says what the verifying user can change or pin, when the evidence
+	// could pass under another expectation (empty when only other evidence
+	// would do).
+	Fix string
 }
 
-// Error reads "check: want W, got G: cause".
+// Error reads "check: want W, got G: cause; fix".
 func (e *CheckError) Error() string {
 	msg := string(e.Check)
 	if e.Want != "" || e.Got != "" {
@@ -71,7 +81,16 @@ func (e *CheckError) Error() string {
 	if e.Err != nil {
 		msg += ": " + e.Err.Error()
 	}
+	if e.Fix != "" {
+		msg += "; " + e.Fix
+	}
 	return msg
+}
+
+// with returns e with its Fix set.
+func (e *CheckError) with(fix string) *CheckError {
+	e.Fix = fix
+	return e
 }
 
 // Unwrap returns the cause, so errors.Is finds the sentinels below.
@@ -144,4 +163,12 @@ var (
 	ErrWorkflowInput = errors.New("workflow input mismatch")
 	// ErrExpressionFalse: a policy expression evaluated to false or failed.
 	ErrExpressionFalse = errors.New("policy expression not satisfied")
+	// ErrNotApplicable: an expectation of the policy or of a flag cannot be
+	// checked against this kind of signer (a GitHub workflow expectation
+	// for an X.509-SVID, a SPIFFE ID for a GitHub certificate). It fails
+	// rather than being ignored.
+	ErrNotApplicable = errors.New("expectation does not apply to this signer")
+	// ErrWeakDigest: the statement names the artifact only by digests that
+	// are not collision-resistant (sha1, md5).
+	ErrWeakDigest = errors.New("only weak digests")
 )

@@ -10,41 +10,61 @@ import (
 	"github.com/google/cel-go/cel"
 )
 
-// checkSubject checks that one of the digests is among the subjects. Only
-// sha256 and sha512 count.
+// checkSubject checks that one of the artifact's digests names a subject.
+// A subject matches when it lists at least one of the artifact's sound
+// digests and every sound digest it lists for an algorithm the artifact
+// was hashed with agrees: a subject whose sha512 contradicts its sha256 is
+// no one artifact. Weak digests (sha1, md5) never match.
 func checkSubject(st *statement, digests []Digest) ([]string, error) {
-	if len(digests) == 0 {
-		return nil, fail(CheckSubject, "at least one artifact digest", "none", ErrSubjectMismatch)
-	}
 	var names []string
-	for _, d := range digests {
-		if d.Algorithm != "sha256" && d.Algorithm != "sha512" {
-			return nil, fail(CheckSubject, "sha256 or sha512 digest", d.String(), ErrSubjectMismatch)
-		}
-		for _, s := range st.Subject {
-			if strings.EqualFold(s.Digest[d.Algorithm], d.Hex) {
-				names = append(names, s.Name)
-			}
-		}
-	}
-	if len(names) == 0 {
-		var got []string
-		for _, s := range st.Subject {
-			for alg, h := range s.Digest {
-				got = append(got, alg+":"+h)
-			}
-			if len(got) > 8 {
-				got = append(got, "…")
-				break
-			}
-		}
-		var want []string
+	weakOnly := false
+	for _, s := range st.Subject {
+		matched, contradicted, sound := false, false, false
 		for _, d := range digests {
-			want = append(want, d.String())
+			h, ok := s.Digest[d.Algorithm]
+			if !ok {
+				continue
+			}
+			if h == d.Hex {
+				matched = true
+			} else {
+				contradicted = true
+			}
 		}
-		return nil, fail(CheckSubject, "one of "+strings.Join(want, ", "), strings.Join(got, ", "), ErrSubjectMismatch)
+		for alg := range s.Digest {
+			if _, ok := soundDigests[alg]; ok {
+				sound = true
+			}
+		}
+		if !sound {
+			weakOnly = true
+		}
+		if matched && !contradicted {
+			names = append(names, s.Name)
+		}
 	}
-	return names, nil
+	if len(names) > 0 {
+		return names, nil
+	}
+	var got []string
+	for i, s := range st.Subject {
+		if i == 8 {
+			got = append(got, "…")
+			break
+		}
+		for _, alg := range sortedKeys(s.Digest) {
+			got = append(got, alg+":"+s.Digest[alg])
+		}
+	}
+	var want []string
+	for _, d := range digests {
+		want = append(want, d.String())
+	}
+	err := ErrSubjectMismatch
+	if weakOnly {
+		err = fmt.Errorf("%w: %w: a subject names only sha1 or md5 digests, which do not identify an artifact", ErrSubjectMismatch, ErrWeakDigest)
+	}
+	return nil, fail(CheckSubject, "one of "+strings.Join(want, ", "), strings.Join(got, ", "), err)
 }
 
 // checkSource compares the certificate's source repository with the policy.
@@ -60,18 +80,25 @@ func (p *Policy) checkSource(c *certFields) error {
 }
 
 // checkRef compares the certificate's source ref with the policy's branch,
-// tag or versioned tag, as slsa-verifier does.
-func (p *Policy) checkRef(st *statement, c *certFields) error {
+// tag or versioned tag, as slsa-verifier does. level is the level the
+// builder was granted.
+func (p *Policy) checkRef(st *statement, c *certFields, level int) error {
 	ref := c.SourceRepositoryRef
 	if p.SourceBranch != "" {
 		branch, ok := strings.CutPrefix(ref, "refs/heads/")
 		if !ok {
-			// A tag push: the branch the tag was pushed from, as the
-			// trusted generator recorded it.
-			base := baseRefForTag(st)
+			// A tag push: the branch the tag was pushed from, which no
+			// certificate records. Only a trusted level 3 generator's
+			// record of it counts: below that, the build's own steps
+			// could have written it.
+			base := ""
+			if level == 3 {
+				base = baseRefForTag(st)
+			}
 			branch, ok = strings.CutPrefix(base, "refs/heads/")
 			if !ok {
-				return fail(CheckRef, "branch "+p.SourceBranch, ref, ErrRefKind)
+				return fail(CheckRef, "branch "+p.SourceBranch, ref, ErrRefKind).
+					with("this build is of a tag; check the tag with --source-tag or --source-versioned-tag")
 			}
 		}
 		if branch != p.SourceBranch {
@@ -97,9 +124,9 @@ func (p *Policy) checkRef(st *statement, c *certFields) error {
 }
 
 // baseRefForTag returns the branch a tag was pushed from, as
-// slsa-github-generator records it in its v0.2 environment.
+// slsa-github-generator's generators record it in their v0.2 environment.
 func baseRefForTag(st *statement) string {
-	if st.v02 == nil || st.v02.BuildType == BuildTypeNpmCLIv2 {
+	if st.v02 == nil || (st.v02.BuildType != BuildTypeGeneratorGen && st.v02.BuildType != BuildTypeGeneratorGo && st.v02.BuildType != BuildTypeGeneratorCont) {
 		return ""
 	}
 	env := st.v02.Invocation.Environment
@@ -135,7 +162,8 @@ func externalParameters(st *statement) map[string]any {
 
 // checkExternalParameters checks expected values, workflow inputs and, for a
 // strict policy, that no parameter is unaccounted for.
-func (p *Policy) checkExternalParameters(st *statement, c *certFields, known map[string]bool) error {
+func (p *Policy) checkExternalParameters(st *statement, s *signer, known map[string]bool) error {
+	c := &s.cert
 	params := externalParameters(st)
 	for _, k := range sortedKeys(p.ExternalParameters) {
 		want, _ := json.Marshal(p.ExternalParameters[k])
@@ -150,8 +178,16 @@ func (p *Policy) checkExternalParameters(st *statement, c *certFields, known map
 	}
 	inputs, inputsKey := workflowInputs(st, c)
 	if len(p.WorkflowInputs) > 0 {
+		if s.kind != signerGitHub {
+			return notApplicable("workflow inputs (--build-workflow-input)", s)
+		}
+		// Only a workflow_dispatch run has inputs: the certificate's
+		// trigger says which run this was, whatever the provenance lists.
+		if c.BuildTrigger != "workflow_dispatch" {
+			return fail(CheckExternalParameters, "workflow_dispatch inputs", "a build triggered by "+orNone(c.BuildTrigger)+", which has no workflow inputs", ErrWorkflowInput)
+		}
 		if inputs == nil {
-			return fail(CheckExternalParameters, "workflow_dispatch inputs", "no inputs (trigger "+c.BuildTrigger+")", ErrWorkflowInput)
+			return fail(CheckExternalParameters, "workflow_dispatch inputs", "no inputs recorded", ErrWorkflowInput)
 		}
 		for _, k := range sortedKeys(p.WorkflowInputs) {
 			want := p.WorkflowInputs[k]
@@ -240,16 +276,13 @@ func compileExpression(env *cel.Env, src string) (cel.Program, error) {
 	return env.Program(ast, cel.CostLimit(1_000_000), cel.InterruptCheckFrequency(100))
 }
 
-// checkExpressions evaluates every policy expression over the statement.
-func (p *Policy) checkExpressions(payload []byte) error {
+// checkExpressions evaluates every policy expression over the statement,
+// as the checks before read it.
+func (p *Policy) checkExpressions(st *statement) error {
 	if len(p.compiled.expressions) == 0 {
 		return nil
 	}
-	var doc map[string]any
-	if err := json.Unmarshal(payload, &doc); err != nil {
-		return fail(CheckPolicyExpression, "a JSON statement", "undecodable", err)
-	}
-	vars := map[string]any{"statement": doc}
+	vars := map[string]any{"statement": st.celValue()}
 	for i, prg := range p.compiled.expressions {
 		src := p.compiled.exprSources[i]
 		out, _, err := prg.Eval(vars)

@@ -45,7 +45,7 @@ func FuzzLoadPolicy(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if _, err := verifier.New(publicGoodRoot(t), p); err != nil {
+		if _, err := verifier.New(publicGoodRoot(t), p, verifier.WithoutSourceUnsafe()); err != nil {
 			t.Fatalf("loaded policy refused by New: %v", err)
 		}
 	})

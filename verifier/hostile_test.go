@@ -43,6 +43,7 @@ func TestHostileInputs(t *testing.T) {
 	tsaOnly.Thresholds = verifier.Thresholds{TransparencyLog: intp(0), SignedTimestamps: intp(1)}
 
 	withFacts := func(edit func(*ghFacts)) ghFacts { g := f; edit(&g); return g }
+	dispatched := withFacts(func(g *ghFacts) { g.trigger = "workflow_dispatch" })
 	signWith := func(g ghFacts, edit func(map[string]any)) *bundle.Bundle {
 		return ss.sign(t, ss.fulcio, g, ghStatement(t, g, artifactHex, edit)).bundle(t)
 	}
@@ -87,7 +88,7 @@ func TestHostileInputs(t *testing.T) {
 		{name: "SCT requirement lifted by policy", bundle: good.bundle(t), trusted: func() *testSigstore { c := *ss; c.withCTLog = true; return &c }, policy: func() *verifier.Policy { p := acmePolicy(); p.Thresholds.SCTs = intp(0); return p }()},
 		{name: "timestamp in the future of the clock", bundle: good.bundle(t), opts: []verifier.Option{verifier.WithClock(func() time.Time { return time.Now().Add(-time.Hour) })}, err: verifier.ErrFutureTimestamp, check: verifier.CheckTimestamp},
 		{name: "predicate type verification summary", bundle: signWith(f, func(st map[string]any) { st["predicateType"] = "https://slsa.dev/verification_summary/v1" }), err: verifier.ErrPredicateType, check: verifier.CheckPredicateType},
-		{name: "predicate type v0.2 over a v1 predicate", bundle: signWith(f, func(st map[string]any) { st["predicateType"] = verifier.PredicateSLSAv02 }), err: verifier.ErrPayloadCertificateMismatch, check: verifier.CheckPayloadMatchesCertificate},
+		{name: "predicate type v0.2 over a v1 predicate", bundle: signWith(f, func(st map[string]any) { st["predicateType"] = verifier.PredicateSLSAv02 }), err: verifier.ErrMalformed, check: verifier.CheckStatement},
 		{name: "duplicate signatures", bundle: func() *bundle.Bundle {
 			b := good.bundle(t)
 			sigs := b.GetDsseEnvelope().Signatures
@@ -136,14 +137,14 @@ func TestHostileInputs(t *testing.T) {
 		{name: "unknown external parameter, lenient", bundle: signWith(f, func(st map[string]any) {
 			pred(st, "buildDefinition", "externalParameters")["debug"] = true
 		})},
-		{name: "unknown workflow input, strict", bundle: signWith(f, func(st map[string]any) {
+		{name: "unknown workflow input, strict", bundle: signWith(dispatched, func(st map[string]any) {
 			pred(st, "buildDefinition", "externalParameters")["inputs"] = map[string]any{"version": "1.2.3", "extra": "x"}
 		}), policy: func() *verifier.Policy {
 			p := acmePolicy()
 			p.StrictExternalParameters, p.WorkflowInputs = true, map[string]string{"version": "1.2.3"}
 			return p
 		}(), err: verifier.ErrUnknownExternalParameter, check: verifier.CheckExternalParameters},
-		{name: "workflow input mismatch", bundle: signWith(f, func(st map[string]any) {
+		{name: "workflow input mismatch", bundle: signWith(dispatched, func(st map[string]any) {
 			pred(st, "buildDefinition", "externalParameters")["inputs"] = map[string]any{"version": "1.2.4"}
 		}), policy: func() *verifier.Policy {
 			p := acmePolicy()

@@ -76,8 +76,17 @@ func ParseBundles(data []byte) ([]*bundle.Bundle, error) {
 	return out, nil
 }
 
-// Digest is an artifact digest: an algorithm (sha256 or sha512) and the
-// lowercase hex of the hash.
+// soundDigests are the digest algorithms an artifact may be matched by,
+// with their sizes in bytes: collision-resistant ones only.
+var soundDigests = map[string]int{"sha256": sha256.Size, "sha384": sha512.Size384, "sha512": sha512.Size}
+
+// SoundDigestAlgorithms lists the digest algorithms Verify matches
+// artifacts by: sha256, sha384 and sha512. sha1 and md5 are not
+// collision-resistant and never match.
+func SoundDigestAlgorithms() []string { return []string{"sha256", "sha384", "sha512"} }
+
+// Digest is an artifact digest: an algorithm (sha256, sha384 or sha512) and
+// the lowercase hex of the hash.
 type Digest struct {
 	Algorithm string
 	Hex       string
@@ -86,24 +95,25 @@ type Digest struct {
 // String reads "sha256:hex".
 func (d Digest) String() string { return d.Algorithm + ":" + d.Hex }
 
-// ParseDigest parses "sha256:HEX" or "sha512:HEX". A bare hex string is read
-// by its length: 64 digits as sha256, 128 as sha512.
+// ParseDigest parses "sha256:HEX", "sha384:HEX" or "sha512:HEX". A bare hex
+// string is read by its length: 64 digits as sha256, 96 as sha384, 128 as
+// sha512.
 func ParseDigest(s string) (Digest, error) {
 	alg, hexPart, found := strings.Cut(s, ":")
 	if !found {
 		hexPart = s
-		switch len(s) {
-		case 2 * sha256.Size:
-			alg = "sha256"
-		case 2 * sha512.Size:
-			alg = "sha512"
-		default:
+		for a, n := range soundDigests {
+			if len(s) == 2*n {
+				alg = a
+			}
+		}
+		if alg == "" {
 			return Digest{}, fmt.Errorf("parsing digest %q: %w: unknown length", s, ErrMalformed)
 		}
 	}
-	want := map[string]int{"sha256": sha256.Size, "sha512": sha512.Size}[alg]
+	want := soundDigests[alg]
 	if want == 0 {
-		return Digest{}, fmt.Errorf("parsing digest %q: %w: algorithm %q not sha256 or sha512", s, ErrMalformed, alg)
+		return Digest{}, fmt.Errorf("parsing digest %q: %w: algorithm %q not one of sha256, sha384, sha512", s, ErrMalformed, alg)
 	}
 	raw, err := hex.DecodeString(hexPart)
 	if err != nil || len(raw) != want {

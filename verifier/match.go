@@ -3,6 +3,7 @@ package verifier
 import (
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"strings"
 
 	"golang.org/x/mod/semver"
@@ -60,6 +61,52 @@ func (p Pattern) Match(s string) bool {
 
 // String returns the pattern as written.
 func (p Pattern) String() string { return p.src }
+
+// literalPrefix is a prefix every string the pattern matches starts with.
+func (p Pattern) literalPrefix() string {
+	switch {
+	case strings.HasPrefix(p.src, "glob:"):
+		g := strings.TrimPrefix(p.src, "glob:")
+		if i := strings.IndexAny(g, "*?{}"); i >= 0 {
+			return g[:i]
+		}
+		return g
+	case strings.HasPrefix(p.src, "regexp:"):
+		re, err := syntax.Parse(`^(?:`+strings.TrimPrefix(p.src, "regexp:")+`)$`, syntax.Perl)
+		if err != nil {
+			return ""
+		}
+		var b strings.Builder
+		literalRun(re.Simplify(), &b)
+		return b.String()
+	}
+	return p.src
+}
+
+// literalRun writes the literal text re starts with and reports whether
+// all of re was literal.
+func literalRun(re *syntax.Regexp, b *strings.Builder) bool {
+	switch re.Op {
+	case syntax.OpLiteral:
+		if re.Flags&syntax.FoldCase != 0 {
+			return false
+		}
+		b.WriteString(string(re.Rune))
+		return true
+	case syntax.OpCapture:
+		return literalRun(re.Sub[0], b)
+	case syntax.OpConcat:
+		for _, sub := range re.Sub {
+			if !literalRun(sub, b) {
+				return false
+			}
+		}
+		return true
+	case syntax.OpBeginText, syntax.OpEmptyMatch:
+		return true
+	}
+	return false
+}
 
 func globToRegexp(g string) (*regexp.Regexp, error) {
 	var b strings.Builder
@@ -158,11 +205,14 @@ func MatchAll(ms ...BuilderMatcher) BuilderMatcher {
 }
 
 // MatchLoose returns slsa-verifier's --builder-id matcher: expected is "ID"
-// or "ID@REF"; the builder's ID must equal ID, and when a REF is given the
-// builder's ref must equal it, "v1.2.3" standing also for "refs/tags/v1.2.3".
+// or "ID@REF"; the builder's ID must equal ID, and its ref must equal REF,
+// "v1.2.3" standing also for "refs/tags/v1.2.3". Without a ref, the
+// builder's ref must be a release tag refs/tags/vX.Y.Z (three numbers, no
+// pre-release or build suffix), as for slsa-verifier's trusted builders: a
+// builder named without a ref is never trusted at a branch anyone can push.
 func MatchLoose(expected string) BuilderMatcher {
+	wantName, wantRef, hasRef := strings.Cut(expected, "@")
 	return func(b BuilderID) error {
-		wantName, wantRef, hasRef := strings.Cut(expected, "@")
 		if hasRef && wantRef == "" {
 			return fmt.Errorf("expected builder id %q has an empty ref", expected)
 		}
@@ -170,17 +220,31 @@ func MatchLoose(expected string) BuilderMatcher {
 		if name != wantName {
 			return fmt.Errorf("builder %q is not %q", name, wantName)
 		}
-		if hasRef && ref != wantRef && ref != "refs/tags/"+wantRef {
+		if !hasRef {
+			if !isReleaseTag(ref) {
+				return fmt.Errorf("builder ref %q is not a release tag refs/tags/vX.Y.Z", ref)
+			}
+			return nil
+		}
+		if ref != wantRef && ref != "refs/tags/"+wantRef {
 			return fmt.Errorf("builder ref %q is not %q", ref, wantRef)
 		}
 		return nil
 	}
 }
 
+// releaseTagRE matches refs/tags/vX.Y.Z without pre-release or build
+// suffix and without leading zeros.
+var releaseTagRE = regexp.MustCompile(`^` + releaseTag + `$`)
+
+func isReleaseTag(ref string) bool { return releaseTagRE.MatchString(ref) }
+
 // matchVersionedTag reports whether tag matches the semantic version prefix
 // expected as slsa-verifier's --source-versioned-tag does: the major must be
 // equal; the minor and the patch too when expected gives them. A build
-// suffix of tag is ignored.
+// suffix of either is ignored. A pre-release is a version of its own: tag
+// v1.2.3-rc.1 matches only an expected v1.2.3-rc.1, and an expected version
+// without a pre-release (v1, v1.2, v1.2.3) matches no pre-release tag.
 func matchVersionedTag(tag, expected string) error {
 	if !semver.IsValid(expected) {
 		return fmt.Errorf("expected %q is not a semantic version", expected)
@@ -191,6 +255,15 @@ func matchVersionedTag(tag, expected string) error {
 	}
 	if semver.Major(expected) != semver.Major(canon) {
 		return fmt.Errorf("major of %q differs from %q", tag, expected)
+	}
+	if pre := semver.Prerelease(expected); pre != "" {
+		if semver.Compare(canon, expected) != 0 {
+			return fmt.Errorf("%q is not the pre-release %q", tag, expected)
+		}
+		return nil
+	}
+	if semver.Prerelease(canon) != "" {
+		return fmt.Errorf("%q is a pre-release; %q names releases only", tag, expected)
 	}
 	want := strings.Split(strings.TrimSuffix(expected, semver.Build(expected)), ".")
 	got := strings.Split(strings.TrimSuffix(canon, semver.Build(canon)), ".")

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/google/cel-go/cel"
+	"golang.org/x/mod/semver"
 	"sigs.k8s.io/yaml"
 )
 
@@ -38,16 +39,20 @@ type Policy struct {
 	// Required: at least one.
 	Issuers []string `json:"issuers"`
 
-	// Builders are the trusted builders. A build is trusted if one entry
-	// matches it; the level granted is the lower of the entry's MaxLevel
-	// and the level the evidence supports. Required: at least one, unless
-	// BuilderID is set.
+	// Builders are the trusted builders. A build is trusted if an entry
+	// matches it; the level granted is the highest MaxLevel of the entries
+	// that match, capped by what the signer's evidence allows (1 for a
+	// self-hosted runner). An entry is the verifying user naming a builder:
+	// it is the only way to a level above what the evidence proves.
+	// Required: at least one.
 	Builders []TrustedBuilder `json:"builders"`
 
 	// BuilderID, if set, is slsa-verifier's --builder-id: "ID" or "ID@REF".
-	// The builder must match it loosely (see MatchLoose). It also stands as
-	// a trusted builder when no entry of Builders matches, with MaxLevel 3,
-	// as slsa-verifier trusts a builder named on its command line.
+	// It narrows: the builder must match it (see MatchLoose), and "ID"
+	// without a ref matches only release tags refs/tags/vX.Y.Z. It trusts
+	// nothing by itself: a Builders entry must still trust the builder (see
+	// DefaultPolicyWith for the command line, where naming a builder adds
+	// such an entry).
 	BuilderID string `json:"builderID,omitempty"`
 
 	// MinLevel is the lowest SLSA build level accepted (0 to 3).
@@ -107,6 +112,9 @@ type Policy struct {
 	// list no issuer, and then trusts only X.509-SVID signers.
 	SPIFFE *SPIFFEPolicy `json:"spiffe,omitempty"`
 
+	// narrowed holds what Narrow and DefaultPolicyWith added.
+	narrowed narrowing
+
 	compiled *compiledPolicy
 }
 
@@ -116,9 +124,14 @@ type TrustedBuilder struct {
 	// Name is for people and error messages.
 	Name string `json:"name,omitempty"`
 	// ID matches the provenance's builder id (see Pattern for the syntax).
+	// An entry with only an ID never trusts a SPIFFE signer: the builder id
+	// is what the signer wrote, so such an entry would trust any SVID.
 	ID string `json:"id,omitempty"`
-	// Signer matches the certificate's build signer URI (the SAN of a
-	// GitHub Actions certificate).
+	// Signer matches the signer: the certificate's build signer URI (the SAN
+	// of a GitHub Actions certificate), or the SPIFFE ID of an X.509-SVID or
+	// of a Fulcio certificate bought with a JWT-SVID. A SPIFFE signer
+	// pattern must fix the trust domain and the start of the path: a trust
+	// domain alone is not a builder.
 	Signer string `json:"signer,omitempty"`
 	// BuildTypes, if set, restricts the entry to these build types.
 	BuildTypes []string `json:"buildTypes,omitempty"`
@@ -199,8 +212,9 @@ func LoadPolicy(data []byte) (*Policy, error) {
 //     tags refs/tags/vX.Y.Z, at level 3;
 //   - GitHub's actions/attest provenance (build type
 //     https://actions.github.io/buildtypes/workflow/v1) from any workflow on
-//     github.com, at level 2, or 3 when the signing workflow is a reusable
-//     workflow in another repository than the source.
+//     github.com, at level 2: what a GitHub-hosted runner proves. Level 3
+//     needs the verifying user to name the reusable workflow that signed
+//     (DefaultPolicyWith's SignerWorkflow, gh's --signer-workflow).
 //
 // A release tag is what slsa-verifier accepts for a trusted builder: three
 // numbers without leading zeros, no pre-release or build suffix. Branches,
@@ -226,7 +240,7 @@ func DefaultPolicy() *Policy {
 				Name:       "github-actions-attest",
 				Signer:     "glob:https://github.com/**",
 				BuildTypes: []string{BuildTypeGitHubWorkflow},
-				MaxLevel:   3,
+				MaxLevel:   2,
 			},
 		},
 	}
@@ -236,6 +250,7 @@ func DefaultPolicy() *Policy {
 type compiledPolicy struct {
 	builders     []compiledBuilder
 	identity     []identityMatch
+	spiffe       [][]SPIFFEIDMatcher
 	expressions  []cel.Program
 	exprSources  []string
 	source       string
@@ -250,12 +265,20 @@ type compiledBuilder struct {
 	name     string
 	match    BuilderMatcher
 	maxLevel int
+	// spiffe is set when the entry's Signer names SPIFFE signers (fixing
+	// the trust domain and the start of the path): only such entries trust
+	// a SPIFFE signer, never one matching only the builder id the signer
+	// wrote.
+	spiffe bool
 }
 
 type identityMatch struct {
 	field string
-	get   func(*Identity, *certFields) string
+	get   func(*certFields) string
 	want  Pattern
+	// githubOnly marks expectations on Fulcio's CI extensions, which only
+	// a Fulcio certificate can meet.
+	githubOnly bool
 }
 
 type resolvedThresholds struct {
@@ -267,10 +290,7 @@ func (p *Policy) compile() error {
 	if len(p.Issuers) == 0 && p.SPIFFE == nil {
 		return errors.New("policy lists no issuer")
 	}
-	if _, err := p.SPIFFE.compile(); err != nil {
-		return err
-	}
-	if len(p.Builders) == 0 && p.BuilderID == "" {
+	if len(p.Builders) == 0 {
 		return errors.New("policy trusts no builder")
 	}
 	if p.MinLevel < 0 || p.MinLevel > 3 {
@@ -284,13 +304,17 @@ func (p *Policy) compile() error {
 		c.builders = append(c.builders, cb)
 	}
 	if p.BuilderID != "" {
-		if strings.Count(p.BuilderID, "@") > 1 || strings.HasSuffix(p.BuilderID, "@") {
-			return fmt.Errorf("builderID %q: want ID or ID@REF", p.BuilderID)
+		m, err := compileBuilderID(p.BuilderID)
+		if err != nil {
+			return err
 		}
-		c.expectLoose = MatchLoose(p.BuilderID)
+		c.expectLoose = m
 	}
 	if p.SourceTag != "" && p.SourceVersionedTag != "" {
 		return errors.New("sourceTag and sourceVersionedTag are exclusive")
+	}
+	if p.SourceVersionedTag != "" && !semver.IsValid(p.SourceVersionedTag) {
+		return fmt.Errorf("sourceVersionedTag %q: want vMAJOR[.MINOR[.PATCH[-PRERELEASE]]]", p.SourceVersionedTag)
 	}
 	if p.Source != "" {
 		src, err := normalizeSource(p.Source)
@@ -299,14 +323,38 @@ func (p *Policy) compile() error {
 		}
 		c.source = src
 	}
-	ids, err := compileIdentity(p.Identity)
-	if err != nil {
-		return err
+	for i, id := range append([]Identity{p.Identity}, p.narrowed.identities...) {
+		ids, err := compileIdentity(id)
+		if err != nil {
+			if i > 0 {
+				return fmt.Errorf("narrowed %w", err)
+			}
+			return err
+		}
+		c.identity = append(c.identity, ids...)
 	}
-	c.identity = ids
+	if p.SPIFFE != nil {
+		ms, err := compileSPIFFEIDs("spiffe.ids", p.SPIFFE.IDs)
+		if err != nil {
+			return err
+		}
+		c.spiffe = append(c.spiffe, ms)
+	}
+	for _, ids := range p.narrowed.spiffeIDs {
+		ms, err := compileSPIFFEIDs("spiffe-id", ids)
+		if err != nil {
+			return err
+		}
+		c.spiffe = append(c.spiffe, ms)
+	}
 	c.predTypes = p.PredicateTypes
 	if len(c.predTypes) == 0 {
 		c.predTypes = []string{PredicateSLSAv1, PredicateSLSAv02}
+	}
+	for _, t := range c.predTypes {
+		if t != PredicateSLSAv1 && t != PredicateSLSAv02 {
+			return fmt.Errorf("predicateTypes: %q is not SLSA provenance v1 or v0.2, the predicates this verifier reads", t)
+		}
 	}
 	c.maxSubjects = p.MaxSubjects
 	if c.maxSubjects == 0 {
@@ -347,6 +395,7 @@ func compileBuilder(b TrustedBuilder) (compiledBuilder, error) {
 		return compiledBuilder{}, fmt.Errorf("maxLevel %d not in 1..3", b.MaxLevel)
 	}
 	var ms []BuilderMatcher
+	spiffe := false
 	if b.ID != "" {
 		pat, err := ParsePattern(b.ID)
 		if err != nil {
@@ -359,6 +408,9 @@ func compileBuilder(b TrustedBuilder) (compiledBuilder, error) {
 		if err != nil {
 			return compiledBuilder{}, err
 		}
+		if spiffe, err = spiffeBuilderPrefix(pat); err != nil {
+			return compiledBuilder{}, err
+		}
 		ms = append(ms, MatchSigner(pat))
 	}
 	if len(b.BuildTypes) > 0 {
@@ -368,7 +420,17 @@ func compileBuilder(b TrustedBuilder) (compiledBuilder, error) {
 	if name == "" {
 		name = b.ID + b.Signer
 	}
-	return compiledBuilder{name: name, match: MatchAll(ms...), maxLevel: b.MaxLevel}, nil
+	return compiledBuilder{name: name, match: MatchAll(ms...), maxLevel: b.MaxLevel, spiffe: spiffe}, nil
+}
+
+// compileBuilderID compiles Policy.BuilderID: "ID@REF", or "ID" for ID at
+// a release tag.
+func compileBuilderID(s string) (BuilderMatcher, error) {
+	name, ref, hasRef := strings.Cut(s, "@")
+	if name == "" || strings.Contains(ref, "@") || (hasRef && ref == "") {
+		return nil, fmt.Errorf("builderID %q: want ID or ID@REF", s)
+	}
+	return MatchLoose(s), nil
 }
 
 func (t Thresholds) resolve() (resolvedThresholds, error) {

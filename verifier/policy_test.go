@@ -42,7 +42,7 @@ func TestLoadPolicy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := verifier.New(publicGoodRoot(t), p); err != nil {
+			if _, err := verifier.New(publicGoodRoot(t), p, verifier.WithoutSourceUnsafe()); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -70,7 +70,7 @@ func TestPolicyFilesVerify(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			v := newVerifier(t, publicGoodRoot(t), p)
+			v := newVerifier(t, publicGoodRoot(t), p, verifier.WithoutSourceUnsafe())
 			res, err := v.VerifyAny(realBundles(t, tc.bundle), realDigest(t, tc.artifact))
 			if err != nil {
 				t.Fatal(err)

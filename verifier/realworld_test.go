@@ -26,13 +26,18 @@ type flags struct {
 	source, branch, tag, versionedTag, builderID string
 }
 
-func (f flags) policy() *verifier.Policy {
-	p := verifier.DefaultPolicy()
-	p.Source = f.source
-	p.SourceBranch = f.branch
-	p.SourceTag = f.tag
-	p.SourceVersionedTag = f.versionedTag
-	p.BuilderID = f.builderID
+func (f flags) policy(t testing.TB) *verifier.Policy {
+	return defaultPolicyWith(t, verifier.Flags{
+		Source: f.source, SourceBranch: f.branch, SourceTag: f.tag, SourceVersionedTag: f.versionedTag, BuilderID: f.builderID,
+	})
+}
+
+func defaultPolicyWith(t testing.TB, f verifier.Flags) *verifier.Policy {
+	t.Helper()
+	p, err := verifier.DefaultPolicyWith(f)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return p
 }
 
@@ -111,7 +116,7 @@ func runRealCases(t *testing.T, prefix string, cases []realCase) {
 			if tc.digestOf == "" {
 				tc.digestOf = stem
 			}
-			v := newVerifier(t, tm, tc.flags.policy())
+			v := newVerifier(t, tm, tc.flags.policy(t))
 			res, err := v.VerifyAny(realBundles(t, stem+".intoto.jsonl"), realDigest(t, tc.digestOf))
 			assertVerdict(t, res, err, tc.err, tc.check)
 			if err == nil && res.Level != tc.level {
@@ -155,9 +160,12 @@ func TestRealWorldGoBuilder(t *testing.T) {
 // TestRealWorldGitHubAttestation replays Test_runVerifyGithubAttestation
 // (actions/attest provenance of the Bazel Central Registry tooling).
 func TestRealWorldGitHubAttestation(t *testing.T) {
+	src := "github.com/aspect-build/rules_lint"
 	generatorsOnly := verifier.DefaultPolicy()
 	generatorsOnly.Builders = generatorsOnly.Builders[:2]
-	src := "github.com/aspect-build/rules_lint"
+	generatorsOnly.Source = src
+	with := func(f verifier.Flags) *verifier.Policy { f.Source = src; return defaultPolicyWith(t, f) }
+	const publisherWorkflow = "bazel-contrib/publish-to-bcr/.github/workflows/publish.yaml"
 	cases := []struct {
 		name, artifact string
 		policy         *verifier.Policy
@@ -165,22 +173,31 @@ func TestRealWorldGitHubAttestation(t *testing.T) {
 		check          verifier.Check
 		level          int
 	}{
-		{name: "module.bazel using publishing builder", artifact: "bcr-MODULE.bazel", policy: &verifier.Policy{Issuers: []string{verifier.GitHubIssuer}, BuilderID: bcrPublisher, Source: src}, level: 3},
-		{name: "source archive using release builder", artifact: "bcr-rules_lint-v1.3.1.tar.gz", policy: &verifier.Policy{Issuers: []string{verifier.GitHubIssuer}, BuilderID: bcrReleaser, Source: src}, level: 3},
+		// --builder-id names the builder: its release tag earns level 3.
+		{name: "module.bazel using publishing builder", artifact: "bcr-MODULE.bazel", policy: with(verifier.Flags{BuilderID: bcrPublisher}), level: 3},
+		{name: "source archive using release builder", artifact: "bcr-rules_lint-v1.3.1.tar.gz", policy: with(verifier.Flags{BuilderID: bcrReleaser}), level: 3},
+		{name: "module.bazel publishing builder at its ref", artifact: "bcr-MODULE.bazel", policy: with(verifier.Flags{BuilderID: bcrPublisher + "@v0.0.1"}), level: 3},
+		{name: "module.bazel publishing builder at another ref", artifact: "bcr-MODULE.bazel", policy: with(verifier.Flags{BuilderID: bcrPublisher + "@v0.0.2"}), err: verifier.ErrBuilderMismatch, check: verifier.CheckBuilder},
 		// slsa-verifier: ErrorUntrustedReusableWorkflow. The provenance
 		// claims the publisher, the certificate names another workflow:
 		// the cross-check fails before the builder is looked at.
-		{name: "module.bazel wrong signer", artifact: "bcr-MODULE-wrong-signer.bazel", policy: &verifier.Policy{Issuers: []string{verifier.GitHubIssuer}, BuilderID: bcrPublisher, Source: src}, err: verifier.ErrPayloadCertificateMismatch, check: verifier.CheckPayloadMatchesCertificate},
-		{name: "module.bazel wrong builder id", artifact: "bcr-MODULE.bazel", policy: &verifier.Policy{Issuers: []string{verifier.GitHubIssuer}, BuilderID: bcrReleaser, Source: src}, err: verifier.ErrBuilderMismatch, check: verifier.CheckBuilder},
+		{name: "module.bazel wrong signer", artifact: "bcr-MODULE-wrong-signer.bazel", policy: with(verifier.Flags{BuilderID: bcrPublisher}), err: verifier.ErrPayloadCertificateMismatch, check: verifier.CheckPayloadMatchesCertificate},
+		{name: "module.bazel wrong builder id", artifact: "bcr-MODULE.bazel", policy: with(verifier.Flags{BuilderID: bcrReleaser}), err: verifier.ErrBuilderMismatch, check: verifier.CheckBuilder},
 		// slsa-verifier trusts no builder without --builder-id here; a
 		// policy trusting only the generators gives the same verdict.
 		{name: "module.bazel no builder id", artifact: "bcr-MODULE.bazel", policy: generatorsOnly, err: verifier.ErrUntrustedBuilder, check: verifier.CheckBuilder},
 		{name: "source archive no builder id", artifact: "bcr-rules_lint-v1.3.1.tar.gz", policy: generatorsOnly, err: verifier.ErrUntrustedBuilder, check: verifier.CheckBuilder},
-		// The default policy trusts actions/attest; a reusable workflow of
-		// another repository earns level 3.
-		{name: "module.bazel default policy", artifact: "bcr-MODULE.bazel", policy: verifier.DefaultPolicy(), level: 3},
-		{name: "module.bazel default policy min level 3 branch", artifact: "bcr-MODULE.bazel", policy: &verifier.Policy{Issuers: []string{verifier.GitHubIssuer}, Builders: verifier.DefaultPolicy().Builders, MinLevel: 3, SourceBranch: "publish-to-bcr"}, level: 3},
-		{name: "module.bazel wrong issuer", artifact: "bcr-MODULE.bazel", policy: &verifier.Policy{Issuers: []string{"https://accounts.google.com"}, Builders: verifier.DefaultPolicy().Builders}, err: verifier.ErrIssuer, check: verifier.CheckIdentity},
+		// The default policy trusts actions/attest for what a hosted
+		// runner proves, level 2; gh's --signer-workflow names the
+		// reusable workflow that signed, which earns level 3 at a
+		// release tag.
+		{name: "module.bazel default policy", artifact: "bcr-MODULE.bazel", policy: with(verifier.Flags{}), level: 2},
+		{name: "module.bazel default policy min level 3", artifact: "bcr-MODULE.bazel", policy: with(verifier.Flags{MinLevel: 3}), err: verifier.ErrLevelTooLow, check: verifier.CheckBuilder},
+		{name: "module.bazel signer workflow min level 3 branch", artifact: "bcr-MODULE.bazel", policy: with(verifier.Flags{SignerWorkflow: publisherWorkflow, MinLevel: 3, SourceBranch: "publish-to-bcr"}), level: 3},
+		{name: "module.bazel signer workflow at its ref", artifact: "bcr-MODULE.bazel", policy: with(verifier.Flags{SignerWorkflow: publisherWorkflow + "@refs/tags/v0.0.1"}), level: 3},
+		{name: "module.bazel signer workflow at another ref", artifact: "bcr-MODULE.bazel", policy: with(verifier.Flags{SignerWorkflow: publisherWorkflow + "@refs/heads/main"}), err: verifier.ErrCertificateIdentity, check: verifier.CheckIdentity},
+		{name: "module.bazel another signer workflow", artifact: "bcr-MODULE.bazel", policy: with(verifier.Flags{SignerWorkflow: "bazel-contrib/.github/.github/workflows/release_ruleset.yaml"}), err: verifier.ErrCertificateIdentity, check: verifier.CheckIdentity},
+		{name: "module.bazel wrong issuer", artifact: "bcr-MODULE.bazel", policy: with(verifier.Flags{CertOIDCIssuer: "https://accounts.google.com"}), err: verifier.ErrIssuer, check: verifier.CheckIdentity},
 	}
 	tm := publicGoodRoot(t)
 	for _, tc := range cases {
@@ -224,7 +241,7 @@ func TestRealWorldOtherBuilders(t *testing.T) {
 		predType   string
 	}{
 		{name: "container-based v2.1.0", file: "container-based-v2.1.0-push-v14.sigstore.json", digest: realDigest(t, "container-based-v2.1.0-push-v14"), policy: containerBased, level: 3, predType: verifier.PredicateSLSAv1},
-		{name: "container-based untrusted by default", file: "container-based-v2.1.0-push-v14.sigstore.json", digest: realDigest(t, "container-based-v2.1.0-push-v14"), policy: verifier.DefaultPolicy(), err: verifier.ErrUntrustedBuilder, check: verifier.CheckBuilder},
+		{name: "container-based untrusted by default", file: "container-based-v2.1.0-push-v14.sigstore.json", digest: realDigest(t, "container-based-v2.1.0-push-v14"), policy: defaultPolicyWith(t, verifier.Flags{Source: examplePackage}), err: verifier.ErrUntrustedBuilder, check: verifier.CheckBuilder},
 		{name: "npm sigstore-js", file: "sigstore-go-bundle-provenance.sigstore.json", digest: npmDigest, policy: npm, level: 2, predType: verifier.PredicateSLSAv02},
 		{name: "npm only v1 accepted", file: "sigstore-go-bundle-provenance.sigstore.json", digest: npmDigest, policy: withPredicateTypes(npm, verifier.PredicateSLSAv1), err: verifier.ErrPredicateType, check: verifier.CheckPredicateType},
 		{name: "npm wrong san", file: "sigstore-go-bundle-provenance.sigstore.json", digest: npmDigest, policy: withSAN(npm, "https://github.com/sigstore/sigstore-js/.github/workflows/other.yml@refs/heads/main"), err: verifier.ErrCertificateIdentity, check: verifier.CheckIdentity},

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/spiffe/go-spiffe/v2/bundle/spiffebundle"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
@@ -21,13 +20,16 @@ import (
 // factory mode: a controller signing with its X.509-SVID (its certificate
 // chains to a SPIFFE trust bundle given to NewSPIFFE), or with a keyless
 // Fulcio certificate obtained for its JWT-SVID (its SAN is the SPIFFE ID;
-// list that Fulcio issuer in Policy.Issuers).
+// list that Fulcio issuer in Policy.Issuers). Accepting a signer is not
+// trusting it as a builder: a Builders entry whose Signer names the SPIFFE
+// ID (or a pattern that fixes its trust domain and path) grants the level.
 type SPIFFEPolicy struct {
 	// IDs are the accepted signers, each one of:
 	//   - "spiffe://TRUST-DOMAIN/PATH": exactly this ID;
 	//   - "spiffe://TRUST-DOMAIN/PATH/*": any ID whose path starts with
 	//     /PATH/;
-	//   - "spiffe://TRUST-DOMAIN": any ID of the trust domain.
+	//   - "spiffe://TRUST-DOMAIN": any ID of the trust domain (which names
+	//     no builder: every workload of the domain has such an ID).
 	// Required: at least one.
 	IDs []string `json:"ids"`
 }
@@ -44,6 +46,9 @@ func ParseSPIFFEIDPattern(s string) (SPIFFEIDMatcher, error) {
 		id, err := spiffeid.FromString(prefix)
 		if err != nil {
 			return nil, fmt.Errorf("spiffe id pattern %q: %w", s, err)
+		}
+		if id.Path() == "" {
+			return nil, fmt.Errorf("spiffe id pattern %q: write spiffe://%s for the whole trust domain", s, id.TrustDomain())
 		}
 		td, path := id.TrustDomain(), id.Path()+"/"
 		return func(got spiffeid.ID) error {
@@ -74,75 +79,123 @@ func ParseSPIFFEIDPattern(s string) (SPIFFEIDMatcher, error) {
 	}, nil
 }
 
-func (sp *SPIFFEPolicy) compile() ([]SPIFFEIDMatcher, error) {
-	if sp == nil {
-		return nil, nil
-	}
-	if len(sp.IDs) == 0 {
-		return nil, errors.New("spiffe: no ids")
+func compileSPIFFEIDs(field string, ids []string) ([]SPIFFEIDMatcher, error) {
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("%s: no ids", field)
 	}
 	var ms []SPIFFEIDMatcher
-	for i, s := range sp.IDs {
+	for i, s := range ids {
 		m, err := ParseSPIFFEIDPattern(s)
 		if err != nil {
-			return nil, fmt.Errorf("spiffe.ids[%d]: %w", i, err)
+			return nil, fmt.Errorf("%s[%d]: %w", field, i, err)
 		}
 		ms = append(ms, m)
 	}
 	return ms, nil
 }
 
+// spiffeBuilderPrefix reports whether a builder's Signer pattern can name a
+// SPIFFE signer, and refuses one that would name a whole trust domain: a
+// pattern names SPIFFE signers when every string it matches starts with
+// spiffe://, and it must then fix the trust domain and the first character
+// of the path.
+func spiffeBuilderPrefix(p Pattern) (bool, error) {
+	rest, ok := strings.CutPrefix(p.literalPrefix(), "spiffe://")
+	if !ok {
+		return false, nil
+	}
+	td, path, _ := strings.Cut(rest, "/")
+	if td == "" || path == "" {
+		return false, fmt.Errorf("signer %s: a SPIFFE builder must be a full SPIFFE ID or a pattern with a path (spiffe://TRUST-DOMAIN/PATH): a trust domain is not a builder", p)
+	}
+	return true, nil
+}
+
 // LoadSPIFFEBundle reads a SPIFFE trust bundle's X.509 authorities: PEM
 // certificates (as `spire-server bundle show` prints) or a SPIFFE bundle
-// JSON document (`-format spiffe`). trustDomain may be empty for PEM, whose
-// trust domain is then read from the CA certificates' SPIFFE ID.
-func LoadSPIFFEBundle(trustDomain string, data []byte) (*x509bundle.Bundle, error) {
+// JSON document (`-format spiffe`). Each CA belongs to the trust domain its
+// own SPIFFE ID names; a CA that names none belongs to trustDomain, which
+// a JSON bundle must also give. A CA naming another domain than
+// trustDomain is refused, so a partner's CA cannot be relabelled as yours.
+// A PEM file of several trust domains' CAs gives one bundle per domain.
+func LoadSPIFFEBundle(trustDomain string, data []byte) ([]*x509bundle.Bundle, error) {
 	if len(data) > maxPolicySize {
 		return nil, fmt.Errorf("loading spiffe bundle: %w", ErrTooLarge)
 	}
-	trimmed := bytes.TrimSpace(data)
-	if bytes.HasPrefix(trimmed, []byte("{")) {
+	var given spiffeid.TrustDomain
+	if trustDomain != "" {
 		td, err := spiffeid.TrustDomainFromString(trustDomain)
-		if err != nil {
-			return nil, fmt.Errorf("loading spiffe bundle: a JSON bundle needs its trust domain: %w", err)
-		}
-		sb, err := spiffebundle.Parse(td, trimmed)
 		if err != nil {
 			return nil, fmt.Errorf("loading spiffe bundle: %w", err)
 		}
-		if len(sb.X509Authorities()) == 0 {
-			return nil, fmt.Errorf("loading spiffe bundle: no X.509 authorities: %w", ErrMalformed)
-		}
-		return x509bundle.FromX509Authorities(td, sb.X509Authorities()), nil
+		given = td
 	}
-	if trustDomain == "" {
+	var cas []*x509.Certificate
+	trimmed := bytes.TrimSpace(data)
+	if bytes.HasPrefix(trimmed, []byte("{")) {
+		if given.IsZero() {
+			return nil, fmt.Errorf("loading spiffe bundle: a JSON bundle does not name its trust domain; give it (--spiffe-trust-domain): %w", ErrMalformed)
+		}
+		sb, err := spiffebundle.Parse(given, trimmed)
+		if err != nil {
+			return nil, fmt.Errorf("loading spiffe bundle: %w", err)
+		}
+		cas = sb.X509Authorities()
+	} else {
 		probe, err := x509bundle.Parse(spiffeid.RequireTrustDomainFromString("probe.invalid"), trimmed)
 		if err != nil {
 			return nil, fmt.Errorf("loading spiffe bundle: %w", err)
 		}
-		for _, c := range probe.X509Authorities() {
-			for _, u := range c.URIs {
-				if id, err := spiffeid.FromURI(u); err == nil {
-					trustDomain = id.TrustDomain().Name()
-				}
-			}
+		cas = probe.X509Authorities()
+	}
+	if len(cas) == 0 {
+		return nil, fmt.Errorf("loading spiffe bundle: no X.509 authorities: %w", ErrMalformed)
+	}
+	byTD := map[spiffeid.TrustDomain][]*x509.Certificate{}
+	var order []spiffeid.TrustDomain
+	for i, c := range cas {
+		td, err := caTrustDomain(c)
+		if err != nil {
+			return nil, fmt.Errorf("loading spiffe bundle: CA %d (%s): %w", i, c.Subject, err)
 		}
-		if trustDomain == "" {
-			return nil, fmt.Errorf("loading spiffe bundle: no CA names its trust domain; give it: %w", ErrMalformed)
+		switch {
+		case td.IsZero() && given.IsZero():
+			return nil, fmt.Errorf("loading spiffe bundle: CA %d (%s) names no trust domain; give it (--spiffe-trust-domain): %w", i, c.Subject, ErrMalformed)
+		case td.IsZero():
+			td = given
+		case !given.IsZero() && td != given:
+			return nil, fmt.Errorf("loading spiffe bundle: CA %d (%s) belongs to trust domain %s, not %s: %w", i, c.Subject, td, given, ErrMalformed)
 		}
+		if _, seen := byTD[td]; !seen {
+			order = append(order, td)
+		}
+		byTD[td] = append(byTD[td], c)
 	}
-	td, err := spiffeid.TrustDomainFromString(trustDomain)
-	if err != nil {
-		return nil, fmt.Errorf("loading spiffe bundle: %w", err)
+	var out []*x509bundle.Bundle
+	for _, td := range order {
+		out = append(out, x509bundle.FromX509Authorities(td, byTD[td]))
 	}
-	b, err := x509bundle.Parse(td, trimmed)
-	if err != nil {
-		return nil, fmt.Errorf("loading spiffe bundle: %w", err)
+	return out, nil
+}
+
+// caTrustDomain is the trust domain a CA certificate's SPIFFE URI names,
+// or zero when it names none.
+func caTrustDomain(c *x509.Certificate) (spiffeid.TrustDomain, error) {
+	var td spiffeid.TrustDomain
+	for _, u := range c.URIs {
+		if u.Scheme != "spiffe" {
+			continue
+		}
+		id, err := spiffeid.FromURI(u)
+		if err != nil {
+			return spiffeid.TrustDomain{}, err
+		}
+		if !td.IsZero() && id.TrustDomain() != td {
+			return spiffeid.TrustDomain{}, fmt.Errorf("names two trust domains, %s and %s", td, id.TrustDomain())
+		}
+		td = id.TrustDomain()
 	}
-	if b.Empty() {
-		return nil, fmt.Errorf("loading spiffe bundle: no certificates: %w", ErrMalformed)
-	}
-	return b, nil
+	return td, nil
 }
 
 // SPIFFETrustedMaterial is trusted plus the X.509 authorities of SPIFFE
@@ -192,204 +245,16 @@ func hasFulcioIssuer(c *x509.Certificate) bool {
 	return false
 }
 
-// SPIFFEVerifier verifies provenance signed by X.509-SVIDs, and any
-// provenance Verifier verifies. Results of SVID signatures name the SPIFFE
-// ID as Identity.SAN and its trust domain (spiffe://TD) as Identity.Issuer.
-type SPIFFEVerifier struct {
-	*Verifier
-	// keyless verifies Fulcio certificates whose SAN is a SPIFFE ID: the
-	// policy without its source and ref, which such certificates do not
-	// carry and checkSVIDSource checks instead; Fulcio's CAs only.
-	keyless *Verifier
-	bundles *x509bundle.Set
-	ids     []SPIFFEIDMatcher
-}
-
-// NewSPIFFE returns a verifier for provenance signed by the SPIFFE IDs of
-// policy.SPIFFE (required), whose X.509-SVIDs chain to one of bundles
-// (one per trust domain; none when only keyless signers are expected), with
-// signing time proven by trusted's logs or timestamp authorities. Bundles signed by Fulcio certificates go through
-// Verifier.Verify; if their SAN is a SPIFFE ID it must match policy.SPIFFE.
-//
-// An SVID signer is granted up to level 3 (its trusted builder's MaxLevel):
-// the key lives in the controller, out of reach of build steps, and the
-// controller writes every field of the provenance.
-func NewSPIFFE(trusted root.TrustedMaterial, bundles []*x509bundle.Bundle, policy *Policy, opts ...Option) (*SPIFFEVerifier, error) {
+// NewSPIFFE returns a verifier that also accepts provenance signed by the
+// SPIFFE IDs of policy.SPIFFE (required), whose X.509-SVIDs chain to one of
+// bundles (one per trust domain; none when only keyless signers are
+// expected), with signing time proven by trusted's logs or timestamp
+// authorities. It is New with WithSPIFFEBundles.
+func NewSPIFFE(trusted root.TrustedMaterial, bundles []*x509bundle.Bundle, policy *Policy, opts ...Option) (*Verifier, error) {
 	if policy == nil || policy.SPIFFE == nil {
 		return nil, errors.New("new spiffe verifier: the policy has no spiffe section")
 	}
-	ids, err := policy.SPIFFE.compile()
-	if err != nil {
-		return nil, fmt.Errorf("new spiffe verifier: %w", err)
-	}
-	if trusted == nil {
-		return nil, errors.New("new spiffe verifier: no trusted material")
-	}
-	v, err := New(SPIFFETrustedMaterial(trusted, bundles...), policy, opts...)
-	if err != nil {
-		return nil, err
-	}
-	// The keyless verifier leaves out what verifyKeyless checks itself with
-	// the real policy: source and ref (from the provenance the controller
-	// wrote) and the builder (with the SPIFFE ID as signer). Its result is
-	// never returned without those checks.
-	kp := *policy
-	kp.Source, kp.SourceBranch, kp.SourceTag, kp.SourceVersionedTag = "", "", "", ""
-	kp.Builders = []TrustedBuilder{{Name: "keyless-spiffe", ID: "regexp:.*", MaxLevel: 3}}
-	kp.BuilderID, kp.MinLevel = "", 0
-	keyless, err := New(trusted, &kp, opts...)
-	if err != nil {
-		return nil, err
-	}
-	return &SPIFFEVerifier{Verifier: v, keyless: keyless, bundles: x509bundle.NewSet(bundles...), ids: ids}, nil
-}
-
-func (v *SPIFFEVerifier) matchID(id spiffeid.ID) error {
-	var errs []error
-	for _, m := range v.ids {
-		err := m(id)
-		if err == nil {
-			return nil
-		}
-		errs = append(errs, err)
-	}
-	return fail(CheckIdentity, "SPIFFE ID "+strings.Join(v.policy.SPIFFE.IDs, " or "), id.String(), errors.Join(errs...))
-}
-
-// Verify verifies one bundle for the artifact with any of the digests; see
-// Verifier.Verify for the checks.
-func (v *SPIFFEVerifier) Verify(b *bundle.Bundle, digests ...Digest) (*Result, error) {
-	leaf := leafCertificate(b)
-	if leaf != nil && hasFulcioIssuer(leaf) && spiffeSAN(leaf) {
-		return v.verifyKeyless(b, digests)
-	}
-	if leaf == nil || hasFulcioIssuer(leaf) {
-		res, err := v.Verifier.Verify(b, digests...)
-		if err != nil {
-			return nil, err
-		}
-		if id, perr := spiffeid.FromString(res.Identity.SAN); perr == nil {
-			if err := v.matchID(id); err != nil {
-				return nil, err
-			}
-		}
-		return res, nil
-	}
-	return v.verifySVID(b, digests)
-}
-
-// VerifyAny verifies each bundle in turn and returns the first success.
-func (v *SPIFFEVerifier) VerifyAny(bundles []*bundle.Bundle, digests ...Digest) (*Result, error) {
-	return verifyAny(v.Verify, bundles, digests)
-}
-
-func leafCertificate(b *bundle.Bundle) *x509.Certificate {
-	if b == nil || b.Bundle == nil {
-		return nil
-	}
-	vc, err := b.VerificationContent()
-	if err != nil || vc == nil {
-		return nil
-	}
-	return vc.Certificate()
-}
-
-func (v *SPIFFEVerifier) verifySVID(b *bundle.Bundle, digests []Digest) (*Result, error) {
-	payload, res, stamps, err := v.signedPayload(b)
-	if err != nil {
-		return nil, err
-	}
-	if len(stamps) == 0 {
-		return nil, fail(CheckTimestamp, "a verified signing time", "none", ErrMalformed)
-	}
-	// sigstore-go found the certificate valid at a signing time; name the
-	// SVID's identity, checked again against the bundle of its own trust
-	// domain at every verified time.
-	leaf := leafCertificate(b)
-	var id spiffeid.ID
-	for _, ts := range stamps {
-		id, _, err = x509svid.Verify([]*x509.Certificate{leaf}, v.bundles, x509svid.WithTime(ts.Time))
-		if err != nil {
-			return nil, fail(CheckSignature, "an X.509-SVID valid at "+ts.Time.UTC().Format(time.RFC3339), "not", err)
-		}
-	}
-	if err := v.matchID(id); err != nil {
-		return nil, err
-	}
-	cert := certFields{SubjectAlternativeName: id.String()}
-	cert.Issuer = "spiffe://" + id.TrustDomain().Name()
-	cert.BuildSignerURI = id.String()
-	p := v.policy
-	for _, m := range p.compiled.identity {
-		if m.field != "san" {
-			continue
-		}
-		if got := m.get(&p.Identity, &cert); !m.want.Match(got) {
-			return nil, fail(CheckIdentity, m.field+" "+m.want.String(), got, ErrCertificateIdentity)
-		}
-	}
-	st, names, known, err := p.statementChecks(payload, digests, &cert)
-	if err != nil {
-		return nil, err
-	}
-	bid := BuilderID{ID: st.builderID(), Signer: id.String(), BuildType: st.buildType()}
-	trustedName, level, err := p.checkSVIDBuilder(bid)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.checkSVIDSource(st); err != nil {
-		return nil, err
-	}
-	if p.SourceBranch != "" || p.SourceTag != "" || p.SourceVersionedTag != "" {
-		return nil, fail(CheckRef, "a source ref", "factory provenance, which records the commit built, not a ref", ErrRefKind)
-	}
-	if err := p.parameterChecks(st, payload, &cert, known); err != nil {
-		return nil, err
-	}
-	v.log.Debug("provenance verified", "builder", bid.ID, "spiffe_id", id.String(), "level", level)
-	return &Result{
-		Statement:      res.Statement,
-		Payload:        payload,
-		PredicateType:  st.PredicateType,
-		BuildType:      st.buildType(),
-		BuilderID:      bid.ID,
-		TrustedBuilder: trustedName,
-		Level:          level,
-		Identity:       CertificateIdentity{Issuer: cert.Issuer, SAN: id.String()},
-		Subjects:       names,
-		Timestamps:     stamps,
-		VerifiedAt:     v.now(),
-	}, nil
-}
-
-// checkSVIDBuilder is checkBuilder for an SVID signer, whose evidence
-// supports level 3.
-func (p *Policy) checkSVIDBuilder(b BuilderID) (string, int, error) {
-	if p.compiled.expectLoose != nil {
-		if err := p.compiled.expectLoose(b); err != nil {
-			return "", 0, fail(CheckBuilder, p.BuilderID, b.ID, fmt.Errorf("%w: %w", ErrBuilderMismatch, err))
-		}
-	}
-	name, maxLevel := "", 0
-	var why []error
-	for _, tb := range p.compiled.builders {
-		if err := tb.match(b); err != nil {
-			why = append(why, fmt.Errorf("%s: %w", tb.name, err))
-			continue
-		}
-		name, maxLevel = tb.name, tb.maxLevel
-		break
-	}
-	if name == "" && p.compiled.expectLoose != nil {
-		name, maxLevel = p.BuilderID, 3
-	}
-	if name == "" {
-		return "", 0, fail(CheckBuilder, "a trusted builder", b.ID+" signed by "+b.Signer, fmt.Errorf("%w: %w", ErrUntrustedBuilder, errors.Join(why...)))
-	}
-	if maxLevel < p.MinLevel {
-		return "", 0, fail(CheckBuilder, fmt.Sprintf("level %d", p.MinLevel), fmt.Sprintf("level %d", maxLevel), ErrLevelTooLow)
-	}
-	return name, maxLevel, nil
+	return New(trusted, policy, append(opts, WithSPIFFEBundles(bundles...))...)
 }
 
 // svidSourceDependency is the name Chains (and the factory) give the
@@ -427,48 +292,4 @@ func (p *Policy) checkSVIDSource(st *statement) error {
 		return fail(CheckSource, want, "no git source recorded (CHAINS-GIT_URL)", ErrSourceMismatch)
 	}
 	return fail(CheckSource, want, strings.Join(got, ", "), ErrSourceMismatch)
-}
-
-// spiffeSAN reports whether a certificate names a SPIFFE ID as its SAN, as
-// Fulcio's spiffe issuer writes it. It only routes: the identity that counts
-// is the one verification returns.
-func spiffeSAN(c *x509.Certificate) bool {
-	return len(c.URIs) == 1 && c.URIs[0].Scheme == "spiffe"
-}
-
-// verifyKeyless verifies provenance signed with a Fulcio certificate bought
-// with a JWT-SVID: Verifier.Verify's checks, then the SPIFFE ID, the builder
-// (the SPIFFE ID as signer, up to the entry's level) and the source the
-// controller recorded, since the certificate names none.
-func (v *SPIFFEVerifier) verifyKeyless(b *bundle.Bundle, digests []Digest) (*Result, error) {
-	res, err := v.keyless.Verify(b, digests...)
-	if err != nil {
-		return nil, err
-	}
-	id, err := spiffeid.FromString(res.Identity.SAN)
-	if err != nil {
-		return nil, fail(CheckIdentity, "a SPIFFE ID", res.Identity.SAN, ErrCertificateIdentity)
-	}
-	if err := v.matchID(id); err != nil {
-		return nil, err
-	}
-	p := v.policy
-	// As for an X.509-SVID: the JWT-SVID that bought the certificate is
-	// the controller's, out of reach of build steps.
-	name, level, err := p.checkSVIDBuilder(BuilderID{ID: res.BuilderID, Signer: id.String(), BuildType: res.BuildType})
-	if err != nil {
-		return nil, err
-	}
-	res.TrustedBuilder, res.Level = name, level
-	st, err := parseStatement(res.Payload, p.compiled.maxSubjects)
-	if err != nil {
-		return nil, fail(CheckInput, "an in-toto statement", "undecodable", err)
-	}
-	if err := p.checkSVIDSource(st); err != nil {
-		return nil, err
-	}
-	if p.SourceBranch != "" || p.SourceTag != "" || p.SourceVersionedTag != "" {
-		return nil, fail(CheckRef, "a source ref", "factory provenance, which records the commit built, not a ref", ErrRefKind)
-	}
-	return res, nil
 }

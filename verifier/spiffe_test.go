@@ -10,6 +10,7 @@ import (
 	"errors"
 	"math/big"
 	"net/url"
+	"reflect"
 	"testing"
 	"time"
 
@@ -53,15 +54,21 @@ func TestParseSPIFFEIDPattern(t *testing.T) {
 	}
 }
 
+// spiffeCA makes a CA certificate naming spiffe://td, or no SPIFFE ID when
+// td is empty.
 func spiffeCA(t *testing.T, td string) *x509.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, _ := url.Parse("spiffe://" + td)
+	var uris []*url.URL
+	if td != "" {
+		u, _ := url.Parse("spiffe://" + td)
+		uris = append(uris, u)
+	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: td}, URIs: []*url.URL{u},
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ca " + td}, URIs: uris,
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 	}
@@ -73,28 +80,45 @@ func spiffeCA(t *testing.T, td string) *x509.Certificate {
 	return c
 }
 
+func pemOf(certs ...*x509.Certificate) []byte {
+	var out []byte
+	for _, c := range certs {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	return out
+}
+
 func TestLoadSPIFFEBundle(t *testing.T) {
-	ca := spiffeCA(t, "example.org")
-	pemData := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw})
-	jsonData, err := spiffebundle.FromX509Authorities(spiffeid.RequireTrustDomainFromString("example.org"), []*x509.Certificate{ca}).Marshal()
-	if err != nil {
-		t.Fatal(err)
+	ca, partner, anonymous := spiffeCA(t, "example.org"), spiffeCA(t, "partner.example"), spiffeCA(t, "")
+	jsonOf := func(certs ...*x509.Certificate) []byte {
+		data, err := spiffebundle.FromX509Authorities(spiffeid.RequireTrustDomainFromString("example.org"), certs).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
 	}
 	for _, tc := range []struct {
 		name, td string
 		data     []byte
-		wantTD   string
+		want     map[string]int // trust domain -> CAs
 		wantErr  bool
 	}{
-		{name: "pem-trust-domain-from-ca", data: pemData, wantTD: "example.org"},
-		{name: "pem-given-trust-domain", td: "example.org", data: pemData, wantTD: "example.org"},
-		{name: "spiffe-json", td: "example.org", data: jsonData, wantTD: "example.org"},
-		{name: "spiffe-json-without-trust-domain", data: jsonData, wantErr: true},
+		{name: "pem-trust-domain-from-ca", data: pemOf(ca), want: map[string]int{"example.org": 1}},
+		{name: "pem-given-trust-domain", td: "example.org", data: pemOf(ca), want: map[string]int{"example.org": 1}},
+		{name: "pem-ca-without-spiffe-id-given-trust-domain", td: "example.org", data: pemOf(anonymous), want: map[string]int{"example.org": 1}},
+		{name: "pem-ca-without-spiffe-id", data: pemOf(anonymous), wantErr: true},
+		{name: "pem-two-trust-domains", data: pemOf(ca, partner), want: map[string]int{"example.org": 1, "partner.example": 1}},
+		// A partner's CA relabelled as your trust domain would mint SVIDs
+		// of your domain: each CA belongs to the domain it names.
+		{name: "pem-partner-ca-relabelled", td: "example.org", data: pemOf(ca, partner), wantErr: true},
+		{name: "spiffe-json", td: "example.org", data: jsonOf(ca), want: map[string]int{"example.org": 1}},
+		{name: "spiffe-json-partner-ca-relabelled", td: "example.org", data: jsonOf(ca, partner), wantErr: true},
+		{name: "spiffe-json-without-trust-domain", data: jsonOf(ca), wantErr: true},
 		{name: "empty", data: nil, wantErr: true},
 		{name: "garbage", data: []byte("not a bundle"), wantErr: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b, err := verifier.LoadSPIFFEBundle(tc.td, tc.data)
+			bs, err := verifier.LoadSPIFFEBundle(tc.td, tc.data)
 			if tc.wantErr {
 				if err == nil {
 					t.Fatal("accepted")
@@ -104,15 +128,19 @@ func TestLoadSPIFFEBundle(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if b.TrustDomain().Name() != tc.wantTD || len(b.X509Authorities()) != 1 {
-				t.Fatalf("bundle for %s with %d CAs", b.TrustDomain(), len(b.X509Authorities()))
+			got := map[string]int{}
+			for _, b := range bs {
+				got[b.TrustDomain().Name()] = len(b.X509Authorities())
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("bundles %v, want %v", got, tc.want)
 			}
 		})
 	}
 }
 
 func TestSPIFFEPolicyLoads(t *testing.T) {
-	p, err := verifier.LoadPolicy([]byte("spiffe:\n  ids: [\"spiffe://example.org/ns/hallmark-system/*\"]\nbuilders:\n  - signer: \"glob:spiffe://example.org/**\"\n    maxLevel: 3\n"))
+	p, err := verifier.LoadPolicy([]byte("spiffe:\n  ids: [\"spiffe://example.org/ns/hallmark-system/*\"]\nbuilders:\n  - signer: \"glob:spiffe://example.org/ns/hallmark-system/**\"\n    maxLevel: 3\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,5 +152,12 @@ func TestSPIFFEPolicyLoads(t *testing.T) {
 	}
 	if _, err := verifier.LoadPolicy([]byte("spiffe: {}\nbuilders: [{id: x, maxLevel: 1}]\n")); err == nil {
 		t.Fatal("a spiffe section without ids was accepted")
+	}
+	// A trust domain is not a builder: every workload of the domain,
+	// tenants' build pods included, has an ID in it.
+	for _, signer := range []string{"spiffe://example.org", "glob:spiffe://example.org/**", "regexp:spiffe://example\\.org/.*", "glob:spiffe://*.org/ns/x"} {
+		if _, err := verifier.LoadPolicy([]byte("spiffe:\n  ids: [\"spiffe://example.org\"]\nbuilders:\n  - signer: \"" + signer + "\"\n    maxLevel: 3\n")); err == nil {
+			t.Errorf("builder signer %s accepted", signer)
+		}
 	}
 }

@@ -31,23 +31,29 @@ func FuzzParseStatement(f *testing.F) {
 	}
 	f.Add([]byte(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"00"}}],"predicateType":"https://slsa.dev/provenance/v1","predicate":{}}`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
-		st, err := parseStatement(payload, 4)
+		st, err := parseStatement(payload, 4, []string{PredicateSLSAv1, PredicateSLSAv02, PredicateVSA})
 		if err != nil {
 			return
 		}
 		if len(st.Subject) == 0 || len(st.Subject) > 4 {
 			t.Fatalf("%d subjects escaped the limit", len(st.Subject))
 		}
-		c := &certFields{}
-		_ = st.builderID()
-		_ = st.buildType()
-		_, _ = crossCheck(st, c)
-		_, _ = workflowInputs(st, c)
-		_ = baseRefForTag(st)
-		p := DefaultPolicy()
-		if err := p.compile(); err != nil {
-			t.Fatal(err)
+		for _, s := range []*signer{{kind: signerGitHub}, {kind: signerSVID}} {
+			_ = st.builderID()
+			_ = st.buildType()
+			_, _ = crossCheck(st, s)
+			_, _ = workflowInputs(st, &s.cert)
+			_ = baseRefForTag(st)
+			_ = st.celValue()
+			if _, err := st.proto(); err != nil {
+				t.Fatalf("a parsed statement does not convert: %v", err)
+			}
+			p := DefaultPolicy()
+			p.WorkflowInputs = map[string]string{"a": "b"}
+			if err := p.compile(); err != nil {
+				t.Fatal(err)
+			}
+			_ = p.checkExternalParameters(st, s, nil)
 		}
-		_ = p.checkExternalParameters(st, c, nil)
 	})
 }

@@ -10,27 +10,26 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/verify"
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 )
 
 // Verifier verifies SLSA provenance bundles against one trusted root and one
 // policy. It holds no mutable state: one Verifier serves any number of
 // goroutines.
 type Verifier struct {
-	trusted  root.TrustedMaterial
-	policy   *Policy
-	sigstore *verify.Verifier
-	now      func() time.Time
-	log      *slog.Logger
-	scts     int
+	c *checker
 }
 
 // Option configures New.
 type Option func(*options) error
 
 type options struct {
-	now         func() time.Time
-	log         *slog.Logger
-	maxSubjects int
+	now             func() time.Time
+	log             *slog.Logger
+	maxSubjects     int
+	spiffeBundles   []*x509bundle.Bundle
+	withoutSource   bool
+	spiffeRequested bool
 }
 
 // WithClock sets the clock the verifier reads "now" from: a verified
@@ -70,9 +69,44 @@ func WithMaxSubjects(n int) Option {
 	}
 }
 
+// WithSPIFFEBundles adds SPIFFE trust bundles (one per trust domain, see
+// LoadSPIFFEBundle): X.509-SVIDs chaining to them, valid at a verified
+// signing time, are accepted as signing certificates, for the SPIFFE IDs
+// the policy's spiffe section accepts. Logs and timestamp authorities still
+// come from the trusted material.
+func WithSPIFFEBundles(bundles ...*x509bundle.Bundle) Option {
+	return func(o *options) error {
+		for _, b := range bundles {
+			if b == nil {
+				return errors.New("WithSPIFFEBundles: nil bundle")
+			}
+		}
+		o.spiffeBundles = append(o.spiffeBundles, bundles...)
+		o.spiffeRequested = true
+		return nil
+	}
+}
+
+// WithoutSourceUnsafe lets a policy without a source expectation verify:
+// without it, New refuses such a policy, since provenance that proves an
+// artifact was built from some repository proves little. Use it only where
+// the source is checked by other means (the caller compares
+// Result.Identity's source itself, or a policy expression does).
+func WithoutSourceUnsafe() Option {
+	return func(o *options) error {
+		o.withoutSource = true
+		return nil
+	}
+}
+
+// ErrNoSourceExpectation: New was given a policy that expects no source,
+// without WithoutSourceUnsafe.
+var ErrNoSourceExpectation = errors.New("the policy expects no source repository")
+
 // New returns a verifier for the trusted material (usually a trusted root,
 // see LoadTrustedRoot) and the policy. The policy is validated and compiled
-// here if LoadPolicy has not done it. The SCT threshold defaults to 1 when
+// here if LoadPolicy has not done it; a policy without Source is refused
+// unless WithoutSourceUnsafe is given. The SCT threshold defaults to 1 when
 // the trusted material lists CT logs and 0 when it lists none (a private
 // Sigstore without CT); the policy's thresholds.scts overrides it.
 func New(trusted root.TrustedMaterial, policy *Policy, opts ...Option) (*Verifier, error) {
@@ -92,29 +126,21 @@ func New(trusted root.TrustedMaterial, policy *Policy, opts ...Option) (*Verifie
 	if err := p.compile(); err != nil {
 		return nil, fmt.Errorf("new verifier: policy: %w", err)
 	}
+	if p.compiled.source == "" && !o.withoutSource {
+		return nil, fmt.Errorf("new verifier: %w: set Policy.Source (--source-uri), or pass WithoutSourceUnsafe", ErrNoSourceExpectation)
+	}
+	if o.spiffeRequested && p.SPIFFE == nil {
+		return nil, errors.New("new verifier: SPIFFE bundles given, but the policy has no spiffe section naming who may sign")
+	}
 	if o.maxSubjects > 0 {
 		p.compiled.maxSubjects = o.maxSubjects
 	}
-	th := p.compiled.thresholds
-	scts := th.scts
-	if !p.compiled.explicitSCTs && len(trusted.CTLogs()) > 0 {
-		scts = 1
-	}
-	vopts := []verify.VerifierOption{verify.WithObserverTimestamps(th.observer)}
-	if th.tlog > 0 {
-		vopts = append(vopts, verify.WithTransparencyLog(th.tlog))
-	}
-	if th.signed > 0 {
-		vopts = append(vopts, verify.WithSignedTimestamps(th.signed))
-	}
-	if scts > 0 {
-		vopts = append(vopts, verify.WithSignedCertificateTimestamps(scts))
-	}
-	sv, err := verify.NewVerifier(trusted, vopts...)
+	c, err := newChecker(trusted, p.compiled.thresholds, p.compiled.explicitSCTs, o)
 	if err != nil {
 		return nil, fmt.Errorf("new verifier: %w", err)
 	}
-	return &Verifier{trusted: trusted, policy: &p, sigstore: sv, now: o.now, log: o.log, scts: scts}, nil
+	c.policy = &p
+	return &Verifier{c: c}, nil
 }
 
 // LoadTrustedRoot parses a Sigstore trusted root (trusted_root.json).
@@ -165,56 +191,34 @@ type Timestamp struct {
 }
 
 // Verify verifies one bundle for the artifact with any of the digests. It
-// runs the checks in the order of the Check constants and returns the first
-// failure as a *CheckError.
+// runs the checks of the pipeline in their order (see the package
+// documentation) and returns the first failure as a *CheckError.
 func (v *Verifier) Verify(b *bundle.Bundle, digests ...Digest) (*Result, error) {
-	payload, res, stamps, err := v.signedPayload(b)
+	r := &run{c: v.c, b: b, digests: digests}
+	if err := r.verify(forProvenance); err != nil {
+		return nil, err
+	}
+	st, err := r.st.proto()
 	if err != nil {
-		return nil, err
+		return nil, fail(CheckStatement, "a statement", "one the in-toto types cannot hold", err)
 	}
-	if res.Signature == nil || res.Signature.Certificate == nil {
-		return nil, fail(CheckIdentity, "a Fulcio certificate", "a public key", ErrCertificateIdentity)
+	id := r.signer.identity()
+	if r.signer.kind == signerSVID {
+		id = CertificateIdentity{Issuer: "spiffe://" + r.signer.id.TrustDomain().Name(), SAN: r.signer.id.String()}
 	}
-	cert := *res.Signature.Certificate
-	if err := normalizeCert(&cert); err != nil {
-		return nil, err
-	}
-	p := v.policy
-	if err := p.checkIdentity(&cert); err != nil {
-		return nil, err
-	}
-
-	st, names, known, err := p.statementChecks(payload, digests, &cert)
-	if err != nil {
-		return nil, err
-	}
-	bid := BuilderID{ID: st.builderID(), Signer: cert.BuildSignerURI, BuildType: st.buildType()}
-	trustedName, level, err := p.checkBuilder(bid, &cert)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.checkSource(&cert); err != nil {
-		return nil, err
-	}
-	if err := p.checkRef(st, &cert); err != nil {
-		return nil, err
-	}
-	if err := p.parameterChecks(st, payload, &cert, known); err != nil {
-		return nil, err
-	}
-	v.log.Debug("provenance verified", "builder", bid.ID, "level", level)
+	v.c.log.Debug("provenance verified", "builder", r.builder.ID, "signer", r.signer.uri(), "level", r.level)
 	return &Result{
-		Statement:      res.Statement,
-		Payload:        payload,
-		PredicateType:  st.PredicateType,
-		BuildType:      st.buildType(),
-		BuilderID:      bid.ID,
-		TrustedBuilder: trustedName,
-		Level:          level,
-		Identity:       CertificateIdentity{Issuer: cert.Extensions.Issuer, SAN: cert.SubjectAlternativeName, Extensions: cert.Extensions},
-		Subjects:       names,
-		Timestamps:     stamps,
-		VerifiedAt:     v.now(),
+		Statement:      st,
+		Payload:        r.payload,
+		PredicateType:  r.st.PredicateType,
+		BuildType:      r.st.buildType(),
+		BuilderID:      r.builder.ID,
+		TrustedBuilder: r.trustedName,
+		Level:          r.level,
+		Identity:       id,
+		Subjects:       r.subjects,
+		Timestamps:     r.stamps,
+		VerifiedAt:     v.c.now(),
 	}, nil
 }
 
@@ -223,17 +227,12 @@ func (v *Verifier) Verify(b *bundle.Bundle, digests ...Digest) (*Result, error) 
 // the error joins every bundle's error; errors.As finds the first
 // *CheckError.
 func (v *Verifier) VerifyAny(bundles []*bundle.Bundle, digests ...Digest) (*Result, error) {
-	return verifyAny(v.Verify, bundles, digests)
-}
-
-// verifyAny returns the first bundle verify accepts, or every bundle's error.
-func verifyAny(verify func(*bundle.Bundle, ...Digest) (*Result, error), bundles []*bundle.Bundle, digests []Digest) (*Result, error) {
 	if len(bundles) == 0 {
 		return nil, fail(CheckInput, "at least one bundle", "none", ErrMalformed)
 	}
 	var errs []error
 	for i, b := range bundles {
-		res, err := verify(b, digests...)
+		res, err := v.Verify(b, digests...)
 		if err == nil {
 			return res, nil
 		}
@@ -242,130 +241,33 @@ func verifyAny(verify func(*bundle.Bundle, ...Digest) (*Result, error), bundles 
 	return nil, errors.Join(errs...)
 }
 
-// classify names the check sigstore-go failed: it re-runs the log and
-// timestamp steps alone, so the successful path pays for them once.
-func (v *Verifier) classify(b *bundle.Bundle, err error) error {
-	logTimes, terr := v.sigstore.VerifyTransparencyLogInclusion(b)
-	if terr != nil {
-		return fail(CheckTlog, fmt.Sprintf("%d verified log entries for this signature", v.policy.compiled.thresholds.tlog), "none", terr)
+// newChecker builds what both kinds of verdict share: sigstore-go's
+// verifier over the trusted material (and SPIFFE bundles), with the
+// thresholds.
+func newChecker(trusted root.TrustedMaterial, th resolvedThresholds, explicitSCTs bool, o options) (*checker, error) {
+	scts := th.scts
+	if !explicitSCTs && len(trusted.CTLogs()) > 0 {
+		scts = 1
 	}
-	if _, terr := v.sigstore.VerifyObserverTimestamps(b, logTimes); terr != nil {
-		return fail(CheckTimestamp, fmt.Sprintf("%d observer timestamps", v.policy.compiled.thresholds.observer), "fewer", terr)
+	vopts := []verify.VerifierOption{verify.WithObserverTimestamps(th.observer), verify.WithoutStatementPredicate()}
+	if th.tlog > 0 {
+		vopts = append(vopts, verify.WithTransparencyLog(th.tlog))
 	}
-	return fail(CheckSignature, fmt.Sprintf("certificate chaining to the trusted root with %d SCTs, signing the envelope", v.scts), "failure", err)
-}
-
-// checkBuilder finds the trusted builder entry and grants the level.
-func (p *Policy) checkBuilder(b BuilderID, c *certFields) (string, int, error) {
-	if p.compiled.expectLoose != nil {
-		if err := p.compiled.expectLoose(b); err != nil {
-			return "", 0, fail(CheckBuilder, p.BuilderID, b.ID, fmt.Errorf("%w: %w", ErrBuilderMismatch, err))
-		}
+	if th.signed > 0 {
+		vopts = append(vopts, verify.WithSignedTimestamps(th.signed))
 	}
-	name, maxLevel := "", 0
-	var why []error
-	for _, tb := range p.compiled.builders {
-		err := tb.match(b)
-		if err == nil {
-			name, maxLevel = tb.name, tb.maxLevel
-			break
-		}
-		why = append(why, fmt.Errorf("%s: %w", tb.name, err))
+	if scts > 0 {
+		vopts = append(vopts, verify.WithSignedCertificateTimestamps(scts))
 	}
-	if name == "" && p.compiled.expectLoose != nil {
-		name, maxLevel = p.BuilderID, 3
+	tm := trusted
+	var set *x509bundle.Set
+	if len(o.spiffeBundles) > 0 {
+		tm = SPIFFETrustedMaterial(trusted, o.spiffeBundles...)
+		set = x509bundle.NewSet(o.spiffeBundles...)
 	}
-	if name == "" {
-		return "", 0, fail(CheckBuilder, "a trusted builder", b.ID+" signed by "+b.Signer, fmt.Errorf("%w: %w", ErrUntrustedBuilder, errors.Join(why...)))
-	}
-	level := min(maxLevel, evidenceLevel(c))
-	if level < p.MinLevel {
-		return "", 0, fail(CheckBuilder, fmt.Sprintf("level %d", p.MinLevel), fmt.Sprintf("level %d", level), ErrLevelTooLow)
-	}
-	return name, level, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// signedPayload runs the checks every signer kind shares: one DSSE envelope
-// with one signature over an in-toto payload, verified by sigstore-go with
-// the policy's thresholds, at signing times that are not after the clock's
-// now. It returns the payload, sigstore-go's result and the verified times.
-func (v *Verifier) signedPayload(b *bundle.Bundle) ([]byte, *verify.VerificationResult, []Timestamp, error) {
-	if b == nil || b.Bundle == nil {
-		return nil, nil, nil, fail(CheckInput, "a bundle", "nil", ErrMalformed)
-	}
-	env, err := b.Envelope()
-	if err != nil || env == nil || env.Envelope == nil {
-		return nil, nil, nil, fail(CheckInput, "a DSSE envelope", "message signature or none", ErrMalformed)
-	}
-	if n := len(env.Signatures); n != 1 {
-		return nil, nil, nil, fail(CheckInput, "1 signature", fmt.Sprint(n), ErrSignatureCount)
-	}
-	if env.PayloadType != PayloadTypeInToto {
-		return nil, nil, nil, fail(CheckInput, "payloadType "+PayloadTypeInToto, env.PayloadType, ErrMalformed)
-	}
-	payload, err := env.DecodeB64Payload()
+	sv, err := verify.NewVerifier(tm, vopts...)
 	if err != nil {
-		return nil, nil, nil, fail(CheckInput, "a base64 payload", "undecodable", ErrMalformed)
+		return nil, err
 	}
-	res, err := v.sigstore.Verify(b, verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithoutIdentitiesUnsafe()))
-	if err != nil {
-		return nil, nil, nil, v.classify(b, err)
-	}
-	v.log.Debug("signature verified", "timestamps", len(res.VerifiedTimestamps))
-	now := v.now()
-	var stamps []Timestamp
-	for _, ts := range res.VerifiedTimestamps {
-		if ts.Timestamp.After(now) {
-			return nil, nil, nil, fail(CheckTimestamp, "not after "+now.UTC().Format(time.RFC3339), ts.Timestamp.UTC().Format(time.RFC3339), ErrFutureTimestamp)
-		}
-		stamps = append(stamps, Timestamp{Kind: ts.Type, URI: ts.URI, Time: ts.Timestamp})
-	}
-	return payload, res, stamps, nil
-}
-
-// statementChecks reads the statement and runs the checks that do not
-// depend on the kind of signer: the subject limit and digests, the predicate
-// type, and every payload claim the certificate also records.
-func (p *Policy) statementChecks(payload []byte, digests []Digest, cert *certFields) (*statement, []string, map[string]bool, error) {
-	st, err := parseStatement(payload, p.compiled.maxSubjects)
-	if err != nil {
-		if errors.Is(err, ErrTooManySubjects) {
-			return nil, nil, nil, fail(CheckSubject, fmt.Sprintf("at most %d subjects", p.compiled.maxSubjects), "more", err)
-		}
-		return nil, nil, nil, fail(CheckInput, "an in-toto statement", "undecodable", err)
-	}
-	names, err := checkSubject(st, digests)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if !contains(p.compiled.predTypes, st.PredicateType) || (st.v1 == nil && st.v02 == nil) {
-		return nil, nil, nil, fail(CheckPredicateType, "one of "+fmt.Sprint(p.compiled.predTypes), st.PredicateType, ErrPredicateType)
-	}
-	known, err := crossCheck(st, cert)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return st, names, known, nil
-}
-
-// parameterChecks runs the checks after the source: build type, external
-// parameters (known are those the certificate vouched for) and the policy's
-// expressions.
-func (p *Policy) parameterChecks(st *statement, payload []byte, cert *certFields, known map[string]bool) error {
-	if err := p.checkBuildType(st); err != nil {
-		return err
-	}
-	if err := p.checkExternalParameters(st, cert, known); err != nil {
-		return err
-	}
-	return p.checkExpressions(payload)
+	return &checker{sigstore: sv, thresholds: th, scts: scts, spiffe: set, now: o.now, log: o.log}, nil
 }

@@ -1,15 +1,14 @@
 package verifier
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
-	"github.com/sigstore/sigstore-go/pkg/verify"
 )
 
 // PredicateVSA is the predicate type of SLSA verification summaries.
@@ -39,6 +38,17 @@ type VSAPolicy struct {
 	// PolicyDigest, when set (sha256 hex), must equal the digest of the
 	// policy the summary names.
 	PolicyDigest string
+	// Thresholds of evidence the summary's bundle must carry, as for
+	// provenance (default: one log entry, one observer timestamp). The
+	// policy decides, never the bundle: a summary without the log entry
+	// the thresholds ask for is refused.
+	Thresholds Thresholds
+}
+
+// vsaExpects is a validated VSAPolicy.
+type vsaExpects struct {
+	VSAPolicy
+	san Pattern
 }
 
 // VSA is a verified verification summary.
@@ -55,29 +65,16 @@ type VSA struct {
 	Payload      []byte
 }
 
-type vsaPredicate struct {
-	Verifier struct {
-		ID string `json:"id"`
-	} `json:"verifier"`
-	TimeVerified string `json:"timeVerified"`
-	ResourceURI  string `json:"resourceUri"`
-	Policy       struct {
-		URI    string            `json:"uri"`
-		Digest map[string]string `json:"digest"`
-	} `json:"policy"`
-	InputAttestations []struct {
-		URI string `json:"uri"`
-	} `json:"inputAttestations"`
-	VerificationResult string   `json:"verificationResult"`
-	VerifiedLevels     []string `json:"verifiedLevels"`
-}
-
-// VerifyVSA checks a signed SLSA verification summary: its signature and
-// certificate against trusted (with an observer timestamp, and the log
-// entry when it carries one), the signer's identity, that one of digests is
-// a subject, that the result is PASSED and that it vouches for at least
-// p.MinLevel. It is pure, like Verify.
+// VerifyVSA checks a signed SLSA verification summary through the same
+// pipeline as Verify: its signature and certificate against trusted with
+// the policy's thresholds, the signer's identity, the statement (read
+// once, strictly), that one of digests is a subject, and then that the
+// summary says PASSED, vouches for at least p.MinLevel and names the
+// expected resource and policy. It is pure, like Verify.
 func VerifyVSA(b *bundle.Bundle, trusted root.TrustedMaterial, p VSAPolicy, digests ...Digest) (*VSA, error) {
+	if trusted == nil {
+		return nil, errors.New("verify vsa: no trusted material")
+	}
 	if p.Issuer == "" || p.SAN == "" {
 		return nil, errors.New("verify vsa: the verifier's issuer and SAN are required")
 	}
@@ -88,100 +85,73 @@ func VerifyVSA(b *bundle.Bundle, trusted root.TrustedMaterial, p VSAPolicy, dige
 	if err != nil {
 		return nil, fmt.Errorf("verify vsa: SAN: %w", err)
 	}
-	if len(digests) == 0 {
-		return nil, errors.New("verify vsa: no artifact digest")
-	}
-	env := b.GetDsseEnvelope()
-	if env == nil || len(env.GetSignatures()) != 1 {
-		return nil, &CheckError{Check: CheckInput, Want: "a DSSE envelope with one signature", Got: "something else", Err: ErrSignatureCount}
-	}
-	opts := []verify.VerifierOption{verify.WithObserverTimestamps(1)}
-	if n := len(b.GetVerificationMaterial().GetTlogEntries()); n > 0 {
-		opts = append(opts, verify.WithTransparencyLog(1))
-	}
-	if len(trusted.CTLogs()) > 0 {
-		opts = append(opts, verify.WithSignedCertificateTimestamps(1))
-	}
-	sv, err := verify.NewVerifier(trusted, opts...)
+	th, err := p.Thresholds.resolve()
 	if err != nil {
 		return nil, fmt.Errorf("verify vsa: %w", err)
 	}
-	res, err := sv.Verify(b, verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithoutIdentitiesUnsafe()))
+	c, err := newChecker(trusted, th, p.Thresholds.SCTs != nil, options{now: time.Now, log: slog.New(slog.DiscardHandler)})
 	if err != nil {
-		return nil, &CheckError{Check: CheckSignature, Want: "a valid signature from the trusted root", Got: "none", Err: err}
+		return nil, fmt.Errorf("verify vsa: %w", err)
 	}
-	cert := res.Signature.Certificate
-	if cert == nil {
-		return nil, &CheckError{Check: CheckIdentity, Want: "a certificate", Got: "a bare key", Err: ErrCertificateIdentity}
+	c.vsa = &vsaExpects{VSAPolicy: p, san: san}
+	r := &run{c: c, b: b, digests: digests}
+	if err := r.verify(forVSA); err != nil {
+		return nil, err
 	}
-	if cert.Issuer != p.Issuer {
-		return nil, &CheckError{Check: CheckIdentity, Want: p.Issuer, Got: cert.Issuer, Err: ErrIssuer}
-	}
-	if !san.Match(cert.SubjectAlternativeName) {
-		return nil, &CheckError{Check: CheckIdentity, Want: p.SAN, Got: cert.SubjectAlternativeName, Err: ErrCertificateIdentity}
-	}
-	if env.GetPayloadType() != "application/vnd.in-toto+json" {
-		return nil, &CheckError{Check: CheckInput, Want: "application/vnd.in-toto+json", Got: env.GetPayloadType(), Err: ErrMalformed}
-	}
-	var st struct {
-		Type          string `json:"_type"`
-		PredicateType string `json:"predicateType"`
-		Subject       []struct {
-			Name   string            `json:"name"`
-			Digest map[string]string `json:"digest"`
-		} `json:"subject"`
-		Predicate vsaPredicate `json:"predicate"`
-	}
-	if err := json.Unmarshal(env.GetPayload(), &st); err != nil {
-		return nil, &CheckError{Check: CheckInput, Want: "an in-toto statement", Got: "unparseable JSON", Err: ErrMalformed}
-	}
-	if st.PredicateType != PredicateVSA {
-		return nil, &CheckError{Check: CheckPredicateType, Want: PredicateVSA, Got: st.PredicateType, Err: ErrPredicateType}
-	}
+	pred := r.st.vsa
 	out := &VSA{
-		Verifier: st.Predicate.Verifier.ID, ResourceURI: st.Predicate.ResourceURI, Levels: st.Predicate.VerifiedLevels,
-		PolicyURI: st.Predicate.Policy.URI, Payload: env.GetPayload(),
-		Identity: CertificateIdentity{Issuer: cert.Issuer, SAN: cert.SubjectAlternativeName, Extensions: cert.Extensions},
+		Verifier: pred.VerifierID, ResourceURI: pred.ResourceURI, Levels: pred.VerifiedLevels,
+		PolicyURI: pred.PolicyURI, Payload: r.payload, Identity: r.signer.identity(),
+		SignedAt: r.stamps,
 	}
-	for _, ts := range res.VerifiedTimestamps {
-		out.SignedAt = append(out.SignedAt, Timestamp{Kind: ts.Type, URI: ts.URI, Time: ts.Timestamp})
-	}
-	for _, in := range st.Predicate.InputAttestations {
-		out.InputBundles = append(out.InputBundles, in.URI)
-	}
-	matched := false
-	for _, s := range st.Subject {
-		out.Subjects = append(out.Subjects, s.Name)
-		for _, d := range digests {
-			if s.Digest[d.Algorithm] == d.Hex {
-				matched = true
-			}
-		}
-	}
-	if !matched {
-		return nil, &CheckError{Check: CheckSubject, Want: digests[0].Algorithm + ":" + digests[0].Hex, Got: strings.Join(out.Subjects, ", "), Err: ErrSubjectMismatch}
-	}
-	if st.Predicate.VerificationResult != "PASSED" {
-		return nil, &CheckError{Check: CheckVSA, Want: "PASSED", Got: st.Predicate.VerificationResult, Err: ErrVSAResult}
-	}
-	if t, err := time.Parse(time.RFC3339, st.Predicate.TimeVerified); err == nil {
+	if t, err := time.Parse(time.RFC3339, pred.TimeVerified); err == nil {
 		out.TimeVerified = t
 	}
-	if p.ResourceURI != "" && st.Predicate.ResourceURI != p.ResourceURI {
-		return nil, &CheckError{Check: CheckVSA, Want: "resourceUri " + p.ResourceURI, Got: st.Predicate.ResourceURI, Err: ErrSubjectMismatch}
+	for _, in := range pred.InputAttestations {
+		out.InputBundles = append(out.InputBundles, in.URI)
 	}
-	if p.PolicyDigest != "" && st.Predicate.Policy.Digest["sha256"] != p.PolicyDigest {
-		return nil, &CheckError{Check: CheckVSA, Want: "policy sha256:" + p.PolicyDigest, Got: "sha256:" + st.Predicate.Policy.Digest["sha256"], Err: ErrVSAPolicy}
+	for _, s := range r.st.Subject {
+		out.Subjects = append(out.Subjects, s.Name)
+	}
+	return out, nil
+}
+
+// checkIdentity: the summary was signed by the expected verifier.
+func (e *vsaExpects) checkIdentity(s *signer) error {
+	if s.kind == signerSVID {
+		return fail(CheckIdentity, "a Fulcio certificate of "+e.Issuer, s.kind.String(), ErrCertificateIdentity)
+	}
+	if got := s.cert.Extensions.Issuer; got != e.Issuer {
+		return fail(CheckIdentity, e.Issuer, got, ErrIssuer)
+	}
+	if !e.san.Match(s.cert.SubjectAlternativeName) {
+		return fail(CheckIdentity, e.SAN, s.cert.SubjectAlternativeName, ErrCertificateIdentity)
+	}
+	return nil
+}
+
+// checkSummary: the summary says PASSED, for the expected resource and
+// policy, at the level asked for.
+func (r *run) checkSummary() error {
+	e, pred := r.c.vsa, r.st.vsa
+	if pred.VerificationResult != "PASSED" {
+		return fail(CheckVSA, "PASSED", pred.VerificationResult, ErrVSAResult)
+	}
+	if e.ResourceURI != "" && pred.ResourceURI != e.ResourceURI {
+		return fail(CheckVSA, "resourceUri "+e.ResourceURI, pred.ResourceURI, ErrSubjectMismatch)
+	}
+	if e.PolicyDigest != "" && pred.PolicyDigest["sha256"] != e.PolicyDigest {
+		return fail(CheckVSA, "policy sha256:"+e.PolicyDigest, "sha256:"+pred.PolicyDigest["sha256"], ErrVSAPolicy)
 	}
 	best := -1
-	for _, l := range st.Predicate.VerifiedLevels {
+	for _, l := range pred.VerifiedLevels {
 		var n int
 		if _, err := fmt.Sscanf(l, "SLSA_BUILD_LEVEL_%d", &n); err == nil && n > best && n <= 3 && l == fmt.Sprintf("SLSA_BUILD_LEVEL_%d", n) {
 			best = n
 		}
 	}
-	if best < p.MinLevel {
-		return nil, &CheckError{Check: CheckVSA, Want: fmt.Sprintf("SLSA_BUILD_LEVEL_%d or higher", p.MinLevel), Got: strings.Join(st.Predicate.VerifiedLevels, ", "), Err: ErrVSALevel}
+	if best < e.MinLevel {
+		return fail(CheckVSA, fmt.Sprintf("SLSA_BUILD_LEVEL_%d or higher", e.MinLevel), strings.Join(pred.VerifiedLevels, ", "), ErrVSALevel)
 	}
-	return out, nil
+	return nil
 }

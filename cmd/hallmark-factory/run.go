@@ -84,7 +84,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 			if err != nil {
 				return fail(err)
 			}
-			opts.TrustedRoot = verifier.SPIFFETrustedMaterial(tr, b)
+			opts.TrustedRoot = verifier.SPIFFETrustedMaterial(tr, b...)
 		}
 	}
 	var s interface {

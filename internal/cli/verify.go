@@ -7,10 +7,8 @@ import (
 	"os"
 	"strings"
 
-	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 
 	"github.com/hallmark-dev/hallmark/verifier"
 )
@@ -25,109 +23,88 @@ type verifyFlags struct {
 	certIdentity, certIdentityRegex, certOIDCIssuer        string
 	signerWorkflow                                         string
 	denySelfHosted                                         bool
+	minLevel                                               int
 	trustedRoot, policy, format                            string
 	spiffeBundles, spiffeIDs                               []string
 	spiffeTrustDomain                                      string
-}
-
-// provenanceVerifier is what the verify commands need of a verifier: the
-// plain one, or the one that also accepts X.509-SVID signers.
-type provenanceVerifier interface {
-	VerifyAny(bundles []*bundle.Bundle, digests ...verifier.Digest) (*verifier.Result, error)
 }
 
 func (f *verifyFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.sourceURI, "source-uri", "", "expected source repository, e.g. github.com/OWNER/REPO (required unless the policy names one)")
 	fl.StringVar(&f.sourceTag, "source-tag", "", "expected tag the artifact was built from, e.g. v1.2.3")
 	fl.StringVar(&f.sourceBranch, "source-branch", "", "expected branch the artifact was built from")
-	fl.StringVar(&f.sourceVersionedTag, "source-versioned-tag", "", "expected semver tag prefix: v1 matches v1.x.y, v1.2 matches v1.2.y")
-	fl.StringVar(&f.builderID, "builder-id", "", "expected builder, ID or ID@REF")
+	fl.StringVar(&f.sourceVersionedTag, "source-versioned-tag", "", "expected semver tag prefix: v1 matches v1.x.y, v1.2 matches v1.2.y (pre-releases only by their full name)")
+	fl.StringVar(&f.builderID, "builder-id", "", "expected builder, ID@REF, or ID for ID at a release tag vX.Y.Z; on the built-in policy it also trusts that builder")
 	fl.StringArrayVar(&f.workflowInputs, "build-workflow-input", nil, "expected workflow_dispatch input, key=value (repeatable)")
 	fl.BoolVar(&f.printProvenance, "print-provenance", false, "print the verified in-toto statement")
 	fl.StringVar(&f.certIdentity, "cert-identity", "", "expected certificate identity (SAN), exact")
 	fl.StringVar(&f.certIdentityRegex, "cert-identity-regex", "", "expected certificate identity (SAN), a regular expression anchored at both ends")
-	fl.StringVar(&f.certOIDCIssuer, "cert-oidc-issuer", "", "expected OIDC issuer (default: the policy's, GitHub Actions for the built-in policy)")
-	fl.StringVar(&f.signerWorkflow, "signer-workflow", "", "expected signing workflow, OWNER/REPO/.github/workflows/FILE")
+	fl.StringVar(&f.certOIDCIssuer, "cert-oidc-issuer", "", "OIDC issuer to trust: replaces the built-in policy's (GitHub Actions); must be one a --policy file lists")
+	fl.StringVar(&f.signerWorkflow, "signer-workflow", "", "workflow that must have signed, OWNER/REPO/.github/workflows/FILE[@REF]; on the built-in policy it is trusted for level 3 at REF, or at release tags vX.Y.Z")
 	fl.BoolVar(&f.denySelfHosted, "deny-self-hosted-runners", false, "refuse provenance made on self-hosted runners")
+	fl.IntVar(&f.minLevel, "min-level", 0, "lowest SLSA build level to accept, 0 to 3")
 	fl.StringVar(&f.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json to verify against, offline (required)")
-	fl.StringVar(&f.policy, "policy", "", "policy file (YAML or JSON) instead of the built-in policy; the flags above narrow it")
+	fl.StringVar(&f.policy, "policy", "", "policy file (YAML or JSON) instead of the built-in policy; the flags above only narrow it")
 	fl.StringVar(&f.format, "format", "text", "output format: text or json")
 	fl.StringArrayVar(&f.spiffeBundles, "spiffe-trust-bundle", nil, "SPIFFE trust bundle (PEM, or SPIFFE bundle JSON with --spiffe-trust-domain) whose X.509-SVIDs may sign: factory mode (repeatable)")
-	fl.StringVar(&f.spiffeTrustDomain, "spiffe-trust-domain", "", "trust domain of a SPIFFE bundle given as JSON")
-	fl.StringArrayVar(&f.spiffeIDs, "spiffe-id", nil, "accepted signer: spiffe://TD/PATH exactly, spiffe://TD/PATH/* by path prefix, or spiffe://TD (repeatable)")
+	fl.StringVar(&f.spiffeTrustDomain, "spiffe-trust-domain", "", "trust domain of the CAs in --spiffe-trust-bundle that do not name their own (required for SPIFFE bundle JSON)")
+	fl.StringArrayVar(&f.spiffeIDs, "spiffe-id", nil, "accepted signer: spiffe://TD/PATH exactly (on the built-in policy this trusts it as a builder), spiffe://TD/PATH/* by path prefix, or spiffe://TD (repeatable)")
 }
 
-// policy builds the verification policy: the policy file or the built-in
-// one, narrowed by the flags. Contradictory flags are errors.
-func (f *verifyFlags) loadPolicy() (*verifier.Policy, []byte, error) {
-	var p *verifier.Policy
-	var raw []byte
-	if f.policy != "" {
-		data, err := os.ReadFile(f.policy)
-		if err != nil {
-			return nil, nil, fmt.Errorf("--policy: %w", err)
-		}
-		if p, err = verifier.LoadPolicy(data); err != nil {
-			return nil, nil, fmt.Errorf("--policy %s: %w", f.policy, err)
-		}
-		raw = data
-	} else {
-		p = verifier.DefaultPolicy()
-	}
-	refs := 0
-	for _, v := range []string{f.sourceTag, f.sourceBranch, f.sourceVersionedTag} {
-		if v != "" {
-			refs++
-		}
-	}
-	if refs > 1 {
-		return nil, nil, errors.New("--source-tag, --source-branch and --source-versioned-tag exclude each other: give one")
-	}
-	if f.certIdentity != "" && f.certIdentityRegex != "" {
-		return nil, nil, errors.New("--cert-identity and --cert-identity-regex exclude each other: give one")
-	}
-	if f.sourceURI != "" {
-		p.Source = f.sourceURI
-	}
-	if p.Source == "" {
-		return nil, nil, errors.New("--source-uri is required: name the repository the artifact must come from (e.g. github.com/OWNER/REPO)")
-	}
-	setIf := func(dst *string, v string) {
-		if v != "" {
-			*dst = v
-		}
-	}
-	setIf(&p.SourceTag, f.sourceTag)
-	setIf(&p.SourceBranch, f.sourceBranch)
-	setIf(&p.SourceVersionedTag, f.sourceVersionedTag)
-	setIf(&p.BuilderID, f.builderID)
-	setIf(&p.Identity.SAN, f.certIdentity)
-	if f.certIdentityRegex != "" {
-		p.Identity.SAN = "regexp:" + f.certIdentityRegex
-	}
-	if f.certOIDCIssuer != "" {
-		p.Issuers = []string{f.certOIDCIssuer}
-	}
-	if f.signerWorkflow != "" {
-		p.Identity.SignerWorkflow = "github.com/" + strings.TrimPrefix(strings.TrimPrefix(f.signerWorkflow, "https://"), "github.com/")
-	}
-	if f.denySelfHosted {
-		p.DenySelfHostedRunners = true
+// flags are the expectations the command line gives, for the verifier.
+func (f *verifyFlags) flags() (verifier.Flags, error) {
+	vf := verifier.Flags{
+		Source: f.sourceURI, SourceBranch: f.sourceBranch, SourceTag: f.sourceTag, SourceVersionedTag: f.sourceVersionedTag,
+		BuilderID: f.builderID, CertIdentity: f.certIdentity, CertIdentityRegex: f.certIdentityRegex,
+		CertOIDCIssuer: f.certOIDCIssuer, SignerWorkflow: f.signerWorkflow, DenySelfHostedRunners: f.denySelfHosted,
+		SPIFFEIDs: f.spiffeIDs, MinLevel: f.minLevel,
 	}
 	for _, kv := range f.workflowInputs {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return nil, nil, fmt.Errorf("--build-workflow-input %q: want key=value", kv)
+			return vf, fmt.Errorf("--build-workflow-input %q: want key=value", kv)
 		}
-		if p.WorkflowInputs == nil {
-			p.WorkflowInputs = map[string]string{}
+		if vf.WorkflowInputs == nil {
+			vf.WorkflowInputs = map[string]string{}
 		}
-		p.WorkflowInputs[k] = v
+		vf.WorkflowInputs[k] = v
 	}
-	return p, raw, nil
+	return vf, nil
 }
 
-func (f *verifyFlags) newVerifier() (provenanceVerifier, *verifier.Policy, []byte, error) {
+// loadPolicy builds the verification policy: the policy file narrowed by
+// the flags, or the built-in policy with the flags applied (where naming a
+// builder trusts it). Contradictory flags are errors.
+func (f *verifyFlags) loadPolicy() (*verifier.Policy, []byte, error) {
+	vf, err := f.flags()
+	if err != nil {
+		return nil, nil, err
+	}
+	if f.policy == "" {
+		if f.sourceURI == "" {
+			return nil, nil, errors.New("--source-uri is required: name the repository the artifact must come from (e.g. github.com/OWNER/REPO)")
+		}
+		p, err := verifier.DefaultPolicyWith(vf)
+		return p, nil, err
+	}
+	data, err := os.ReadFile(f.policy)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--policy: %w", err)
+	}
+	p, err := verifier.LoadPolicy(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--policy %s: %w", f.policy, err)
+	}
+	if err := p.Narrow(vf); err != nil {
+		return nil, nil, fmt.Errorf("--policy %s: %w", f.policy, err)
+	}
+	if p.Source == "" {
+		return nil, nil, errors.New("--source-uri is required: name the repository the artifact must come from (e.g. github.com/OWNER/REPO), or give it in the policy")
+	}
+	return p, data, nil
+}
+
+func (f *verifyFlags) newVerifier() (*verifier.Verifier, *verifier.Policy, []byte, error) {
 	if err := checkFormat(f.format); err != nil {
 		return nil, nil, nil, err
 	}
@@ -146,32 +123,27 @@ func (f *verifyFlags) newVerifier() (provenanceVerifier, *verifier.Policy, []byt
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if len(f.spiffeIDs) > 0 {
-		p.SPIFFE = &verifier.SPIFFEPolicy{IDs: f.spiffeIDs}
+	if f.spiffeTrustDomain != "" && len(f.spiffeBundles) == 0 {
+		return nil, nil, nil, errors.New("--spiffe-trust-domain applies to --spiffe-trust-bundle: give the bundle")
 	}
-	if len(f.spiffeBundles) > 0 || p.SPIFFE != nil {
+	var opts []verifier.Option
+	if len(f.spiffeBundles) > 0 {
 		if p.SPIFFE == nil {
 			return nil, nil, nil, errors.New("--spiffe-trust-bundle needs --spiffe-id (or a policy with a spiffe section): which SPIFFE IDs may sign?")
 		}
-		var bundles []*x509bundle.Bundle
 		for _, path := range f.spiffeBundles {
 			data, err := os.ReadFile(path)
 			if err != nil {
 				return nil, nil, nil, fmt.Errorf("--spiffe-trust-bundle: %w", err)
 			}
-			b, err := verifier.LoadSPIFFEBundle(f.spiffeTrustDomain, data)
+			bs, err := verifier.LoadSPIFFEBundle(f.spiffeTrustDomain, data)
 			if err != nil {
 				return nil, nil, nil, fmt.Errorf("--spiffe-trust-bundle %s: %w", path, err)
 			}
-			bundles = append(bundles, b)
+			opts = append(opts, verifier.WithSPIFFEBundles(bs...))
 		}
-		v, err := verifier.NewSPIFFE(tr, bundles, p)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("policy: %w", err)
-		}
-		return v, p, raw, nil
 	}
-	v, err := verifier.New(tr, p)
+	v, err := verifier.New(tr, p, opts...)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("policy: %w", err)
 	}

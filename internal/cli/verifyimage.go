@@ -66,7 +66,7 @@ func runVerifyImage(ctx context.Context, f verifyFlags, ref string, stdout, stde
 // verifyImage finds ref's provenance and verifies it with v. An error is
 // returned only when the registry could not be asked; a verdict that the
 // image failed (or has no provenance) is not an error.
-func verifyImage(ctx context.Context, v provenanceVerifier, ref string, stderr io.Writer, opts ...oci.Option) (verdict, error) {
+func verifyImage(ctx context.Context, v *verifier.Verifier, ref string, stderr io.Writer, opts ...oci.Option) (verdict, error) {
 	r, err := oci.ParseReference(ref, opts...)
 	if err != nil {
 		return verdict{}, err

@@ -65,10 +65,21 @@ func setupTB(t testing.TB) *world {
 		t.Fatal(err)
 	}
 	w.trustedPath = sb.TrustedRootPath()
-	if w.spireBundle, err = verifier.LoadSPIFFEBundle("", w.srv.BundlePEM(t)); err != nil {
+	w.spireBundle = spireBundle(t, w.srv.BundlePEM(t))
+	return w
+}
+
+// spireBundle loads a SPIRE server's PEM trust bundle, one trust domain.
+func spireBundle(t testing.TB, pem []byte) *x509bundle.Bundle {
+	t.Helper()
+	bs, err := verifier.LoadSPIFFEBundle("", pem)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return w
+	if len(bs) != 1 {
+		t.Fatalf("%d trust domains in the SPIRE bundle, want 1", len(bs))
+	}
+	return bs[0]
 }
 
 // controller starts the factory on namespace ns with the agent's SVID.
@@ -152,13 +163,13 @@ func (w *world) waitState(t *testing.T, obj client.Object) map[string]string {
 	return nil
 }
 
-func (w *world) verifier(t *testing.T, ids ...string) *verifier.SPIFFEVerifier {
+func (w *world) verifier(t *testing.T, ids ...string) *verifier.Verifier {
 	t.Helper()
 	v, err := verifier.NewSPIFFE(w.trusted, []*x509bundle.Bundle{w.spireBundle}, &verifier.Policy{
 		SPIFFE:     &verifier.SPIFFEPolicy{IDs: ids},
 		Builders:   []verifier.TrustedBuilder{{Name: "hallmark-factory", Signer: factoryID, BuildTypes: []string{"https://tekton.dev/chains/v2/slsa"}, MaxLevel: 3}},
 		BuildTypes: []string{"https://tekton.dev/chains/v2/slsa"},
-	})
+	}, verifier.WithoutSourceUnsafe())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +260,7 @@ func TestFactory(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ov, err := verifier.NewSPIFFE(w.trusted, []*x509bundle.Bundle{other}, &verifier.Policy{SPIFFE: &verifier.SPIFFEPolicy{IDs: []string{factoryID}}, Builders: []verifier.TrustedBuilder{{Signer: factoryID, MaxLevel: 3}}})
+		ov, err := verifier.NewSPIFFE(w.trusted, other, &verifier.Policy{SPIFFE: &verifier.SPIFFEPolicy{IDs: []string{factoryID}}, Builders: []verifier.TrustedBuilder{{Signer: factoryID, MaxLevel: 3}}}, verifier.WithoutSourceUnsafe())
 		if err != nil {
 			t.Fatal(err)
 		}

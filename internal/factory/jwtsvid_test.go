@@ -56,9 +56,7 @@ func setupJWT(t *testing.T) *jwtWorld {
 	if w.trusted, err = root.NewTrustedRootFromPath(sb.TrustedRootPath()); err != nil {
 		t.Fatal(err)
 	}
-	if w.spireBundle, err = verifier.LoadSPIFFEBundle("", srv.BundlePEM(t)); err != nil {
-		t.Fatal(err)
-	}
+	w.spireBundle = spireBundle(t, srv.BundlePEM(t))
 	return &jwtWorld{world: w, issuer: disc.IssuerURL}
 }
 
@@ -131,14 +129,14 @@ func (w *jwtWorld) jwtController(t *testing.T, ns string, s *factory.JWTSVIDSign
 // keylessVerifier accepts Fulcio certificates from the SPIRE issuer whose
 // SAN is one of ids. It takes no SPIFFE trust bundle: the certificate
 // chains to Fulcio.
-func (w *jwtWorld) keylessVerifier(t *testing.T, issuers []string, ids ...string) *verifier.SPIFFEVerifier {
+func (w *jwtWorld) keylessVerifier(t *testing.T, issuers []string, ids ...string) *verifier.Verifier {
 	t.Helper()
 	v, err := verifier.NewSPIFFE(w.trusted, nil, &verifier.Policy{
 		Issuers:    issuers,
 		SPIFFE:     &verifier.SPIFFEPolicy{IDs: ids},
-		Builders:   []verifier.TrustedBuilder{{Name: "hallmark-factory", ID: factoryID, BuildTypes: []string{"https://tekton.dev/chains/v2/slsa"}, MaxLevel: 3}},
+		Builders:   []verifier.TrustedBuilder{{Name: "hallmark-factory", Signer: factoryID, BuildTypes: []string{"https://tekton.dev/chains/v2/slsa"}, MaxLevel: 3}},
 		BuildTypes: []string{"https://tekton.dev/chains/v2/slsa"},
-	})
+	}, verifier.WithoutSourceUnsafe())
 	if err != nil {
 		t.Fatal(err)
 	}

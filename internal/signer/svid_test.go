@@ -42,7 +42,7 @@ func fetchSVID(t *testing.T, agent *spire.Agent) *x509svid.SVID {
 func policy(ids ...string) *verifier.Policy {
 	return &verifier.Policy{
 		SPIFFE:   &verifier.SPIFFEPolicy{IDs: ids},
-		Builders: []verifier.TrustedBuilder{{Name: "factory", Signer: "glob:spiffe://example.org/**", MaxLevel: 3}},
+		Builders: []verifier.TrustedBuilder{{Name: "factory", Signer: "glob:spiffe://example.org/ns/hallmark-system/**", MaxLevel: 3}},
 	}
 }
 
@@ -67,10 +67,7 @@ func TestSignWithSVID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spireBundle, err := verifier.LoadSPIFFEBundle("", srv.BundlePEM(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	spireBundle := loadBundle(t, "", srv.BundlePEM(t))
 	res, err := signer.SignWithCertificate(t.Context(), statement(), signer.PayloadTypeInToto, svid.PrivateKey, svid.Certificates[0], signer.Options{
 		SigningConfig: sc,
 		TrustedRoot:   verifier.SPIFFETrustedMaterial(tr, spireBundle),
@@ -85,10 +82,7 @@ func TestSignWithSVID(t *testing.T) {
 		t.Fatal("the bundle does not carry the SVID certificate")
 	}
 
-	jsonBundle, err := verifier.LoadSPIFFEBundle("example.org", srv.BundleJSON(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	jsonBundle := loadBundle(t, "example.org", srv.BundleJSON(t))
 	other := otherTrustDomainBundle(t)
 	later := func() time.Time { return svid.Certificates[0].NotAfter.Add(2 * time.Hour) }
 	for _, tc := range []struct {
@@ -108,7 +102,7 @@ func TestSignWithSVID(t *testing.T) {
 		{name: "untrusted-builder", bundles: []*x509bundle.Bundle{spireBundle}, policy: &verifier.Policy{SPIFFE: &verifier.SPIFFEPolicy{IDs: []string{factoryID}}, Builders: []verifier.TrustedBuilder{{ID: "https://tekton.dev/chains/v2", MaxLevel: 3}}}, check: verifier.CheckBuilder, is: verifier.ErrUntrustedBuilder},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			v, err := verifier.NewSPIFFE(tr, tc.bundles, tc.policy, tc.opts...)
+			v, err := verifier.NewSPIFFE(tr, tc.bundles, tc.policy, append(tc.opts, verifier.WithoutSourceUnsafe())...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -144,7 +138,7 @@ func TestSignWithSVID(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := verifier.NewSPIFFE(tr, []*x509bundle.Bundle{spireBundle}, policy(factoryID), verifier.WithClock(later))
+		v, err := verifier.NewSPIFFE(tr, []*x509bundle.Bundle{spireBundle}, policy(factoryID), verifier.WithClock(later), verifier.WithoutSourceUnsafe())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,9 +162,18 @@ func TestSignWithSVID(t *testing.T) {
 func otherTrustDomainBundle(t *testing.T) *x509bundle.Bundle {
 	t.Helper()
 	srv := spire.StartServer(t, spire.ServerOptions{TrustDomain: "other.example"})
-	b, err := verifier.LoadSPIFFEBundle("", srv.BundlePEM(t))
+	return loadBundle(t, "", srv.BundlePEM(t))
+}
+
+// loadBundle loads a trust bundle of one trust domain.
+func loadBundle(t *testing.T, td string, data []byte) *x509bundle.Bundle {
+	t.Helper()
+	bs, err := verifier.LoadSPIFFEBundle(td, data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
+	if len(bs) != 1 {
+		t.Fatalf("%d trust domains in the bundle, want 1", len(bs))
+	}
+	return bs[0]
 }

@@ -1,0 +1,306 @@
+package verifier
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/verify"
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
+)
+
+// checker is what one verifier holds for every run: sigstore-go's verifier
+// with the thresholds, the SPIFFE bundles, the clock, and the expectations
+// of the verdict it gives (a provenance policy or a summary policy).
+type checker struct {
+	sigstore   *verify.Verifier
+	thresholds resolvedThresholds
+	scts       int
+	spiffe     *x509bundle.Set
+	now        func() time.Time
+	log        *slog.Logger
+
+	policy *Policy     // provenance
+	vsa    *vsaExpects // verification summaries
+}
+
+// verdict is what a run decides: provenance or a verification summary.
+type verdict int
+
+const (
+	forProvenance verdict = 1 << iota
+	forVSA
+	forBoth = forProvenance | forVSA
+)
+
+// run is one verification in progress: what each check has established so
+// far, for the checks after it.
+type run struct {
+	c       *checker
+	b       *bundle.Bundle
+	digests []Digest
+
+	payload  []byte
+	stamps   []Timestamp
+	signer   signer
+	st       *statement
+	subjects []string
+	// known are the external parameters the certificate cross-check
+	// accounted for.
+	known       map[string]bool
+	builder     BuilderID
+	trustedName string
+	level       int
+}
+
+// step is one named check of the pipeline.
+type step struct {
+	check Check
+	serve verdict
+	run   func(*run) error
+}
+
+// pipeline is every check, in the one order every verification runs them:
+// the bundle's shape, the signature with its log entries and timestamps,
+// the signer's identity, the statement, the subjects, then what the
+// provenance claims (checked against the certificate, the trusted builders,
+// the expected source and parameters) or what the summary says. A check
+// may fail as a more precise Check than its own name (the signature step
+// fails as tlog, timestamp or signature).
+var pipeline = []step{
+	{CheckInput, forBoth, (*run).checkInput},
+	{CheckSignature, forBoth, (*run).checkSignature},
+	{CheckIdentity, forBoth, (*run).checkIdentity},
+	{CheckStatement, forBoth, (*run).checkStatement},
+	{CheckSubject, forBoth, (*run).checkSubject},
+	{CheckPayloadMatchesCertificate, forProvenance, (*run).checkCertificateClaims},
+	{CheckBuilder, forProvenance, (*run).checkBuilder},
+	{CheckVSA, forVSA, (*run).checkSummary},
+	{CheckSource, forProvenance, (*run).checkSource},
+	{CheckRef, forProvenance, (*run).checkRef},
+	{CheckBuildType, forProvenance, (*run).checkBuildType},
+	{CheckExternalParameters, forProvenance, (*run).checkExternalParameters},
+	{CheckPolicyExpression, forProvenance, (*run).checkExpressions},
+}
+
+// verify runs the pipeline's steps for the verdict, stopping at the first
+// failure.
+func (r *run) verify(v verdict) error {
+	for _, s := range pipeline {
+		if s.serve&v == 0 {
+			continue
+		}
+		if err := s.run(r); err != nil {
+			r.c.log.Debug("check failed", "check", s.check, "error", err)
+			return err
+		}
+		r.c.log.Debug("check passed", "check", s.check)
+	}
+	return nil
+}
+
+// checkInput: one DSSE envelope with one signature over an in-toto
+// payload, and artifact digests of sound algorithms.
+func (r *run) checkInput() error {
+	if r.b == nil || r.b.Bundle == nil {
+		return fail(CheckInput, "a bundle", "nil", ErrMalformed)
+	}
+	env, err := r.b.Envelope()
+	if err != nil || env == nil || env.Envelope == nil {
+		return fail(CheckInput, "a DSSE envelope", "a message signature or none", ErrMalformed)
+	}
+	if n := len(env.Signatures); n != 1 {
+		return fail(CheckInput, "1 signature", fmt.Sprint(n), ErrSignatureCount)
+	}
+	if env.PayloadType != PayloadTypeInToto {
+		return fail(CheckInput, "payloadType "+PayloadTypeInToto, env.PayloadType, ErrMalformed)
+	}
+	payload, err := env.DecodeB64Payload()
+	if err != nil {
+		return fail(CheckInput, "a base64 payload", "undecodable", ErrMalformed)
+	}
+	if len(r.digests) == 0 {
+		return fail(CheckInput, "at least one artifact digest", "none", ErrMalformed)
+	}
+	for _, d := range r.digests {
+		if _, ok := soundDigests[d.Algorithm]; !ok {
+			return fail(CheckInput, "an artifact digest of "+strings.Join(SoundDigestAlgorithms(), ", "), d.Algorithm, ErrMalformed)
+		}
+	}
+	r.payload = payload
+	return nil
+}
+
+// checkSignature: sigstore-go's verification with the thresholds (log
+// inclusion of this very entry, observer timestamps, the certificate chain
+// at signing time, SCTs, the signature over the envelope), verified times
+// not after the clock's now, then which kind of signer the certificate is.
+func (r *run) checkSignature() error {
+	res, err := r.c.sigstore.Verify(r.b, verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithoutIdentitiesUnsafe()))
+	if err != nil {
+		return r.c.classify(r.b, r.payload, err)
+	}
+	if res.Signature == nil || res.Signature.Certificate == nil {
+		return fail(CheckSignature, "a certificate", "a bare public key", ErrCertificateIdentity)
+	}
+	now := r.c.now()
+	for _, ts := range res.VerifiedTimestamps {
+		if ts.Timestamp.After(now) {
+			return fail(CheckTimestamp, "not after "+now.UTC().Format(time.RFC3339), ts.Timestamp.UTC().Format(time.RFC3339), ErrFutureTimestamp)
+		}
+		r.stamps = append(r.stamps, Timestamp{Kind: ts.Type, URI: ts.URI, Time: ts.Timestamp})
+	}
+	if len(r.stamps) == 0 {
+		return fail(CheckTimestamp, "a verified signing time", "none", ErrMalformed)
+	}
+	leaf := leafCertificate(r.b)
+	if r.c.spiffe != nil && leaf != nil && !hasFulcioIssuer(leaf) {
+		// sigstore-go found the certificate valid at a signing time
+		// through a SPIFFE authority; name its SPIFFE ID, checked again
+		// against the bundle of its own trust domain at every verified
+		// time.
+		for _, ts := range r.stamps {
+			id, _, err := x509svid.Verify([]*x509.Certificate{leaf}, r.c.spiffe, x509svid.WithTime(ts.Time))
+			if err != nil {
+				return fail(CheckSignature, "an X.509-SVID valid at "+ts.Time.UTC().Format(time.RFC3339), "not", err)
+			}
+			r.signer = signer{kind: signerSVID, id: id}
+		}
+		r.signer.cert = certFields{SubjectAlternativeName: r.signer.id.String()}
+		r.signer.cert.BuildSignerURI = r.signer.id.String()
+		return nil
+	}
+	cert := *res.Signature.Certificate
+	if err := normalizeCert(&cert); err != nil {
+		return err
+	}
+	kind, id := kindOfFulcio(&cert)
+	r.signer = signer{kind: kind, cert: cert, id: id}
+	return nil
+}
+
+// classify names the check sigstore-go failed: it re-runs the log and
+// timestamp steps alone, so the successful path pays for them once, and
+// tells a statement sigstore-go could not read from a bad signature.
+func (c *checker) classify(b *bundle.Bundle, payload []byte, err error) error {
+	logTimes, terr := c.sigstore.VerifyTransparencyLogInclusion(b)
+	if terr != nil {
+		return fail(CheckTlog, fmt.Sprintf("%d verified log entries for this signature", c.thresholds.tlog), "none", terr)
+	}
+	if _, terr := c.sigstore.VerifyObserverTimestamps(b, logTimes); terr != nil {
+		return fail(CheckTimestamp, fmt.Sprintf("%d observer timestamps", c.thresholds.observer), "fewer", terr)
+	}
+	// What sigstore-go reads of an in-toto statement before it returns.
+	var lite struct {
+		Type          string `json:"_type"`
+		PredicateType string `json:"predicateType"`
+		Subject       []struct {
+			Name   string            `json:"name"`
+			Digest map[string]string `json:"digest"`
+		} `json:"subject"`
+	}
+	if jerr := json.Unmarshal(payload, &lite); jerr != nil {
+		return fail(CheckStatement, "an in-toto statement", "undecodable", fmt.Errorf("%w: %w", ErrMalformed, jerr))
+	}
+	return fail(CheckSignature, fmt.Sprintf("a certificate chaining to the trusted root with %d SCTs, signing the envelope", c.scts), "failure", err)
+}
+
+// leafCertificate is the bundle's signing certificate, or nil.
+func leafCertificate(b *bundle.Bundle) *x509.Certificate {
+	if b == nil || b.Bundle == nil {
+		return nil
+	}
+	vc, err := b.VerificationContent()
+	if err != nil || vc == nil {
+		return nil
+	}
+	return vc.Certificate()
+}
+
+// checkIdentity: the signer is one the expectations accept.
+func (r *run) checkIdentity() error {
+	if r.c.vsa != nil {
+		return r.c.vsa.checkIdentity(&r.signer)
+	}
+	return r.c.policy.checkIdentity(&r.signer)
+}
+
+// checkStatement: the payload is one well-formed statement of an accepted
+// predicate type.
+func (r *run) checkStatement() error {
+	maxSubjects := DefaultMaxSubjects
+	predTypes := []string{PredicateVSA}
+	if r.c.policy != nil {
+		maxSubjects, predTypes = r.c.policy.compiled.maxSubjects, r.c.policy.compiled.predTypes
+	}
+	st, err := parseStatement(r.payload, maxSubjects, predTypes)
+	switch {
+	case errors.Is(err, ErrTooManySubjects):
+		return fail(CheckSubject, fmt.Sprintf("at most %d subjects", maxSubjects), "more", err)
+	case errors.Is(err, ErrPredicateType):
+		return fail(CheckPredicateType, "one of "+strings.Join(predTypes, ", "), st.PredicateType, ErrPredicateType)
+	case err != nil:
+		return fail(CheckStatement, "an in-toto statement every JSON reader reads alike", "one that is not", err)
+	}
+	r.st = st
+	return nil
+}
+
+// checkSubject: one of the artifact's digests is a subject, and no sound
+// digest of that subject contradicts the artifact's.
+func (r *run) checkSubject() error {
+	names, err := checkSubject(r.st, r.digests)
+	if err != nil {
+		return err
+	}
+	r.subjects = names
+	return nil
+}
+
+// checkCertificateClaims: every provenance claim the certificate also
+// records agrees with it.
+func (r *run) checkCertificateClaims() error {
+	known, err := crossCheck(r.st, &r.signer)
+	if err != nil {
+		return err
+	}
+	r.known = known
+	return nil
+}
+
+// checkSource: the source is the expected one: the certificate's for a
+// Fulcio certificate, the one the factory recorded for a SPIFFE signer.
+func (r *run) checkSource() error {
+	p := r.c.policy
+	if r.signer.kind.spiffe() {
+		return p.checkSVIDSource(r.st)
+	}
+	return p.checkSource(&r.signer.cert)
+}
+
+// checkRef: the source ref is the expected branch, tag or versioned tag.
+func (r *run) checkRef() error {
+	p := r.c.policy
+	if r.signer.kind.spiffe() {
+		if p.SourceBranch != "" || p.SourceTag != "" || p.SourceVersionedTag != "" {
+			return fail(CheckRef, "a source ref", "factory provenance, which records the commit built, not a ref", ErrRefKind).
+				with("drop --source-branch/--source-tag/--source-versioned-tag for factory provenance")
+		}
+		return nil
+	}
+	return p.checkRef(r.st, &r.signer.cert, r.level)
+}
+
+func (r *run) checkBuildType() error { return r.c.policy.checkBuildType(r.st) }
+
+func (r *run) checkExternalParameters() error {
+	return r.c.policy.checkExternalParameters(r.st, &r.signer, r.known)
+}
+
+func (r *run) checkExpressions() error { return r.c.policy.checkExpressions(r.st) }
