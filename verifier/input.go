@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -27,14 +29,17 @@ const (
 )
 
 // ParseBundle parses one Sigstore bundle (JSON, media type v0.1 to v0.3).
-// It checks the bundle's structure as sigstore-go does, not its signatures.
+// It checks the bundle's structure as sigstore-go does, not its signatures:
+// the size first, then the media type and the verification material the
+// version requires (a v0.1 bundle's log entries need an inclusion promise,
+// later ones an inclusion proof). A failure is a *CheckError of CheckInput.
 func ParseBundle(data []byte) (*bundle.Bundle, error) {
 	if len(data) > MaxBundleSize {
-		return nil, fmt.Errorf("parsing bundle: %d bytes, limit %d: %w", len(data), MaxBundleSize, ErrTooLarge)
+		return nil, fail(CheckInput, fmt.Sprintf("a bundle of at most %d bytes", MaxBundleSize), fmt.Sprintf("%d bytes", len(data)), ErrTooLarge)
 	}
 	var b bundle.Bundle
 	if err := b.UnmarshalJSON(data); err != nil {
-		return nil, fmt.Errorf("parsing bundle: %w: %w", ErrMalformed, err)
+		return nil, fail(CheckInput, "a Sigstore bundle, media type v0.1 to v0.3", "one that does not parse", fmt.Errorf("%w: %w", ErrMalformed, err))
 	}
 	return &b, nil
 }
@@ -43,7 +48,7 @@ func ParseBundle(data []byte) (*bundle.Bundle, error) {
 // JSON-lines file (.intoto.jsonl) of which every non-blank line is a bundle.
 func ParseBundles(data []byte) ([]*bundle.Bundle, error) {
 	if len(data) > MaxBundlesSize {
-		return nil, fmt.Errorf("parsing bundles: %d bytes, limit %d: %w", len(data), MaxBundlesSize, ErrTooLarge)
+		return nil, fail(CheckInput, fmt.Sprintf("bundles of at most %d bytes", MaxBundlesSize), fmt.Sprintf("%d bytes", len(data)), ErrTooLarge)
 	}
 	if b, err := ParseBundle(bytes.TrimSpace(data)); err == nil {
 		return []*bundle.Bundle{b}, nil
@@ -59,19 +64,23 @@ func ParseBundles(data []byte) ([]*bundle.Bundle, error) {
 			continue
 		}
 		if len(out) == MaxBundles {
-			return nil, fmt.Errorf("parsing bundles: more than %d: %w", MaxBundles, ErrTooLarge)
+			return nil, fail(CheckInput, fmt.Sprintf("at most %d bundles", MaxBundles), "more", ErrTooLarge)
 		}
 		b, err := ParseBundle(text)
 		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", line, err)
+			var ce *CheckError
+			if errors.As(err, &ce) {
+				ce.Got += fmt.Sprintf(" (line %d)", line)
+			}
+			return nil, err
 		}
 		out = append(out, b)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("parsing bundles: line %d: %w: %w", line+1, ErrTooLarge, err)
+		return nil, fail(CheckInput, fmt.Sprintf("lines of at most %d bytes", MaxBundleSize), fmt.Sprintf("a longer line %d", line+1), fmt.Errorf("%w: %w", ErrTooLarge, err))
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("parsing bundles: no bundle found: %w", ErrMalformed)
+		return nil, fail(CheckInput, "a Sigstore bundle or JSON lines of bundles", "none", ErrMalformed)
 	}
 	return out, nil
 }
@@ -129,6 +138,46 @@ func MustParseDigest(s string) Digest {
 		panic(err)
 	}
 	return d
+}
+
+// SubjectDigestAlgorithms returns the sound digest algorithms (see
+// SoundDigestAlgorithms) the bundles' statements name their subjects by,
+// so a caller hashes the artifact only with those; sha256 when they name
+// none. It reads the payloads before any signature is checked, for this
+// choice only: what it returns decides nothing about trust.
+func SubjectDigestAlgorithms(bundles []*bundle.Bundle) []string {
+	seen := map[string]bool{}
+	for _, b := range bundles {
+		env := b.GetDsseEnvelope()
+		if env == nil || len(env.GetPayload()) > MaxBundleSize {
+			continue
+		}
+		var st struct {
+			Subject []struct {
+				Digest map[string]string `json:"digest"`
+			} `json:"subject"`
+		}
+		if json.Unmarshal(env.GetPayload(), &st) != nil {
+			continue
+		}
+		for _, s := range st.Subject {
+			for alg := range s.Digest {
+				if _, ok := soundDigests[alg]; ok {
+					seen[alg] = true
+				}
+			}
+		}
+	}
+	var out []string
+	for _, alg := range SoundDigestAlgorithms() {
+		if seen[alg] {
+			out = append(out, alg)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{"sha256"}
+	}
+	return out
 }
 
 // SHA256 returns the sha256 digest of data.

@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
 	"errors"
+	"hash"
 	"fmt"
 	"io"
 	"os"
@@ -174,15 +178,23 @@ type failure struct {
 	Want    string `json:"want,omitempty"`
 	Got     string `json:"got,omitempty"`
 	Message string `json:"message"`
+	// Fix says what to change or pin, when the verifying user can.
+	Fix string `json:"fix,omitempty"`
 }
 
 // line is the text report of a failure: the check, what was wanted and what
-// was found, then the artifact.
+// was found, the artifact, and what to change.
 func (f *failure) line(artifact string) string {
+	var s string
 	if f.Want == "" && f.Got == "" {
-		return fmt.Sprintf("%s: %s (%s)", f.Check, f.Message, artifact)
+		s = fmt.Sprintf("%s: %s (%s)", f.Check, f.Message, artifact)
+	} else {
+		s = fmt.Sprintf("%s: want %s, got %s (%s)", f.Check, f.Want, f.Got, artifact)
 	}
-	return fmt.Sprintf("%s: want %s, got %s (%s)", f.Check, f.Want, f.Got, artifact)
+	if f.Fix != "" {
+		s += "; " + f.Fix
+	}
+	return s
 }
 
 func newVerdict(artifact string, d verifier.Digest, res *verifier.Result, err error) verdict {
@@ -191,7 +203,7 @@ func newVerdict(artifact string, d verifier.Digest, res *verifier.Result, err er
 		f := &failure{Check: "input", Message: err.Error()}
 		var ce *verifier.CheckError
 		if errors.As(err, &ce) {
-			f.Check, f.Want, f.Got = string(ce.Check), ce.Want, ce.Got
+			f.Check, f.Want, f.Got, f.Fix = string(ce.Check), ce.Want, ce.Got, ce.Fix
 		}
 		v.Failure = f
 		return v
@@ -287,18 +299,20 @@ the failed check with what was wanted and what was found); 2 on usage errors.`,
 			if err != nil {
 				return fmt.Errorf("--provenance-path: %w", err)
 			}
-			bundles, err := verifier.ParseBundles(data)
-			if err != nil {
-				return &ExitError{Code: 1, Err: fmt.Errorf("FAILED: %s: %v", provenancePath, err)}
-			}
+			bundles, perr := verifier.ParseBundles(data)
+			algs := verifier.SubjectDigestAlgorithms(bundles)
 			var verdicts []verdict
 			for _, a := range args {
-				d, err := digestFile(a)
+				ds, err := digestFile(a, algs)
 				if err != nil {
 					return err
 				}
-				res, verr := v.VerifyAny(bundles, d)
-				verdicts = append(verdicts, newVerdict(a, d, res, verr))
+				if perr != nil {
+					verdicts = append(verdicts, newVerdict(a, ds[0], nil, perr))
+					continue
+				}
+				res, verr := v.VerifyAny(bundles, ds...)
+				verdicts = append(verdicts, newVerdict(a, ds[0], res, verr))
 			}
 			if err := report(cmd.OutOrStdout(), f.format, f.printProvenance, verdicts); err != nil {
 				return err
@@ -315,16 +329,35 @@ the failed check with what was wanted and what was found); 2 on usage errors.`,
 	return cmd
 }
 
-// digestFile hashes an artifact with SHA-256, streaming.
-func digestFile(path string) (verifier.Digest, error) {
+// digestFile hashes an artifact with each algorithm, in one streaming
+// read.
+func digestFile(path string, algs []string) ([]verifier.Digest, error) {
 	fh, err := os.Open(path)
 	if err != nil {
-		return verifier.Digest{}, fmt.Errorf("artifact: %w", err)
+		return nil, fmt.Errorf("artifact: %w", err)
 	}
 	defer fh.Close()
-	h := newSHA256()
-	if _, err := io.Copy(h, fh); err != nil {
-		return verifier.Digest{}, fmt.Errorf("artifact %s: %w", path, err)
+	hs := make([]hash.Hash, len(algs))
+	ws := make([]io.Writer, len(algs))
+	for i, alg := range algs {
+		switch alg {
+		case "sha256":
+			hs[i] = sha256.New()
+		case "sha384":
+			hs[i] = sha512.New384()
+		case "sha512":
+			hs[i] = sha512.New()
+		default:
+			return nil, fmt.Errorf("artifact %s: no hash %s", path, alg)
+		}
+		ws[i] = hs[i]
 	}
-	return verifier.Digest{Algorithm: "sha256", Hex: fmt.Sprintf("%x", h.Sum(nil))}, nil
+	if _, err := io.Copy(io.MultiWriter(ws...), fh); err != nil {
+		return nil, fmt.Errorf("artifact %s: %w", path, err)
+	}
+	out := make([]verifier.Digest, len(algs))
+	for i, h := range hs {
+		out[i] = verifier.Digest{Algorithm: algs[i], Hex: hex.EncodeToString(h.Sum(nil))}
+	}
+	return out, nil
 }

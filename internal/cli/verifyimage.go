@@ -32,8 +32,9 @@ the API, and cosign's legacy tag sha256-HEX.att; referrers are filtered by
 artifactType (a Sigstore bundle) and predicate type before any is fetched.
 Credentials come from the docker config and its credential helpers.
 
-Name the image by digest. A tag is resolved once, and the digest verified is
-printed: a tag can move between verification and use, so deploy the digest.
+Name the image by digest: a tag can move between verification and use, so
+what runs later may not be what was verified. A tag fails verification; the
+failure names the digest the tag points to now, for you to pin.
 
 Exit status: 0 when the image passed; 1 when it failed or carries no
 provenance (the line names the failed check with what was wanted and what was
@@ -71,15 +72,16 @@ func verifyImage(ctx context.Context, v *verifier.Verifier, ref string, stderr i
 	if err != nil {
 		return verdict{}, err
 	}
-	var img name.Digest
-	if d, ok := r.(name.Digest); ok {
-		img = d
-	} else {
-		if img, _, err = oci.Resolve(ctx, ref, opts...); err != nil {
+	img, ok := r.(name.Digest)
+	if !ok {
+		now, _, err := oci.Resolve(ctx, ref, opts...)
+		if err != nil {
 			return verdict{}, err
 		}
-		fmt.Fprintf(stderr, "warning: %s resolved to %s; a tag can move between verification and use: deploy %s\n",
-			ref, img.DigestStr(), img)
+		return verdict{Artifact: ref, Digest: now.DigestStr(), Failure: &failure{
+			Check: "input", Want: "an image named by digest (IMAGE@sha256:HEX)", Got: "a tag, now pointing to " + now.DigestStr(),
+			Message: "a tag can move between verification and use", Fix: "pin the digest: verify-image " + now.String(),
+		}}, nil
 	}
 	d, err := verifier.ParseDigest(img.DigestStr())
 	if err != nil {

@@ -86,8 +86,10 @@ func TestVerifyImageOnRegistries(t *testing.T) {
 				{name: "by digest", args: []string{img.String(), "--source-uri", "github.com/acme/app", "--source-tag", "v1.4.2"}, stdout: "PASSED: " + img.String()},
 				{name: "versioned tag and builder", args: []string{img.String(), "--source-uri", "github.com/acme/app", "--source-versioned-tag", "v1",
 					"--builder-id", "https://github.com/hallmark-dev/hallmark/.github/workflows/generic.yml@v1.0.0"}, stdout: "SLSA build level 3"},
-				{name: "by tag", args: []string{img.Context().String() + ":v1.4.2", "--source-uri", "github.com/acme/app"},
-					stdout: img.DigestStr(), stderr: "warning: " + img.Context().String() + ":v1.4.2 resolved to " + img.DigestStr()},
+				// A tag can move before the image runs: it fails, naming
+				// the digest to pin.
+				{name: "by tag", args: []string{img.Context().String() + ":v1.4.2", "--source-uri", "github.com/acme/app"}, code: 1,
+					stdout: "FAILED: input: want an image named by digest (IMAGE@sha256:HEX), got a tag, now pointing to " + img.DigestStr() + " (" + img.Context().String() + ":v1.4.2); pin the digest: verify-image " + img.String()},
 				{name: "json", args: []string{img.String(), "--source-uri", "github.com/acme/app", "--format", "json", "--print-provenance"}, json: true, wantPassed: true},
 				{name: "wrong source", args: []string{img.String(), "--source-uri", "github.com/evil/app"}, code: 1, stdout: "FAILED: source: want "},
 				{name: "wrong tag", args: []string{img.String(), "--source-uri", "github.com/acme/app", "--source-tag", "v9.9.9"}, code: 1, stdout: "FAILED: ref: want "},

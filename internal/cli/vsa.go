@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"net/http"
 	"os"
 	"strings"
@@ -26,8 +25,6 @@ const VerifierID = "https://github.com/hallmark-dev/hallmark/verifier"
 
 // defaultPolicyURI names the built-in policy in summaries.
 const defaultPolicyURI = VerifierID + "#default-policy"
-
-func newSHA256() hash.Hash { return sha256.New() }
 
 type vsaFlags struct {
 	out, signingConfig, identityToken, resourceURI string
@@ -142,7 +139,7 @@ artifact's digest as a subject, says PASSED, and vouches for at least
 			}
 			b, err := verifier.ParseBundle(data)
 			if err != nil {
-				return &ExitError{Code: 1, Err: fmt.Errorf("FAILED: %s: %v", vsaPath, err)}
+				return &ExitError{Code: 1, Err: fmt.Errorf("FAILED: %v (%s)", err, vsaPath)}
 			}
 			san := identity
 			if identityRegex != "" {
@@ -152,17 +149,18 @@ artifact's digest as a subject, says PASSED, and vouches for at least
 			var verdicts []map[string]any
 			failed := 0
 			for _, a := range args {
-				d, err := digestFile(a)
+				ds, err := digestFile(a, []string{"sha256"})
 				if err != nil {
 					return err
 				}
+				d := ds[0]
 				res, verr := verifier.VerifyVSA(b, tr, p, d)
 				vd := map[string]any{"artifact": a, "digest": d.Algorithm + ":" + d.Hex, "passed": verr == nil}
 				if verr != nil {
 					failed++
 					vd["failure"] = verr.Error()
 					if format == "text" {
-						fmt.Fprintf(cmd.OutOrStdout(), "FAILED: %s: %v\n", a, verr)
+						fmt.Fprintf(cmd.OutOrStdout(), "FAILED: %v (%s)\n", verr, a)
 					}
 				} else {
 					vd["levels"], vd["verifier"], vd["timeVerified"] = res.Levels, res.Verifier, res.TimeVerified

@@ -57,7 +57,7 @@ type verdicts struct {
 // inputs, repeatable inputs (one value a line) and booleans.
 var (
 	verifyStringFlags = []string{"provenance-path", "source-uri", "source-tag", "source-branch", "source-versioned-tag",
-		"builder-id", "cert-identity", "cert-identity-regex", "cert-oidc-issuer", "signer-workflow", "trusted-root", "policy"}
+		"builder-id", "cert-identity", "cert-identity-regex", "cert-oidc-issuer", "signer-workflow", "min-level", "trusted-root", "policy"}
 	verifyListFlags = []string{"build-workflow-input"}
 	verifyBoolFlags = []string{"deny-self-hosted-runners"}
 )

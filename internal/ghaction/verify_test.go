@@ -36,11 +36,12 @@ func TestVerifyArgs(t *testing.T) {
 				"source-uri": "github.com/acme/app", "source-tag": "v1.2.3", "source-branch": "main", "source-versioned-tag": "v1",
 				"builder-id": "B", "build-workflow-input": "channel=beta\n\nnote=a b\n", "cert-identity": "I", "cert-identity-regex": "R",
 				"cert-oidc-issuer": "O", "signer-workflow": "acme/app/.github/workflows/x.yml", "deny-self-hosted-runners": "true", "policy": "pol.yaml",
+				"min-level": "3",
 			},
 			want: []string{"verify-artifact", dir + "/app-amd64", dir + "/app-arm64", dir + "/notes.txt",
 				"--provenance-path", "p.json", "--source-uri", "github.com/acme/app", "--source-tag", "v1.2.3", "--source-branch", "main",
 				"--source-versioned-tag", "v1", "--builder-id", "B", "--cert-identity", "I", "--cert-identity-regex", "R",
-				"--cert-oidc-issuer", "O", "--signer-workflow", "acme/app/.github/workflows/x.yml", "--trusted-root", "tr.json", "--policy", "pol.yaml",
+				"--cert-oidc-issuer", "O", "--signer-workflow", "acme/app/.github/workflows/x.yml", "--min-level", "3", "--trusted-root", "tr.json", "--policy", "pol.yaml",
 				"--build-workflow-input", "channel=beta", "--build-workflow-input", "note=a b", "--deny-self-hosted-runners", "--format", "json"},
 		},
 		{
