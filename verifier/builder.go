@@ -85,7 +85,7 @@ func (r *run) nameBuilderFix() string {
 	case s.kind.spiffe():
 		return "if you trust this signer as a builder, add a builders entry with signer: " + s.id.String()
 	case s.kind == signerGitHub && builtin:
-		return "if you trust the workflow that signed, name it with its ref: --signer-workflow " + strings.TrimPrefix(s.cert.BuildSignerURI, "https://")
+		return "if you trust the workflow that signed, name it with its ref: --signer-workflow " + strings.TrimPrefix(s.cert.BuildSignerURI, "https://github.com/")
 	}
 	return "if you trust this builder, add a builders entry for it to the policy"
 }
@@ -97,7 +97,7 @@ func (r *run) raiseLevelFix(level int) string {
 	case s.kind == signerGitHub && s.cert.RunnerEnvironment == "self-hosted":
 		return "a self-hosted runner proves level 1 only"
 	case s.kind == signerGitHub && level == 2 && r.c.policy.narrowed.builtin:
-		return "level 3 needs the reusable workflow that signed named: --signer-workflow " + strings.TrimPrefix(s.cert.BuildSignerURI, "https://")
+		return "level 3 needs the reusable workflow that signed named, if you trust it: --signer-workflow " + strings.TrimPrefix(s.cert.BuildSignerURI, "https://github.com/")
 	}
 	return "the trusted builder entry grants no more"
 }

@@ -50,8 +50,14 @@ func ParseBundles(data []byte) ([]*bundle.Bundle, error) {
 	if len(data) > MaxBundlesSize {
 		return nil, fail(CheckInput, fmt.Sprintf("bundles of at most %d bytes", MaxBundlesSize), fmt.Sprintf("%d bytes", len(data)), ErrTooLarge)
 	}
-	if b, err := ParseBundle(bytes.TrimSpace(data)); err == nil {
+	trimmed := bytes.TrimSpace(data)
+	b, err := ParseBundle(trimmed)
+	if err == nil {
 		return []*bundle.Bundle{b}, nil
+	}
+	if json.Valid(trimmed) {
+		// One JSON document, not JSON lines: its own error says why.
+		return nil, err
 	}
 	var out []*bundle.Bundle
 	sc := bufio.NewScanner(bytes.NewReader(data))

@@ -208,7 +208,11 @@ func (c *checker) classify(b *bundle.Bundle, payload []byte, err error) error {
 	if jerr := json.Unmarshal(payload, &lite); jerr != nil {
 		return fail(CheckStatement, "an in-toto statement", "undecodable", fmt.Errorf("%w: %w", ErrMalformed, jerr))
 	}
-	return fail(CheckSignature, fmt.Sprintf("a certificate chaining to the trusted root with %d SCTs, signing the envelope", c.scts), "failure", err)
+	issuer := "a CA of the trusted root"
+	if c.spiffe != nil {
+		issuer += " or of a SPIFFE trust bundle"
+	}
+	return fail(CheckSignature, fmt.Sprintf("a signing certificate issued by %s, with %d SCTs, whose key signed the envelope", issuer, c.scts), "one that is not", err)
 }
 
 // leafCertificate is the bundle's signing certificate, or nil.
