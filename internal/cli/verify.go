@@ -277,13 +277,19 @@ trusts for a level, and that the source, ref, build type and parameters are
 the expected ones.
 
 --provenance-path takes a Sigstore bundle (v0.1-v0.3) or a .intoto.jsonl file
-of bundles. The built-in policy trusts Hallmark's reusable workflows and
-slsa-github-generator's at level 3, and GitHub's actions/attest at level 2 (3
-from another repository's reusable workflow); --policy replaces it, and the
-flags narrow either. Nothing is fetched: verification is offline.
+of bundles. Nothing is fetched: verification is offline.
+
+Only you raise a level above what the evidence proves (2 for a GitHub-hosted
+runner, 1 for a self-hosted one). The built-in policy trusts Hallmark's
+reusable workflows and slsa-github-generator's at release tags vX.Y.Z for
+level 3, and GitHub's actions/attest at level 2; on it, --builder-id
+ID[@REF], --signer-workflow OWNER/REPO/PATH[@REF] and an exact --spiffe-id
+name a builder you trust (at release tags when no ref is given). --policy
+FILE replaces the built-in policy, and then every flag only narrows it.
 
 Exit status: 0 when every artifact passed; 1 when any failed (the line names
-the failed check with what was wanted and what was found); 2 on usage errors.`,
+the failed check with what was wanted and what was found, and what to pin
+where you can); 2 on usage errors.`,
 		Example: `  hallmark verify-artifact dist/app --provenance-path dist/provenance.sigstore.json \
     --source-uri github.com/acme/app --source-tag v1.2.3 --trusted-root trusted_root.json`,
 		Args: cobra.MinimumNArgs(1),
