@@ -50,3 +50,24 @@ func FuzzLoadPolicy(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLoadSPIFFEBundle: loading arbitrary bytes as a SPIFFE trust bundle
+// never panics, and every bundle it returns holds CAs of one named trust
+// domain.
+func FuzzLoadSPIFFEBundle(f *testing.F) {
+	addFiles(f, filepath.Join("testdata", "adversarial", "*.pem"))
+	f.Add([]byte(`{"keys":[]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, td := range []string{"", "example.org"} {
+			bs, err := verifier.LoadSPIFFEBundle(td, data)
+			if err != nil {
+				continue
+			}
+			for _, b := range bs {
+				if b.TrustDomain().IsZero() || len(b.X509Authorities()) == 0 {
+					t.Fatalf("bundle %v with %d CAs", b.TrustDomain(), len(b.X509Authorities()))
+				}
+			}
+		}
+	})
+}

@@ -257,11 +257,12 @@ builders:
 			code := cli.Run(context.Background(), args, strings.NewReader(""), &out, &out)
 			return out.String(), code
 		}
-		if out, code := run("--spiffe-id", factoryID, "--source-uri", "github.com/acme/app"); code != 0 || !strings.Contains(out, "PASSED") || !strings.Contains(out, factoryID) || !strings.Contains(out, "SLSA build level 3") {
-			t.Fatalf("exit %d, want PASSED at level 3:\n%s", code, out)
+		// An entry naming only the builder id trusts no SPIFFE signer: the
+		// signer wrote that id itself.
+		if out, code := run("--spiffe-id", factoryID, "--source-uri", "github.com/acme/app"); code != 1 || !strings.Contains(out, "FAILED: builder") {
+			t.Fatalf("builder id only: exit %d, want FAILED: builder:\n%s", code, out)
 		}
-		// A policy may name the controller as the signer rather than the
-		// builder id, as for X.509-SVIDs.
+		// A policy names the controller as the signer, as for X.509-SVIDs.
 		bySigner := filepath.Join(dir, "policy-signer.yaml")
 		if err := os.WriteFile(bySigner, []byte(`issuers: ["`+w.issuer+`"]
 builders:
@@ -270,8 +271,8 @@ minLevel: 3
 `), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if out, code := run("--spiffe-id", factoryID, "--source-uri", "github.com/acme/app", "--policy", bySigner); code != 0 || !strings.Contains(out, "SLSA build level 3") {
-			t.Fatalf("policy by signer: exit %d:\n%s", code, out)
+		if out, code := run("--spiffe-id", factoryID, "--source-uri", "github.com/acme/app", "--policy", bySigner); code != 0 || !strings.Contains(out, "PASSED") || !strings.Contains(out, factoryID) || !strings.Contains(out, "SLSA build level 3") {
+			t.Fatalf("policy by signer: exit %d, want PASSED at level 3:\n%s", code, out)
 		}
 		otherSigner := filepath.Join(dir, "policy-other-signer.yaml")
 		if err := os.WriteFile(otherSigner, []byte(`issuers: ["`+w.issuer+`"]
@@ -292,7 +293,7 @@ builders:
 			"a ref":             {[]string{"--spiffe-id", factoryID, "--source-uri", "github.com/acme/app", "--source-tag", "v1"}, "FAILED: ref"},
 		} {
 			t.Run(name, func(t *testing.T) {
-				if out, code := run(tc.args...); code != 1 || !strings.Contains(out, tc.check) {
+				if out, code := run(append(tc.args, "--policy", bySigner)...); code != 1 || !strings.Contains(out, tc.check) {
 					t.Fatalf("exit %d, want 1 with %q:\n%s", code, tc.check, out)
 				}
 			})
