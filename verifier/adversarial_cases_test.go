@@ -220,6 +220,8 @@ func adversarialCases(g *generator) []genCase {
 				b.MediaType = "application/vnd.dev.sigstore.bundle.v0.4+json"
 			}},
 		{Case: c("no-log-entry", "a log entry not bound to this signature", fails(verifier.CheckTlog, "", ""), gh()...), claims: hallmarkRW,
-			tamper: func(b *protobundle.Bundle, _ map[string]*protobundle.Bundle) { b.VerificationMaterial.TlogEntries = nil }},
+			tamper: func(b *protobundle.Bundle, _ map[string]*protobundle.Bundle) {
+				b.VerificationMaterial.TlogEntries = nil
+			}},
 	}
 }
