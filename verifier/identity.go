@@ -208,14 +208,3 @@ func matchAnySPIFFEID(ms []SPIFFEIDMatcher, id spiffeid.ID) error {
 	}
 	return first
 }
-
-// repoOfWorkflowURI returns "https://github.com/OWNER/REPO" from
-// "https://github.com/OWNER/REPO/.github/workflows/x.yml@ref".
-func repoOfWorkflowURI(uri string) string {
-	uri, _, _ = strings.Cut(uri, "@")
-	i := strings.Index(uri, "/.github/workflows/")
-	if i < 0 {
-		return ""
-	}
-	return uri[:i]
-}
