@@ -226,9 +226,10 @@ func DefaultPolicy() *Policy {
 		Issuers: []string{GitHubIssuer},
 		Builders: []TrustedBuilder{
 			{
-				Name:     "hallmark",
-				Signer:   "regexp:" + regexp.QuoteMeta(hallmarkWorkflows) + `(generic|container|go)\.yml@` + releaseTag,
-				MaxLevel: 3,
+				Name:       "hallmark",
+				Signer:     "regexp:" + regexp.QuoteMeta(hallmarkWorkflows) + `(generic|container|go)\.yml@` + releaseTag,
+				BuildTypes: []string{BuildTypeGitHubWorkflow},
+				MaxLevel:   3,
 			},
 			{
 				Name:       "slsa-github-generator",
