@@ -3,6 +3,7 @@ package verifier
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -79,7 +80,11 @@ func crossCheck(st *statement, s *signer) (known map[string]bool, err error) {
 	case s.kind != signerGitHub:
 		// Checked below.
 	case st.v1 != nil && st.v1.BuildDefinition.BuildType == BuildTypeGitHubWorkflow:
-		return crossCheckGitHubWorkflow(st.v1, c)
+		return crossCheckGitHubWorkflow(st.v1, c, false)
+	case st.v1 != nil && st.v1.BuildDefinition.BuildType == BuildTypeGitHubWorkflowV0:
+		return crossCheckGitHubWorkflow(st.v1, c, true)
+	case st.v1 != nil && st.v1.BuildDefinition.BuildType == BuildTypeDelegator:
+		return crossCheckDelegator(st.v1, c)
 	case st.v1 != nil && st.v1.BuildDefinition.BuildType == BuildTypeContainerBased:
 		return crossCheckContainerBased(st.v1, c)
 	case st.v02 != nil && (st.v02.BuildType == BuildTypeGeneratorGen || st.v02.BuildType == BuildTypeGeneratorGo || st.v02.BuildType == BuildTypeGeneratorCont):
@@ -98,9 +103,17 @@ func crossCheck(st *statement, s *signer) (known map[string]bool, err error) {
 }
 
 // crossCheckGitHubWorkflow checks GitHub's own provenance
-// (actions/attest-build-provenance, buildType .../workflow/v1).
-func crossCheckGitHubWorkflow(p *predicateV1, c *certFields) (map[string]bool, error) {
-	if err := equalCert("builder.id", c.BuildSignerURI, p.RunDetails.Builder.ID); err != nil {
+// (actions/attest-build-provenance, buildType .../workflow/v1). In GitHub's
+// first build type (runnerBuilder), builder.id names the runner the
+// certificate's runner environment says; the signing workflow is known from
+// the certificate alone.
+func crossCheckGitHubWorkflow(p *predicateV1, c *certFields, runnerBuilder bool) (map[string]bool, error) {
+	if runnerBuilder {
+		want := runnerBuilderID(c.RunnerEnvironment)
+		if err := equalCert("builder.id (the runner, by runner environment "+orNone(c.RunnerEnvironment)+")", want, p.RunDetails.Builder.ID); err != nil {
+			return nil, err
+		}
+	} else if err := equalCert("builder.id", c.BuildSignerURI, p.RunDetails.Builder.ID); err != nil {
 		return nil, err
 	}
 	wf, ok := p.BuildDefinition.ExternalParameters["workflow"].(map[string]any)
@@ -143,6 +156,69 @@ func crossCheckGitHubWorkflow(p *predicateV1, c *certFields) (map[string]bool, e
 		}
 	}
 	return map[string]bool{"workflow": true}, nil
+}
+
+// runnerBuilderID is the builder.id GitHub's first build type gives a
+// runner environment; a certificate that predates the extension was issued
+// for a GitHub-hosted runner only if it says so, so it gets the hosted id
+// only when the environment is github-hosted or unrecorded.
+func runnerBuilderID(env string) string {
+	if env == "self-hosted" {
+		return "https://github.com/actions/runner/self-hosted"
+	}
+	return "https://github.com/actions/runner/github-hosted"
+}
+
+// crossCheckDelegator checks slsa-github-generator's BYOB provenance: the
+// certificate must be a delegator's at a release tag (the delegator, not
+// the certificate, vouches for the TRW that builder.id names, and it must
+// be at a release tag too), and every GitHub fact the delegator recorded
+// must be the certificate's.
+func crossCheckDelegator(p *predicateV1, c *certFields) (map[string]bool, error) {
+	if !delegatorRE.MatchString(c.BuildSignerURI) {
+		return nil, mismatch("signer of buildType "+BuildTypeDelegator, "an slsa-github-generator delegator at a release tag", c.BuildSignerURI)
+	}
+	trw, ref, ok := strings.Cut(p.RunDetails.Builder.ID, "@")
+	if !ok || !strings.HasPrefix(trw, "https://github.com/") || !isReleaseTag(ref) {
+		return nil, mismatch("builder.id (the trusted reusable workflow)", "https://github.com/OWNER/REPO/PATH@refs/tags/vX.Y.Z", p.RunDetails.Builder.ID)
+	}
+	if err := checkSourceDependency(p.BuildDefinition.ResolvedDependencies, c, "gitCommit"); err != nil {
+		return nil, err
+	}
+	if id := p.RunDetails.Metadata.InvocationID; id != "" {
+		if err := equalCert("runDetails.metadata.invocationId", c.RunInvocationURI, id); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkUpperGitHubEnv("internalParameters.", p.BuildDefinition.InternalParameters, c); err != nil {
+		return nil, err
+	}
+	return map[string]bool{"inputs": true, "vars": true}, nil
+}
+
+var delegatorRE = regexp.MustCompile(`^` + delegatorWorkflows + `$`)
+
+// checkUpperGitHubEnv compares the GITHUB_* variables a builder recorded
+// with the certificate.
+func checkUpperGitHubEnv(prefix string, env map[string]any, c *certFields) error {
+	runID, attempt := runOf(c.RunInvocationURI)
+	for _, f := range []certField{
+		{"GITHUB_REPOSITORY", strings.TrimPrefix(c.SourceRepositoryURI, "https://github.com/")},
+		{"GITHUB_REF", c.SourceRepositoryRef},
+		{"GITHUB_SHA", c.SourceRepositoryDigest},
+		{"GITHUB_EVENT_NAME", c.BuildTrigger},
+		{"GITHUB_REPOSITORY_ID", c.SourceRepositoryIdentifier},
+		{"GITHUB_REPOSITORY_OWNER_ID", c.SourceRepositoryOwnerIdentifier},
+		{"GITHUB_RUN_ID", runID},
+		{"GITHUB_RUN_ATTEMPT", attempt},
+		{"GITHUB_WORKFLOW_REF", strings.TrimPrefix(c.BuildConfigURI, "https://github.com/")},
+	} {
+		v, present := env[f.name]
+		if err := equalCertIfPresent(prefix+f.name, f.cert, v, present); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // certField pairs a provenance field with the certificate's value, in a
@@ -278,22 +354,8 @@ func crossCheckContainerBased(p *predicateV1, c *certFields) (map[string]bool, e
 			return nil, err
 		}
 	}
-	runID, attempt := runOf(c.RunInvocationURI)
-	ip := p.BuildDefinition.InternalParameters
-	for _, f := range []certField{
-		{"GITHUB_REF", c.SourceRepositoryRef},
-		{"GITHUB_SHA", c.SourceRepositoryDigest},
-		{"GITHUB_EVENT_NAME", c.BuildTrigger},
-		{"GITHUB_REPOSITORY_ID", c.SourceRepositoryIdentifier},
-		{"GITHUB_REPOSITORY_OWNER_ID", c.SourceRepositoryOwnerIdentifier},
-		{"GITHUB_RUN_ID", runID},
-		{"GITHUB_RUN_ATTEMPT", attempt},
-		{"GITHUB_WORKFLOW_REF", strings.TrimPrefix(c.BuildConfigURI, "https://github.com/")},
-	} {
-		v, present := ip[f.name]
-		if err := equalCertIfPresent("internalParameters."+f.name, f.cert, v, present); err != nil {
-			return nil, err
-		}
+	if err := checkUpperGitHubEnv("internalParameters.", p.BuildDefinition.InternalParameters, c); err != nil {
+		return nil, err
 	}
 	return map[string]bool{"source": true}, nil
 }

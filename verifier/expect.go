@@ -124,19 +124,27 @@ func (p *Policy) checkRef(st *statement, c *certFields, level int) error {
 }
 
 // baseRefForTag returns the branch a tag was pushed from, as
-// slsa-github-generator's generators record it in their v0.2 environment.
+// slsa-github-generator's builders record it (its v0.2 generators in their
+// environment, its BYOB and container-based builders in their internal
+// parameters).
 func baseRefForTag(st *statement) string {
-	if st.v02 == nil || (st.v02.BuildType != BuildTypeGeneratorGen && st.v02.BuildType != BuildTypeGeneratorGo && st.v02.BuildType != BuildTypeGeneratorCont) {
+	var env map[string]any
+	var baseKey, eventKey, payloadKey string
+	switch {
+	case st.v02 != nil && (st.v02.BuildType == BuildTypeGeneratorGen || st.v02.BuildType == BuildTypeGeneratorGo || st.v02.BuildType == BuildTypeGeneratorCont):
+		env, baseKey, eventKey, payloadKey = st.v02.Invocation.Environment, "github_base_ref", "github_event_name", "github_event_payload"
+	case st.v1 != nil && (st.v1.BuildDefinition.BuildType == BuildTypeDelegator || st.v1.BuildDefinition.BuildType == BuildTypeContainerBased):
+		env, baseKey, eventKey, payloadKey = st.v1.BuildDefinition.InternalParameters, "GITHUB_BASE_REF", "GITHUB_EVENT_NAME", "GITHUB_EVENT_PAYLOAD"
+	default:
 		return ""
 	}
-	env := st.v02.Invocation.Environment
-	if b := stringify(env["github_base_ref"]); b != "" {
+	if b := stringify(env[baseKey]); b != "" {
 		return b
 	}
-	if stringify(env["github_event_name"]) != "push" {
+	if stringify(env[eventKey]) != "push" {
 		return ""
 	}
-	payload, _ := env["github_event_payload"].(map[string]any)
+	payload, _ := env[payloadKey].(map[string]any)
 	return stringify(payload["base_ref"])
 }
 
@@ -224,13 +232,21 @@ func (p *Policy) checkExternalParameters(st *statement, s *signer, known map[str
 }
 
 // workflowInputs finds the workflow_dispatch inputs where slsa-verifier
-// looks for them: v1 externalParameters.inputs, else the recorded event
-// payload's inputs (v0.2 environment github_event_payload, container-based
-// internalParameters GITHUB_EVENT_PAYLOAD). The second result is the
-// external parameter key holding them, if any.
+// looks for them: GitHub's build types' externalParameters.inputs, v0.2
+// invocation.parameters.inputs, else the recorded event payload's inputs
+// (v0.2 environment github_event_payload; BYOB and container-based
+// internalParameters GITHUB_EVENT_PAYLOAD: a BYOB provenance's
+// externalParameters.inputs are its TRW's inputs, not the workflow's). The
+// second result is the external parameter key holding them, if any.
 func workflowInputs(st *statement, c *certFields) (map[string]any, string) {
-	if params := externalParameters(st); params != nil {
-		if in, ok := params["inputs"].(map[string]any); ok {
+	if st.v1 != nil && (st.buildType() == BuildTypeGitHubWorkflow || st.buildType() == BuildTypeGitHubWorkflowV0) {
+		if in, ok := st.v1.BuildDefinition.ExternalParameters["inputs"].(map[string]any); ok {
+			return in, "inputs"
+		}
+		return nil, ""
+	}
+	if st.v02 != nil {
+		if in, ok := st.v02.Invocation.Parameters["inputs"].(map[string]any); ok {
 			return in, "inputs"
 		}
 	}

@@ -269,11 +269,14 @@ func refPattern(ref string) string {
 }
 
 // buildTypesWithBoundBuilder are the build types whose builder id the
-// certificate binds to the signing workflow, so that naming the builder id
-// names the workflow that held the key. The npm CLI's and GitHub's first
-// build type name the runner instead.
+// certificate binds to the signing workflow (or, for BYOB, that the
+// delegator certificate vouches for), so that naming the builder id names
+// the workflow that built. The npm CLI's and GitHub's first build type name
+// the runner instead.
 var buildTypesWithBoundBuilder = []string{
 	BuildTypeGitHubWorkflow, BuildTypeGeneratorGen, BuildTypeGeneratorGo, BuildTypeGeneratorCont, BuildTypeContainerBased,
+	// The delegator's certificate vouches for the TRW builder.id names.
+	BuildTypeDelegator,
 }
 
 // builderFromID is the builder --builder-id names.

@@ -17,6 +17,14 @@ import (
 const (
 	GitHubIssuer            = "https://token.actions.githubusercontent.com"
 	BuildTypeGitHubWorkflow = "https://actions.github.io/buildtypes/workflow/v1"
+	// BuildTypeGitHubWorkflowV0 is GitHub's first build type (the npm CLI
+	// since 9.6, actions/attest-build-provenance before 2025): the shape of
+	// BuildTypeGitHubWorkflow, but builder.id names the runner.
+	BuildTypeGitHubWorkflowV0 = "https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1"
+	// BuildTypeDelegator is slsa-github-generator's BYOB build type: the
+	// delegator workflow signs, builder.id names the trusted reusable
+	// workflow (TRW) that called it.
+	BuildTypeDelegator = "https://github.com/slsa-framework/slsa-github-generator/delegator-generic@v0"
 	BuildTypeGeneratorGen   = "https://github.com/slsa-framework/slsa-github-generator/generic@v1"
 	BuildTypeGeneratorGo    = "https://github.com/slsa-framework/slsa-github-generator/go@v1"
 	BuildTypeGeneratorCont  = "https://github.com/slsa-framework/slsa-github-generator/container@v1"
@@ -24,6 +32,9 @@ const (
 	BuildTypeNpmCLIv2       = "https://github.com/npm/cli/gha/v2"
 	slsaGeneratorWorkflows  = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/"
 	hallmarkWorkflows       = "https://github.com/hallmark-dev/hallmark/.github/workflows/"
+	// delegatorWorkflows matches slsa-github-generator's BYOB delegators at
+	// a release tag, as a regexp.
+	delegatorWorkflows = `https://github\.com/slsa-framework/slsa-github-generator/\.github/workflows/(delegator_generic_slsa3|delegator_lowperms-generic_slsa3)\.yml@` + releaseTag
 	// releaseTag matches refs/tags/vX.Y.Z, as a regexp: pattern part.
 	releaseTag               = `refs/tags/v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)`
 	maxPolicySize            = 1 << 20
@@ -208,11 +219,15 @@ func LoadPolicy(data []byte) (*Policy, error) {
 //   - Hallmark's reusable workflows generic.yml, container.yml and go.yml
 //     at release tags refs/tags/vX.Y.Z, at level 3;
 //   - slsa-github-generator's generator_generic_slsa3.yml,
-//     builder_go_slsa3.yml and generator_container_slsa3.yml at release
-//     tags refs/tags/vX.Y.Z, at level 3;
-//   - GitHub's actions/attest provenance (build type
-//     https://actions.github.io/buildtypes/workflow/v1) from any workflow on
-//     github.com, at level 2: what a GitHub-hosted runner proves. Level 3
+//     builder_go_slsa3.yml, generator_container_slsa3.yml and
+//     builder_container-based_slsa3.yml at release tags refs/tags/vX.Y.Z, at
+//     level 3, and its own builders on the BYOB framework (Maven, Gradle,
+//     Node.js) at release tags, signed by its delegators at release tags;
+//   - GitHub's actions/attest provenance (build types
+//     https://actions.github.io/buildtypes/workflow/v1 and the first one,
+//     https://slsa-framework.github.io/github-actions-buildtypes/workflow/v1)
+//     and the npm CLI's, from any workflow on github.com, at level 2: what a
+//     GitHub-hosted runner proves. Level 3
 //     needs the verifying user to name the reusable workflow that signed
 //     (DefaultPolicyWith's SignerWorkflow, gh's --signer-workflow).
 //
@@ -233,14 +248,23 @@ func DefaultPolicy() *Policy {
 			},
 			{
 				Name:       "slsa-github-generator",
-				Signer:     "regexp:" + regexp.QuoteMeta(slsaGeneratorWorkflows) + `(generator_generic_slsa3|builder_go_slsa3|generator_container_slsa3)\.yml@` + releaseTag,
-				BuildTypes: []string{BuildTypeGeneratorGen, BuildTypeGeneratorGo, BuildTypeGeneratorCont},
+				Signer:     "regexp:" + regexp.QuoteMeta(slsaGeneratorWorkflows) + `(generator_generic_slsa3|builder_go_slsa3|generator_container_slsa3|builder_container-based_slsa3)\.yml@` + releaseTag,
+				BuildTypes: []string{BuildTypeGeneratorGen, BuildTypeGeneratorGo, BuildTypeGeneratorCont, BuildTypeContainerBased},
+				MaxLevel:   3,
+			},
+			{
+				// slsa-github-generator's own builders on its BYOB framework
+				// (Maven, Gradle, Node.js): its delegator signs for them.
+				Name:       "slsa-github-generator-byob",
+				ID:         "regexp:" + regexp.QuoteMeta(slsaGeneratorWorkflows) + `[a-z0-9_-]+\.yml@` + releaseTag,
+				Signer:     "regexp:" + delegatorWorkflows,
+				BuildTypes: []string{BuildTypeDelegator},
 				MaxLevel:   3,
 			},
 			{
 				Name:       "github-actions-attest",
 				Signer:     "glob:https://github.com/**",
-				BuildTypes: []string{BuildTypeGitHubWorkflow},
+				BuildTypes: []string{BuildTypeGitHubWorkflow, BuildTypeGitHubWorkflowV0, BuildTypeNpmCLIv2},
 				MaxLevel:   2,
 			},
 		},

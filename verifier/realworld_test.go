@@ -241,7 +241,8 @@ func TestRealWorldOtherBuilders(t *testing.T) {
 		predType   string
 	}{
 		{name: "container-based v2.1.0", file: "container-based-v2.1.0-push-v14.sigstore.json", digest: realDigest(t, "container-based-v2.1.0-push-v14"), policy: containerBased, level: 3, predType: verifier.PredicateSLSAv1},
-		{name: "container-based untrusted by default", file: "container-based-v2.1.0-push-v14.sigstore.json", digest: realDigest(t, "container-based-v2.1.0-push-v14"), policy: defaultPolicyWith(t, verifier.Flags{Source: examplePackage}), err: verifier.ErrUntrustedBuilder, check: verifier.CheckBuilder},
+		{name: "container-based trusted by default", file: "container-based-v2.1.0-push-v14.sigstore.json", digest: realDigest(t, "container-based-v2.1.0-push-v14"), policy: defaultPolicyWith(t, verifier.Flags{Source: examplePackage}), level: 3, predType: verifier.PredicateSLSAv1},
+		{name: "container-based another builder id", file: "container-based-v2.1.0-push-v14.sigstore.json", digest: realDigest(t, "container-based-v2.1.0-push-v14"), policy: defaultPolicyWith(t, verifier.Flags{Source: examplePackage, BuilderID: genericBuilder}), err: verifier.ErrBuilderMismatch, check: verifier.CheckBuilder},
 		{name: "npm sigstore-js", file: "sigstore-go-bundle-provenance.sigstore.json", digest: npmDigest, policy: npm, level: 2, predType: verifier.PredicateSLSAv02},
 		{name: "npm only v1 accepted", file: "sigstore-go-bundle-provenance.sigstore.json", digest: npmDigest, policy: withPredicateTypes(npm, verifier.PredicateSLSAv1), err: verifier.ErrPredicateType, check: verifier.CheckPredicateType},
 		{name: "npm wrong san", file: "sigstore-go-bundle-provenance.sigstore.json", digest: npmDigest, policy: withSAN(npm, "https://github.com/sigstore/sigstore-js/.github/workflows/other.yml@refs/heads/main"), err: verifier.ErrCertificateIdentity, check: verifier.CheckIdentity},
