@@ -134,10 +134,12 @@
 //	--builder-id ID[@REF]               Flags.BuilderID
 //	--build-workflow-input k=v          Flags.WorkflowInputs[k] = v
 //	--cert-identity SAN                 Flags.CertIdentity
-//	--cert-identity-regex RE            Flags.CertIdentityRegex (anchored)
+//	--cert-identity-regex RE            Flags.CertIdentityRegex (searched, as gh and cosign do: anchor it with ^ and $)
 //	--cert-oidc-issuer ISS              Flags.CertOIDCIssuer
 //	--signer-workflow O/R/PATH[@REF]    Flags.SignerWorkflow
 //	--deny-self-hosted-runners          Flags.DenySelfHostedRunners
+//	--signer-repo OWNER/REPO            Flags.SignerRepo (gh's: a workflow of that repository signed)
+//	--owner OWNER                       Flags.Owner (gh's: the source repository's owner)
 //	--spiffe-id ID                      Flags.SPIFFEIDs
 //	--min-level N                       Flags.MinLevel
 //

@@ -168,6 +168,11 @@ var (
 	// for an X.509-SVID, a SPIFFE ID for a GitHub certificate). It fails
 	// rather than being ignored.
 	ErrNotApplicable = errors.New("expectation does not apply to this signer")
+	// ErrBareEnvelope: the input is a DSSE envelope without a Sigstore
+	// bundle around it (slsa-github-generator before v2.1.0 wrote these):
+	// no log entry or timestamp comes with it, so offline verification has
+	// no signing time.
+	ErrBareEnvelope = errors.New("a bare DSSE envelope, not a Sigstore bundle")
 	// ErrWeakDigest: the statement names the artifact only by digests that
 	// are not collision-resistant (sha1, md5).
 	ErrWeakDigest = errors.New("only weak digests")

@@ -27,13 +27,19 @@ type Flags struct {
 	// WorkflowInputs are --build-workflow-input k=v.
 	WorkflowInputs map[string]string
 	// CertIdentity and CertIdentityRegex are --cert-identity and
-	// --cert-identity-regex (anchored); at most one.
+	// --cert-identity-regex, a regular expression searched for in the SAN
+	// as gh and cosign do (anchor it with ^ and $); at most one.
 	CertIdentity, CertIdentityRegex string
 	// CertOIDCIssuer is --cert-oidc-issuer.
 	CertOIDCIssuer string
 	// SignerWorkflow is --signer-workflow: "[github.com/]OWNER/REPO/PATH",
 	// optionally "@REF".
 	SignerWorkflow string
+	// SignerRepo is gh's --signer-repo: "OWNER/REPO", whose workflows must
+	// have signed. It narrows; it names no builder.
+	SignerRepo string
+	// Owner is gh's --owner: the source repository's owner.
+	Owner string
 	// DenySelfHostedRunners is --deny-self-hosted-runners.
 	DenySelfHostedRunners bool
 	// SPIFFEIDs are --spiffe-id: "spiffe://TD/PATH" exactly, or
@@ -208,11 +214,25 @@ func (p *Policy) narrow(f Flags) error {
 	if p.BuilderID, err = same("--builder-id", p.BuilderID, f.BuilderID); err != nil {
 		return err
 	}
+	if f.SignerRepo != "" {
+		repo := strings.TrimPrefix(strings.TrimPrefix(f.SignerRepo, "https://"), "github.com/")
+		if strings.Count(repo, "/") != 1 || strings.ContainsAny(repo, "*@") {
+			return fmt.Errorf("--signer-repo %q: want OWNER/REPO", f.SignerRepo)
+		}
+		p.narrowed.identities = append(p.narrowed.identities, Identity{BuildSignerURI: "regexp:" + regexp.QuoteMeta("https://github.com/"+repo+"/") + ".*"})
+	}
+	if f.Owner != "" {
+		if strings.ContainsAny(f.Owner, "/*@") {
+			return fmt.Errorf("--owner %q: want the owner's name", f.Owner)
+		}
+		p.narrowed.identities = append(p.narrowed.identities, Identity{SourceRepositoryOwner: "https://github.com/" + f.Owner})
+	}
 	if f.CertIdentity != "" {
 		p.narrowed.identities = append(p.narrowed.identities, Identity{SAN: f.CertIdentity})
 	}
 	if f.CertIdentityRegex != "" {
-		p.narrowed.identities = append(p.narrowed.identities, Identity{SAN: "regexp:" + f.CertIdentityRegex})
+		// Searched, as gh and cosign do: anchor it with ^ and $.
+		p.narrowed.identities = append(p.narrowed.identities, Identity{SAN: "regexp:(?s:.*)(?:" + f.CertIdentityRegex + ")(?s:.*)"})
 	}
 	if f.DenySelfHostedRunners {
 		p.DenySelfHostedRunners = true
@@ -232,14 +252,8 @@ func (p *Policy) narrow(f Flags) error {
 }
 
 func (f Flags) validate() error {
-	refs := 0
-	for _, v := range []string{f.SourceTag, f.SourceBranch, f.SourceVersionedTag} {
-		if v != "" {
-			refs++
-		}
-	}
-	if refs > 1 {
-		return errors.New("--source-tag, --source-branch and --source-versioned-tag exclude each other: give one")
+	if f.SourceTag != "" && f.SourceVersionedTag != "" {
+		return errors.New("--source-tag and --source-versioned-tag exclude each other: give one")
 	}
 	if f.CertIdentity != "" && f.CertIdentityRegex != "" {
 		return errors.New("--cert-identity and --cert-identity-regex exclude each other: give one")

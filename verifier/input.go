@@ -39,9 +39,24 @@ func ParseBundle(data []byte) (*bundle.Bundle, error) {
 	}
 	var b bundle.Bundle
 	if err := b.UnmarshalJSON(data); err != nil {
+		if isBareEnvelope(data) {
+			return nil, fail(CheckInput, "a Sigstore bundle, media type v0.1 to v0.3", "a bare DSSE envelope", ErrBareEnvelope).
+				with("a bare envelope (slsa-github-generator before v2.1.0 wrote .intoto.jsonl files of them) carries no log entry or timestamp; verify provenance from a release made with v2.1.0 or later, whose .intoto.jsonl holds Sigstore bundles")
+		}
 		return nil, fail(CheckInput, "a Sigstore bundle, media type v0.1 to v0.3", "one that does not parse", fmt.Errorf("%w: %w", ErrMalformed, err))
 	}
 	return &b, nil
+}
+
+// isBareEnvelope reports whether data is a DSSE envelope itself rather
+// than a bundle holding one.
+func isBareEnvelope(data []byte) bool {
+	var env struct {
+		PayloadType string            `json:"payloadType"`
+		Payload     string            `json:"payload"`
+		Signatures  []json.RawMessage `json:"signatures"`
+	}
+	return json.Unmarshal(data, &env) == nil && env.PayloadType != "" && env.Payload != "" && len(env.Signatures) > 0
 }
 
 // ParseBundles parses a file of bundles: either one bundle in JSON, or a

@@ -22,6 +22,8 @@ type checker struct {
 	sigstore   *verify.Verifier
 	thresholds resolvedThresholds
 	scts       int
+	// noLogs is set when the trusted material lists no transparency log.
+	noLogs bool
 	spiffe     *x509bundle.Set
 	now        func() time.Time
 	log        *slog.Logger
@@ -191,7 +193,13 @@ func (r *run) checkSignature() error {
 func (c *checker) classify(b *bundle.Bundle, payload []byte, err error) error {
 	logTimes, terr := c.sigstore.VerifyTransparencyLogInclusion(b)
 	if terr != nil {
-		return fail(CheckTlog, fmt.Sprintf("%d verified log entries for this signature", c.thresholds.tlog), "none", terr)
+		ce := fail(CheckTlog, fmt.Sprintf("%d verified log entries for this signature", c.thresholds.tlog), "none", terr)
+		if c.noLogs {
+			// GitHub's own Sigstore, for private repositories, logs
+			// nothing and timestamps instead.
+			ce.Fix = "the trusted root lists no transparency log; if its signed timestamps are to stand in for a log entry, say so in a policy: thresholds: {transparencyLog: 0, signedTimestamps: 1}"
+		}
+		return ce
 	}
 	if _, terr := c.sigstore.VerifyObserverTimestamps(b, logTimes); terr != nil {
 		return fail(CheckTimestamp, fmt.Sprintf("%d observer timestamps", c.thresholds.observer), "fewer", terr)

@@ -25,7 +25,7 @@ type verifyFlags struct {
 	workflowInputs                                         []string
 	printProvenance                                        bool
 	certIdentity, certIdentityRegex, certOIDCIssuer        string
-	signerWorkflow                                         string
+	signerWorkflow, signerRepo, owner                      string
 	denySelfHosted                                         bool
 	minLevel                                               int
 	trustedRoot, policy, format                            string
@@ -42,10 +42,12 @@ func (f *verifyFlags) register(fl *pflag.FlagSet) {
 	fl.StringArrayVar(&f.workflowInputs, "build-workflow-input", nil, "expected workflow_dispatch input, key=value (repeatable)")
 	fl.BoolVar(&f.printProvenance, "print-provenance", false, "print the verified in-toto statement")
 	fl.StringVar(&f.certIdentity, "cert-identity", "", "expected certificate identity (SAN), exact")
-	fl.StringVar(&f.certIdentityRegex, "cert-identity-regex", "", "expected certificate identity (SAN), a regular expression anchored at both ends")
+	fl.StringVar(&f.certIdentityRegex, "cert-identity-regex", "", "expected certificate identity (SAN), a regular expression searched for as gh and cosign do (anchor it with ^ and $)")
 	fl.StringVar(&f.certOIDCIssuer, "cert-oidc-issuer", "", "OIDC issuer to trust: replaces the built-in policy's (GitHub Actions); must be one a --policy file lists")
 	fl.StringVar(&f.signerWorkflow, "signer-workflow", "", "workflow that must have signed, OWNER/REPO/.github/workflows/FILE[@REF]; on the built-in policy it is trusted for level 3 at REF, or at release tags vX.Y.Z")
 	fl.BoolVar(&f.denySelfHosted, "deny-self-hosted-runners", false, "refuse provenance made on self-hosted runners")
+	fl.StringVar(&f.signerRepo, "signer-repo", "", "repository whose workflow must have signed, OWNER/REPO (gh's flag; names no builder)")
+	fl.StringVar(&f.owner, "owner", "", "owner of the source repository (gh's flag); with it, --source-uri may be left out")
 	fl.IntVar(&f.minLevel, "min-level", 0, "lowest SLSA build level to accept, 0 to 3")
 	fl.StringVar(&f.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json to verify against, offline (required)")
 	fl.StringVar(&f.policy, "policy", "", "policy file (YAML or JSON) instead of the built-in policy; the flags above only narrow it")
@@ -60,8 +62,9 @@ func (f *verifyFlags) flags() (verifier.Flags, error) {
 	vf := verifier.Flags{
 		Source: f.sourceURI, SourceBranch: f.sourceBranch, SourceTag: f.sourceTag, SourceVersionedTag: f.sourceVersionedTag,
 		BuilderID: f.builderID, CertIdentity: f.certIdentity, CertIdentityRegex: f.certIdentityRegex,
-		CertOIDCIssuer: f.certOIDCIssuer, SignerWorkflow: f.signerWorkflow, DenySelfHostedRunners: f.denySelfHosted,
-		SPIFFEIDs: f.spiffeIDs, MinLevel: f.minLevel,
+		CertOIDCIssuer: f.certOIDCIssuer, SignerWorkflow: f.signerWorkflow, SignerRepo: f.signerRepo, Owner: f.owner,
+		DenySelfHostedRunners: f.denySelfHosted,
+		SPIFFEIDs:             f.spiffeIDs, MinLevel: f.minLevel,
 	}
 	for _, kv := range f.workflowInputs {
 		k, v, ok := strings.Cut(kv, "=")
@@ -85,8 +88,8 @@ func (f *verifyFlags) loadPolicy() (*verifier.Policy, []byte, error) {
 		return nil, nil, err
 	}
 	if f.policy == "" {
-		if f.sourceURI == "" {
-			return nil, nil, errors.New("--source-uri is required: name the repository the artifact must come from (e.g. github.com/OWNER/REPO)")
+		if f.sourceURI == "" && f.owner == "" {
+			return nil, nil, errors.New("--source-uri is required: name the repository the artifact must come from (e.g. github.com/OWNER/REPO), or at least its --owner")
 		}
 		p, err := verifier.DefaultPolicyWith(vf)
 		return p, nil, err
@@ -102,8 +105,8 @@ func (f *verifyFlags) loadPolicy() (*verifier.Policy, []byte, error) {
 	if err := p.Narrow(vf); err != nil {
 		return nil, nil, fmt.Errorf("--policy %s: %w", f.policy, err)
 	}
-	if p.Source == "" {
-		return nil, nil, errors.New("--source-uri is required: name the repository the artifact must come from (e.g. github.com/OWNER/REPO), or give it in the policy")
+	if p.Source == "" && f.owner == "" {
+		return nil, nil, errors.New("--source-uri is required: name the repository the artifact must come from (e.g. github.com/OWNER/REPO), or give it in the policy, or at least its --owner")
 	}
 	return p, data, nil
 }
@@ -131,6 +134,10 @@ func (f *verifyFlags) newVerifier() (*verifier.Verifier, *verifier.Policy, []byt
 		return nil, nil, nil, errors.New("--spiffe-trust-domain applies to --spiffe-trust-bundle: give the bundle")
 	}
 	var opts []verifier.Option
+	if p.Source == "" {
+		// --owner stands for the source: any repository of that owner.
+		opts = append(opts, verifier.WithoutSourceUnsafe())
+	}
 	if len(f.spiffeBundles) > 0 {
 		if p.SPIFFE == nil {
 			return nil, nil, nil, errors.New("--spiffe-trust-bundle needs --spiffe-id (or a policy with a spiffe section): which SPIFFE IDs may sign?")

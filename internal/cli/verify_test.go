@@ -67,7 +67,7 @@ func TestVerifyArtifact(t *testing.T) {
 		{name: "branch on a tag build", args: []string{"--source-uri", "github.com/acme/app", "--source-branch", "main"}, wantCode: 1, wantCheck: "ref"},
 		{name: "wrong builder", args: []string{"--source-uri", "github.com/acme/app", "--builder-id", "https://github.com/evil/x/.github/workflows/y.yml"}, wantCode: 1, wantCheck: "builder"},
 		{name: "self-hosted denied passes on hosted", args: []string{"--source-uri", "github.com/acme/app", "--deny-self-hosted-runners"}},
-		{name: "contradictory refs", args: []string{"--source-uri", "github.com/acme/app", "--source-tag", "v1", "--source-branch", "main"}, wantCode: 2},
+		{name: "contradictory refs", args: []string{"--source-uri", "github.com/acme/app", "--source-tag", "v1", "--source-versioned-tag", "v1"}, wantCode: 2},
 		{name: "no source", args: nil, wantCode: 2},
 	}
 	for _, tt := range tests {
