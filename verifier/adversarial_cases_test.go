@@ -119,7 +119,7 @@ func adversarialCases(g *generator) []genCase {
 		{Case: c("spiffe-id-for-a-github-certificate", "a flag ignored for a GitHub certificate", fails(verifier.CheckIdentity, "ErrNotApplicable", "--spiffe-id"), gh("--spiffe-id", factorySPIFFEID)...), claims: hallmarkRW},
 		{Case: adversarial.Case{Name: "cert-identity-narrows-a-policy-file", Class: "an identity flag replaces the policy's", Policy: "policy-identity.yaml",
 			Args: []string{"--cert-identity", "https://github.com/" + hallmarkGeneric}, Expect: fails(verifier.CheckIdentity, "ErrCertificateIdentity", "")}, claims: hallmarkRW,
-			policyBody: "issuers: [\"$ISSUER\"]\nbuilders:\n  - {signer: \"regexp:https://github\\\\.com/hallmark-dev/hallmark/.*\", maxLevel: 3}\nidentity:\n  san: https://github.com/acme/tools/.github/workflows/build.yml@refs/tags/v2.0.0\nsource: github.com/acme/app\n"},
+			policyBody: "issuers: [\"$ISSUER\"]\nbuilders:\n  - {signer: \"regexp:https://github\\\\.com/hallmark-dev/hallmark/.*\", maxLevel: 3}\nidentity:\n  san: \"regexp:https://github\\\\.com/acme/tools/.*\"\nsource: github.com/acme/app\n"},
 		{Case: adversarial.Case{Name: "spiffe-id-narrows-a-policy-file", Class: "an identity flag replaces the policy's", Policy: "policy-spiffe.yaml", SPIFFEBundle: true,
 			Args: []string{"--spiffe-id", factorySPIFFEID}, Expect: fails(verifier.CheckIdentity, "ErrSPIFFEID", "")}, svid: "factory",
 			policyBody: "spiffe:\n  ids: [\"spiffe://example.org/ns/ci/sa/default\"]\nbuilders:\n  - {signer: \"" + factorySPIFFEID + "\", maxLevel: 3}\nsource: github.com/team-a/app\n"},

@@ -228,6 +228,9 @@ func (p *Policy) narrow(f Flags) error {
 		p.narrowed.identities = append(p.narrowed.identities, Identity{SourceRepositoryOwner: "https://github.com/" + f.Owner})
 	}
 	if f.CertIdentity != "" {
+		if exact := p.Identity.SAN; exact != "" && !strings.HasPrefix(exact, "regexp:") && !strings.HasPrefix(exact, "glob:") && exact != f.CertIdentity {
+			return fmt.Errorf("--cert-identity %s: the policy expects identity.san %s; give the policy's value or drop the flag", f.CertIdentity, exact)
+		}
 		p.narrowed.identities = append(p.narrowed.identities, Identity{SAN: f.CertIdentity})
 	}
 	if f.CertIdentityRegex != "" {

@@ -206,3 +206,56 @@ func TestNoHeavyDependencies(t *testing.T) {
 		}
 	}
 }
+
+// TestNarrowRefusesContradictions: on a policy file every flag only
+// narrows, and a flag that contradicts the file is an error, never a
+// replacement.
+func TestNarrowRefusesContradictions(t *testing.T) {
+	file := func() *verifier.Policy {
+		p, err := verifier.LoadPolicy([]byte(`issuers: [https://token.actions.githubusercontent.com]
+builders: [{signer: "https://github.com/acme/build/.github/workflows/b.yml@refs/tags/v1.0.0", maxLevel: 3}]
+identity: {san: "https://github.com/acme/build/.github/workflows/b.yml@refs/tags/v1.0.0"}
+builderID: https://github.com/acme/build/.github/workflows/b.yml@v1.0.0
+source: github.com/acme/app
+sourceBranch: main
+workflowInputs: {channel: stable}
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for name, f := range map[string]verifier.Flags{
+		"another issuer":      {CertOIDCIssuer: "https://issuer.example"},
+		"another source":      {Source: "github.com/acme/other"},
+		"another branch":      {SourceBranch: "dev"},
+		"another builder id":  {BuilderID: "https://github.com/acme/build/.github/workflows/b.yml@v2.0.0"},
+		"another exact SAN":   {CertIdentity: "https://github.com/evil/x/.github/workflows/y.yml@refs/heads/main"},
+		"another input value": {WorkflowInputs: map[string]string{"channel": "beta"}},
+		"tag and versioned":   {SourceTag: "v1", SourceVersionedTag: "v1"},
+		"min level 4":         {MinLevel: 4},
+		"signer repo path":    {SignerRepo: "acme/build/.github"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := file().Narrow(f); err == nil {
+				t.Fatal("a contradicting flag was accepted")
+			}
+		})
+	}
+	for name, f := range map[string]verifier.Flags{
+		"same values":     {CertOIDCIssuer: verifier.GitHubIssuer, Source: "https://github.com/acme/app", SourceBranch: "main", CertIdentity: "https://github.com/acme/build/.github/workflows/b.yml@refs/tags/v1.0.0"},
+		"narrower":        {DenySelfHostedRunners: true, MinLevel: 3, SignerWorkflow: "acme/build/.github/workflows/b.yml"},
+		"identity regexp": {CertIdentityRegex: "^https://github.com/acme/"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := file()
+			before := len(p.Builders)
+			if err := p.Narrow(f); err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Builders) != before {
+				t.Fatalf("narrowing added builders: %d, had %d", len(p.Builders), before)
+			}
+		})
+	}
+}
