@@ -232,11 +232,14 @@ func TestFactoryJWTSVID(t *testing.T) {
 			t.Fatal(err)
 		}
 		sum := sha256.Sum256(content)
+		// A Task of the trusted catalog that fetches the source (and says
+		// so in its results) and builds it.
 		tr := factorytest.TaskRun("jwt-cli", "build")
 		factorytest.Succeeded(tr,
-			factorytest.StringResult("CHAINS-GIT_URL", "https://github.com/acme/app"),
-			factorytest.StringResult("CHAINS-GIT_COMMIT", "0123456789abcdef0123456789abcdef01234567"),
+			factorytest.StringResult("url", "https://github.com/acme/app"),
+			factorytest.StringResult("commit", sourceCommit),
 			factorytest.ObjectResult("bin_ARTIFACT_OUTPUTS", map[string]string{"uri": "app.tar.gz", "digest": "sha256:" + hex.EncodeToString(sum[:]), "isBuildArtifact": "true"}))
+		factorytest.FromBundle(tr, catalogBundle, catalogDigest, "clone-and-build")
 		w.api.Create(t, tr)
 		ann := w.waitState(t, tr)
 		if ann[factory.AnnotationState] != factory.StateSigned {
@@ -305,7 +308,7 @@ builders:
 		// Fulcio takes only JWT-SVIDs for its audience: one the agent
 		// minted for another relying party buys no certificate.
 		s := w.jwtSigner(t, "not-sigstore")
-		_, err := s.Sign(t.Context(), []byte(`{}`))
+		_, err := s.Sign(t.Context(), factoryID, []byte(`{}`))
 		if !errors.Is(err, signer.ErrCertificate) {
 			t.Fatalf("err = %v, want %v", err, signer.ErrCertificate)
 		}
