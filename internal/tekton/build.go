@@ -150,6 +150,7 @@ func FromPipelineRun(pr *pipelinev1.PipelineRun, taskRuns []*pipelinev1.TaskRun,
 		return nil, errorWithWarnings(ErrNothingToAttest, h.Warnings)
 	}
 	pu, pipelineTrusted := o.pipelineUnit(pr)
+	pu.untrusted = append(pu.untrusted, uninspected(pr, taskRuns)...)
 	units := []unit{pu}
 	warnings := h.Warnings
 	for _, tr := range taskRuns {

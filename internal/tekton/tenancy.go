@@ -477,3 +477,20 @@ func (o Options) pipelineUnit(pr *pipelinev1.PipelineRun) (unit, bool) {
 	u.untrusted = append(u.untrusted, "the Pipeline of PipelineRun "+pr.Name+" (no recorded source)")
 	return u, false
 }
+
+// uninspected names the children of a PipelineRun whose definitions
+// cannot be read: runs of other kinds (custom tasks, child PipelineRuns)
+// and TaskRuns that are gone. What they ran is unknown, so it is not
+// trusted.
+func uninspected(pr *pipelinev1.PipelineRun, taskRuns []*pipelinev1.TaskRun) []string {
+	var out []string
+	for _, ref := range pr.Status.ChildReferences {
+		switch {
+		case ref.Kind != "TaskRun":
+			out = append(out, ref.Kind+" "+ref.Name+" (not inspected)")
+		case !slices.ContainsFunc(taskRuns, func(tr *pipelinev1.TaskRun) bool { return tr.Name == ref.Name }):
+			out = append(out, "TaskRun "+ref.Name+" (not found)")
+		}
+	}
+	return out
+}

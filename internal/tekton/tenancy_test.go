@@ -107,6 +107,17 @@ func pipelineRun(ns, name string, trusted bool) *pipelinev1.PipelineRun {
 	return pr
 }
 
+// withChildren lists KIND/NAME child references in pr's status.
+func withChildren(pr *pipelinev1.PipelineRun, refs ...string) *pipelinev1.PipelineRun {
+	for _, r := range refs {
+		kind, name, _ := strings.Cut(r, "/")
+		ref := pipelinev1.ChildStatusReference{Name: name}
+		ref.Kind = kind
+		pr.Status.ChildReferences = append(pr.Status.ChildReferences, ref)
+	}
+	return pr
+}
+
 // inline makes tr a child TaskRun whose Task the Pipeline wrote inline.
 func inline(tr *pipelinev1.TaskRun) *pipelinev1.TaskRun {
 	tr.Spec.TaskRef = nil
@@ -317,6 +328,15 @@ func TestTenantPipelineRun(t *testing.T) {
 		{name: "untrusted-child-task", pr: pipelineRun("ci", "release", true),
 			children: []*pipelinev1.TaskRun{clone("ci", "release-clone", "https://github.com/acme/app", commit), build("release-build")},
 			level:    2, verified: true, untrusted: []string{"pipelineTask kubernetes:///apis/tekton.dev/v1/namespaces/ci/tasks/build"}},
+		{name: "all-children-found", pr: withChildren(pipelineRun("ci", "release", true), "TaskRun/release-clone", "TaskRun/release-build"),
+			children: []*pipelinev1.TaskRun{clone("ci", "release-clone", "https://github.com/acme/app", commit), inline(build("release-build"))},
+			level:    3, verified: true},
+		{name: "custom-task-child", pr: withChildren(pipelineRun("ci", "release", true), "TaskRun/release-clone", "TaskRun/release-build", "CustomRun/release-approve"),
+			children: []*pipelinev1.TaskRun{clone("ci", "release-clone", "https://github.com/acme/app", commit), inline(build("release-build"))},
+			level:    2, verified: true},
+		{name: "pruned-child", pr: withChildren(pipelineRun("ci", "release", true), "TaskRun/release-clone", "TaskRun/release-build", "TaskRun/release-test"),
+			children: []*pipelinev1.TaskRun{clone("ci", "release-clone", "https://github.com/acme/app", commit), inline(build("release-build"))},
+			level:    2, verified: true},
 		{name: "two-fetches-none-singled-out", pr: pipelineRun("ci", "release", true),
 			children: []*pipelinev1.TaskRun{clone("ci", "release-clone", "https://github.com/acme/app", commit), clone("ci", "release-clone-config", "https://github.com/acme/config", commit2), inline(build("release-build"))},
 			level:    1, reason: "fetched 2 sources"},
@@ -358,4 +378,48 @@ func TestTenantOptionsRequired(t *testing.T) {
 	if _, err := tekton.FromTaskRun(tr, tekton.Options{}); !errors.Is(err, tekton.ErrNoPolicy) {
 		t.Fatalf("err = %v, want %v", err, tekton.ErrNoPolicy)
 	}
+}
+
+// FuzzTenantSource feeds whatever a tenant's steps and params could write
+// into a run with a trusted fetcher: FromTaskRun never panics, and a
+// source it calls verified is one the trusted fetcher reported, in the
+// canonical form, that the namespace may claim, and is the only git
+// inputs/result.
+func FuzzTenantSource(f *testing.F) {
+	f.Add("https://github.com/acme/app", commit, "https://github.com/team-a/app", commit2)
+	f.Add("git+https://GitHub.com/acme/app.git", commit, "", "")
+	f.Add("https://x-access-token:t@github.com/acme/app", "main", "ssh://git@h/a", "x")
+	f.Fuzz(func(t *testing.T, url, c, claimURL, claimCommit string) {
+		tr := fromBundle(taskRun("ci", "clone", append(artifact(), str("url", url), str("commit", c))...), "git-clone")
+		tr.Spec.Params = pipelinev1.Params{
+			{Name: "CHAINS-GIT_URL", Value: *pipelinev1.NewStructuredValues(claimURL)},
+			{Name: "CHAINS-GIT_COMMIT", Value: *pipelinev1.NewStructuredValues(claimCommit)},
+		}
+		o := testOptions(t, "ci")
+		a, err := tekton.FromTaskRun(tr, o)
+		if err != nil {
+			if !errors.Is(err, tekton.ErrRefused) {
+				t.Fatalf("err = %v", err)
+			}
+			return
+		}
+		s := read(t, a)
+		src := s.factory.Source
+		if src == nil || !src.Verified {
+			return
+		}
+		fetched, err := tenancy.ParseSource(url)
+		if err != nil || src.URI != fetched.URI || src.Digest["sha1"] != strings.TrimSpace(c) || !o.Tenant.MayClaim(fetched) {
+			t.Fatalf("verified %+v from fetched %q %q", src, url, c)
+		}
+		var inputs []string
+		for _, d := range s.named("inputs/result") {
+			if strings.HasPrefix(d.URI, "git+") {
+				inputs = append(inputs, d.URI)
+			}
+		}
+		if !slices.Equal(inputs, []string{src.URI}) {
+			t.Fatalf("git inputs/result %q, want only %s", inputs, src.URI)
+		}
+	})
 }
