@@ -407,7 +407,7 @@ func specStatus(o client.Object) any {
 // TestTenantIdentity signs per tenant: team-a's runs with the SVID
 // .../hallmark-factory/tenant/team-a, which a verifier can pin alone; a
 // namespace whose SVID the agent lacks is not signed at all, never with
-// another namespace's.
+// another namespace's. Then a tenant's pod signs with its own SVID.
 func TestTenantIdentity(t *testing.T) {
 	w := setup(t)
 	tenantA, err := factory.TenantSPIFFEID(factoryID, "team-a")
@@ -476,17 +476,18 @@ func TestTenantIdentity(t *testing.T) {
 	if _, ok := ann[factory.AnnotationBundle]; ok {
 		t.Errorf("team-b's run carries a bundle")
 	}
+
+	t.Run("tenant-pod-svid-refused", func(t *testing.T) { tenantPodSVIDRefused(t, w) })
 }
 
-// TestTenantPodSVID: a tenant's pod holds an SVID of its own from the same
+// tenantPodSVIDRefused: a tenant's pod holds an SVID of its own from the same
 // SPIRE (here spiffe://example.org/ns/team-b/sa/default, as a Kubernetes
 // workload registration names it) and signs the best forgery it can write:
 // factory-shaped provenance recording team-a's source as verified at level
 // 3. Verification pinned to the factory's identity, or to its tenant
 // identities, refuses it; the same forgery verifies when the pod's ID is
 // trusted, so the refusal is about who signed.
-func TestTenantPodSVID(t *testing.T) {
-	w := setup(t)
+func tenantPodSVIDRefused(t *testing.T, w *world) {
 	const podID = "spiffe://example.org/ns/team-b/sa/default"
 	pod := tenantPodSVID(t, w, podID)
 	raw, d, file := forgeFactoryBundle(t, w, pod, factoryID)
