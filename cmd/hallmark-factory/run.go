@@ -35,7 +35,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		spiffeBundle  = fs.String("spiffe-bundle", "", "SPIFFE trust bundle (PEM or JSON) for the check with --trusted-root in x509-svid mode")
 		trustDomain   = fs.String("trust-domain", "", "trust domain of a JSON --spiffe-bundle")
 		builderID     = fs.String("builder-id", "", "provenance builder id (default: the signing SPIFFE ID)")
-		spiffeID      = fs.String("spiffe-id", "", "the controller's own SPIFFE ID; runs are signed with exactly this SVID (default: the agent's default SVID; required with --tenant-identity)")
+		spiffeID      = fs.String("spiffe-id", "", "the controller's own SPIFFE ID; runs are signed with exactly this SVID (default: the agent's only SVID for the controller; required when it holds several, as with --tenant-identity)")
 		tenantID      = fs.Bool("tenant-identity", false, "sign each namespace's runs with the SVID SPIFFE-ID/tenant/NAMESPACE (one SPIRE entry per namespace); a namespace without one is not signed")
 		tenancyPolicy = fs.String("tenancy-policy", "hallmark-system/hallmark-tenancy", "NAMESPACE/NAME of the ConfigMap whose key policy.yaml is the tenancy policy; nothing is signed without it")
 		namespaces    = fs.String("namespaces", "", "comma-separated namespaces to watch (default: all)")
@@ -115,7 +115,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	id := *spiffeID
 	if id == "" {
 		if *tenantID {
-			return fail(fmt.Errorf("--tenant-identity needs --spiffe-id: the agent holds one SVID per tenant, so its default is no guide"))
+			return fail(fmt.Errorf("--tenant-identity needs --spiffe-id: the agent holds one SVID per tenant as well as the controller's own"))
 		}
 		if id, err = s.ID(ctx); err != nil {
 			return fail(err)

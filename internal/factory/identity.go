@@ -93,15 +93,20 @@ func (s *SVIDSigner) Sign(ctx context.Context, id string, payload []byte) (*sign
 // be signed with.
 var ErrNoIdentity = errors.New("no SVID for the signing identity")
 
-// ID returns the SPIFFE ID of the current SVID.
+// ID returns the SPIFFE ID of the agent's only X.509-SVID for the
+// controller. When the agent holds several (per-tenant identities), which
+// one is the default is the agent's choice, so ID refuses to guess.
 func (s *SVIDSigner) ID(ctx context.Context) (string, error) {
 	fctx, cancel := context.WithTimeout(ctx, workloadTimeout)
 	defer cancel()
-	svid, err := s.client.FetchX509SVID(fctx)
+	svids, err := s.client.FetchX509SVIDs(fctx)
 	if err != nil {
-		return "", fmt.Errorf("fetching X.509-SVID from the SPIRE agent: %w", err)
+		return "", fmt.Errorf("fetching X.509-SVIDs from the SPIRE agent: %w", err)
 	}
-	return svid.ID.String(), nil
+	if len(svids) != 1 {
+		return "", fmt.Errorf("the SPIRE agent holds %d X.509-SVIDs for the controller: name its own with --spiffe-id", len(svids))
+	}
+	return svids[0].ID.String(), nil
 }
 
 // Close closes the Workload API connection.
@@ -193,13 +198,19 @@ func (s *JWTSVIDSigner) Sign(ctx context.Context, id string, payload []byte) (*s
 	return res, nil
 }
 
-// ID returns the SPIFFE ID of the current JWT-SVID.
+// ID returns the SPIFFE ID of the agent's only JWT-SVID identity for the
+// controller; like SVIDSigner.ID it refuses to guess among several.
 func (s *JWTSVIDSigner) ID(ctx context.Context) (string, error) {
-	svid, err := s.fetch(ctx, "")
+	fctx, cancel := context.WithTimeout(ctx, workloadTimeout)
+	defer cancel()
+	svids, err := s.client.FetchJWTSVIDs(fctx, jwtsvid.Params{Audience: s.audience()})
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("fetching JWT-SVIDs from the SPIRE agent: %w", err)
 	}
-	return svid.ID.String(), nil
+	if len(svids) != 1 {
+		return "", fmt.Errorf("the SPIRE agent holds %d JWT-SVID identities for the controller: name its own with --spiffe-id", len(svids))
+	}
+	return svids[0].ID.String(), nil
 }
 
 // Close closes the Workload API connection.
