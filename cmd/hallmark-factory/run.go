@@ -126,11 +126,19 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return fail(fmt.Errorf("--tenancy-policy %q: want NAMESPACE/NAME", *tenancyPolicy))
 	}
 	cfg := factory.Config{
-		Signer: s, SignerID: id, BuilderID: *builderID, TenantIdentity: *tenantID,
-		TenancyPolicy: types.NamespacedName{Namespace: policyNS, Name: policyName},
-		Workers: *workers, MaxRetries: *maxRetries, Backoff: *backoff,
-		LeaderElection: *leaderElect, LeaderElectionNamespace: *leaderNS,
-		MetricsAddr: *metricsAddr, ProbeAddr: *probeAddr, Log: log,
+		Signer:                  s,
+		SignerID:                id,
+		BuilderID:               *builderID,
+		TenantIdentity:          *tenantID,
+		TenancyPolicy:           types.NamespacedName{Namespace: policyNS, Name: policyName},
+		Workers:                 *workers,
+		MaxRetries:              *maxRetries,
+		Backoff:                 *backoff,
+		LeaderElection:          *leaderElect,
+		LeaderElectionNamespace: *leaderNS,
+		MetricsAddr:             *metricsAddr,
+		ProbeAddr:               *probeAddr,
+		Log:                     log,
 	}
 	if *namespaces != "" {
 		cfg.Namespaces = strings.Split(*namespaces, ",")
