@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/sigstore/sigstore-go/pkg/root"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/hallmark-dev/hallmark/internal/factory"
@@ -33,7 +34,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		trustedRoot   = fs.String("trusted-root", "", "Sigstore trusted root, to check each bundle before it is stored (optional)")
 		spiffeBundle  = fs.String("spiffe-bundle", "", "SPIFFE trust bundle (PEM or JSON) for the check with --trusted-root in x509-svid mode")
 		trustDomain   = fs.String("trust-domain", "", "trust domain of a JSON --spiffe-bundle")
-		builderID     = fs.String("builder-id", "", "provenance builder id (default: the signer's SPIFFE ID)")
+		builderID     = fs.String("builder-id", "", "provenance builder id (default: the signing SPIFFE ID)")
+		spiffeID      = fs.String("spiffe-id", "", "the controller's own SPIFFE ID; runs are signed with exactly this SVID (default: the agent's only SVID for the controller; required when it holds several, as with --tenant-identity)")
+		tenantID      = fs.Bool("tenant-identity", false, "sign each namespace's runs with the SVID SPIFFE-ID/tenant/NAMESPACE (one SPIRE entry per namespace); a namespace without one is not signed")
+		tenancyPolicy = fs.String("tenancy-policy", "hallmark-system/hallmark-tenancy", "NAMESPACE/NAME of the ConfigMap whose key policy.yaml is the tenancy policy; nothing is signed without it")
 		namespaces    = fs.String("namespaces", "", "comma-separated namespaces to watch (default: all)")
 		workers       = fs.Int("workers", 32, "runs signed at once (signing mostly waits on the log: about this many signatures a second)")
 		maxRetries    = fs.Int("max-retries", 3, "failed attempts before a run is marked failed")
@@ -108,15 +112,33 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return fail(err)
 	}
 	defer s.Close()
-	id, err := s.ID(ctx)
-	if err != nil {
-		return fail(err)
+	id := *spiffeID
+	if id == "" {
+		if *tenantID {
+			return fail(fmt.Errorf("--tenant-identity needs --spiffe-id: the agent holds one SVID per tenant as well as the controller's own"))
+		}
+		if id, err = s.ID(ctx); err != nil {
+			return fail(err)
+		}
+	}
+	policyNS, policyName, ok := strings.Cut(*tenancyPolicy, "/")
+	if !ok || policyNS == "" || policyName == "" || strings.Contains(policyName, "/") {
+		return fail(fmt.Errorf("--tenancy-policy %q: want NAMESPACE/NAME", *tenancyPolicy))
 	}
 	cfg := factory.Config{
-		Signer: s, SignerID: id, BuilderID: *builderID,
-		Workers: *workers, MaxRetries: *maxRetries, Backoff: *backoff,
-		LeaderElection: *leaderElect, LeaderElectionNamespace: *leaderNS,
-		MetricsAddr: *metricsAddr, ProbeAddr: *probeAddr, Log: log,
+		Signer:                  s,
+		SignerID:                id,
+		BuilderID:               *builderID,
+		TenantIdentity:          *tenantID,
+		TenancyPolicy:           types.NamespacedName{Namespace: policyNS, Name: policyName},
+		Workers:                 *workers,
+		MaxRetries:              *maxRetries,
+		Backoff:                 *backoff,
+		LeaderElection:          *leaderElect,
+		LeaderElectionNamespace: *leaderNS,
+		MetricsAddr:             *metricsAddr,
+		ProbeAddr:               *probeAddr,
+		Log:                     log,
 	}
 	if *namespaces != "" {
 		cfg.Namespaces = strings.Split(*namespaces, ",")
@@ -135,7 +157,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	log.Info("starting", "signer", id, "namespaces", cfg.Namespaces, "workers", cfg.Workers)
+	log.Info("starting", "signer", id, "tenant_identity", cfg.TenantIdentity, "tenancy_policy", *tenancyPolicy, "namespaces", cfg.Namespaces, "workers", cfg.Workers)
 	if err := mgr.Start(ctx); err != nil {
 		return fail(err)
 	}

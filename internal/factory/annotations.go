@@ -17,9 +17,9 @@ const (
 	// AnnotationTransparency is Chains' pointer to the log entry.
 	AnnotationTransparency = "chains.tekton.dev/transparency"
 
-	// AnnotationState is "signed", "failed" or "skipped".
+	// AnnotationState is "signed", "failed", "skipped" or "refused".
 	AnnotationState = "factory.hallmark.dev/state"
-	// AnnotationReason says why a run was skipped or failed.
+	// AnnotationReason says why a run was skipped, refused or failed.
 	AnnotationReason = "factory.hallmark.dev/reason"
 	// AnnotationSigner is the signing identity (a SPIFFE ID).
 	AnnotationSigner = "factory.hallmark.dev/signer"
@@ -39,6 +39,10 @@ const (
 	StateSigned  = "signed"
 	StateFailed  = "failed"
 	StateSkipped = "skipped"
+	// StateRefused: the tenancy policy refused to sign the run (its
+	// namespace is in no tenant, or it claims a source its namespace may
+	// not claim). Final: an edited policy does not revisit it.
+	StateRefused = "refused"
 )
 
 // Kubernetes refuses objects whose annotations total more than 256 KiB;

@@ -27,17 +27,36 @@ func verifyWithCLI(t *testing.T, w *world) {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(content)
-	tr := factorytest.TaskRun("ci", "build-verified-by-cli")
-	factorytest.Succeeded(tr,
-		factorytest.StringResult("CHAINS-GIT_URL", "https://github.com/acme/app"),
-		factorytest.StringResult("CHAINS-GIT_COMMIT", "0123456789abcdef0123456789abcdef01234567"),
-		factorytest.ObjectResult("bin_ARTIFACT_OUTPUTS", map[string]string{"uri": "app.tar.gz", "digest": "sha256:" + hex.EncodeToString(sum[:]), "isBuildArtifact": "true"}),
-	)
-	w.api.Create(t, tr)
-	ann := w.waitState(t, tr)
+	// The source is believed only from a trusted fetcher: the catalog's
+	// git-clone, in the same PipelineRun as the build.
+	clone := factorytest.TaskRun("ci", "cli-release-clone")
+	factorytest.Succeeded(clone, factorytest.StringResult("url", "https://github.com/acme/app"), factorytest.StringResult("commit", sourceCommit))
+	factorytest.FromBundle(clone, catalogBundle, catalogDigest, gitCloneTask)
+	build := factorytest.TaskRun("ci", "cli-release-build")
+	factorytest.Succeeded(build, factorytest.ObjectResult("bin_ARTIFACT_OUTPUTS", map[string]string{"uri": "app.tar.gz", "digest": "sha256:" + hex.EncodeToString(sum[:]), "isBuildArtifact": "true"}))
+	factorytest.FromBundle(build, catalogBundle, catalogDigest, "go-build")
+	w.api.Create(t, clone)
+	w.api.Create(t, build)
+	pr := factorytest.PipelineRun("ci", "cli-release", catalogBundle, catalogDigest, clone, build)
+	w.api.Create(t, pr)
+	ann := w.waitState(t, pr)
 	if ann[factory.AnnotationState] != factory.StateSigned {
 		t.Fatalf("annotations %v", ann)
 	}
+	// The same build claiming its source only in its own results: signed,
+	// but the source is unverified and --source-uri must not pass.
+	claimed := factorytest.TaskRun("ci", "build-claiming-source")
+	factorytest.Succeeded(claimed,
+		factorytest.StringResult("CHAINS-GIT_URL", "https://github.com/acme/app"),
+		factorytest.StringResult("CHAINS-GIT_COMMIT", sourceCommit),
+		factorytest.ObjectResult("bin_ARTIFACT_OUTPUTS", map[string]string{"uri": "app.tar.gz", "digest": "sha256:" + hex.EncodeToString(sum[:]), "isBuildArtifact": "true"}),
+	)
+	w.api.Create(t, claimed)
+	claimedAnn := w.waitState(t, claimed)
+	if claimedAnn[factory.AnnotationState] != factory.StateSigned {
+		t.Fatalf("annotations %v", claimedAnn)
+	}
+	var runBundle func(string, ...string) (string, int)
 	write := func(name, data string) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
@@ -46,6 +65,7 @@ func verifyWithCLI(t *testing.T, w *world) {
 		return p
 	}
 	bundlePath := write("provenance.sigstore.json", ann[factory.AnnotationBundle])
+	claimedPath := write("claimed.sigstore.json", claimedAnn[factory.AnnotationBundle])
 	trustBundle := write("spire-bundle.pem", string(w.srv.BundlePEM(t)))
 	policy := write("policy.yaml", `builders:
   - name: hallmark-factory
@@ -56,6 +76,9 @@ spiffe:
   ids: ["`+factoryID+`"]
 `)
 	run := func(extra ...string) (string, int) {
+		return runBundle(bundlePath, extra...)
+	}
+	runBundle = func(bundlePath string, extra ...string) (string, int) {
 		args := append([]string{"verify-artifact", art, "--provenance-path", bundlePath, "--trusted-root", w.trustedPath,
 			"--policy", policy, "--spiffe-trust-bundle", trustBundle}, extra...)
 		var out, errOut bytes.Buffer
@@ -96,4 +119,9 @@ spiffe:
 			}
 		})
 	}
+	t.Run("unverified source claim", func(t *testing.T) {
+		if out, code := runBundle(claimedPath, "--source-uri", "github.com/acme/app"); code != 1 || !strings.Contains(out, "FAILED: source") {
+			t.Fatalf("exit %d, want 1 with FAILED: source:\n%s", code, out)
+		}
+	})
 }

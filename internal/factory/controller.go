@@ -10,10 +10,13 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -28,6 +31,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/provenance"
 	"github.com/hallmark-dev/hallmark/internal/tekton"
+	"github.com/hallmark-dev/hallmark/internal/tenancy"
 )
 
 // Config configures the controller. Signer is required; the rest have
@@ -35,10 +39,22 @@ import (
 type Config struct {
 	// Signer signs statements. Required.
 	Signer Signer
-	// SignerID is the signing identity (the SPIFFE ID), written on each
-	// run. It is also the builder id when BuilderID is empty, so the
-	// verifier finds that the signer is the builder.
+	// SignerID is the controller's SPIFFE ID. Required. Runs are signed
+	// with exactly this identity (or, with TenantIdentity, the one
+	// TenantSPIFFEID derives from it for the run's namespace), written on
+	// each run. The signing identity is also the builder id when BuilderID
+	// is empty, so the verifier finds that the signer is the builder.
 	SignerID string
+	// TenantIdentity signs each namespace's runs with its own SPIFFE ID,
+	// TenantSPIFFEID(SignerID, namespace), so a verifier can pin a tenant
+	// by the certificate alone. The SPIRE agent must hold an SVID for each
+	// (one registration entry per namespace); a namespace without one is
+	// not signed.
+	TenantIdentity bool
+	// TenancyPolicy is the ConfigMap whose key "policy.yaml" holds the
+	// tenancy policy (internal/tenancy). Required: without a readable
+	// policy nothing is signed.
+	TenancyPolicy types.NamespacedName
 	// BuilderID overrides the provenance's builder id.
 	BuilderID string
 	// BuilderVersion is recorded in runDetails.builder.version.
@@ -77,6 +93,12 @@ const (
 func (c *Config) defaults() error {
 	if c.Signer == nil {
 		return errors.New("factory: no signer")
+	}
+	if _, err := spiffeid.FromString(c.SignerID); err != nil {
+		return fmt.Errorf("factory: signer id %q: want the controller's SPIFFE ID: %w", c.SignerID, err)
+	}
+	if c.TenancyPolicy.Name == "" || c.TenancyPolicy.Namespace == "" {
+		return errors.New("factory: no tenancy policy ConfigMap (namespace and name)")
 	}
 	if c.Workers == 0 {
 		c.Workers = 32
@@ -120,6 +142,13 @@ func NewManager(restConfig *rest.Config, c Config) (manager.Manager, error) {
 	cacheOpts := cache.Options{
 		// Managed fields are most of a run's bytes and never read here.
 		DefaultTransform: cache.TransformStripManagedFields(),
+		// Of ConfigMaps, only the tenancy policy is watched.
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.ConfigMap{}: {
+				Namespaces: map[string]cache.Config{c.TenancyPolicy.Namespace: {}},
+				Field:      fields.OneTermEqualSelector("metadata.name", c.TenancyPolicy.Name),
+			},
+		},
 	}
 	if len(c.Namespaces) > 0 {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
@@ -148,7 +177,8 @@ func NewManager(restConfig *rest.Config, c Config) (manager.Manager, error) {
 			return nil, err
 		}
 	}
-	r := &reconciler{client: mgr.GetClient(), cfg: c, events: mgr.GetEventRecorder(controllerName), log: c.Log}
+	r := &reconciler{client: mgr.GetClient(), cfg: c, events: mgr.GetEventRecorder(controllerName), log: c.Log,
+		policies: &policyReader{client: mgr.GetClient(), name: c.TenancyPolicy}}
 	// Names are checked for uniqueness per process; tests run several managers.
 	skip := true
 	copts := controller.Options{MaxConcurrentReconciles: c.Workers, SkipNameValidation: &skip}
@@ -189,10 +219,11 @@ func done(o client.Object) bool {
 }
 
 type reconciler struct {
-	client client.Client
-	cfg    Config
-	events recorder.EventRecorder
-	log    *slog.Logger
+	client   client.Client
+	cfg      Config
+	events   recorder.EventRecorder
+	log      *slog.Logger
+	policies *policyReader
 }
 
 // permanent marks errors that retrying cannot fix.
@@ -213,17 +244,20 @@ func (r *reconciler) reconcile(ctx context.Context, req ctrl.Request, obj client
 	kind := kindOf(obj)
 	log := r.log.With("kind", kind, "namespace", obj.GetNamespace(), "name", obj.GetName())
 	start := time.Now()
-	att, err := r.attestation(ctx, obj)
+	att, id, err := r.attestation(ctx, obj)
 	if errors.Is(err, tekton.ErrNotSucceeded) || errors.Is(err, tekton.ErrNothingToAttest) {
 		log.Info("nothing to attest", "reason", err.Error())
 		runsTotal.WithLabelValues(kind, StateSkipped).Inc()
 		return ctrl.Result{}, r.mark(ctx, obj, map[string]string{AnnotationState: StateSkipped, AnnotationReason: truncate(err.Error())})
 	}
+	if errors.Is(err, tekton.ErrRefused) || errors.Is(err, tenancy.ErrNoTenant) {
+		return r.refuse(ctx, obj, log, err)
+	}
 	var where []string
 	var bundleJSON []byte
 	var res *signerResult
 	if err == nil {
-		res, bundleJSON, where, err = r.sign(ctx, obj, att)
+		res, bundleJSON, where, err = r.sign(ctx, obj, id, att)
 	}
 	if err != nil {
 		return r.failed(ctx, obj, log, err)
@@ -253,9 +287,31 @@ func (r *reconciler) reconcile(ctx context.Context, req ctrl.Request, obj client
 		return ctrl.Result{}, err
 	}
 	runsTotal.WithLabelValues(kind, StateSigned).Inc()
-	log.Info("signed", "subjects", len(att.Subjects), "signer", res.identity, "duration", time.Since(start).Round(time.Millisecond))
-	r.events.Eventf(obj, nil, corev1.EventTypeNormal, "Signed", "Sign", "signed provenance for %d subjects as %s", len(att.Subjects), res.identity)
+	log.Info("signed", "subjects", len(att.Subjects), "signer", res.identity, "max_level", att.Factory.MaxLevel, "duration", time.Since(start).Round(time.Millisecond))
+	r.events.Eventf(obj, nil, corev1.EventTypeNormal, "Signed", "Sign", "signed provenance for %d subjects as %s; level at most %d, %s", len(att.Subjects), res.identity, att.Factory.MaxLevel, describeSource(att.Factory.Source))
 	return ctrl.Result{}, nil
+}
+
+func describeSource(s *tekton.SourceRecord) string {
+	switch {
+	case s == nil:
+		return "no source claimed"
+	case s.Verified:
+		return "source " + s.URI + " verified"
+	}
+	return "source " + s.URI + " unverified: " + s.Reason
+}
+
+// refuse marks a run the tenancy policy refuses: nothing is signed, the
+// run's spec and status are left alone, an annotation and an Event say why.
+func (r *reconciler) refuse(ctx context.Context, obj client.Object, log *slog.Logger, err error) (ctrl.Result, error) {
+	log.Warn("refused", "reason", err.Error())
+	runsTotal.WithLabelValues(kindOf(obj), StateRefused).Inc()
+	r.events.Eventf(obj, nil, corev1.EventTypeWarning, "SigningRefused", "Sign", "%s", truncate(err.Error()))
+	return ctrl.Result{}, r.mark(ctx, obj, map[string]string{
+		AnnotationState: StateRefused, AnnotationReason: truncate(err.Error()),
+		AnnotationRetries: "", AnnotationNextAttempt: "",
+	})
 }
 
 // failed counts a failed attempt: the run is retried after a backoff, or,
@@ -298,14 +354,31 @@ func untilNextAttempt(obj client.Object, now time.Time) time.Duration {
 	return at.Sub(now)
 }
 
-func (r *reconciler) attestation(ctx context.Context, obj client.Object) (*tekton.Attestation, error) {
-	opts := tekton.Options{BuilderID: r.cfg.BuilderID, BuilderVersion: r.cfg.BuilderVersion}
-	if opts.BuilderID == "" {
-		opts.BuilderID = r.cfg.SignerID
+// attestation reads the run under the tenancy policy as it is now and
+// returns its attestation and the SPIFFE ID to sign it with.
+func (r *reconciler) attestation(ctx context.Context, obj client.Object) (*tekton.Attestation, string, error) {
+	pol, err := r.policies.read(ctx)
+	if err != nil {
+		return nil, "", err
 	}
+	t, err := r.tenant(ctx, pol, obj.GetNamespace())
+	if err != nil {
+		return nil, "", err
+	}
+	id := r.cfg.SignerID
+	if r.cfg.TenantIdentity {
+		if id, err = TenantSPIFFEID(r.cfg.SignerID, obj.GetNamespace()); err != nil {
+			return nil, "", permanent{err}
+		}
+	}
+	opts := tekton.Options{BuilderID: r.cfg.BuilderID, BuilderVersion: r.cfg.BuilderVersion, Policy: pol, Tenant: t}
+	if opts.BuilderID == "" {
+		opts.BuilderID = id
+	}
+	var att *tekton.Attestation
 	switch run := obj.(type) {
 	case *pipelinev1.TaskRun:
-		return tekton.FromTaskRun(run, opts)
+		att, err = tekton.FromTaskRun(run, opts)
 	case *pipelinev1.PipelineRun:
 		var children []*pipelinev1.TaskRun
 		for _, ref := range run.Status.ChildReferences {
@@ -318,13 +391,15 @@ func (r *reconciler) attestation(ctx context.Context, obj client.Object) (*tekto
 				continue // pruned: its results are not attested
 			}
 			if err != nil {
-				return nil, fmt.Errorf("reading TaskRun %s: %w", ref.Name, err)
+				return nil, "", fmt.Errorf("reading TaskRun %s: %w", ref.Name, err)
 			}
 			children = append(children, tr)
 		}
-		return tekton.FromPipelineRun(run, children, opts)
+		att, err = tekton.FromPipelineRun(run, children, opts)
+	default:
+		err = permanent{fmt.Errorf("unexpected object %T", obj)}
 	}
-	return nil, permanent{fmt.Errorf("unexpected object %T", obj)}
+	return att, id, err
 }
 
 type signerResult struct {
@@ -333,7 +408,7 @@ type signerResult struct {
 	logIndex int64
 }
 
-func (r *reconciler) sign(ctx context.Context, obj client.Object, att *tekton.Attestation) (*signerResult, []byte, []string, error) {
+func (r *reconciler) sign(ctx context.Context, obj client.Object, id string, att *tekton.Attestation) (*signerResult, []byte, []string, error) {
 	st, err := att.Statement()
 	if err != nil {
 		return nil, nil, nil, permanent{fmt.Errorf("building statement: %w", err)}
@@ -342,9 +417,13 @@ func (r *reconciler) sign(ctx context.Context, obj client.Object, att *tekton.At
 	if err != nil {
 		return nil, nil, nil, permanent{err}
 	}
-	res, err := r.cfg.Signer.Sign(ctx, payload)
+	res, err := r.cfg.Signer.Sign(ctx, id, payload)
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if res.Identity != id {
+		// Never store provenance of one namespace signed as another.
+		return nil, nil, nil, fmt.Errorf("the signer signed as %s, want %s: bundle discarded", res.Identity, id)
 	}
 	bundleJSON, err := res.Bundle.MarshalJSON()
 	if err != nil {

@@ -16,7 +16,11 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/hallmark-dev/hallmark/internal/factory"
@@ -120,9 +124,13 @@ func (w *world) controllerWith(t testing.TB, ns string, agent *spire.Agent, mod 
 	w.startManager(t, cfg)
 }
 
-// startManager runs the factory with cfg until the test ends.
+// startManager runs the factory with cfg until the test ends. Without a
+// tenancy policy of its own, cfg gets testPolicy for its namespaces.
 func (w *world) startManager(t testing.TB, cfg factory.Config) {
 	t.Helper()
+	if cfg.TenancyPolicy.Name == "" {
+		cfg.TenancyPolicy = w.policy(t, cfg.Namespaces[0], testPolicy(cfg.Namespaces...))
+	}
 	mgr, err := factory.NewManager(w.api.Config, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -137,6 +145,61 @@ func (w *world) startManager(t testing.TB, cfg factory.Config) {
 		}
 	}()
 	t.Cleanup(func() { cancel(); wg.Wait() })
+}
+
+// The test catalog: an OCI repository of Tekton bundles the test policies
+// trust, with a git-clone Task that fetches source.
+const (
+	catalogBundle = "registry.example.com/tekton/catalog"
+	catalogDigest = "5e1f0a9c3b7d2e4f6a8c0b1d3e5f7a9c2b4d6e8f0a1c3e5b7d9f2a4c6e8b0d1f"
+	gitCloneTask  = "git-clone"
+	sourceCommit  = "0123456789abcdef0123456789abcdef01234567"
+)
+
+// testPolicy is the tenancy policy most tests run under: namespaces form
+// one tenant that may claim github.com/acme/*, trusting the test catalog.
+func testPolicy(namespaces ...string) string {
+	return `apiVersion: factory.hallmark.dev/v1alpha1
+kind: TenancyPolicy
+definitionSources:
+  - name: catalog
+    bundle: ` + catalogBundle + `
+sourceFetchers:
+  - definitionSource: catalog
+    entryPoint: ` + gitCloneTask + `
+  - definitionSource: catalog
+    entryPoint: clone-and-build
+tenants:
+  - name: ci
+    namespaces: ["` + strings.Join(namespaces, `", "`) + `"]
+    sources: ["github.com/acme/*"]
+    maxLevel: 3
+    unverifiedSourceLevel: 2
+    untrustedDefinitionLevel: 2
+    forbiddenSource: sign-unverified
+`
+}
+
+// policy writes doc as the tenancy policy ConfigMap ns/hallmark-tenancy,
+// creating the namespace and the ConfigMap or updating it.
+func (w *world) policy(t testing.TB, ns, doc string) types.NamespacedName {
+	t.Helper()
+	key := types.NamespacedName{Namespace: ns, Name: "hallmark-tenancy"}
+	_ = w.api.Client.Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+	cm := &corev1.ConfigMap{}
+	err := w.api.Client.Get(t.Context(), key, cm)
+	switch {
+	case apierrors.IsNotFound(err):
+		cm = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: key.Name}, Data: map[string]string{factory.PolicyKey: doc}}
+		err = w.api.Client.Create(t.Context(), cm)
+	case err == nil:
+		cm.Data = map[string]string{factory.PolicyKey: doc}
+		err = w.api.Client.Update(t.Context(), cm)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
 }
 
 type testWriter struct{ t testing.TB }

@@ -4,17 +4,43 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/jwtsvid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/hallmark-dev/hallmark/internal/signer"
 )
 
 // Signer signs a statement payload into a Sigstore bundle.
 type Signer interface {
-	Sign(ctx context.Context, payload []byte) (*signer.Result, error)
+	// Sign signs payload with the identity whose SPIFFE ID is exactly id,
+	// or fails: it never falls back to another identity.
+	Sign(ctx context.Context, id string, payload []byte) (*signer.Result, error)
+}
+
+// TenantSegment joins the controller's SPIFFE ID and a namespace into the
+// per-tenant signing identity: BASE/tenant/NAMESPACE.
+const TenantSegment = "/tenant/"
+
+// TenantSPIFFEID is the SPIFFE ID the controller signs a namespace's runs
+// with when it signs per tenant: its own ID with /tenant/NAMESPACE
+// appended, such as
+// spiffe://example.org/ns/hallmark-system/sa/hallmark-factory/tenant/team-a.
+// Being below the controller's own ID, it is never an ID a Kubernetes
+// workload registration (.../ns/NS/sa/SA) gives a tenant's pod.
+func TenantSPIFFEID(base, namespace string) (string, error) {
+	if errs := validation.IsDNS1123Label(namespace); len(errs) > 0 {
+		return "", fmt.Errorf("namespace %q: %s", namespace, strings.Join(errs, "; "))
+	}
+	id, err := spiffeid.FromString(base + TenantSegment + namespace)
+	if err != nil {
+		return "", fmt.Errorf("tenant SPIFFE ID of %s for %s: %w", base, namespace, err)
+	}
+	return id.String(), nil
 }
 
 // workloadTimeout bounds one Workload API call.
@@ -41,26 +67,46 @@ func NewSVIDSigner(ctx context.Context, addr string, opts signer.Options) (*SVID
 	return &SVIDSigner{client: c, opts: opts}, nil
 }
 
-// Sign signs payload with the current X.509-SVID.
-func (s *SVIDSigner) Sign(ctx context.Context, payload []byte) (*signer.Result, error) {
+// Sign signs payload with the current X.509-SVID whose SPIFFE ID is id.
+// The agent hands the controller every SVID registered for it (its own
+// and, when it signs per tenant, one per namespace); an agent without one
+// for id is an error, retried by the controller, never a reason to sign
+// with another.
+func (s *SVIDSigner) Sign(ctx context.Context, id string, payload []byte) (*signer.Result, error) {
 	fctx, cancel := context.WithTimeout(ctx, workloadTimeout)
-	svid, err := s.client.FetchX509SVID(fctx)
+	svids, err := s.client.FetchX509SVIDs(fctx)
 	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("fetching X.509-SVID from the SPIRE agent: %w", err)
+		return nil, fmt.Errorf("fetching X.509-SVIDs from the SPIRE agent: %w", err)
 	}
-	return signer.SignWithCertificate(ctx, payload, signer.PayloadTypeInToto, svid.PrivateKey, svid.Certificates[0], s.opts)
+	for _, svid := range svids {
+		if svid.ID.String() == id {
+			return signer.SignWithCertificate(ctx, payload, signer.PayloadTypeInToto, svid.PrivateKey, svid.Certificates[0], s.opts)
+		}
+	}
+	// The other IDs are not named: with per-tenant identities they would
+	// tell one tenant's runs the names of the others.
+	return nil, fmt.Errorf("%w: the SPIRE agent holds no X.509-SVID for %s (it holds %d others); register an entry for it", ErrNoIdentity, id, len(svids))
 }
 
-// ID returns the SPIFFE ID of the current SVID.
+// ErrNoIdentity: the SPIRE agent has no SVID for the identity a run must
+// be signed with.
+var ErrNoIdentity = errors.New("no SVID for the signing identity")
+
+// ID returns the SPIFFE ID of the agent's only X.509-SVID for the
+// controller. When the agent holds several (per-tenant identities), which
+// one is the default is the agent's choice, so ID refuses to guess.
 func (s *SVIDSigner) ID(ctx context.Context) (string, error) {
 	fctx, cancel := context.WithTimeout(ctx, workloadTimeout)
 	defer cancel()
-	svid, err := s.client.FetchX509SVID(fctx)
+	svids, err := s.client.FetchX509SVIDs(fctx)
 	if err != nil {
-		return "", fmt.Errorf("fetching X.509-SVID from the SPIRE agent: %w", err)
+		return "", fmt.Errorf("fetching X.509-SVIDs from the SPIRE agent: %w", err)
 	}
-	return svid.ID.String(), nil
+	if len(svids) != 1 {
+		return "", fmt.Errorf("the SPIRE agent holds %d X.509-SVIDs for the controller: name its own with --spiffe-id", len(svids))
+	}
+	return svids[0].ID.String(), nil
 }
 
 // Close closes the Workload API connection.
@@ -100,22 +146,37 @@ func (s *JWTSVIDSigner) audience() string {
 	return s.Audience
 }
 
-func (s *JWTSVIDSigner) fetch(ctx context.Context) (*jwtsvid.SVID, error) {
+// fetch fetches a JWT-SVID for id (the agent's default when id is empty).
+func (s *JWTSVIDSigner) fetch(ctx context.Context, id string) (*jwtsvid.SVID, error) {
+	params := jwtsvid.Params{Audience: s.audience()}
+	if id != "" {
+		sid, err := spiffeid.FromString(id)
+		if err != nil {
+			return nil, fmt.Errorf("signing identity: %w", err)
+		}
+		params.Subject = sid
+	}
 	fctx, cancel := context.WithTimeout(ctx, workloadTimeout)
 	defer cancel()
-	svid, err := s.client.FetchJWTSVID(fctx, jwtsvid.Params{Audience: s.audience()})
+	svid, err := s.client.FetchJWTSVID(fctx, params)
 	if err != nil {
+		if id != "" {
+			return nil, fmt.Errorf("%w: fetching a JWT-SVID for %s from the SPIRE agent: %w", ErrNoIdentity, id, err)
+		}
 		return nil, fmt.Errorf("fetching JWT-SVID from the SPIRE agent: %w", err)
+	}
+	if id != "" && svid.ID.String() != id {
+		return nil, fmt.Errorf("%w: the SPIRE agent answered a JWT-SVID for %s with one for %s", ErrNoIdentity, id, svid.ID)
 	}
 	return svid, nil
 }
 
-// Sign signs payload with a Fulcio certificate bought with a fresh JWT-SVID.
-// A certificate for another identity than the JWT-SVID's SPIFFE ID (a
-// Fulcio that maps the issuer otherwise) is an error: the provenance
+// Sign signs payload with a Fulcio certificate bought with a fresh JWT-SVID
+// for id. A certificate for another identity than the JWT-SVID's SPIFFE ID
+// (a Fulcio that maps the issuer otherwise) is an error: the provenance
 // names that SPIFFE ID as its builder.
-func (s *JWTSVIDSigner) Sign(ctx context.Context, payload []byte) (*signer.Result, error) {
-	svid, err := s.fetch(ctx)
+func (s *JWTSVIDSigner) Sign(ctx context.Context, id string, payload []byte) (*signer.Result, error) {
+	svid, err := s.fetch(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -137,13 +198,19 @@ func (s *JWTSVIDSigner) Sign(ctx context.Context, payload []byte) (*signer.Resul
 	return res, nil
 }
 
-// ID returns the SPIFFE ID of the current JWT-SVID.
+// ID returns the SPIFFE ID of the agent's only JWT-SVID identity for the
+// controller; like SVIDSigner.ID it refuses to guess among several.
 func (s *JWTSVIDSigner) ID(ctx context.Context) (string, error) {
-	svid, err := s.fetch(ctx)
+	fctx, cancel := context.WithTimeout(ctx, workloadTimeout)
+	defer cancel()
+	svids, err := s.client.FetchJWTSVIDs(fctx, jwtsvid.Params{Audience: s.audience()})
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("fetching JWT-SVIDs from the SPIRE agent: %w", err)
 	}
-	return svid.ID.String(), nil
+	if len(svids) != 1 {
+		return "", fmt.Errorf("the SPIRE agent holds %d JWT-SVID identities for the controller: name its own with --spiffe-id", len(svids))
+	}
+	return svids[0].ID.String(), nil
 }
 
 // Close closes the Workload API connection.

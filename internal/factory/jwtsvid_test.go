@@ -230,11 +230,14 @@ func TestFactoryJWTSVID(t *testing.T) {
 			t.Fatal(err)
 		}
 		sum := sha256.Sum256(content)
+		// A Task of the trusted catalog that fetches the source (and says
+		// so in its results) and builds it.
 		tr := factorytest.TaskRun("jwt-cli", "build")
 		factorytest.Succeeded(tr,
-			factorytest.StringResult("CHAINS-GIT_URL", "https://github.com/acme/app"),
-			factorytest.StringResult("CHAINS-GIT_COMMIT", "0123456789abcdef0123456789abcdef01234567"),
+			factorytest.StringResult("url", "https://github.com/acme/app"),
+			factorytest.StringResult("commit", sourceCommit),
 			factorytest.ObjectResult("bin_ARTIFACT_OUTPUTS", map[string]string{"uri": "app.tar.gz", "digest": "sha256:" + hex.EncodeToString(sum[:]), "isBuildArtifact": "true"}))
+		factorytest.FromBundle(tr, catalogBundle, catalogDigest, "clone-and-build")
 		w.api.Create(t, tr)
 		ann := w.waitState(t, tr)
 		if ann[factory.AnnotationState] != factory.StateSigned {
@@ -304,7 +307,7 @@ builders:
 		// Fulcio takes only JWT-SVIDs for its audience: one the agent
 		// minted for another relying party buys no certificate.
 		s := w.jwtSigner(t, "not-sigstore")
-		_, err := s.Sign(t.Context(), []byte(`{}`))
+		_, err := s.Sign(t.Context(), factoryID, []byte(`{}`))
 		if !errors.Is(err, signer.ErrCertificate) {
 			t.Fatalf("err = %v, want %v", err, signer.ErrCertificate)
 		}
@@ -340,6 +343,55 @@ builders:
 			t.Fatalf("annotations %v", ann)
 		}
 		w.waitEvent(t, "jwt-audience", "build", "SigningFailed")
+	})
+
+	t.Run("tenant-identity", func(t *testing.T) {
+		// Per tenant, keyless: a JWT-SVID for the namespace's own
+		// SPIFFE ID buys a Fulcio certificate naming it. (Last: from here
+		// on the agent holds two identities for this process.)
+		tenantID, err := factory.TenantSPIFFEID(factoryID, "jwt-tenant")
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.srv.RegisterSelf(t, tenantID, 0)
+		w.agent.WaitForSVID(t, tenantID)
+		w.api.Namespace(t, "jwt-tenant")
+		w.startManager(t, factory.Config{
+			Signer: w.jwtSigner(t, ""), SignerID: factoryID, TenantIdentity: true,
+			Namespaces: []string{"jwt-tenant"}, Workers: 2, MaxRetries: 2, Backoff: 100 * time.Millisecond, MetricsAddr: "0",
+			Log: slog.New(slog.NewJSONHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		})
+		tr := factorytest.TaskRun("jwt-tenant", "build")
+		factorytest.Succeeded(tr,
+			factorytest.StringResult("ARTIFACT_URI", "pkg:generic/app@1.0.0"),
+			factorytest.StringResult("ARTIFACT_DIGEST", artifactDigest))
+		w.api.Create(t, tr)
+		ann := w.waitState(t, tr)
+		if ann[factory.AnnotationState] != factory.StateSigned || ann[factory.AnnotationSigner] != tenantID {
+			t.Fatalf("annotations %v", ann)
+		}
+		b := &bundle.Bundle{}
+		if err := b.UnmarshalJSON([]byte(ann[factory.AnnotationBundle])); err != nil {
+			t.Fatal(err)
+		}
+		if leaf := sandboxtest.LeafCert(t, b); len(leaf.URIs) != 1 || leaf.URIs[0].String() != tenantID {
+			t.Errorf("certificate URI SANs %v, want [%s]", leaf.URIs, tenantID)
+		}
+		v, err := verifier.NewSPIFFE(w.trusted, nil, &verifier.Policy{
+			Issuers:  []string{w.issuer},
+			SPIFFE:   &verifier.SPIFFEPolicy{IDs: []string{tenantID}},
+			Builders: []verifier.TrustedBuilder{{Name: "jwt-tenant's factory", ID: tenantID, MaxLevel: 3}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		digest, _ := verifier.ParseDigest(artifactDigest)
+		if _, err := v.Verify(b, digest); err != nil {
+			t.Errorf("pinned to %s: %v", tenantID, err)
+		}
+		if _, err := w.keylessVerifier(t, []string{w.issuer}, factoryID).Verify(b, digest); !errors.Is(err, verifier.ErrSPIFFEID) {
+			t.Errorf("pinned to the controller's own ID: err = %v, want %v", err, verifier.ErrSPIFFEID)
+		}
 	})
 }
 

@@ -13,7 +13,9 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/hallmark-dev/hallmark/internal/factory"
 	"github.com/hallmark-dev/hallmark/internal/factory/factorytest"
+	"github.com/hallmark-dev/hallmark/internal/tenancy"
 )
 
 // TestKustomizeBaseApplies renders kubernetes/ with kubectl kustomize and
@@ -53,6 +55,21 @@ func TestKustomizeBaseApplies(t *testing.T) {
 		if !kinds[k] {
 			t.Errorf("the base has no %s", k)
 		}
+	}
+	policies := 0
+	for _, u := range objs {
+		if u.GetKind() == "ConfigMap" && u.GetName() == "hallmark-tenancy" {
+			// The shipped tenancy policy must load: without one the
+			// controller signs nothing.
+			doc, _, _ := unstructured.NestedString(u.Object, "data", factory.PolicyKey)
+			if _, err := tenancy.Parse(u.GetNamespace()+"/"+u.GetName(), []byte(doc)); err != nil {
+				t.Errorf("the shipped tenancy policy: %v", err)
+			}
+			policies++
+		}
+	}
+	if policies != 1 {
+		t.Errorf("the base has %d tenancy policy ConfigMaps, want 1", policies)
 	}
 	for _, u := range objs {
 		t.Run(u.GetKind()+"/"+u.GetName(), func(t *testing.T) {

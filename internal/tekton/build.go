@@ -18,6 +18,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/provenance"
 	"github.com/hallmark-dev/hallmark/internal/subject"
+	"github.com/hallmark-dev/hallmark/internal/tenancy"
 )
 
 // Identifiers of Chains' slsa/v2alpha4 layout.
@@ -39,14 +40,23 @@ var (
 	ErrNothingToAttest = errors.New("no type hint names a subject")
 )
 
-// Options are facts about the builder, which no run carries.
+// Options are facts about the builder and the run's tenant, which no run
+// carries.
 type Options struct {
 	// BuilderID is the provenance's builder id; DefaultBuilderID when empty.
 	BuilderID string
 	// BuilderVersion maps builder components to versions, such as
 	// {"hallmark-factory": "v0.3.0"}. Optional.
 	BuilderVersion map[string]string
+	// Policy is the tenancy policy and Tenant the run's namespace's tenant
+	// in it. Required: they decide which definitions are trusted, whether
+	// the source is verified, and the level the controller vouches for.
+	Policy *tenancy.Policy
+	Tenant *tenancy.Tenant
 }
+
+// ErrNoPolicy: Options lack the tenancy policy or the tenant.
+var ErrNoPolicy = errors.New("no tenancy policy or tenant")
 
 // Attestation is what a run's provenance says, before it is signed. It
 // implements [provenance.Context].
@@ -58,7 +68,10 @@ type Attestation struct {
 	Images []string
 	// Warnings describe type hints that were skipped.
 	Warnings []string
-	build    *provenance.Build
+	// Factory is the statement's record of who built the run and what
+	// the controller vouches for.
+	Factory Factory
+	build   *provenance.Build
 }
 
 var _ provenance.Context = (*Attestation)(nil)
@@ -72,7 +85,9 @@ func (a *Attestation) Statement() (*v1.Statement, error) {
 	return provenance.Statement(a.Subjects, a.build)
 }
 
-// FromTaskRun reads a finished, successful TaskRun.
+// FromTaskRun reads a finished, successful TaskRun. A run whose source
+// claim its tenant may not make is refused with an error wrapping
+// ErrRefused, if the tenant says so.
 func FromTaskRun(tr *pipelinev1.TaskRun, o Options) (*Attestation, error) {
 	if tr == nil || !tr.IsDone() {
 		return nil, ErrNotDone
@@ -80,23 +95,32 @@ func FromTaskRun(tr *pipelinev1.TaskRun, o Options) (*Attestation, error) {
 	if !tr.IsSuccessful() {
 		return nil, ErrNotSucceeded
 	}
+	if o.Policy == nil || o.Tenant == nil {
+		return nil, ErrNoPolicy
+	}
 	h := ParseHints(taskResults(tr.Status.Results), params(tr.Spec.Params))
 	if len(h.Subjects) == 0 {
 		return nil, errorWithWarnings(ErrNothingToAttest, h.Warnings)
 	}
+	u := o.taskRunUnit(tr, depTask, nil)
+	d, err := o.decide(tr.Namespace, []unit{u}, h)
+	if err != nil {
+		return nil, err
+	}
+	f := o.factoryRecord("TaskRun", tr.Namespace, tr.Name, string(tr.UID), tr.Spec.ServiceAccountName, d)
 	b := &provenance.Build{
 		BuildType:          BuildType,
 		ExternalParameters: externalParameters(tr.Spec, tr.Status.Provenance),
-		InternalParameters: internalParameters(tr.Status.Provenance),
+		InternalParameters: internalParameters(tr.Status.Provenance, f),
 		BuilderID:          o.builderID(),
 		BuilderVersion:     o.BuilderVersion,
 		InvocationID:       invocationID(tr.UID),
 		StartedOn:          timeOf(tr.Status.StartTime),
 		FinishedOn:         timeOf(tr.Status.CompletionTime),
 	}
-	b.ResolvedDependencies = dedupe(append(taskRunDependencies(tr, "task"), h.Materials...))
+	b.ResolvedDependencies = dedupe(append(u.deps, d.materials...))
 	b.Byproducts = append(resultByproducts("taskRunResults/", taskResults(tr.Status.Results)), h.Byproducts...)
-	return &Attestation{Subjects: h.Subjects, Images: h.Images, Warnings: h.Warnings, build: b}, nil
+	return &Attestation{Subjects: h.Subjects, Images: h.Images, Warnings: append(h.Warnings, u.warnings...), Factory: f, build: b}, nil
 }
 
 // FromPipelineRun reads a finished, successful PipelineRun and the TaskRuns
@@ -110,6 +134,9 @@ func FromPipelineRun(pr *pipelinev1.PipelineRun, taskRuns []*pipelinev1.TaskRun,
 	if c := pr.Status.GetCondition("Succeeded"); c == nil || !c.IsTrue() {
 		return nil, ErrNotSucceeded
 	}
+	if o.Policy == nil || o.Tenant == nil {
+		return nil, ErrNoPolicy
+	}
 	taskRuns = slices.Clone(taskRuns)
 	slices.SortFunc(taskRuns, func(a, b *pipelinev1.TaskRun) int { return strings.Compare(a.Name, b.Name) })
 	outputs := pipelineResults(pr.Status.Results)
@@ -122,27 +149,41 @@ func FromPipelineRun(pr *pipelinev1.PipelineRun, taskRuns []*pipelinev1.TaskRun,
 	if len(h.Subjects) == 0 {
 		return nil, errorWithWarnings(ErrNothingToAttest, h.Warnings)
 	}
+	pu, pipelineTrusted := o.pipelineUnit(pr)
+	pu.untrusted = append(pu.untrusted, uninspected(pr, taskRuns)...)
+	units := []unit{pu}
+	warnings := h.Warnings
+	for _, tr := range taskRuns {
+		u := o.taskRunUnit(tr, depPipelineTask, &pipelineTrusted)
+		units = append(units, u)
+		warnings = append(warnings, u.warnings...)
+	}
+	d, err := o.decide(pr.Namespace, units, h)
+	if err != nil {
+		return nil, err
+	}
+	f := o.factoryRecord("PipelineRun", pr.Namespace, pr.Name, string(pr.UID), pr.Spec.TaskRunTemplate.ServiceAccountName, d)
 	b := &provenance.Build{
 		BuildType:          BuildType,
 		ExternalParameters: externalParameters(pr.Spec, pr.Status.Provenance),
-		InternalParameters: internalParameters(pr.Status.Provenance),
+		InternalParameters: internalParameters(pr.Status.Provenance, f),
 		BuilderID:          o.builderID(),
 		BuilderVersion:     o.BuilderVersion,
 		InvocationID:       invocationID(pr.UID),
 		StartedOn:          timeOf(pr.Status.StartTime),
 		FinishedOn:         timeOf(pr.Status.CompletionTime),
 	}
-	deps := refDependency(pr.Status.Provenance, "pipeline")
-	for _, tr := range taskRuns {
-		deps = append(deps, taskRunDependencies(tr, "pipelineTask")...)
+	var deps []*v1.ResourceDescriptor
+	for _, u := range units {
+		deps = append(deps, u.deps...)
 	}
-	b.ResolvedDependencies = dedupe(append(deps, h.Materials...))
+	b.ResolvedDependencies = dedupe(append(deps, d.materials...))
 	b.Byproducts = resultByproducts("pipelineRunResults/", pipelineResults(pr.Status.Results))
 	for _, tr := range taskRuns {
 		b.Byproducts = append(b.Byproducts, resultByproducts("taskRunResults/"+tr.Name+"/", taskResults(tr.Status.Results))...)
 	}
 	b.Byproducts = append(b.Byproducts, h.Byproducts...)
-	return &Attestation{Subjects: h.Subjects, Images: h.Images, Warnings: h.Warnings, build: b}, nil
+	return &Attestation{Subjects: h.Subjects, Images: h.Images, Warnings: warnings, Factory: f, build: b}, nil
 }
 
 func (o Options) builderID() string {
@@ -178,51 +219,12 @@ func externalParameters(spec any, p *pipelinev1.Provenance) map[string]any {
 	return ext
 }
 
-func internalParameters(p *pipelinev1.Provenance) map[string]any {
-	if p == nil || p.FeatureFlags == nil {
-		return nil
+func internalParameters(p *pipelinev1.Provenance, f Factory) map[string]any {
+	in := map[string]any{FactoryKey: f}
+	if p != nil && p.FeatureFlags != nil {
+		in["tekton-pipelines-feature-flags"] = p.FeatureFlags
 	}
-	return map[string]any{"tekton-pipelines-feature-flags": p.FeatureFlags}
-}
-
-// refDependency is the remote Task or Pipeline definition, as Chains names it.
-func refDependency(p *pipelinev1.Provenance, name string) []*v1.ResourceDescriptor {
-	if p == nil || p.RefSource == nil || p.RefSource.URI == "" {
-		return nil
-	}
-	// Git resolvers write git+https://…; bundle resolvers a bare image
-	// reference, which becomes oci://….
-	uri := p.RefSource.URI
-	if !strings.Contains(uri, "://") {
-		uri = "oci://" + uri
-	}
-	if !absoluteURI(uri) {
-		return nil
-	}
-	digest := map[string]string{}
-	for alg, hex := range p.RefSource.Digest {
-		if n, ok := materialDigestLen[alg]; ok && checkHex(hex, n) == nil {
-			digest[alg] = hex
-		}
-	}
-	return []*v1.ResourceDescriptor{{Name: name, Uri: uri, Digest: digest}}
-}
-
-// taskRunDependencies are the Task definition and the images its steps and
-// sidecars ran, pinned by the digests the kubelet reported.
-func taskRunDependencies(tr *pipelinev1.TaskRun, name string) []*v1.ResourceDescriptor {
-	deps := refDependency(tr.Status.Provenance, name)
-	for _, s := range tr.Status.Steps {
-		if rd := imageDependency(s.ImageID); rd != nil {
-			deps = append(deps, rd)
-		}
-	}
-	for _, s := range tr.Status.Sidecars {
-		if rd := imageDependency(s.ImageID); rd != nil {
-			deps = append(deps, rd)
-		}
-	}
-	return deps
+	return in
 }
 
 func imageDependency(imageID string) *v1.ResourceDescriptor {
@@ -246,7 +248,7 @@ func dedupe(rds []*v1.ResourceDescriptor) []*v1.ResourceDescriptor {
 	seen := map[string]bool{}
 	var out []*v1.ResourceDescriptor
 	for _, rd := range rds {
-		key := rd.GetName() + "\x00" + rd.GetUri() + "\x00" + fmt.Sprint(rd.GetDigest())
+		key := rd.GetName() + "\x00" + rd.GetUri() + "\x00" + fmt.Sprint(rd.GetDigest()) + "\x00" + fmt.Sprint(rd.GetAnnotations().AsMap())
 		if !seen[key] {
 			seen[key] = true
 			out = append(out, rd)

@@ -44,7 +44,7 @@ func goldenStatement(t *testing.T, name string, a *tekton.Attestation) {
 
 func TestFromTaskRunKaniko(t *testing.T) {
 	tr := load[pipelinev1.TaskRun](t, "taskrun-kaniko.yaml")
-	a, err := tekton.FromTaskRun(tr, tekton.Options{})
+	a, err := tekton.FromTaskRun(tr, testOptions(t, "ci"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,9 @@ func TestFromTaskRunKaniko(t *testing.T) {
 func TestFromPipelineRunDeepInspection(t *testing.T) {
 	pr := load[pipelinev1.PipelineRun](t, "pipelinerun-release.yaml")
 	child := load[pipelinev1.TaskRun](t, "taskrun-release-build.yaml")
-	a, err := tekton.FromPipelineRun(pr, []*pipelinev1.TaskRun{child}, tekton.Options{BuilderID: "https://hallmark.dev/factory/v1", BuilderVersion: map[string]string{"hallmark-factory": "v0.1.0"}})
+	o := testOptions(t, "ci")
+	o.BuilderID, o.BuilderVersion = "https://hallmark.dev/factory/v1", map[string]string{"hallmark-factory": "v0.1.0"}
+	a, err := tekton.FromPipelineRun(pr, []*pipelinev1.TaskRun{child}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +100,7 @@ func TestRunsNotAttested(t *testing.T) {
 		{"malformed-digest", badHints, tekton.ErrNothingToAttest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := tekton.FromTaskRun(tc.tr, tekton.Options{})
+			_, err := tekton.FromTaskRun(tc.tr, testOptions(t, "ci"))
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
 			}

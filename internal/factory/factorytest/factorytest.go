@@ -207,3 +207,54 @@ func (a *API) CreateE(tb testing.TB, obj client.Object) error {
 	}
 	return a.Client.Status().Patch(tb.Context(), obj, client.RawPatch("application/merge-patch+json", patch))
 }
+
+// FromBundle records, as Tekton's bundles resolver does, that the TaskRun's
+// Task was read from the OCI bundle repo at digest (sha256 hex), entry
+// name. Call it after Succeeded, which writes the whole status.
+func FromBundle(tr *pipelinev1.TaskRun, repo, digest, name string) {
+	tr.Spec.TaskRef = &pipelinev1.TaskRef{ResolverRef: pipelinev1.ResolverRef{Resolver: "bundles", Params: pipelinev1.Params{
+		{Name: "bundle", Value: *pipelinev1.NewStructuredValues(repo + "@sha256:" + digest)},
+		{Name: "name", Value: *pipelinev1.NewStructuredValues(name)},
+		{Name: "kind", Value: *pipelinev1.NewStructuredValues("task")},
+	}}}
+	tr.Status.Provenance = &pipelinev1.Provenance{RefSource: &pipelinev1.RefSource{URI: repo, Digest: map[string]string{"sha256": digest}, EntryPoint: name}}
+}
+
+// FromGit records, as Tekton's git resolver does, that the TaskRun's Task
+// was read from the git repository url at commit, file path.
+func FromGit(tr *pipelinev1.TaskRun, url, commit, path string) {
+	tr.Spec.TaskRef = &pipelinev1.TaskRef{ResolverRef: pipelinev1.ResolverRef{Resolver: "git", Params: pipelinev1.Params{
+		{Name: "url", Value: *pipelinev1.NewStructuredValues(url)},
+		{Name: "revision", Value: *pipelinev1.NewStructuredValues(commit)},
+		{Name: "pathInRepo", Value: *pipelinev1.NewStructuredValues(path)},
+	}}}
+	tr.Status.Provenance = &pipelinev1.Provenance{RefSource: &pipelinev1.RefSource{URI: "git+" + url, Digest: map[string]string{"sha1": commit}, EntryPoint: path}}
+}
+
+// PipelineRun is a PipelineRun that Tekton's controller has finished:
+// succeeded, with children as its child TaskRuns (create them first) and
+// its Pipeline read from the OCI bundle repo at digest (sha256 hex) when
+// repo is not empty, else from the namespace by name.
+func PipelineRun(ns, name, repo, digest string, children ...*pipelinev1.TaskRun) *pipelinev1.PipelineRun {
+	pr := &pipelinev1.PipelineRun{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+	pr.Spec.PipelineRef = &pipelinev1.PipelineRef{Name: name}
+	pr.Spec.TaskRunTemplate.ServiceAccountName = "builder"
+	now := time.Now().UTC().Truncate(time.Second)
+	pr.Status.SetCondition(&apis.Condition{Type: apis.ConditionSucceeded, Status: corev1.ConditionTrue, Reason: "Succeeded",
+		LastTransitionTime: apis.VolatileTime{Inner: metav1.NewTime(now)}})
+	pr.Status.StartTime, pr.Status.CompletionTime = &metav1.Time{Time: now.Add(-5 * time.Minute)}, &metav1.Time{Time: now}
+	if repo != "" {
+		pr.Spec.PipelineRef = &pipelinev1.PipelineRef{ResolverRef: pipelinev1.ResolverRef{Resolver: "bundles", Params: pipelinev1.Params{
+			{Name: "bundle", Value: *pipelinev1.NewStructuredValues(repo + "@sha256:" + digest)},
+			{Name: "name", Value: *pipelinev1.NewStructuredValues(name)},
+			{Name: "kind", Value: *pipelinev1.NewStructuredValues("pipeline")},
+		}}}
+		pr.Status.Provenance = &pipelinev1.Provenance{RefSource: &pipelinev1.RefSource{URI: repo, Digest: map[string]string{"sha256": digest}, EntryPoint: name}}
+	}
+	for _, c := range children {
+		ref := pipelinev1.ChildStatusReference{Name: c.Name, PipelineTaskName: strings.TrimPrefix(c.Name, name+"-")}
+		ref.Kind, ref.APIVersion = "TaskRun", "tekton.dev/v1"
+		pr.Status.ChildReferences = append(pr.Status.ChildReferences, ref)
+	}
+	return pr
+}
