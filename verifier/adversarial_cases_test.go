@@ -96,6 +96,36 @@ func adversarialCases(g *generator) []genCase {
 		{Case: c("tenant-svid-factory-id-expected", "any SVID is a builder", fails(verifier.CheckIdentity, "ErrSPIFFEID", ""), factory("--spiffe-id", factorySPIFFEID)...), svid: "tenant"},
 		{Case: c("partner-ca-mints-factory-id", "any SVID is a builder", fails(verifier.CheckSignature, "", ""), factory("--spiffe-id", factorySPIFFEID)...), svid: "partner"},
 
+		// Factory tenancy: the source is the factory's verified record, the
+		// level the record's, a tenant signer its namespace's.
+		{Case: c("factory-source-claimed-not-verified", "a tenant claims another team's source", fails(verifier.CheckSource, "ErrSourceUnverified", ""), factory("--spiffe-id", factorySPIFFEID)...), svid: "factory",
+			statement: func(st map[string]any) {
+				predAt(st, "buildDefinition", "internalParameters")[verifier.FactoryRecordKey] = factoryRecord("team-b", false, 1)
+			}},
+		{Case: c("factory-record-caps-the-level", "a tenant claims another team's source", fails(verifier.CheckBuilder, "ErrLevelTooLow", "not verified"), "--source-uri", "github.com/team-b/app", "--spiffe-id", factorySPIFFEID, "--min-level", "3"), svid: "factory",
+			statement: func(st map[string]any) {
+				predAt(st, "buildDefinition", "internalParameters")[verifier.FactoryRecordKey] = factoryRecord("team-b", false, 1)
+			}},
+		{Case: c("factory-without-record-source", "a tenant claims another team's source", fails(verifier.CheckSource, "ErrSourceMismatch", ""), factory("--spiffe-id", factorySPIFFEID)...), svid: "factory",
+			statement: func(st map[string]any) { delete(predAt(st, "buildDefinition"), "internalParameters") }},
+		{Case: c("factory-without-record-level", "a tenant claims another team's source", fails(verifier.CheckBuilder, "ErrLevelTooLow", "no factory record"), factory("--spiffe-id", factorySPIFFEID, "--min-level", "3")...), svid: "factory",
+			statement: func(st map[string]any) { delete(predAt(st, "buildDefinition"), "internalParameters") }},
+		{Case: c("factory-record-of-the-wrong-shape", "a tenant claims another team's source", fails(verifier.CheckStatement, "ErrMalformed", ""), factory("--spiffe-id", factorySPIFFEID)...), svid: "factory",
+			statement: func(st map[string]any) {
+				predAt(st, "buildDefinition", "internalParameters", verifier.FactoryRecordKey)["maxLevel"] = "3"
+			}},
+		{Case: c("honest-factory-tenant-signer", "a tenant claims another team's source", pass(3), factory("--spiffe-id", factorySPIFFEID+"/tenant/team-a")...), svid: "team-a"},
+		{Case: c("tenant-signer-of-another-namespace", "a tenant claims another team's source", fails(verifier.CheckPayloadMatchesCertificate, "ErrPayloadCertificateMismatch", ""), factory("--spiffe-id", factorySPIFFEID+"/tenant/team-a")...), svid: "team-a",
+			statement: func(st map[string]any) {
+				predAt(st, "buildDefinition", "internalParameters")[verifier.FactoryRecordKey] = factoryRecord("team-b", true, 3)
+			}},
+		{Case: adversarial.Case{Name: "factory-tenants-refuse-the-namespace", Class: "a tenant claims another team's source", Policy: "policy-factory-tenants.yaml",
+			Expect: fails(verifier.CheckSource, "ErrTenant", "")}, svid: "factory",
+			policyBody: "spiffe: {ids: [\"" + factorySPIFFEID + "\"]}\nbuilders:\n  - signer: \"" + factorySPIFFEID + "\"\n    maxLevel: 3\n    tenants:\n      - {namespace: team-b, sources: [\"glob:https://github.com/team-b/*\"]}\nsource: github.com/team-a/app\n"},
+		{Case: adversarial.Case{Name: "honest-factory-tenants", Class: "a tenant claims another team's source", Policy: "policy-factory-tenants-team-a.yaml",
+			Expect: pass(3)}, svid: "factory",
+			policyBody: "spiffe: {ids: [\"" + factorySPIFFEID + "\"]}\nbuilders:\n  - signer: \"" + factorySPIFFEID + "\"\n    maxLevel: 3\n    tenants:\n      - {namespace: team-a, sources: [\"glob:https://github.com/team-a/*\"]}\nsource: github.com/team-a/app\n"},
+
 		// 5. The smaller ones.
 		{Case: c("workflow-inputs-on-push", "workflow input on a push", fails(verifier.CheckExternalParameters, "ErrWorkflowInput", ""), gh("--build-workflow-input", "channel=stable")...), claims: hallmarkRW,
 			statement: func(st map[string]any) {

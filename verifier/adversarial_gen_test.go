@@ -60,7 +60,9 @@ type genCase struct {
 	adversarial.Case
 	// claims are the OIDC token's claim overrides (GitHub mode).
 	claims map[string]string
-	// svid names the SPIFFE signer instead: factory, tenant, partner.
+	// svid names the SPIFFE signer instead: factory, tenant (a tenant's
+	// build pod), team-a (the factory's per-tenant identity for team-a),
+	// partner (the factory's ID from a partner's CA).
 	svid string
 	// selfSigned signs with a certificate of a CA no trusted root lists.
 	selfSigned bool
@@ -204,6 +206,8 @@ func (g *generator) sign(c genCase) *protobundle.Bundle {
 		switch c.svid {
 		case "tenant":
 			id = tenantSPIFFEID
+		case "team-a":
+			id = factorySPIFFEID + "/tenant/team-a"
 		case "partner":
 			ca = g.partner
 		}
@@ -245,8 +249,11 @@ func (g *generator) payload(c genCase) []byte {
 		st = vsaStatement(c.claims)
 	case c.svid != "":
 		builder := factorySPIFFEID
-		if c.svid == "tenant" {
+		switch c.svid {
+		case "tenant":
 			builder = tenantSPIFFEID
+		case "team-a":
+			builder = factorySPIFFEID + "/tenant/team-a"
 		}
 		st = factoryStatement(builder)
 	case c.from != nil:
@@ -334,6 +341,8 @@ func generatorV02Statement(c map[string]string, env map[string]any) map[string]a
 	}
 }
 
+// factoryStatement is the factory's provenance of team-a's run, its source
+// verified, as the controller records it.
 func factoryStatement(builder string) map[string]any {
 	return map[string]any{
 		"_type":         verifier.StatementTypeV1,
@@ -343,12 +352,32 @@ func factoryStatement(builder string) map[string]any {
 			"buildDefinition": map[string]any{
 				"buildType":          chainsBuildType,
 				"externalParameters": map[string]any{"runSpec": map[string]any{}},
+				"internalParameters": map[string]any{verifier.FactoryRecordKey: factoryRecord("team-a", true, 3)},
 				"resolvedDependencies": []any{
 					map[string]any{"name": "inputs/result", "uri": "git+https://github.com/team-a/app.git", "digest": map[string]any{"sha1": "3b18e512dba79e4c8300dd08aeb37f8e728b8dad"}},
 				},
 			},
 			"runDetails": map[string]any{"builder": map[string]any{"id": builder}, "metadata": map[string]any{"invocationId": "7f1d7e2a-6b0e-4a57-9a7e-6d1e8c2b9f00"}},
 		},
+	}
+}
+
+// factoryRecord is the controller's record of a run of namespace ns that
+// built team-a's repository, verified or only claimed.
+func factoryRecord(ns string, verified bool, maxLevel int) map[string]any {
+	reason := "results url and commit of TaskRun clone from trusted Task git-clone"
+	if !verified {
+		reason = "claimed in the run's params: namespace " + ns + " may not claim github.com/team-a/app"
+	}
+	return map[string]any{
+		"namespace": ns, "serviceAccount": "default", "runKind": "TaskRun", "runName": "build",
+		"runUID":        "7f1d7e2a-6b0e-4a57-9a7e-6d1e8c2b9f00",
+		"tenancyPolicy": map[string]any{"name": "hallmark-system/hallmark-tenancy", "digest": map[string]any{"sha256": strings.Repeat("0", 64)}},
+		"source": map[string]any{
+			"uri": "git+https://github.com/team-a/app.git", "digest": map[string]any{"sha1": "3b18e512dba79e4c8300dd08aeb37f8e728b8dad"},
+			"verified": verified, "reason": reason,
+		},
+		"maxLevel": maxLevel,
 	}
 }
 

@@ -20,6 +20,7 @@ var sentinels = map[string]error{
 	"ErrNotApplicable": verifier.ErrNotApplicable, "ErrSubjectMismatch": verifier.ErrSubjectMismatch, "ErrWeakDigest": verifier.ErrWeakDigest,
 	"ErrPredicateType": verifier.ErrPredicateType, "ErrPayloadCertificateMismatch": verifier.ErrPayloadCertificateMismatch,
 	"ErrUntrustedBuilder": verifier.ErrUntrustedBuilder, "ErrBuilderMismatch": verifier.ErrBuilderMismatch, "ErrLevelTooLow": verifier.ErrLevelTooLow,
+	"ErrSourceMismatch": verifier.ErrSourceMismatch, "ErrSourceUnverified": verifier.ErrSourceUnverified, "ErrTenant": verifier.ErrTenant,
 	"ErrRefKind": verifier.ErrRefKind, "ErrVersionedTagMismatch": verifier.ErrVersionedTagMismatch, "ErrWorkflowInput": verifier.ErrWorkflowInput,
 }
 

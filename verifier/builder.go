@@ -44,6 +44,7 @@ func (r *run) checkBuilder() error {
 		}
 	}
 	best, name := 0, ""
+	var chosen compiledBuilder
 	var why []error
 	for _, tb := range p.compiled.builders {
 		if s.kind.spiffe() && !tb.spiffe {
@@ -55,22 +56,28 @@ func (r *run) checkBuilder() error {
 			continue
 		}
 		if tb.maxLevel > best {
-			best, name = tb.maxLevel, tb.name
+			best, name, chosen = tb.maxLevel, tb.name, tb
 		}
 	}
 	if name == "" {
 		return fail(CheckBuilder, "a trusted builder", b.ID+" signed by "+b.Signer, fmt.Errorf("%w: %w", ErrUntrustedBuilder, errors.Join(why...))).
 			with(r.nameBuilderFix())
 	}
-	level := best
+	level, capped := best, ""
 	if s.kind == signerGitHub && s.cert.RunnerEnvironment == "self-hosted" {
 		level = min(level, 1)
 	}
-	if level < p.MinLevel {
-		return fail(CheckBuilder, fmt.Sprintf("level %d", p.MinLevel), fmt.Sprintf("level %d (%s)", level, name), ErrLevelTooLow).
-			with(r.raiseLevelFix(level))
+	if s.kind.spiffe() {
+		level, capped = r.factoryLevel(level)
 	}
-	r.trustedName, r.level = name, level
+	if level < p.MinLevel {
+		fix := r.raiseLevelFix(level)
+		if capped != "" {
+			fix = capped
+		}
+		return fail(CheckBuilder, fmt.Sprintf("level %d", p.MinLevel), fmt.Sprintf("level %d (%s)", level, name), ErrLevelTooLow).with(fix)
+	}
+	r.trustedName, r.level, r.entry = name, level, chosen
 	return nil
 }
 

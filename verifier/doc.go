@@ -116,6 +116,28 @@
 // id is the runner. slsa-github-generator's record of the branch a tag was
 // pushed from (base_ref) counts for --source-branch only at level 3.
 //
+// # Factory provenance
+//
+// Hallmark's factory signs with the controller's SPIFFE ID (or, per tenant,
+// <controller ID>/tenant/NAMESPACE) and records in
+// internalParameters["hallmark.dev/factory"] who built the run (namespace,
+// service account, run) and its source with whether a trusted fetcher
+// reported it (kubernetes/README.md has the fields). For a SPIFFE signer,
+// the verifier reads that record, never the run's claims: the source
+// compared with Policy.Source is the record's, and only a verified one
+// (ErrSourceUnverified names the namespace that claimed it otherwise); the
+// level is capped by the record's maxLevel (2 without a record); a
+// per-tenant signer must be the recorded namespace's; and a builder entry's
+// Tenants say which namespaces may build which sources (ErrTenant).
+//
+// A factory level 3 thus means: the controller's key, out of reach of build
+// steps, signed; the tenancy policy let the namespace claim the repository;
+// the repository and commit came from the results of a Task fetched from a
+// trusted source pinned by digest; and every definition the run used came
+// from a trusted source pinned by digest. That holds only while the
+// platform keeps the tenancy policy, the runs' status and the trusted
+// sources out of tenants' reach (kubernetes/README.md).
+//
 // # Flags
 //
 // DefaultPolicyWith and Policy.Narrow are the one place where command-line
@@ -171,11 +193,17 @@
 //	externalParameters: {target: release}
 //	source: github.com/acme/app
 //
-// Factory mode, a controller signing with its X.509-SVID:
+// Factory mode, a controller signing with its X.509-SVID, whose team-a may
+// build only its own repositories:
 //
 //	spiffe: {ids: ["spiffe://example.org/ns/hallmark-system/sa/hallmark-factory"]}
 //	builders:
-//	  - {name: factory, signer: "spiffe://example.org/ns/hallmark-system/sa/hallmark-factory", maxLevel: 3}
+//	  - name: factory
+//	    signer: "spiffe://example.org/ns/hallmark-system/sa/hallmark-factory"
+//	    maxLevel: 3
+//	    tenants:
+//	      - {namespace: team-a, sources: ["glob:https://github.com/team-a/*"]}
+//	source: github.com/team-a/app
 //
 // # The adversarial corpus
 //

@@ -59,6 +59,10 @@ type run struct {
 	builder     BuilderID
 	trustedName string
 	level       int
+	// entry is the builder entry that granted the level.
+	entry compiledBuilder
+	// factory is a SPIFFE signer's factory record, nil without one.
+	factory *factoryRecord
 }
 
 // step is one named check of the pipeline.
@@ -283,17 +287,20 @@ func (r *run) checkCertificateClaims() error {
 		return err
 	}
 	r.known = known
+	if r.signer.kind.spiffe() {
+		return r.checkFactoryClaims()
+	}
 	return nil
 }
 
 // checkSource: the source is the expected one: the certificate's for a
-// Fulcio certificate, the one the factory recorded for a SPIFFE signer.
+// Fulcio certificate, the one the factory verified for a SPIFFE signer
+// (and one its builder entry's tenants allow).
 func (r *run) checkSource() error {
-	p := r.c.policy
 	if r.signer.kind.spiffe() {
-		return p.checkSVIDSource(r.st)
+		return r.checkFactorySource()
 	}
-	return p.checkSource(&r.signer.cert)
+	return r.c.policy.checkSource(&r.signer.cert)
 }
 
 // checkRef: the source ref is the expected branch, tag or versioned tag.

@@ -24,7 +24,7 @@ const (
 	// BuildTypeDelegator is slsa-github-generator's BYOB build type: the
 	// delegator workflow signs, builder.id names the trusted reusable
 	// workflow (TRW) that called it.
-	BuildTypeDelegator = "https://github.com/slsa-framework/slsa-github-generator/delegator-generic@v0"
+	BuildTypeDelegator      = "https://github.com/slsa-framework/slsa-github-generator/delegator-generic@v0"
 	BuildTypeGeneratorGen   = "https://github.com/slsa-framework/slsa-github-generator/generic@v1"
 	BuildTypeGeneratorGo    = "https://github.com/slsa-framework/slsa-github-generator/go@v1"
 	BuildTypeGeneratorCont  = "https://github.com/slsa-framework/slsa-github-generator/container@v1"
@@ -148,6 +148,11 @@ type TrustedBuilder struct {
 	BuildTypes []string `json:"buildTypes,omitempty"`
 	// MaxLevel is the highest SLSA build level this builder may vouch for.
 	MaxLevel int `json:"maxLevel"`
+	// Tenants, for a factory signer (a SPIFFE ID), say which namespaces may
+	// build which sources: the run's namespace, as the factory recorded it,
+	// must match one, and its verified source must be one of that tenant's.
+	// Empty: the factory's own tenancy policy is relied on.
+	Tenants []Tenant `json:"tenants,omitempty"`
 }
 
 // Identity is what the signing certificate must say beyond the issuer. Each
@@ -290,6 +295,7 @@ type compiledBuilder struct {
 	name     string
 	match    BuilderMatcher
 	maxLevel int
+	tenants  []compiledTenant
 	// spiffe is set when the entry's Signer names SPIFFE signers (fixing
 	// the trust domain and the start of the path): only such entries trust
 	// a SPIFFE signer, never one matching only the builder id the signer
@@ -441,11 +447,18 @@ func compileBuilder(b TrustedBuilder) (compiledBuilder, error) {
 	if len(b.BuildTypes) > 0 {
 		ms = append(ms, MatchBuildType(b.BuildTypes...))
 	}
+	tenants, err := compileTenants(b.Tenants)
+	if err != nil {
+		return compiledBuilder{}, err
+	}
+	if len(tenants) > 0 && !spiffe {
+		return compiledBuilder{}, errors.New("tenants apply to a factory signer: give the signer's SPIFFE ID")
+	}
 	name := b.Name
 	if name == "" {
 		name = b.ID + b.Signer
 	}
-	return compiledBuilder{name: name, match: MatchAll(ms...), maxLevel: b.MaxLevel, spiffe: spiffe}, nil
+	return compiledBuilder{name: name, match: MatchAll(ms...), maxLevel: b.MaxLevel, spiffe: spiffe, tenants: tenants}, nil
 }
 
 // compileBuilderID compiles Policy.BuilderID: "ID@REF", or "ID" for ID at

@@ -380,8 +380,8 @@ builders:
 		v, err := verifier.NewSPIFFE(w.trusted, nil, &verifier.Policy{
 			Issuers:  []string{w.issuer},
 			SPIFFE:   &verifier.SPIFFEPolicy{IDs: []string{tenantID}},
-			Builders: []verifier.TrustedBuilder{{Name: "jwt-tenant's factory", ID: tenantID, MaxLevel: 3}},
-		})
+			Builders: []verifier.TrustedBuilder{{Name: "jwt-tenant's factory", Signer: tenantID, MaxLevel: 3}},
+		}, verifier.WithoutSourceUnsafe())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -256,11 +256,10 @@ func TestTenantPolicy(t *testing.T) {
 				t.Errorf("an unverified claim is Chains' inputs/result: %+v", d)
 			}
 		}
-		// The verifier must not let the claim pass as team-a's source.
-		// (That it names the namespace in its message is the verifier's
-		// side of the contract.)
-		if msg, code := w.verifyCLI(t, out.path, ann[factory.AnnotationBundle], "--source-uri", teamAClaim); code != 1 || !strings.Contains(msg, "FAILED: source") {
-			t.Errorf("verify-artifact --source-uri %s: exit %d, want 1 with FAILED: source\n%s", teamAClaim, code, msg)
+		// The verifier must not let the claim pass as team-a's source, and
+		// says which namespace claimed it.
+		if msg, code := w.verifyCLI(t, out.path, ann[factory.AnnotationBundle], "--source-uri", teamAClaim); code != 1 || !strings.Contains(msg, "FAILED: source") || !strings.Contains(msg, "namespace team-b") || !strings.Contains(msg, "not verified by the factory") {
+			t.Errorf("verify-artifact --source-uri %s: exit %d, want 1 with FAILED: source naming namespace team-b\n%s", teamAClaim, code, msg)
 		}
 	})
 
@@ -440,10 +439,11 @@ func TestTenantIdentity(t *testing.T) {
 	if err := b.UnmarshalJSON([]byte(ann[factory.AnnotationBundle])); err != nil {
 		t.Fatal(err)
 	}
-	pinned := func(id string) *verifier.SPIFFEVerifier {
+	pinned := func(id string) *verifier.Verifier {
 		v, err := verifier.NewSPIFFE(w.trusted, []*x509bundle.Bundle{w.spireBundle}, &verifier.Policy{
 			SPIFFE:   &verifier.SPIFFEPolicy{IDs: []string{id}},
 			Builders: []verifier.TrustedBuilder{{Name: "team-a's factory", Signer: id, BuildTypes: []string{tekton.BuildType}, MaxLevel: 3}},
+			Source:   teamAClaim,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -513,6 +513,7 @@ func tenantPodSVIDRefused(t *testing.T, w *world) {
 	v, err := verifier.NewSPIFFE(w.trusted, []*x509bundle.Bundle{w.spireBundle}, &verifier.Policy{
 		SPIFFE:   &verifier.SPIFFEPolicy{IDs: []string{podID}},
 		Builders: []verifier.TrustedBuilder{{Signer: podID, MaxLevel: 3}},
+		Source:   teamAClaim,
 	})
 	if err != nil {
 		t.Fatal(err)
