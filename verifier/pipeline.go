@@ -24,9 +24,9 @@ type checker struct {
 	scts       int
 	// noLogs is set when the trusted material lists no transparency log.
 	noLogs bool
-	spiffe     *x509bundle.Set
-	now        func() time.Time
-	log        *slog.Logger
+	spiffe *x509bundle.Set
+	now    func() time.Time
+	log    *slog.Logger
 
 	policy *Policy     // provenance
 	vsa    *vsaExpects // verification summaries
