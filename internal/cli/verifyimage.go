@@ -53,6 +53,7 @@ found); 2 on usage and registry errors.`,
 
 // runVerifyImage is verify-image: load trust and policy, then verify.
 func runVerifyImage(ctx context.Context, f verifyFlags, ref string, stdout, stderr io.Writer, opts ...oci.Option) error {
+	f.stderr = stderr
 	v, _, _, err := f.newVerifier()
 	if err != nil {
 		return err
