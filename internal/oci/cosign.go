@@ -26,8 +26,8 @@ const (
 	// signed entry timestamp and the payload it signs (body,
 	// integratedTime, logIndex, logID).
 	AnnotationCosignBundle = "dev.sigstore.cosign/bundle"
-	// AnnotationCosignTimestamp is an RFC 3161 timestamp over the
-	// signature, as {"SignedRFC3161Timestamp": base64}.
+	// AnnotationCosignTimestamp is an RFC 3161 timestamp over the whole
+	// DSSE envelope, as {"SignedRFC3161Timestamp": base64}.
 	AnnotationCosignTimestamp = "dev.sigstore.cosign/rfc3161timestamp"
 	// AnnotationCosignSignature is the layer's signature; empty on
 	// attestations, whose signatures are in the DSSE envelope.
@@ -39,12 +39,15 @@ const (
 // promise, as cosign's legacy entries do.
 const mediaTypeBundleV01 = "application/vnd.dev.sigstore.bundle+json;version=0.1"
 
-// errUnsigned: a DSSE layer without the certificate and log entry a
-// Sigstore verifier needs, such as an attestation signed with a key.
-var errUnsigned = errors.New("no signing certificate and Rekor entry")
+// errUnsigned: a DSSE layer without the certificate and Rekor entry a
+// Sigstore verifier needs: unsigned, signed with a key, or timestamped by a
+// TSA only. cosign's legacy RFC 3161 timestamp covers the whole envelope,
+// not its signature, which is what a Sigstore bundle's timestamp covers: it
+// cannot be carried over.
+var errUnsigned = errors.New("no signing certificate with a Rekor entry (unsigned, signed with a key, or timestamped over the whole envelope, which no Sigstore bundle can carry; re-attest with cosign --new-bundle-format)")
 
 // cosignSigned reports whether a legacy layer carries cosign's keyless
-// signing material.
+// signing material: the certificate and its Rekor entry.
 func cosignSigned(ann map[string]string) bool {
 	return ann[AnnotationCosignCertificate] != "" && ann[AnnotationCosignBundle] != ""
 }
@@ -53,7 +56,9 @@ func cosignSigned(ann map[string]string) bool {
 // DSSE envelope as the blob, the certificate and Rekor entry as
 // annotations) into a Sigstore bundle v0.1 holding the same envelope, the
 // certificate, and the Rekor entry with its signed entry timestamp as the
-// inclusion promise, so that a bundle verifier checks it offline. Nothing
+// inclusion promise, so that a bundle verifier checks it offline. An RFC
+// 3161 timestamp is left out: cosign's covers the envelope, a bundle's the
+// signature. Nothing
 // is vouched for here: the verifier checks the promise against the
 // trusted root's logs and the entry against the envelope and certificate.
 func cosignBundle(envelope []byte, ann map[string]string) ([]byte, error) {
@@ -68,27 +73,16 @@ func cosignBundle(envelope []byte, ann map[string]string) ([]byte, error) {
 	if block == nil || block.Type != "CERTIFICATE" || len(pemTrim(rest)) > 0 {
 		return nil, fmt.Errorf("%w: %s is not one PEM certificate", ErrInvalidArtifact, AnnotationCosignCertificate)
 	}
-	tle, err := cosignLogEntry(ann[AnnotationCosignBundle])
-	if err != nil {
-		return nil, err
-	}
 	vm := &protobundle.VerificationMaterial{
 		Content: &protobundle.VerificationMaterial_X509CertificateChain{X509CertificateChain: &protocommon.X509CertificateChain{
 			Certificates: []*protocommon.X509Certificate{{RawBytes: block.Bytes}},
 		}},
-		TlogEntries: []*protorekor.TransparencyLogEntry{tle},
 	}
-	if ts := ann[AnnotationCosignTimestamp]; ts != "" {
-		var t struct {
-			SignedRFC3161Timestamp []byte
-		}
-		if err := json.Unmarshal([]byte(ts), &t); err != nil || len(t.SignedRFC3161Timestamp) == 0 {
-			return nil, fmt.Errorf("%w: %s is not cosign's timestamp", ErrInvalidArtifact, AnnotationCosignTimestamp)
-		}
-		vm.TimestampVerificationData = &protobundle.TimestampVerificationData{
-			Rfc3161Timestamps: []*protocommon.RFC3161SignedTimestamp{{SignedTimestamp: t.SignedRFC3161Timestamp}},
-		}
+	tle, err := cosignLogEntry(ann[AnnotationCosignBundle])
+	if err != nil {
+		return nil, err
 	}
+	vm.TlogEntries = []*protorekor.TransparencyLogEntry{tle}
 	b := &protobundle.Bundle{
 		MediaType:            mediaTypeBundleV01,
 		VerificationMaterial: vm,
