@@ -180,7 +180,8 @@ func TestResolveTrustedRoot(t *testing.T) {
 	}
 	flag := filepath.Join(t.TempDir(), "flag.json")
 	os.WriteFile(flag, target, 0o644)
-	if said, err = resolve(flag); err != nil || said != "trusted root: "+flag+" (--trusted-root)\n" {
+	// Named on the command line, it goes without saying.
+	if said, err = resolve(flag); err != nil || said != "" {
 		t.Errorf("flag: said %q, error %v", said, err)
 	}
 	if _, err = resolve(filepath.Join(t.TempDir(), "missing.json")); err == nil || !strings.Contains(err.Error(), "--trusted-root") {
@@ -231,10 +232,10 @@ func TestVerifyWithCachedTrustedRoot(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(stdout, "PASSED: ") || !strings.Contains(stderr, "trusted root: trusted_root.json of TUF repository "+repo.URL) {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s\nwant a pass against the cached root, named on stderr", code, stdout, stderr)
 	}
-	// A flag wins over the cache, and is named.
+	// A flag wins over the cache.
 	stdout, stderr, code = run(t, append(args, "--trusted-root", publicGoodRootFile)...)
-	if code != 1 || !strings.Contains(stderr, "trusted root: "+publicGoodRootFile+" (--trusted-root)") {
-		t.Fatalf("against the public-good root: exit %d\nstdout: %s\nstderr: %s\nwant a failure naming the root used", code, stdout, stderr)
+	if code != 1 || strings.Contains(stderr, "TUF repository") {
+		t.Fatalf("against the public-good root: exit %d\nstdout: %s\nstderr: %s\nwant a failure against the named root", code, stdout, stderr)
 	}
 	t.Logf("sandbox bundle against the public-good root: %s", stdout)
 }

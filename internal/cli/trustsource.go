@@ -21,8 +21,8 @@ const envTrustedRoot = "HALLMARK_TRUSTED_ROOT"
 // against: the --trusted-root file (flag), else the file
 // $HALLMARK_TRUSTED_ROOT names, else the trusted root `hallmark
 // trusted-root` last cached, read and re-verified offline (nothing is
-// fetched). It says on stderr which one it used, and what to do when there
-// is none.
+// fetched). When the flag does not name it, it says on stderr which one it
+// used; with none, the error says how to get one.
 func resolveTrustedRoot(flag string, getenv func(string) string, stderr io.Writer) (*root.TrustedRoot, error) {
 	if stderr == nil {
 		stderr = io.Discard
@@ -40,7 +40,9 @@ func resolveTrustedRoot(flag string, getenv func(string) string, stderr io.Write
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", from, path, err)
 		}
-		fmt.Fprintf(stderr, "trusted root: %s (%s)\n", path, from)
+		if flag == "" {
+			fmt.Fprintf(stderr, "trusted root: %s (%s)\n", path, from)
+		}
 		return tr, nil
 	}
 	cache, err := tufroot.DefaultCacheDir()

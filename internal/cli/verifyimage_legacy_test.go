@@ -212,11 +212,6 @@ thresholds: {transparencyLog: 0, signedTimestamps: 1}
 	}
 }
 
-func lastLine(b []byte) string {
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	return lines[len(lines)-1]
-}
-
 // What an attacker can put under an image's legacy tag, built from the real
 // v2.1.0 attestation, must never pass: the buildkit provenance the image
 // index carries unsigned, that statement under the real certificate and log
