@@ -58,6 +58,7 @@ func newRootCmd() *cobra.Command {
 		newVerifyImageCmd(),
 		newVerifyVSACmd(),
 		newSandboxCmd(),
+		newTrustedRootCmd(),
 		newVersionCmd(),
 	)
 	return root

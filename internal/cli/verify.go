@@ -31,6 +31,8 @@ type verifyFlags struct {
 	trustedRoot, policy, format                            string
 	spiffeBundles, spiffeIDs                               []string
 	spiffeTrustDomain                                      string
+	// stderr is told which trusted root was used.
+	stderr io.Writer
 }
 
 func (f *verifyFlags) register(fl *pflag.FlagSet) {
@@ -49,7 +51,7 @@ func (f *verifyFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.signerRepo, "signer-repo", "", "repository whose workflow must have signed, OWNER/REPO (gh's flag; names no builder)")
 	fl.StringVar(&f.owner, "owner", "", "owner of the source repository (gh's flag); with it, --source-uri may be left out")
 	fl.IntVar(&f.minLevel, "min-level", 0, "lowest SLSA build level to accept, 0 to 3")
-	fl.StringVar(&f.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json to verify against, offline (required)")
+	fl.StringVar(&f.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json to verify against, offline (default $HALLMARK_TRUSTED_ROOT, else the one hallmark trusted-root cached)")
 	fl.StringVar(&f.policy, "policy", "", "policy file (YAML or JSON) instead of the built-in policy; the flags above only narrow it")
 	fl.StringVar(&f.format, "format", "text", "output format: text or json")
 	fl.StringArrayVar(&f.spiffeBundles, "spiffe-trust-bundle", nil, "SPIFFE trust bundle (PEM, or SPIFFE bundle JSON with --spiffe-trust-domain) whose X.509-SVIDs may sign: factory mode (repeatable)")
@@ -115,16 +117,9 @@ func (f *verifyFlags) newVerifier() (*verifier.Verifier, *verifier.Policy, []byt
 	if err := checkFormat(f.format); err != nil {
 		return nil, nil, nil, err
 	}
-	if f.trustedRoot == "" {
-		return nil, nil, nil, errors.New("--trusted-root is required: the Sigstore trusted_root.json to verify against (for the public-good instance, the one its TUF repository publishes)")
-	}
-	data, err := os.ReadFile(f.trustedRoot)
+	tr, err := resolveTrustedRoot(f.trustedRoot, os.Getenv, f.stderr)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("--trusted-root: %w", err)
-	}
-	tr, err := verifier.LoadTrustedRoot(data)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("--trusted-root %s: %w", f.trustedRoot, err)
+		return nil, nil, nil, err
 	}
 	p, raw, err := f.loadPolicy()
 	if err != nil {
@@ -304,6 +299,7 @@ where you can); 2 on usage errors.`,
 			if provenancePath == "" {
 				return errors.New("--provenance-path is required")
 			}
+			f.stderr = cmd.ErrOrStderr()
 			v, policy, policyRaw, err := f.newVerifier()
 			if err != nil {
 				return err

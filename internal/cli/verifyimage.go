@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
@@ -16,6 +17,11 @@ import (
 
 // predicateSLSAv1 is the predicate type verify-image looks for in registries.
 const predicateSLSAv1 = "https://slsa.dev/provenance/v1"
+
+// provenanceTypes are the predicate types verify-image looks for: SLSA
+// provenance v1, and v0.2 as slsa-github-generator's container workflow
+// attaches it (cosign's legacy .att tag).
+var provenanceTypes = []string{predicateSLSAv1, verifier.PredicateSLSAv02}
 
 func newVerifyImageCmd() *cobra.Command {
 	var f verifyFlags
@@ -30,6 +36,11 @@ Attestations are looked up, in order, through the registry's OCI 1.1
 referrers API, the referrers tag schema (tag sha256-HEX) on registries without
 the API, and cosign's legacy tag sha256-HEX.att; referrers are filtered by
 artifactType (a Sigstore bundle) and predicate type before any is fetched.
+Under the legacy tag, cosign's layers (a DSSE envelope with the signing
+certificate and its Rekor entry as annotations, as slsa-github-generator's
+container workflow attaches them) are verified offline like any bundle; a
+layer without a certificate and log entry is never trusted. SLSA provenance
+v1 and v0.2 are looked for.
 Credentials come from the docker config and its credential helpers.
 
 Name the image by digest: a tag can move between verification and use, so
@@ -53,6 +64,7 @@ found); 2 on usage and registry errors.`,
 
 // runVerifyImage is verify-image: load trust and policy, then verify.
 func runVerifyImage(ctx context.Context, f verifyFlags, ref string, stdout, stderr io.Writer, opts ...oci.Option) error {
+	f.stderr = stderr
 	v, _, _, err := f.newVerifier()
 	if err != nil {
 		return err
@@ -87,7 +99,7 @@ func verifyImage(ctx context.Context, v *verifier.Verifier, ref string, stderr i
 	if err != nil {
 		return verdict{}, fmt.Errorf("image %s: %w", ref, err)
 	}
-	found, err := oci.Discover(ctx, img, predicateSLSAv1, opts...)
+	found, err := oci.DiscoverAny(ctx, img, provenanceTypes, opts...)
 	var nf *oci.NotFoundError
 	if errors.As(err, &nf) {
 		got := ""
@@ -98,7 +110,7 @@ func verifyImage(ctx context.Context, v *verifier.Verifier, ref string, stderr i
 			got += s.String()
 		}
 		return verdict{Artifact: ref, Digest: d.String(), Failure: &failure{
-			Check: "attestation", Want: "a " + predicateSLSAv1 + " attestation attached to " + img.String(), Got: got, Message: err.Error(),
+			Check: "attestation", Want: "SLSA provenance (" + strings.Join(provenanceTypes, " or ") + ") attached to " + img.String(), Got: got, Message: err.Error(),
 		}}, nil
 	}
 	if err != nil {

@@ -118,7 +118,7 @@ func TestVerifyImageOnRegistries(t *testing.T) {
 			t.Run("no provenance", func(t *testing.T) {
 				bare := reg.Image(t, "acme/app", "unattested")
 				stdout, _, code := run(t, append([]string{"verify-image", bare.String(), "--source-uri", "github.com/acme/app"}, base...)...)
-				if code != 1 || !strings.Contains(stdout, "FAILED: attestation: want a https://slsa.dev/provenance/v1 attestation") {
+				if code != 1 || !strings.Contains(stdout, "FAILED: attestation: want SLSA provenance (https://slsa.dev/provenance/v1 or https://slsa.dev/provenance/v0.2) attached to") {
 					t.Fatalf("exit %d\n%s", code, stdout)
 				}
 			})

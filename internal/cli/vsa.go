@@ -122,14 +122,10 @@ artifact's digest as a subject, says PASSED, and vouches for at least
 			if err := checkFormat(format); err != nil {
 				return err
 			}
-			if vsaPath == "" || trustedRoot == "" || issuer == "" || (identity == "") == (identityRegex == "") {
-				return errors.New("give --vsa-path, --trusted-root, --verifier-issuer, and one of --verifier-identity or --verifier-identity-regex")
+			if vsaPath == "" || issuer == "" || (identity == "") == (identityRegex == "") {
+				return errors.New("give --vsa-path, --verifier-issuer, and one of --verifier-identity or --verifier-identity-regex")
 			}
-			trData, err := os.ReadFile(trustedRoot)
-			if err != nil {
-				return fmt.Errorf("--trusted-root: %w", err)
-			}
-			tr, err := verifier.LoadTrustedRoot(trData)
+			tr, err := resolveTrustedRoot(trustedRoot, os.Getenv, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -183,7 +179,7 @@ artifact's digest as a subject, says PASSED, and vouches for at least
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&vsaPath, "vsa-path", "", "the VSA bundle")
-	fl.StringVar(&trustedRoot, "trusted-root", "", "Sigstore trusted_root.json")
+	fl.StringVar(&trustedRoot, "trusted-root", "", "Sigstore trusted_root.json (default $HALLMARK_TRUSTED_ROOT, else the one hallmark trusted-root cached)")
 	fl.StringVar(&issuer, "verifier-issuer", "", "OIDC issuer of the verifier's identity")
 	fl.StringVar(&identity, "verifier-identity", "", "certificate identity (SAN) of the verifier, exact")
 	fl.StringVar(&identityRegex, "verifier-identity-regex", "", "certificate identity of the verifier, regular expression")

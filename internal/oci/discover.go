@@ -80,8 +80,9 @@ func plural(s string, n int) string {
 
 // Discovery is what Discover found for an image.
 type Discovery struct {
-	Subject       name.Digest
-	PredicateType string
+	Subject name.Digest
+	// PredicateTypes are the predicate types looked for.
+	PredicateTypes []string
 	// Attestations have the wanted predicate type and could be read.
 	Attestations []Found
 	// Sources are the places consulted, in order.
@@ -98,7 +99,7 @@ func (e *NotFoundError) Error() string {
 	for i, s := range d.Sources {
 		parts[i] = s.String()
 	}
-	return fmt.Sprintf("no %s attestation for %s: %s", d.PredicateType, d.Subject, strings.Join(parts, "; "))
+	return fmt.Sprintf("no %s attestation for %s: %s", strings.Join(d.PredicateTypes, " or "), d.Subject, strings.Join(parts, "; "))
 }
 
 // Is reports whether target is ErrNoAttestation.
@@ -117,6 +118,15 @@ func (e *NotFoundError) Is(target error) bool { return target == ErrNoAttestatio
 // ErrUnreachable, ErrUnauthorized or ErrRegistry. What is returned is
 // unverified: pass the bundles to a verifier.
 func Discover(ctx context.Context, subject name.Digest, predicateType string, opts ...Option) (*Discovery, error) {
+	return DiscoverAny(ctx, subject, []string{predicateType}, opts...)
+}
+
+// DiscoverAny is Discover for attestations of any of predicateTypes (SLSA
+// provenance v1 or v0.2, say).
+func DiscoverAny(ctx context.Context, subject name.Digest, predicateTypes []string, opts ...Option) (*Discovery, error) {
+	if len(predicateTypes) == 0 {
+		return nil, errors.New("oci: no predicate type to look for")
+	}
 	o, err := makeOptions(opts)
 	if err != nil {
 		return nil, err
@@ -128,11 +138,12 @@ func Discover(ctx context.Context, subject name.Digest, predicateType string, op
 	if err != nil {
 		return nil, err
 	}
-	return c.discover(ctx, subject, predicateType)
+	return c.discover(ctx, subject, predicateTypes)
 }
 
-func (c *client) discover(ctx context.Context, subject name.Digest, predicateType string) (*Discovery, error) {
-	d := &Discovery{Subject: subject, PredicateType: predicateType}
+func (c *client) discover(ctx context.Context, subject name.Digest, predicateTypes []string) (*Discovery, error) {
+	d := &Discovery{Subject: subject, PredicateTypes: predicateTypes}
+	predicateType := typeSet(predicateTypes)
 	ok, idx, err := c.referrersAPI(ctx, subject)
 	if err != nil {
 		return nil, err
@@ -177,7 +188,7 @@ func (c *client) discover(ctx context.Context, subject name.Digest, predicateTyp
 
 // referrers reads the matching Sigstore bundles among an index of
 // referrers. Unreadable ones are reported, not fatal: another may verify.
-func (c *client) referrers(ctx context.Context, subject name.Digest, predicateType string, idx *v1.IndexManifest, src Source, where string) (SourceReport, []Found) {
+func (c *client) referrers(ctx context.Context, subject name.Digest, predicateType typeSet, idx *v1.IndexManifest, src Source, where string) (SourceReport, []Found) {
 	rep := SourceReport{Source: src, Where: where, Listed: len(idx.Manifests)}
 	var found []Found
 	for _, desc := range idx.Manifests {
@@ -188,7 +199,7 @@ func (c *client) referrers(ctx context.Context, subject name.Digest, predicateTy
 		pt, annotated := desc.Annotations[AnnotationPredicateType]
 		if typed {
 			rep.Bundles++
-			if annotated && pt != predicateType {
+			if annotated && !predicateType.has(pt) {
 				continue
 			}
 		}
@@ -206,7 +217,7 @@ func (c *client) referrers(ctx context.Context, subject name.Digest, predicateTy
 			continue
 		}
 		if !annotated {
-			if pt = bundlePredicateType(bundle); pt != predicateType {
+			if pt = bundlePredicateType(bundle); !predicateType.has(pt) {
 				continue
 			}
 		}
@@ -275,8 +286,13 @@ func (c *client) referrerBundle(ctx context.Context, subject, ref name.Digest) (
 	return c.blob(ctx, layer.Digest, MaxBundleSize)
 }
 
-// legacy reads cosign's legacy attestation tag.
-func (c *client) legacy(ctx context.Context, subject name.Digest, predicateType string) (SourceReport, []Found, error) {
+// legacy reads cosign's legacy attestation tag: an image whose layers are
+// DSSE envelopes. A layer Hallmark pushed carries its whole Sigstore bundle
+// (AnnotationLegacyBundle); one cosign pushed carries the certificate and
+// Rekor entry as annotations, which cosignBundle turns into a bundle. A
+// layer with neither is not signed the way a verifier can check, and is
+// reported, never returned.
+func (c *client) legacy(ctx context.Context, subject name.Digest, predicateType typeSet) (SourceReport, []Found, error) {
 	tag := legacyTag(subject)
 	rep := SourceReport{Source: SourceLegacyTag, Where: tag}
 	raw, _, err := c.manifest(ctx, tag, []types.MediaType{types.OCIManifestSchema1, types.DockerManifestSchema2})
@@ -293,28 +309,72 @@ func (c *client) legacy(ctx context.Context, subject name.Digest, predicateType 
 	}
 	mdigest := subject.Context().Digest("sha256:" + sha256Hex(raw))
 	rep.Listed = len(m.Layers)
+	if len(m.Layers) > MaxReferrers {
+		rep.Broken = append(rep.Broken, fmt.Errorf("%w: %d layers, limit %d", ErrInvalidArtifact, len(m.Layers), MaxReferrers))
+		return rep, nil, nil
+	}
 	var found []Found
 	for _, l := range m.Layers {
 		if l.MediaType != MediaTypeDSSE {
 			continue
 		}
-		b, ok := l.Annotations[AnnotationLegacyBundle]
-		if !ok {
-			// cosign's own legacy layers carry no bundle v0.3; Hallmark
-			// verifies only complete Sigstore bundles.
-			if l.Annotations["predicateType"] == predicateType {
-				rep.Broken = append(rep.Broken, fmt.Errorf("layer %s: cosign legacy attestation without a Sigstore bundle: re-attest with cosign --new-bundle-format", l.Digest))
+		pt, annotated := l.Annotations["predicateType"]
+		if b, ok := l.Annotations[AnnotationLegacyBundle]; ok {
+			rep.Bundles++
+			if !predicateType.has(pt) {
+				continue
 			}
+			rep.Matching++
+			found = append(found, Found{Source: SourceLegacyTag, Manifest: mdigest, PredicateType: pt, Bundle: []byte(b)})
 			continue
 		}
-		rep.Bundles++
-		if l.Annotations["predicateType"] != predicateType {
+		signed := cosignSigned(l.Annotations)
+		if signed {
+			rep.Bundles++
+		}
+		if annotated && !predicateType.has(pt) {
+			continue
+		}
+		if l.Size > MaxBundleSize {
+			rep.Broken = append(rep.Broken, fmt.Errorf("layer %s: %w: %d bytes", l.Digest, ErrInvalidArtifact, l.Size))
+			continue
+		}
+		envelope, err := c.blob(ctx, l.Digest, MaxBundleSize)
+		if err != nil {
+			rep.Broken = append(rep.Broken, fmt.Errorf("layer %s: %w", l.Digest, err))
+			continue
+		}
+		if !annotated {
+			if pt = envelopePredicateType(envelope); !predicateType.has(pt) {
+				continue
+			}
+		}
+		if !signed {
+			rep.Broken = append(rep.Broken, fmt.Errorf("layer %s: %w: %w: not trusted", l.Digest, ErrInvalidArtifact, errUnsigned))
+			continue
+		}
+		bundle, err := cosignBundle(envelope, l.Annotations)
+		if err != nil {
+			rep.Broken = append(rep.Broken, fmt.Errorf("layer %s: %w", l.Digest, err))
 			continue
 		}
 		rep.Matching++
-		found = append(found, Found{Source: SourceLegacyTag, Manifest: mdigest, PredicateType: predicateType, Bundle: []byte(b)})
+		found = append(found, Found{Source: SourceLegacyTag, Manifest: mdigest, PredicateType: pt, Bundle: bundle})
 	}
+	rep.Matching += len(rep.Broken)
 	return rep, found, nil
+}
+
+// typeSet is the predicate types looked for.
+type typeSet []string
+
+func (s typeSet) has(t string) bool {
+	for _, x := range s {
+		if x == t {
+			return true
+		}
+	}
+	return false
 }
 
 // bundlePredicateType reads the predicate type of the statement in a

@@ -13,7 +13,12 @@
 // GET /v2/NAME/referrers/DIGEST; on one that does not (distribution 2.8,
 // say), the referrers tag schema's index, tagged sha256-HEX, lists it.
 // For consumers that predate OCI 1.1, PushLegacy writes cosign's legacy
-// form, the tag sha256-HEX.att.
+// form, the tag sha256-HEX.att. Discover reads that tag too: a layer
+// Hallmark wrote carries its whole bundle; one cosign wrote (as
+// slsa-github-generator's container workflow does) carries the signing
+// certificate and Rekor entry as annotations, and becomes a Sigstore bundle
+// v0.1 whose inclusion promise is the entry's signed entry timestamp. A
+// layer with neither is reported, never returned.
 //
 // # Pushing
 //
