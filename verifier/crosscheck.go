@@ -87,6 +87,8 @@ func crossCheck(st *statement, s *signer) (known map[string]bool, err error) {
 		return crossCheckDelegator(st.v1, c)
 	case st.v1 != nil && st.v1.BuildDefinition.BuildType == BuildTypeContainerBased:
 		return crossCheckContainerBased(st.v1, c)
+	case st.v02 != nil && st.v02.BuildType == BuildTypeDelegator:
+		return crossCheckDelegatorV02(st.v02, c)
 	case st.v02 != nil && (st.v02.BuildType == BuildTypeGeneratorGen || st.v02.BuildType == BuildTypeGeneratorGo || st.v02.BuildType == BuildTypeGeneratorCont):
 		return nil, crossCheckGeneratorV02(st.v02, c, false)
 	case st.v02 != nil && st.v02.BuildType == BuildTypeNpmCLIv2:

@@ -245,7 +245,7 @@ func workflowInputs(st *statement, c *certFields) (map[string]any, string) {
 		}
 		return nil, ""
 	}
-	if st.v02 != nil {
+	if st.v02 != nil && st.v02.BuildType != BuildTypeDelegator {
 		if in, ok := st.v02.Invocation.Parameters["inputs"].(map[string]any); ok {
 			return in, "inputs"
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
@@ -19,7 +20,10 @@ import (
 // with the thresholds, the SPIFFE bundles, the clock, and the expectations
 // of the verdict it gives (a provenance policy or a summary policy).
 type checker struct {
-	sigstore   *verify.Verifier
+	sigstore *verify.Verifier
+	// trusted is the trusted material as given (for npm's publish
+	// attestations, see NewNpmVerifier).
+	trusted    root.TrustedMaterial
 	thresholds resolvedThresholds
 	scts       int
 	// noLogs is set when the trusted material lists no transparency log.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -38,10 +39,14 @@ import (
 //     with their signed timestamp in place of a log entry; with Hallmark
 //     the policy says so (thresholds), as such a user's policy would.
 //
+// npm's attestations files (verify-npm-package) go through NpmVerifier with
+// the source's --builder-id, --package-name and --package-version; each
+// rejection must also be for the reason slsa-verifier's error names
+// (npmReason). None of them differs.
+//
 // Formats Hallmark does not read yet are listed in unreadFormats, each with
 // its count, so support added or lost shows.
 var unreadFormats = map[string]int{
-	"npm-attestations":          54, // verify-npm-package: npm's attestations file with the registry's publish attestation
 	"gcb-gcloud-describe-json":  45, // Google Cloud Build provenance signed with Cloud KMS keys
 	"cosign-legacy-attestation": 24, // verify-image of cosign's tag-based .att (OCI layouts)
 }
@@ -92,6 +97,8 @@ func TestRealWorldCorpus(t *testing.T) {
 				t.Fatalf("source rejects (%s), Hallmark accepts", c.Reason)
 			case err != nil && !errors.As(err, &ce) && !errors.Is(err, errRefusedFlags):
 				t.Fatalf("want a *CheckError or refused flags, got %T: %v", err, err)
+			case err != nil && c.BundleFormat == realworld.FormatNPMAttestations && !npmReason(c, err):
+				t.Fatalf("source rejects with %s (%s), Hallmark for another reason: %v", c.SourceError, c.Origin, err)
 			}
 			agreed++
 		})
@@ -152,6 +159,9 @@ func verifyRealCase(t *testing.T, m *realworld.Manifest, c realworld.Case) error
 	v, err := verifier.New(tr, policy, append(opts, verifier.WithClock(func() time.Time { return time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC) }))...)
 	if err != nil {
 		t.Fatalf("policy refused: %v", err)
+	}
+	if c.BundleFormat == realworld.FormatNPMAttestations {
+		return verifyNpmCase(t, m, c, v, data)
 	}
 	bundles, err := verifier.ParseBundles(data)
 	if err != nil {
@@ -216,6 +226,14 @@ func realPolicy(c realworld.Case) (*verifier.Policy, []verifier.Option, error) {
 		}
 		f.BuilderID = id
 	}
+	if c.Command == "verify-npm-package" {
+		// A runner names no builder: the npm verifier checks it.
+		id, err := npmPackage(c).PolicyBuilderID()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %w", errRefusedFlags, err)
+		}
+		f.BuilderID = id
+	}
 	for _, kv := range c.Flags["build-workflow-input"] {
 		k, v, _ := strings.Cut(kv, "=")
 		if f.WorkflowInputs == nil {
@@ -262,4 +280,82 @@ func realPolicy(c realworld.Case) (*verifier.Policy, []verifier.Option, error) {
 		p.Thresholds.TransparencyLog, p.Thresholds.SignedTimestamps = &zero, &one
 	}
 	return p, opts, nil
+}
+
+// npmPackage is a verify-npm-package case's expectations of the package.
+func npmPackage(c realworld.Case) verifier.NpmPackage {
+	one := func(name string) string {
+		if v := c.Flags[name]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	return verifier.NpmPackage{BuilderID: one("builder-id"), Name: one("package-name"), Version: one("package-version")}
+}
+
+// verifyNpmCase verifies an npm tarball against its attestations file, as
+// verify-npm-package does, with npm's registry keys the case names.
+func verifyNpmCase(t *testing.T, m *realworld.Manifest, c realworld.Case, v *verifier.Verifier, data []byte) error {
+	t.Helper()
+	var keys *verifier.NpmKeys
+	for _, id := range c.Trust {
+		if m.Trust[id].Kind != realworld.TrustNPMRegistryKeys {
+			continue
+		}
+		b, err := os.ReadFile(m.Path(m.Trust[id].File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keys, err = verifier.LoadNpmKeys(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if keys == nil {
+		t.Fatal("an npm case without npm's registry keys")
+	}
+	nv, err := verifier.NewNpmVerifier(v, keys, npmPackage(c))
+	if err != nil {
+		t.Fatalf("npm verifier refused: %v", err)
+	}
+	att, err := verifier.ParseNpmAttestations(data)
+	if err != nil {
+		return err
+	}
+	d, err := verifier.ParseDigest("sha512:" + c.Digests["sha512"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := nv.Verify(att, d)
+	if err == nil && (res.Level < 2 || res.Name == "" || res.PublishKeyID == "") {
+		t.Errorf("accepted at level %d, package %q, publish key %q", res.Level, res.Name, res.PublishKeyID)
+	}
+	return err
+}
+
+// npmReason reports whether err rejects an npm case for the reason its
+// source's error states.
+func npmReason(c realworld.Case, err error) bool {
+	var ce *verifier.CheckError
+	isCheck := func(checks ...verifier.Check) bool { return errors.As(err, &ce) && slices.Contains(checks, ce.Check) }
+	switch c.SourceError {
+	case "serrors.ErrorInvalidBuilderID":
+		// No --builder-id, or one the provenance's version never names.
+		return errors.Is(err, verifier.ErrNpmBuilderID) || isCheck(verifier.CheckBuilder) && errors.Is(err, verifier.ErrBuilderMismatch)
+	case "serrors.ErrorNotSupported":
+		return errors.Is(err, verifier.ErrNpmBuilderID)
+	case "serrors.ErrorMismatchBuilderID":
+		return isCheck(verifier.CheckBuilder) && errors.Is(err, verifier.ErrBuilderMismatch)
+	case "serrors.ErrorMismatchSource":
+		return isCheck(verifier.CheckSource) && errors.Is(err, verifier.ErrSourceMismatch)
+	case "serrors.ErrorMismatchPackageName":
+		return isCheck(verifier.CheckPackage) && errors.Is(err, verifier.ErrPackageNameMismatch)
+	case "serrors.ErrorMismatchPackageVersion":
+		return isCheck(verifier.CheckPackage) && errors.Is(err, verifier.ErrPackageVersionMismatch)
+	case "serrors.ErrorInvalidSignature":
+		if strings.Contains(c.Origin, "signature publish") {
+			return isCheck(verifier.CheckPublishAttestation)
+		}
+		return isCheck(verifier.CheckTlog, verifier.CheckSignature)
+	}
+	return false
 }

@@ -269,5 +269,5 @@ func newChecker(trusted root.TrustedMaterial, th resolvedThresholds, explicitSCT
 	if err != nil {
 		return nil, err
 	}
-	return &checker{sigstore: sv, thresholds: th, scts: scts, noLogs: len(trusted.RekorLogs()) == 0, spiffe: set, now: o.now, log: o.log}, nil
+	return &checker{sigstore: sv, trusted: trusted, thresholds: th, scts: scts, noLogs: len(trusted.RekorLogs()) == 0, spiffe: set, now: o.now, log: o.log}, nil
 }

@@ -56,6 +56,7 @@ func newRootCmd() *cobra.Command {
 		newAttestCmd(),
 		newVerifyArtifactCmd(),
 		newVerifyImageCmd(),
+		newVerifyNpmPackageCmd(),
 		newVerifyVSACmd(),
 		newSandboxCmd(),
 		newTrustedRootCmd(),
