@@ -887,3 +887,29 @@ func gcbPayloads(data []byte) []string {
 	}
 	return out
 }
+
+// TestGCBUntrustedFix: the entry an untrusted Cloud Build builder's error
+// suggests, added to the policy, trusts it.
+func TestGCBUntrustedFix(t *testing.T) {
+	keys := realGCBKeys(t)
+	data := readGCB(t, "v1.0-gcloud-container-github.json")
+	const head = "issuers: [https://token.actions.githubusercontent.com]\nsource: github.com/khalkie/gcb-prod-prov\n"
+	p, err := verifier.LoadPolicy([]byte(head + "builders: [{name: hallmark, signer: 'glob:https://github.com/hallmark-dev/**', maxLevel: 3}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = verifyGCBPolicy(t, keys, data, gcbImageV1, p)
+	var ce *verifier.CheckError
+	if !errors.As(err, &ce) || !errors.Is(err, verifier.ErrUntrustedBuilder) {
+		t.Fatalf("want ErrUntrustedBuilder, got %v", err)
+	}
+	entry := ce.Fix[strings.Index(ce.Fix, "{"):]
+	p, err = verifier.LoadPolicy([]byte(head + "builders: [" + entry + "]\n"))
+	if err != nil {
+		t.Fatalf("the suggested entry %s does not load: %v", entry, err)
+	}
+	res, err := verifyGCBPolicy(t, keys, data, gcbImageV1, p)
+	if err != nil || res.Level != 3 {
+		t.Fatalf("with the suggested entry: %v", err)
+	}
+}

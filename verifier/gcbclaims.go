@@ -58,7 +58,7 @@ func (r *gcbRun) checkBuilder() error {
 	}
 	if name == "" {
 		return fail(CheckBuilder, "a trusted builder", b.ID+" signed by "+b.Signer, fmt.Errorf("%w: %w", ErrUntrustedBuilder, errors.Join(why...))).
-			with(`if you trust Cloud Build's hosted workers, add a builders entry for them to the policy: {name: google-cloud-build, id: "` + gcbTrustedIDs + `", signer: "` + gcbTrustedSigners + `", maxLevel: 3}`)
+			with(`if you trust Cloud Build's hosted workers, add a builders entry for them to the policy: {name: google-cloud-build, id: '` + gcbTrustedIDs + `', signer: '` + gcbTrustedSigners + `', maxLevel: 3}`)
 	}
 	if best < p.MinLevel {
 		return fail(CheckBuilder, fmt.Sprintf("level %d", p.MinLevel), fmt.Sprintf("level %d (%s)", best, name), ErrLevelTooLow).
