@@ -83,21 +83,28 @@
 // identity expectation and thresholds (a log entry unless the VSAPolicy
 // says otherwise: the bundle never decides), then CheckVSA.
 //
+// Google Cloud Build signs provenance with its attestor keys in Cloud KMS
+// instead: NewGCB takes those keys (LoadGCBKeys) and the same policy, and
+// GCBVerifier.Verify runs the same checks in the same order on gcloud's
+// JSON (ParseGCBProvenance), as slsa-verifier verifies it; see Verify.
+//
 // # Trust
 //
 // A level above what the evidence itself proves is granted only by a
 // builder the verifying user names: a Builders entry of their policy (the
 // built-in policy's entries are Hallmark's and slsa-github-generator's
-// reusable workflows at release tags, as slsa-verifier trusts its
-// builders), or, on the built-in policy, a builder named on the command
-// line (DefaultPolicyWith). The level is the highest MaxLevel of the entries
-// that match, capped by the evidence:
+// reusable workflows at release tags and Cloud Build's hosted workers, as
+// slsa-verifier trusts its builders), or, on the built-in policy, a
+// builder named on the command line (DefaultPolicyWith). The level is the
+// highest MaxLevel of the entries that match, capped by the evidence:
 //
 //	signer                           no builder named           builder named
 //	GitHub, GitHub-hosted runner     2 (built-in actions/attest)  entry's level, up to 3
 //	GitHub, self-hosted runner       1                            1
 //	another Fulcio identity          untrusted                    entry's level
 //	X.509-SVID or SPIFFE keyless     untrusted                    entry's level
+//	Cloud Build attestor key,        3 (built-in: as a generator  entry's level
+//	  Google-hosted worker             trusted by slsa-verifier)
 //
 // What names a builder, and at which refs:
 //

@@ -234,7 +234,10 @@ func LoadPolicy(data []byte) (*Policy, error) {
 //     and the npm CLI's, from any workflow on github.com, at level 2: what a
 //     GitHub-hosted runner proves. Level 3
 //     needs the verifying user to name the reusable workflow that signed
-//     (DefaultPolicyWith's SignerWorkflow, gh's --signer-workflow).
+//     (DefaultPolicyWith's SignerWorkflow, gh's --signer-workflow);
+//   - Google Cloud Build's hosted workers (GoogleHostedWorker, @v0.2 and
+//     @v0.3) at level 3, for provenance signed by a Cloud Build attestor
+//     key of the key set given to NewGCB, as slsa-verifier trusts them.
 //
 // A release tag is what slsa-verifier accepts for a trusted builder: three
 // numbers without leading zeros, no pre-release or build suffix. Branches,
@@ -271,6 +274,15 @@ func DefaultPolicy() *Policy {
 				Signer:     "glob:https://github.com/**",
 				BuildTypes: []string{BuildTypeGitHubWorkflow, BuildTypeGitHubWorkflowV0, BuildTypeNpmCLIv2},
 				MaxLevel:   2,
+			},
+			{
+				// Cloud Build's hosted workers, signed by an attestor key of
+				// the key set given (NewGCB): no certificate can name a
+				// gcpkms:// signer.
+				Name:     "google-cloud-build",
+				ID:       gcbTrustedIDs,
+				Signer:   gcbTrustedSigners,
+				MaxLevel: 3,
 			},
 		},
 	}
@@ -503,8 +515,16 @@ func (t Thresholds) resolve() (resolvedThresholds, error) {
 
 // normalizeSource turns slsa-verifier's --source-uri forms into
 // "https://github.com/OWNER/REPO" style: a scheme-less "host/path" gets
-// https://, and "git+" is dropped.
+// https://, and "git+" is dropped. A Cloud Storage "gs://BUCKET/OBJECT"
+// (Cloud Build's uploaded sources) stays as written.
 func normalizeSource(s string) (string, error) {
+	if rest, ok := strings.CutPrefix(s, "gs://"); ok {
+		// A Cloud Storage object: Cloud Build's uploaded sources.
+		if bucket, object, _ := strings.Cut(rest, "/"); bucket == "" || object == "" || strings.ContainsAny(rest, "#?") {
+			return "", fmt.Errorf("source %q: want gs://BUCKET/OBJECT", s)
+		}
+		return s, nil
+	}
 	s = strings.TrimPrefix(s, "git+")
 	if !strings.Contains(s, "://") {
 		s = "https://" + s

@@ -38,6 +38,11 @@ import (
 //   - gh verifies bundles of GitHub's own Sigstore (private repositories)
 //     with their signed timestamp in place of a log entry; with Hallmark
 //     the policy says so (thresholds), as such a user's policy would.
+//   - Cloud Build provenance (gcloud's JSON, verified with Cloud Build's
+//     attestor keys) passes when any of its entries passes every check;
+//     slsa-verifier takes the first entry whose signature verifies. No
+//     case here tells the two apart: the corpus has no file whose first
+//     signed entry fails a later check while another passes.
 //
 // npm's attestations files (verify-npm-package) go through NpmVerifier with
 // the source's --builder-id, --package-name and --package-version; each
@@ -47,7 +52,6 @@ import (
 // Formats Hallmark does not read yet are listed in unreadFormats, each with
 // its count, so support added or lost shows.
 var unreadFormats = map[string]int{
-	"gcb-gcloud-describe-json":  45, // Google Cloud Build provenance signed with Cloud KMS keys
 	"cosign-legacy-attestation": 24, // verify-image of cosign's tag-based .att (OCI layouts)
 }
 
@@ -143,6 +147,9 @@ func verifyRealCase(t *testing.T, m *realworld.Manifest, c realworld.Case) error
 	data, err := os.ReadFile(m.Path(c.Bundle))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.BundleFormat == realworld.FormatGCBDescribe {
+		return verifyGCBCase(t, m, c, data)
 	}
 	root, err := m.TrustedRoot(c.TrustedRoot)
 	if err != nil {
@@ -358,4 +365,90 @@ func npmReason(c realworld.Case, err error) bool {
 		return isCheck(verifier.CheckTlog, verifier.CheckSignature)
 	}
 	return false
+}
+
+// verifyGCBCase verifies a Cloud Build case as verify-image --gcb-keys
+// does: gcloud's JSON for the image digest, with the Cloud Build attestor
+// keys the case names, under the source's flags.
+func verifyGCBCase(t *testing.T, m *realworld.Manifest, c realworld.Case, data []byte) error {
+	t.Helper()
+	if len(c.Trust) != 1 || m.Trust[c.Trust[0]].Kind != realworld.TrustGCBKeys {
+		t.Fatalf("a Cloud Build case names trust %v, want one %s", c.Trust, realworld.TrustGCBKeys)
+	}
+	keys := gcbKeysFromDir(t, m.Path(m.Trust[c.Trust[0]].Dir))
+	policy, opts, err := realPolicy(c)
+	if err != nil {
+		return err
+	}
+	v, err := verifier.NewGCB(keys, policy, append(opts, verifier.WithClock(func() time.Time { return time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC) }))...)
+	if err != nil {
+		t.Fatalf("policy refused: %v", err)
+	}
+	prov, err := verifier.ParseGCBProvenance(data)
+	if err != nil {
+		return err
+	}
+	var firstErr error
+	for _, a := range c.AllArtifacts() {
+		digests := realDigests(t, a, c)
+		if len(digests) != 1 {
+			t.Fatalf("an image has one sha256 digest, the case gives %v", digests)
+		}
+		res, err := v.Verify(prov, digests[0])
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		if res.Level != 3 || res.TrustedBuilder != "google-cloud-build" {
+			t.Errorf("level %d from %q, want 3 from the built-in Cloud Build entry", res.Level, res.TrustedBuilder)
+		}
+	}
+	return firstErr
+}
+
+// TestGCBCorpusSentinels: every Cloud Build case of the real-world corpus
+// that slsa-verifier rejects is rejected with the sentinel of the error
+// slsa-verifier returns.
+func TestGCBCorpusSentinels(t *testing.T) {
+	m, err := realworld.Load(filepath.Join("..", "testdata", "realworld"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sentinels := map[string]error{
+		"serrors.ErrorMismatchBuilderID":    verifier.ErrBuilderMismatch,
+		"serrors.ErrorVerifierNotSupported": verifier.ErrBuilderMismatch,
+		"serrors.ErrorMismatchSource":       verifier.ErrSourceMismatch,
+		"serrors.ErrorNoValidSignature":     verifier.ErrNoTrustedSignature,
+		"serrors.ErrorMismatchHash":         verifier.ErrSubjectMismatch,
+		"serrors.ErrorMismatchIntoto":       verifier.ErrTextProvenanceMismatch,
+		"serrors.ErrorInvalidFormat":        verifier.ErrMalformed,
+		"serrors.ErrorInvalidDssePayload":   verifier.ErrMalformed,
+		"serrors.ErrorMismatchTag":          verifier.ErrTagMismatch,
+		"serrors.ErrorMismatchVersionedTag": verifier.ErrVersionedTagMismatch,
+	}
+	n := 0
+	for _, c := range m.Cases {
+		if c.BundleFormat != realworld.FormatGCBDescribe || c.Expect != realworld.Reject {
+			continue
+		}
+		n++
+		t.Run(c.Name, func(t *testing.T) {
+			want, ok := sentinels[c.SourceError]
+			if !ok {
+				t.Fatalf("no Hallmark sentinel for %s", c.SourceError)
+			}
+			data, err := os.ReadFile(m.Path(c.Bundle))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := verifyGCBCase(t, m, c, data); !errors.Is(err, want) {
+				t.Fatalf("slsa-verifier: %s; want %v, got %v", c.SourceError, want, err)
+			}
+		})
+	}
+	if n != 31 {
+		t.Errorf("%d rejected Cloud Build cases, want 31", n)
+	}
 }

@@ -26,6 +26,7 @@ var provenanceTypes = []string{predicateSLSAv1, verifier.PredicateSLSAv02}
 func newVerifyImageCmd() *cobra.Command {
 	var f verifyFlags
 	var insecure bool
+	var file imageFileFlags
 	cmd := &cobra.Command{
 		Use:   "verify-image IMAGE@sha256:HEX --source-uri URI --trusted-root FILE",
 		Short: "Find a container image's SLSA provenance in its registry and verify it",
@@ -47,18 +48,33 @@ Name the image by digest: a tag can move between verification and use, so
 what runs later may not be what was verified. A tag fails verification; the
 failure names the digest the tag points to now, for you to pin.
 
+With --provenance-path, nothing is read from the registry: the provenance
+comes from the file, verified offline against the digest in IMAGE@sha256:HEX.
+With --gcb-keys DIR the file is Google Cloud Build's, as gcloud artifacts
+docker images describe IMAGE --show-provenance --format json prints it,
+verified with Cloud Build's attestor keys in DIR as slsa-verifier verifies it
+(no --trusted-root). The built-in policy trusts Cloud Build's hosted workers
+for level 3; --builder-id https://cloudbuild.googleapis.com/GoogleHostedWorker
+accepts every version of them, @v0.3 one version.
+
 Exit status: 0 when the image passed; 1 when it failed or carries no
 provenance (the line names the failed check with what was wanted and what was
 found); 2 on usage and registry errors.`,
 		Example: `  hallmark verify-image ghcr.io/acme/app@sha256:... --source-uri github.com/acme/app \
-    --source-versioned-tag v1 --trusted-root trusted_root.json`,
+    --source-versioned-tag v1 --trusted-root trusted_root.json
+  hallmark verify-image us-docker.pkg.dev/acme/app/img@sha256:... --provenance-path build.json \
+    --gcb-keys gcb-keys/ --source-uri github.com/acme/app --builder-id https://cloudbuild.googleapis.com/GoogleHostedWorker`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if file.given() {
+				return runVerifyImageFile(f, file, args[0], cmd.OutOrStdout())
+			}
 			return runVerifyImage(cmd.Context(), f, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr(), oci.WithInsecureRegistry(insecure))
 		},
 	}
 	f.register(cmd.Flags())
 	cmd.Flags().BoolVar(&insecure, "allow-insecure-registry", false, "allow plain HTTP to the registry (local registries)")
+	file.register(cmd.Flags())
 	return cmd
 }
 
