@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/root"
+
 	"github.com/hallmark-dev/hallmark/internal/adversarial"
 	"github.com/hallmark-dev/hallmark/verifier"
 )
@@ -210,3 +213,55 @@ func verifyCorpusCase(t *testing.T, m *adversarial.Manifest, c adversarial.Case)
 	}
 	return res.Level, nil
 }
+
+// TestWrongTrustedRoot: a bundle checked against another Sigstore's root
+// fails naming the trusted root, not as a log or signature failure of the
+// bundle, both ways: the corpus's sandbox bundle against the public-good
+// root, and a public-good bundle against the sandbox's.
+func TestWrongTrustedRoot(t *testing.T) {
+	m := loadCorpus(t)
+	sandboxRoot, err := verifier.LoadTrustedRoot(readAdversarial(t, "trusted_root.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		trusted root.TrustedMaterial
+		bundles func() []*bundle.Bundle
+		digest  verifier.Digest
+	}{
+		{"sandbox bundle, public-good root", publicGoodRoot(t), func() []*bundle.Bundle {
+			bs, err := verifier.ParseBundles(readAdversarial(t, "honest-hallmark-reusable-workflow.sigstore.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return bs
+		}, func() verifier.Digest {
+			ds, err := m.Digests(m.Cases[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return verifier.Digest{Algorithm: ds[0].Algorithm, Hex: ds[0].Hex}
+		}()},
+		{"public-good bundle, sandbox root", sandboxRoot, func() []*bundle.Bundle {
+			return realBundles(t, "generic-v2.1.0-push-v13.0.30.intoto.jsonl")
+		}, realDigest(t, "generic-v2.1.0-push-v13.0.30")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := verifier.DefaultPolicyWith(verifier.Flags{Source: "github.com/acme/app"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := verifier.New(tc.trusted, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = v.VerifyAny(tc.bundles(), tc.digest)
+			var ce *verifier.CheckError
+			if !errors.Is(err, verifier.ErrUnknownAuthority) || !errors.As(err, &ce) || !strings.Contains(ce.Fix, "trusted root") {
+				t.Fatalf("want ErrUnknownAuthority with a fix naming the trusted root, got %v", err)
+			}
+		})
+	}
+}
+

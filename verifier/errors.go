@@ -168,6 +168,9 @@ var (
 	// for an X.509-SVID, a SPIFFE ID for a GitHub certificate). It fails
 	// rather than being ignored.
 	ErrNotApplicable = errors.New("expectation does not apply to this signer")
+	// ErrUnknownAuthority: the bundle was made under another Sigstore than
+	// the trusted root's: its certificate or log is not one the root lists.
+	ErrUnknownAuthority = errors.New("not an authority of the trusted root")
 	// ErrBareEnvelope: the input is a DSSE envelope without a Sigstore
 	// bundle around it (slsa-github-generator before v2.1.0 wrote these):
 	// no log entry or timestamp comes with it, so offline verification has

@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -199,6 +200,9 @@ func (r *run) checkSignature() error {
 // timestamp steps alone, so the successful path pays for them once, and
 // tells a statement sigstore-go could not read from a bad signature.
 func (c *checker) classify(b *bundle.Bundle, payload []byte, err error) error {
+	if ce := c.foreignRoot(b); ce != nil {
+		return ce
+	}
 	logTimes, terr := c.sigstore.VerifyTransparencyLogInclusion(b)
 	if terr != nil {
 		ce := fail(CheckTlog, fmt.Sprintf("%d verified log entries for this signature", c.thresholds.tlog), "none", terr)
@@ -229,6 +233,51 @@ func (c *checker) classify(b *bundle.Bundle, payload []byte, err error) error {
 		issuer += " or of a SPIFFE trust bundle"
 	}
 	return fail(CheckSignature, fmt.Sprintf("a signing certificate issued by %s, with %d SCTs, whose key signed the envelope", issuer, c.scts), "one that is not", err)
+}
+
+// foreignRoot tells a bundle made under another Sigstore than the trusted
+// root's (a private one's bundle checked against the public-good root, or
+// the reverse) from a bundle that fails on its merits: its certificate
+// chains to no CA of the trusted root, or its log entries are of logs the
+// root does not list. Read only when verification failed; it never turns
+// a failure into a pass.
+func (c *checker) foreignRoot(b *bundle.Bundle) *CheckError {
+	const fix = "is this the trusted root of the Sigstore that signed it? the public-good root comes from `hallmark trusted-root`; a private Sigstore's from its operator (--trusted-root)"
+	leaf := leafCertificate(b)
+	if leaf != nil && !(c.spiffe != nil && !hasFulcioIssuer(leaf)) {
+		var cas []string
+		unknown := true
+		for _, ca := range c.trusted.FulcioCertificateAuthorities() {
+			fca, ok := ca.(*root.FulcioCertificateAuthority)
+			if !ok {
+				unknown = false // a kind of authority this check cannot read
+				break
+			}
+			cas = append(cas, fca.URI)
+			roots, inter := x509.NewCertPool(), x509.NewCertPool()
+			roots.AddCert(fca.Root)
+			for _, i := range fca.Intermediates {
+				inter.AddCert(i)
+			}
+			_, err := leaf.Verify(x509.VerifyOptions{CurrentTime: leaf.NotBefore, Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}})
+			var uae x509.UnknownAuthorityError
+			if !errors.As(err, &uae) {
+				unknown = false
+				break
+			}
+		}
+		if unknown {
+			return fail(CheckSignature, "a certificate issued by a CA of the trusted root ("+strings.Join(cas, ", ")+")", "one issued by "+leaf.Issuer.String(), ErrUnknownAuthority).with(fix)
+		}
+	}
+	logs := c.trusted.RekorLogs()
+	for _, e := range b.GetVerificationMaterial().GetTlogEntries() {
+		id := hex.EncodeToString(e.GetLogId().GetKeyId())
+		if _, ok := logs[id]; !ok && len(logs) > 0 {
+			return fail(CheckTlog, "log entries of a log the trusted root lists", "an entry of log "+id, ErrUnknownAuthority).with(fix)
+		}
+	}
+	return nil
 }
 
 // leafCertificate is the bundle's signing certificate, or nil.
