@@ -264,4 +264,3 @@ func TestWrongTrustedRoot(t *testing.T) {
 		})
 	}
 }
-
