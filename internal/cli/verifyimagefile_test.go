@@ -177,7 +177,10 @@ func TestVerifyImageBundleFile(t *testing.T) {
 	if code != 1 || !strings.Contains(stdout, "FAILED: ref: ") {
 		t.Fatalf("exit %d, stdout %s", code, stdout)
 	}
-	if _, stderr, code := run(t, "verify-image", img, "--provenance-path", bundle, "--source-uri", "github.com/a/b"); code != 2 || !strings.Contains(stderr, "--trusted-root is required") {
+	// No trusted root given, none in the environment, no TUF cache.
+	t.Setenv("HALLMARK_CACHE", t.TempDir())
+	t.Setenv("HALLMARK_TRUSTED_ROOT", "")
+	if _, stderr, code := run(t, "verify-image", img, "--provenance-path", bundle, "--source-uri", "github.com/a/b"); code != 2 || !strings.Contains(stderr, "no trusted root: give --trusted-root FILE") {
 		t.Fatalf("no trusted root: exit %d, %s", code, stderr)
 	}
 }
