@@ -1,0 +1,28 @@
+package atomicfile
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// openUnnamed opens a file without a name in dir (O_TMPFILE): it vanishes
+// with the process unless linkUnnamed gives it one.
+func openUnnamed(dir string, perm os.FileMode) (*os.File, error) {
+	fd, err := unix.Open(dir, unix.O_RDWR|unix.O_TMPFILE|unix.O_CLOEXEC, uint32(perm.Perm()))
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), dir+"/(unnamed)"), nil
+}
+
+// linkUnnamed gives the unnamed file f the name name.
+func linkUnnamed(f *os.File, name string) error {
+	err := unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", f.Fd()), unix.AT_FDCWD, name, unix.AT_SYMLINK_FOLLOW)
+	if err == nil {
+		return nil
+	}
+	// Without /proc: AT_EMPTY_PATH, which needs CAP_DAC_READ_SEARCH.
+	return unix.Linkat(int(f.Fd()), "", unix.AT_FDCWD, name, unix.AT_EMPTY_PATH)
+}
