@@ -54,6 +54,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newActionCmd(),
 		newAttestCmd(),
+		newPushCmd(),
 		newVerifyArtifactCmd(),
 		newVerifyImageCmd(),
 		newVerifyVSACmd(),
