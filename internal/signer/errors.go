@@ -26,7 +26,7 @@ var (
 	ErrLog = errors.New("writing the transparency log entry to rekor")
 	// ErrTimeout: a server did not answer within the per-try timeout or
 	// before the signing deadline.
-	ErrTimeout = errors.New("no answer in time")
+	ErrTimeout = errors.New("timed out")
 	ErrSigning = errors.New("signing")
 	ErrCheck   = errors.New("the new bundle does not verify against the trusted root")
 )
@@ -37,15 +37,16 @@ type ServerError struct {
 	Kind error
 	URL  string
 	Err  error
-	// Logged says the failure came after the log accepted an entry for
-	// this signature: the entry is spent, though no bundle holds it.
+	// Logged says the log may have accepted an entry for this signature
+	// before the failure: the entry would be spent, though no bundle
+	// holds it.
 	Logged bool
 }
 
 func (e *ServerError) Error() string {
 	msg := fmt.Sprintf("%v at %s: %v", e.Kind, e.URL, e.Err)
 	if e.Logged {
-		msg += " (the log holds an entry for this signature that no bundle uses)"
+		msg += " (the log may hold an entry for this signature that no bundle uses)"
 	}
 	return msg
 }

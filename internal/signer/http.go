@@ -54,7 +54,7 @@ func (c *caller) do(ctx context.Context, method, url string, header http.Header,
 		if err != nil {
 			last = err
 		} else {
-			last = fmt.Errorf("%s%s", statusText(r.status), bodySnippet(r.body))
+			last = &statusError{status: r.status, body: r.body}
 		}
 		if ctx.Err() != nil {
 			return nil, c.timeout(ctx, tries, last)
@@ -74,10 +74,10 @@ func (c *caller) do(ctx context.Context, method, url string, header http.Header,
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Now().Add(wait).After(dl) {
 			if r != nil && r.header.Get("Retry-After") != "" {
-				return nil, fmt.Errorf("%w: it asked to be retried after %s, past the signing deadline (%s; %s so far): %v",
+				return nil, fmt.Errorf("%w: it asked to be retried after %s, past the signing deadline (%s; %s so far): %w",
 					ErrTimeout, wait.Round(time.Second), c.deadline, plural(tries, "try", "tries"), last)
 			}
-			return nil, fmt.Errorf("%w: the signing deadline of %s leaves no time for another try after %s; the last one: %v",
+			return nil, fmt.Errorf("%w: the signing deadline of %s leaves no time for another try after %s; the last one: %w",
 				ErrTimeout, c.deadline, plural(tries, "try", "tries"), last)
 		}
 		select {
@@ -129,7 +129,7 @@ func (c *caller) timeout(ctx context.Context, tries int, last error) error {
 	case ctx.Err() != nil && errors.Is(last, context.DeadlineExceeded):
 		return fmt.Errorf("%w: no answer before the signing deadline of %s (%s of at most %s each)", ErrTimeout, c.deadline, n, c.perTry)
 	case ctx.Err() != nil:
-		return fmt.Errorf("%w: the signing deadline of %s passed after %s; the last one: %v", ErrTimeout, c.deadline, n, last)
+		return fmt.Errorf("%w: the signing deadline of %s passed after %s; the last one: %w", ErrTimeout, c.deadline, n, last)
 	}
 	return fmt.Errorf("%w: no answer within %s (%s)", ErrTimeout, c.perTry, n)
 }
@@ -198,3 +198,11 @@ func plural(n int, one, many string) string {
 	}
 	return fmt.Sprintf("%d %s", n, many)
 }
+
+// statusError is a server's answer with a failure status.
+type statusError struct {
+	status int
+	body   []byte
+}
+
+func (e *statusError) Error() string { return statusText(e.status) + bodySnippet(e.body) }

@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 
@@ -82,7 +83,9 @@ func (c *rekorV2) Add(ctx context.Context, entry any) (*protorekor.TransparencyL
 	h.Set("Accept", "application/json")
 	r, err := c.session.caller(10<<20).do(ctx, http.MethodPost, strings.TrimSuffix(c.url, "/")+"/api/v2/log/entries", h, body)
 	if err != nil {
-		return nil, fail(err, false)
+		// A try whose answer was lost (timed out, cut short) may have
+		// been written; one the log refused or never reached was not.
+		return nil, fail(err, answerLost(err))
 	}
 	tle, logged, err := rekorAnswer(r)
 	if err != nil {
@@ -107,4 +110,16 @@ func rekorAnswer(r *reply) (tle *protorekor.TransparencyLogEntry, logged bool, e
 		return nil, true, fmt.Errorf("its answer is not a transparency log entry: %v", err)
 	}
 	return tle, false, nil
+}
+
+// answerLost reports whether the last try of err may have reached the log
+// and lost its answer: not when it could not connect, nor when the log
+// answered with a failure status.
+func answerLost(err error) bool {
+	var oe *net.OpError
+	var se *statusError
+	if errors.As(err, &se) || errors.As(err, &oe) && oe.Op == "dial" {
+		return false
+	}
+	return true
 }
