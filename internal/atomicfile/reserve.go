@@ -35,7 +35,7 @@ func Reserve(path string, size int64, perm os.FileMode) (*Reservation, error) {
 		return nil, fmt.Errorf("writing %s: %w", path, errors.New("it is a folder"))
 	}
 	r := &Reservation{path: path, perm: perm}
-	f, err := openUnnamed(dir, perm)
+	f, err := openUnnamed(dir, path, perm)
 	if err != nil {
 		if f, err = os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*"); err != nil {
 			return nil, fmt.Errorf("writing %s: %w", path, err)

@@ -8,13 +8,14 @@ import (
 )
 
 // openUnnamed opens a file without a name in dir (O_TMPFILE): it vanishes
-// with the process unless linkUnnamed gives it one.
-func openUnnamed(dir string, perm os.FileMode) (*os.File, error) {
+// with the process unless linkUnnamed gives it one. Errors call it by the
+// name it is for.
+func openUnnamed(dir, name string, perm os.FileMode) (*os.File, error) {
 	fd, err := unix.Open(dir, unix.O_RDWR|unix.O_TMPFILE|unix.O_CLOEXEC, uint32(perm.Perm()))
 	if err != nil {
 		return nil, err
 	}
-	return os.NewFile(uintptr(fd), dir+"/(unnamed)"), nil
+	return os.NewFile(uintptr(fd), name), nil
 }
 
 // linkUnnamed gives the unnamed file f the name name.

@@ -9,6 +9,6 @@ import (
 
 var errNoUnnamed = errors.New("no unnamed temporary files here")
 
-func openUnnamed(string, os.FileMode) (*os.File, error) { return nil, errNoUnnamed }
+func openUnnamed(string, string, os.FileMode) (*os.File, error) { return nil, errNoUnnamed }
 
 func linkUnnamed(*os.File, string) error { return errNoUnnamed }

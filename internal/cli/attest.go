@@ -408,7 +408,7 @@ func attest(ctx context.Context, f attestFlags, stdin io.Reader, stderr io.Write
 	}()
 	for i, p := range paths {
 		if outs[i], err = atomicfile.Reserve(p, bundleSizeEstimate(payloads[i]), 0o644); err != nil {
-			return nil, fmt.Errorf("--bundle-path: %w (nothing was signed)", err)
+			return nil, fmt.Errorf("--bundle-path: %w: give a folder this user can write to, with room for the bundle (nothing was signed)", err)
 		}
 	}
 	platforms, err := checkRegistries(ctx, f)
