@@ -67,7 +67,8 @@ func TooManyRequests(retryAfter string) Fault {
 func Truncate() Fault { return Fault{kind: kindTruncate, keep: 0.5} }
 
 // RewriteRequest forwards the request with its body replaced by what f
-// returns.
+// returns; f may also change the request's headers (r.Header) before they
+// are forwarded.
 func RewriteRequest(f func(r *http.Request, body []byte) []byte) Fault {
 	return Fault{kind: kindRewrite, request: f}
 }
