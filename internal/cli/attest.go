@@ -90,7 +90,9 @@ public-good Sigstore's are fetched through TUF.
 Output: --bundle-path (default provenance.sigstore.json). More than 1,024
 subjects are split into BASE.1.sigstore.json, BASE.2.sigstore.json, ...;
 --per-subject writes BASE.<subject>.sigstore.json for each subject. Files are
-written only after every bundle is signed and checked, each atomically.
+written only after every bundle is signed and checked, each atomically; if a
+later bundle fails, those already signed (and logged) are still written, and
+the error says which.
 
 Nothing is spent on a failure that can be foreseen: before Fulcio is asked,
 the token's expiry and audience are checked, room for each bundle is

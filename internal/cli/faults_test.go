@@ -477,3 +477,41 @@ func TestAttestDefaultTimes(t *testing.T) {
 		t.Errorf("%d tries of %s with backoff need %s, more than the %s deadline", signer.DefaultRetries+1, signer.DefaultTimeout, tries, signer.DefaultDeadline)
 	}
 }
+
+// TestAttestKeepsBundlesSignedBeforeAFailure: with one bundle per subject,
+// a Fulcio that fails on the second leaves the first written (its entry is
+// spent) and the error says so; nothing else is left behind.
+func TestAttestKeepsBundlesSignedBeforeAFailure(t *testing.T) {
+	b := newFaultBench(t)
+	dir := t.TempDir()
+	f := b.flags(t, filepath.Join(dir, "each.sigstore.json"))
+	f.subjectPaths = nil
+	f.subjectNames = []string{"a.bin", "b.bin"}
+	f.subjectDigests = []string{"sha256:" + sha256Hex("a"), "sha256:" + sha256Hex("b")}
+	f.perSubject = true
+	b.fulcio.Inject(faultproxy.Rule{Method: http.MethodPost, Path: "/api/v2/signingCert", After: 1, Fault: faultproxy.Status(503)})
+	before := b.logSize(t)
+	err, code, _, took := b.run(t, f)
+	spent := b.settledLogSize(t) - before
+	b.record("second of two bundles: fulcio 503", code, took, spent, firstLine(err))
+	first, second := filepath.Join(dir, "each.a.bin.sigstore.json"), filepath.Join(dir, "each.b.bin.sigstore.json")
+	if !errors.Is(err, signer.ErrCertificate) || code != 2 {
+		t.Fatalf("exit %d, err = %v", code, err)
+	}
+	for _, want := range []string{"signing bundle 2 of 2", b.fulcio.URL(), "the signed bundle is kept: " + first} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v\nwant it to say %q", err, want)
+		}
+	}
+	if spent != 1 {
+		t.Errorf("spent %d log entries, want 1 (the first bundle's)", spent)
+	}
+	if got := leftovers(t, dir, filepath.Base(first)); len(got) > 0 {
+		t.Errorf("left %v besides the first bundle", got)
+	}
+	bnd, _ := statementOf(t, first)
+	verifyWithSigstoreGo(t, b.sb, bnd, "a", faultSAN)
+	if _, err := os.Stat(second); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the second bundle exists (%v)", err)
+	}
+}

@@ -8,7 +8,7 @@
 //	p.Clear() // the fault clears; requests pass through again
 //
 // Faults are deterministic: a rule applies to every matching request, or to
-// the first Times of them. Refuse closes the listening socket, so clients
+// the first Times of them, after letting the first After pass. Refuse closes the listening socket, so clients
 // get "connection refused" until Clear opens it again on the same address.
 // Hang accepts a request and never answers. Delay, Status,
 // TooManyRequests, Truncate, RewriteRequest and RewriteResponse do what

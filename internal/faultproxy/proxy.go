@@ -85,12 +85,14 @@ type Rule struct {
 	Method string
 	// Path matches requests whose path starts with it; empty matches any.
 	Path string
-	// Times limits the fault to the first Times matching requests; zero
-	// means every one.
+	// After lets the first After matching requests pass untouched.
+	After int
+	// Times limits the fault to the first Times matching requests (after
+	// After); zero means every one.
 	Times int
 	Fault Fault
 
-	hits int
+	seen, hits int
 }
 
 func (r *Rule) matches(req *http.Request) bool {
@@ -186,7 +188,8 @@ func (p *Proxy) listen(open bool) {
 		return
 	}
 	if !open {
-		p.srv.Close() // closes the listener and every open connection
+		p.ln.Close()  // now, even if Serve has not started yet
+		p.srv.Close() // and every open connection
 		p.srv, p.ln = nil, nil
 		p.mu.Unlock()
 		return
@@ -252,7 +255,11 @@ func (p *Proxy) rule(req *http.Request) Fault {
 	defer p.mu.Unlock()
 	p.seen = append(p.seen, req.Method+" "+req.URL.Path)
 	for _, r := range p.rules {
-		if !r.matches(req) || (r.Times > 0 && r.hits >= r.Times) {
+		if !r.matches(req) {
+			continue
+		}
+		r.seen++
+		if r.seen <= r.After || (r.Times > 0 && r.hits >= r.Times) {
 			continue
 		}
 		r.hits++

@@ -114,9 +114,21 @@ func TestTimesAndCounts(t *testing.T) {
 	if p.Seen("POST", "/api") != 3 || p.Forwarded("POST", "/api") != 1 || p.Seen("GET", "") != 0 {
 		t.Fatalf("seen %d, forwarded %d", p.Seen("POST", "/api"), p.Forwarded("POST", "/api"))
 	}
+	p.Inject(faultproxy.Rule{Method: "POST", After: 1, Times: 1, Fault: faultproxy.Status(502)})
+	codes = codes[:0]
+	for range 3 {
+		res, _, err := post(t, p.URL()+"/api/x", "", time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes = append(codes, res.StatusCode)
+	}
+	if codes[0] != 200 || codes[1] != 502 || codes[2] != 200 {
+		t.Fatalf("codes %v, want 200 502 200 (After 1, Times 1)", codes)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	if err := p.WaitSeen(ctx, "POST", "/api", 4); err == nil {
+	if err := p.WaitSeen(ctx, "POST", "/api", 7); err == nil {
 		t.Fatal("WaitSeen returned before the fourth request")
 	}
 }
