@@ -65,7 +65,7 @@ func TestAttestUnderRegistryFaults(t *testing.T) {
 			rp.Clear()
 			rp.Inject(tt.rule)
 			before := b.logSize(t)
-			err, code, stderr, took := b.run(t, f)
+			code, stderr, took, err := b.run(t, f)
 			spent := b.settledLogSize(t) - before
 			b.record(tt.name, code, took, spent, firstLine(err))
 			t.Logf("exit %d after %s, %d log entries spent: %v", code, took.Round(100*time.Millisecond), spent, err)
@@ -98,7 +98,7 @@ func TestAttestUnderRegistryFaults(t *testing.T) {
 				}
 				before := b.logSize(t)
 				f.identityToken = b.token(t, oidc.DefaultAudience, nil)
-				if err, _, stderr, _ := b.run(t, f); err != nil {
+				if _, stderr, _, err := b.run(t, f); err != nil {
 					t.Fatalf("the retry after the fault cleared failed: %v\n%s", err, stderr)
 				}
 				if got := b.settledLogSize(t) - before; got != 1 {

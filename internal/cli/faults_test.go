@@ -176,9 +176,9 @@ func (b *faultBench) flags(t *testing.T, out string) attestFlags {
 	}
 }
 
-// run runs attest in-process as the CLI does, and returns its error, exit
-// code, stderr and duration.
-func (b *faultBench) run(t *testing.T, f attestFlags) (error, int, string, time.Duration) {
+// run runs attest in-process as the CLI does, and returns its exit code,
+// stderr, duration and error.
+func (b *faultBench) run(t *testing.T, f attestFlags) (int, string, time.Duration, error) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	start := time.Now()
@@ -188,7 +188,7 @@ func (b *faultBench) run(t *testing.T, f attestFlags) (error, int, string, time.
 	if strings.Contains(stdout.String()+stderr.String(), f.identityToken) {
 		t.Fatal("the identity token reached the output")
 	}
-	return err, code, stderr.String(), took
+	return code, stderr.String(), took, err
 }
 
 // record notes a case's outcome for the suite's summary.
@@ -208,7 +208,7 @@ func (b *faultBench) retrySucceeds(t *testing.T, f attestFlags) {
 	b.clear()
 	f.identityToken = b.token(t, oidc.DefaultAudience, nil)
 	before := b.logSize(t)
-	err, code, stderr, _ := b.run(t, f)
+	code, stderr, _, err := b.run(t, f)
 	if err != nil || code != 0 {
 		t.Fatalf("the retry after the fault cleared failed (exit %d): %v\n%s", code, err, stderr)
 	}
@@ -360,7 +360,7 @@ func TestAttestUnderServerFaults(t *testing.T) {
 				s.proxy().Inject(faultproxy.Rule{Method: http.MethodPost, Path: s.path, Times: c.times, Fault: c.fault})
 				before := b.logSize(t)
 				rekorBefore := b.rekor.Forwarded(http.MethodPost, rekorPath)
-				err, code, stderr, took := b.run(t, f)
+				code, stderr, took, err := b.run(t, f)
 				spent := b.settledLogSize(t) - before
 				b.record(name, code, took, spent, firstLine(err))
 				t.Logf("exit %d after %s, %d log entries spent: %v", code, took.Round(100*time.Millisecond), spent, err)
@@ -435,7 +435,7 @@ func TestAttestRefusesBadTokensBeforeFulcio(t *testing.T) {
 			f.identityToken = b.token(t, c.audience, c.overrides)
 			before := b.logSize(t)
 			fulcioBefore, _, _ := b.seen()
-			err, code, _, took := b.run(t, f)
+			code, _, took, err := b.run(t, f)
 			spent := b.settledLogSize(t) - before
 			b.record(c.name, code, took, spent, firstLine(err))
 			if !errors.Is(err, signer.ErrToken) || code != 2 || !strings.Contains(err.Error(), c.wantMsg) || !strings.Contains(err.Error(), "--identity-token") {
@@ -491,7 +491,7 @@ func TestAttestKeepsBundlesSignedBeforeAFailure(t *testing.T) {
 	f.perSubject = true
 	b.fulcio.Inject(faultproxy.Rule{Method: http.MethodPost, Path: "/api/v2/signingCert", After: 1, Fault: faultproxy.Status(503)})
 	before := b.logSize(t)
-	err, code, _, took := b.run(t, f)
+	code, _, took, err := b.run(t, f)
 	spent := b.settledLogSize(t) - before
 	b.record("second of two bundles: fulcio 503", code, took, spent, firstLine(err))
 	first, second := filepath.Join(dir, "each.a.bin.sigstore.json"), filepath.Join(dir, "each.b.bin.sigstore.json")
