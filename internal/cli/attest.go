@@ -457,7 +457,12 @@ func attest(ctx context.Context, f attestFlags, stdin io.Reader, stderr io.Write
 	}
 	pushes, err := pushAttestations(ctx, f, written, platforms, stderr, getenv)
 	if err != nil {
-		return nil, &keptError{err: err, kept: written, next: pushCommand(f, written)}
+		ke := &keptError{err: err, kept: written}
+		var pe *pushError
+		if errors.As(err, &pe) {
+			ke.next = pushCommand(f, written, pe)
+		}
+		return nil, ke
 	}
 
 	summary := &attestSummary{AttestResult: ghaction.AttestResult{BuilderID: build.BuilderID}, Pushes: pushes}

@@ -126,11 +126,12 @@ func pushAttestations(ctx context.Context, f attestFlags, bundlePaths []string, 
 		}
 		files = append(files, bundleFile{path: p, predicateType: pt, data: data, digests: digests})
 	}
-	for _, ref := range f.subjectImages {
+	for i, ref := range f.subjectImages {
 		img, err := f.image(ref)
 		if err != nil {
 			return nil, err
 		}
+		unfinished := func(err error) error { return &pushError{err: err, images: f.subjectImages[i:]} }
 		pushed := 0
 		for _, b := range files {
 			if !slices.Contains(b.digests, img.DigestStr()) {
@@ -139,7 +140,7 @@ func pushAttestations(ctx context.Context, f attestFlags, bundlePaths []string, 
 			att := oci.Attestation{Bundle: b.data, PredicateType: b.predicateType}
 			p, err := oci.Push(pctx, img, att, opts...)
 			if err != nil {
-				return records, registryError(fmt.Errorf("pushing %s to %s: %w", b.path, img, err), f)
+				return records, unfinished(registryError(fmt.Errorf("pushing %s to %s: %w", b.path, img, err), f))
 			}
 			where := string(p.Source)
 			if p.Tag != "" {
@@ -150,7 +151,7 @@ func pushAttestations(ctx context.Context, f attestFlags, bundlePaths []string, 
 			if f.pushLegacyTag {
 				lp, err := oci.PushLegacy(pctx, img, att, opts...)
 				if err != nil {
-					return records, registryError(fmt.Errorf("pushing %s to %s under the legacy tag: %w", b.path, img, err), f)
+					return records, unfinished(registryError(fmt.Errorf("pushing %s to %s under the legacy tag: %w", b.path, img, err), f))
 				}
 				fmt.Fprintf(stderr, "pushed %s to %s under the legacy tag %s\n", b.path, img, lp.Tag)
 				rec.LegacyTag = lp.Tag
@@ -159,10 +160,12 @@ func pushAttestations(ctx context.Context, f attestFlags, bundlePaths []string, 
 			pushed++
 		}
 		if pushed == 0 {
-			return records, fmt.Errorf("no bundle is about %s", img)
+			return records, unfinished(fmt.Errorf("no bundle is about %s", img))
 		}
 		if f.attestPlatforms {
 			if err := attestPlatforms(ctx, f, img, platforms[img.String()], stderr, getenv); err != nil {
+				// The platforms' own runs say what they kept; the index's
+				// pushes are done.
 				return records, err
 			}
 		}
@@ -170,11 +173,22 @@ func pushAttestations(ctx context.Context, f attestFlags, bundlePaths []string, 
 	return records, nil
 }
 
+// pushError is a push that stopped at an image: that image and the ones
+// after it still lack their attestations.
+type pushError struct {
+	err    error
+	images []string
+}
+
+func (e *pushError) Error() string { return e.err.Error() }
+func (e *pushError) Unwrap() error { return e.err }
+
 // pushCommand is the `hallmark push` command line that pushes the written
-// bundles as attest would have.
-func pushCommand(f attestFlags, bundles []string) string {
+// bundles to the images the failed push pe left without them.
+func pushCommand(f attestFlags, bundles []string, pe *pushError) string {
+	images := pe.images
 	args := []string{"hallmark", "push"}
-	for _, img := range f.subjectImages {
+	for _, img := range images {
 		args = append(args, "--subject-image", shellWord(img))
 	}
 	for _, b := range bundles {
