@@ -308,13 +308,11 @@ func (f attestFlags) withTimeDefaults() attestFlags {
 	return f
 }
 
-// checkTimes rejects deadlines and timeouts that contradict each other.
+// checkTimes rejects deadlines and timeouts that cannot work. A --timeout
+// longer than a deadline is not one of them: no try runs past its deadline.
 func checkTimes(f attestFlags) error {
-	switch {
-	case f.deadline <= 0 || f.timeout <= 0 || f.pushDeadline <= 0:
+	if f.deadline <= 0 || f.timeout <= 0 || f.pushDeadline <= 0 {
 		return errors.New("--deadline, --timeout and --push-deadline must be positive")
-	case f.timeout > f.deadline:
-		return fmt.Errorf("--timeout %s is longer than --deadline %s: each try must fit in the deadline", f.timeout, f.deadline)
 	}
 	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sigstore/sigstore-go/pkg/root"
 )
 
 // server answers each try with the next of answers: a status, 0 to hang
@@ -172,5 +174,25 @@ func TestCallerStopsOnCancel(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("a cancelled request kept waiting for its backoff")
+	}
+}
+
+func TestOptionDefaults(t *testing.T) {
+	sc := &root.SigningConfig{}
+	st, err := Options{SigningConfig: sc}.settings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.deadline != DefaultDeadline || st.timeout != DefaultTimeout || st.retries != DefaultRetries || st.audience != DefaultAudience {
+		t.Errorf("defaults: %+v", st)
+	}
+	if st, err := (Options{SigningConfig: sc, Deadline: time.Second, Timeout: time.Minute}).settings(); err != nil || st.timeout != time.Minute {
+		t.Errorf("a timeout longer than the deadline: %v (the deadline bounds every try anyway)", err)
+	}
+	if _, err := (Options{SigningConfig: sc, Deadline: -time.Second}).settings(); !errors.Is(err, ErrConfig) {
+		t.Errorf("negative deadline: err = %v", err)
+	}
+	if _, err := (Options{}).settings(); !errors.Is(err, ErrConfig) {
+		t.Errorf("no signing config: err = %v", err)
 	}
 }

@@ -41,7 +41,7 @@ type Options struct {
 	Private bool
 	// Deadline bounds the whole signing, every server and every retry
 	// (DefaultDeadline when zero). Timeout bounds each try of a request
-	// (DefaultTimeout when zero) and must not exceed Deadline. Retries is
+	// (DefaultTimeout when zero); no try runs past the deadline. Retries is
 	// how many more tries a failed request gets within the deadline:
 	// DefaultRetries when zero, none when negative.
 	Deadline time.Duration
@@ -151,9 +151,6 @@ func (o Options) settings() (settings, error) {
 	}
 	if st.deadline < 0 || st.timeout < 0 || o.Backoff < 0 {
 		return st, fmt.Errorf("%w: negative deadline, timeout or backoff", ErrConfig)
-	}
-	if st.timeout > st.deadline {
-		return st, fmt.Errorf("%w: the per-try timeout %s is longer than the signing deadline %s", ErrConfig, st.timeout, st.deadline)
 	}
 	if st.retries == 0 {
 		st.retries = DefaultRetries
