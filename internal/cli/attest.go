@@ -407,7 +407,20 @@ func attest(ctx context.Context, f attestFlags, stdin io.Reader, stderr io.Write
 		}
 	}()
 	for i, p := range paths {
-		if outs[i], err = atomicfile.Reserve(p, bundleSizeEstimate(payloads[i]), 0o644); err != nil {
+		size := bundleSizeEstimate(payloads[i])
+		if len(paths) > maxReservations {
+			// As many open files as bundles would run out of file
+			// descriptors: the first file holds room for all of them
+			// (they share its folder), the others are written at the end.
+			if i > 0 {
+				break
+			}
+			size = 0
+			for _, pl := range payloads {
+				size += bundleSizeEstimate(pl)
+			}
+		}
+		if outs[i], err = atomicfile.Reserve(p, size, 0o644); err != nil {
 			return nil, fmt.Errorf("--bundle-path: %w: give a folder this user can write to, with room for the bundle (nothing was signed)", err)
 		}
 	}
@@ -432,7 +445,7 @@ func attest(ctx context.Context, f attestFlags, stdin io.Reader, stderr io.Write
 			err = signingError(err, f)
 			if len(datas) > 0 {
 				// The bundles signed so far spent their entries: keep them.
-				kept, kerr := commitBundles(outs[:len(datas)], datas, out, stderr)
+				kept, kerr := commitBundles(paths[:len(datas)], outs, datas, out)
 				return nil, &keptError{err: fmt.Errorf("signing bundle %d of %d: %w", i+1, len(groups), err), kept: kept, keepErr: kerr}
 			}
 			return nil, err
@@ -449,7 +462,7 @@ func attest(ctx context.Context, f attestFlags, stdin io.Reader, stderr io.Write
 		out = append(out, sum)
 		datas = append(datas, data)
 	}
-	written, err := commitBundles(outs, datas, out, stderr)
+	written, err := commitBundles(paths, outs, datas, out)
 	if err != nil {
 		return nil, err
 	}
@@ -475,16 +488,25 @@ func bundleSizeEstimate(payload []byte) int64 {
 	return int64(len(payload))*4/3 + 64<<10
 }
 
-// commitBundles writes each signed bundle into its reserved file. A bundle
-// whose file cannot be written after all is saved in the temporary folder
-// instead, and the error says where: it is signed, and logged, and must
-// not be lost.
-func commitBundles(outs []*atomicfile.Reservation, datas [][]byte, sums []ghaction.Bundle, stderr io.Writer) ([]string, error) {
+// maxReservations is the most bundle files reserved one by one.
+const maxReservations = 64
+
+// commitBundles writes each signed bundle into its reserved file (or,
+// past maxReservations, as a new file). A bundle whose file cannot be
+// written after all is saved in the temporary folder instead, and the
+// error says where: it is signed, and logged, and must not be lost.
+func commitBundles(paths []string, outs []*atomicfile.Reservation, datas [][]byte, sums []ghaction.Bundle) ([]string, error) {
 	var written []string
 	var errs []error
-	for i, o := range outs {
-		if err := o.Commit(datas[i]); err != nil {
-			rescue, rerr := rescueBundle(o.Path(), datas[i])
+	for i, path := range paths {
+		var err error
+		if outs[i] != nil {
+			err = outs[i].Commit(datas[i])
+		} else {
+			err = atomicfile.Write(path, datas[i], 0o644)
+		}
+		if err != nil {
+			rescue, rerr := rescueBundle(path, datas[i])
 			if rerr != nil {
 				errs = append(errs, fmt.Errorf("%w; saving it elsewhere failed too (%v): the signed bundle%s is lost", err, rerr, logNote(sums[i])))
 				continue
@@ -492,7 +514,7 @@ func commitBundles(outs []*atomicfile.Reservation, datas [][]byte, sums []ghacti
 			errs = append(errs, fmt.Errorf("%w; the signed bundle%s is saved at %s instead: move it into place, do not sign again", err, logNote(sums[i]), rescue))
 			continue
 		}
-		written = append(written, o.Path())
+		written = append(written, path)
 	}
 	return written, errors.Join(errs...)
 }
