@@ -27,6 +27,9 @@ type Reservation struct {
 	named string // the temporary file's name; "" while it has none
 }
 
+// errNoUnnamed: this system or file system has no unnamed files.
+var errNoUnnamed = errors.New("no unnamed temporary files here")
+
 // Reserve opens the temporary file for path and writes size zero bytes to
 // it, so a folder that cannot hold the file fails now.
 func Reserve(path string, size int64, perm os.FileMode) (*Reservation, error) {
@@ -36,11 +39,14 @@ func Reserve(path string, size int64, perm os.FileMode) (*Reservation, error) {
 	}
 	r := &Reservation{path: path, perm: perm}
 	f, err := openUnnamed(dir, path, perm)
-	if err != nil {
+	switch {
+	case errors.Is(err, errNoUnnamed):
 		if f, err = os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*"); err != nil {
 			return nil, fmt.Errorf("writing %s: %w", path, err)
 		}
 		r.named = f.Name()
+	case err != nil:
+		return nil, fmt.Errorf("writing %s: %w", path, err)
 	}
 	r.f = f
 	if err := fill(f, size); err != nil {

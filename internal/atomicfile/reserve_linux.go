@@ -9,11 +9,14 @@ import (
 
 // openUnnamed opens a file without a name in dir (O_TMPFILE): it vanishes
 // with the process unless linkUnnamed gives it one. Errors call it by the
-// name it is for.
+// name it is for; errNoUnnamed means the file system has no O_TMPFILE.
 func openUnnamed(dir, name string, perm os.FileMode) (*os.File, error) {
 	fd, err := unix.Open(dir, unix.O_RDWR|unix.O_TMPFILE|unix.O_CLOEXEC, uint32(perm.Perm()))
-	if err != nil {
-		return nil, err
+	switch {
+	case err == unix.EOPNOTSUPP || err == unix.EISDIR || err == unix.EINVAL:
+		return nil, errNoUnnamed
+	case err != nil:
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
 	}
 	return os.NewFile(uintptr(fd), name), nil
 }

@@ -2,12 +2,7 @@
 
 package atomicfile
 
-import (
-	"errors"
-	"os"
-)
-
-var errNoUnnamed = errors.New("no unnamed temporary files here")
+import "os"
 
 func openUnnamed(string, string, os.FileMode) (*os.File, error) { return nil, errNoUnnamed }
 

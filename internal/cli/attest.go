@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
@@ -574,6 +575,12 @@ func signingError(err error, f attestFlags) error {
 		return fmt.Errorf("%w\ncheck that the server is up and reachable, or allow more time: --deadline (now %s), --timeout (now %s)", err, f.deadline, f.timeout)
 	case errors.Is(err, signer.ErrIdentity):
 		return fmt.Errorf("%w\nnothing was timestamped or logged; something between this job and Fulcio, or Fulcio itself, certifies identities it should not: check --signing-config", err)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("%w\nnothing listens there: check that the server is up and that --signing-config names it", err)
+	}
+	var se *signer.ServerError
+	if errors.As(err, &se) {
+		return fmt.Errorf("%w\ntry again when %s answers again, or name another server in --signing-config", err, se.URL)
 	}
 	return err
 }
