@@ -77,6 +77,10 @@ func (c *caller) do(ctx context.Context, method, url string, header http.Header,
 				return nil, fmt.Errorf("%w: it asked to be retried after %s, past the signing deadline (%s; %s so far): %w",
 					ErrTimeout, wait.Round(time.Second), c.deadline, plural(tries, "try", "tries"), last)
 			}
+			if errors.Is(last, context.DeadlineExceeded) {
+				return nil, fmt.Errorf("%w: no answer within %s a try (%s), and the signing deadline of %s leaves no time for another",
+					ErrTimeout, c.perTry, plural(tries, "try", "tries"), c.deadline)
+			}
 			return nil, fmt.Errorf("%w: the signing deadline of %s leaves no time for another try after %s; the last one: %w",
 				ErrTimeout, c.deadline, plural(tries, "try", "tries"), last)
 		}

@@ -196,3 +196,22 @@ func TestOptionDefaults(t *testing.T) {
 		t.Errorf("no signing config: err = %v", err)
 	}
 }
+
+func TestCallerTimeoutMessages(t *testing.T) {
+	srv, _, _ := server(t, []int{0}, "")
+	for name, c := range map[string]struct{ perTry, deadline time.Duration }{
+		"the deadline cuts a try":            {perTry: time.Second, deadline: 1500 * time.Millisecond},
+		"no time left for another try":       {perTry: 400 * time.Millisecond, deadline: 1200 * time.Millisecond},
+		"every try times out before the end": {perTry: 200 * time.Millisecond, deadline: 10 * time.Second},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cl := &caller{transport: http.DefaultTransport, perTry: c.perTry, tries: 3, backoff: 300 * time.Millisecond, deadline: c.deadline, maxBody: 1 << 20}
+			ctx, cancel := context.WithTimeout(context.Background(), c.deadline)
+			defer cancel()
+			_, err := cl.do(ctx, http.MethodGet, srv.URL, nil, nil)
+			if !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), "no answer") {
+				t.Fatalf("err = %v: a server that never answers must be said to give no answer", err)
+			}
+		})
+	}
+}
