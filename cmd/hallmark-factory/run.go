@@ -40,6 +40,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		tenancyPolicy = fs.String("tenancy-policy", "hallmark-system/hallmark-tenancy", "NAMESPACE/NAME of the ConfigMap whose key policy.yaml is the tenancy policy; nothing is signed without it")
 		namespaces    = fs.String("namespaces", "", "comma-separated namespaces to watch (default: all)")
 		workers       = fs.Int("workers", 32, "runs signed at once (signing mostly waits on the log: about this many signatures a second)")
+		signDeadline  = fs.Duration("sign-deadline", signer.DefaultDeadline, "deadline of one signing: every certificate, timestamp and log request with its retries")
+		signTimeout   = fs.Duration("sign-timeout", signer.DefaultTimeout, "timeout of each try of a request to Fulcio, the TSA or Rekor")
 		maxRetries    = fs.Int("max-retries", 3, "failed attempts before a run is marked failed")
 		backoff       = fs.Duration("backoff", 5*time.Second, "pause after the first failure; doubles after each")
 		storeDir      = fs.String("store-dir", "", "also write each bundle under this folder")
@@ -69,7 +71,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	if err != nil {
 		return fail(fmt.Errorf("reading signing config: %w", err))
 	}
-	opts := signer.Options{SigningConfig: sc, Log: log}
+	opts := signer.Options{SigningConfig: sc, Log: log, Deadline: *signDeadline, Timeout: *signTimeout}
 	if *trustedRoot != "" {
 		tr, err := root.NewTrustedRootFromPath(*trustedRoot)
 		if err != nil {

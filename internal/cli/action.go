@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
@@ -31,12 +30,13 @@ func newActionCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return actionError(cmd.OutOrStdout(), ghaction.Attest(cmd.Context(), ghaction.AttestConfig{
-				Attest:   AttestForAction,
-				Push:     pushForAction,
-				Getenv:   os.Getenv,
-				ReadFile: os.ReadFile,
-				Stdout:   cmd.OutOrStdout(),
-				Stderr:   cmd.ErrOrStderr(),
+				Attest:    AttestForAction,
+				Push:      pushForAction,
+				CheckPush: checkPushForAction,
+				Getenv:    os.Getenv,
+				ReadFile:  os.ReadFile,
+				Stdout:    cmd.OutOrStdout(),
+				Stderr:    cmd.ErrOrStderr(),
 			}))
 		},
 	})
@@ -70,8 +70,6 @@ func actionError(stdout io.Writer, err error) error {
 	return &ExitError{Code: 1, Err: err}
 }
 
-const defaultActionTimeout = 30 * time.Second
-
 // AttestForAction signs provenance for req along the very code path of
 // `hallmark attest`, and returns the summary it prints with --format json.
 func AttestForAction(ctx context.Context, req ghaction.AttestRequest, stderr io.Writer) (*ghaction.AttestResult, error) {
@@ -85,8 +83,10 @@ func AttestForAction(ctx context.Context, req ghaction.AttestRequest, stderr io.
 		trustedRoot:      req.TrustedRoot,
 		identityToken:    req.IdentityToken,
 		private:          req.Private,
-		timeout:          defaultActionTimeout,
+		deadline:         signer.DefaultDeadline,
+		timeout:          signer.DefaultTimeout,
 		retries:          signer.DefaultRetries,
+		pushDeadline:     defaultPushDeadline,
 	}
 	sum, err := attest(ctx, f, strings.NewReader(""), stderr, os.Getenv)
 	if err != nil {
@@ -97,7 +97,7 @@ func AttestForAction(ctx context.Context, req ghaction.AttestRequest, stderr io.
 
 // pushForAction attaches a bundle to the image ref as an OCI 1.1 referrer
 // (the referrers tag schema on registries without the referrers API), with
-// the credentials of the Docker config.
+// the credentials of the Docker config, within attest's push deadline.
 func pushForAction(ctx context.Context, ref, bundlePath string) (string, error) {
 	subject, err := name.NewDigest(ref)
 	if err != nil {
@@ -107,9 +107,24 @@ func pushForAction(ctx context.Context, ref, bundlePath string) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	p, err := oci.Push(ctx, subject, oci.Attestation{Bundle: data, PredicateType: "https://slsa.dev/provenance/v1"})
+	ctx, cancel := context.WithTimeout(ctx, defaultPushDeadline)
+	defer cancel()
+	p, err := oci.Push(ctx, subject, oci.Attestation{Bundle: data, PredicateType: "https://slsa.dev/provenance/v1"}, oci.WithTimeout(signer.DefaultTimeout))
 	if err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("%s (%s)", p.Manifest, p.Source), nil
+}
+
+// checkPushForAction is the action's registry check before signing: the
+// image exists and the registry takes pushes.
+func checkPushForAction(ctx context.Context, ref string) error {
+	subject, err := name.NewDigest(ref)
+	if err != nil {
+		return fmt.Errorf("image %q: want REGISTRY/REPO@sha256:HEX: %w", ref, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, defaultPushDeadline)
+	defer cancel()
+	_, err = oci.CheckPush(ctx, subject, oci.WithTimeout(signer.DefaultTimeout))
+	return err
 }

@@ -36,6 +36,7 @@ type attestFlags struct {
 	subjectDigests   []string
 	subjectImages    []string
 	bundlePath       string
+	bundlePaths      []string // push's bundles
 	perSubject       bool
 	format           string
 	signingConfig    string
@@ -44,8 +45,10 @@ type attestFlags struct {
 	private          bool
 	factsFile        string
 	factsFromToken   bool
+	deadline         time.Duration
 	timeout          time.Duration
 	retries          int
+	pushDeadline     time.Duration
 
 	pushToRegistry        bool
 	pushLegacyTag         bool
@@ -88,7 +91,23 @@ public-good Sigstore's are fetched through TUF.
 Output: --bundle-path (default provenance.sigstore.json). More than 1,024
 subjects are split into BASE.1.sigstore.json, BASE.2.sigstore.json, ...;
 --per-subject writes BASE.<subject>.sigstore.json for each subject. Files are
-written only after every bundle is signed and checked, each atomically.`,
+written only after every bundle is signed and checked, each atomically; if a
+later bundle fails, those already signed (and logged) are still written, and
+the error says which.
+
+Nothing is spent on a failure that can be foreseen: before Fulcio is asked,
+the token's expiry and audience are checked, room for each bundle is
+reserved in its folder, and with --push-to-registry each image is looked up
+and the registry's write access probed. The certificate must name the
+token's identity and each timestamp must be over this signature before
+anything is written to the log. If pushing fails after signing, the bundle
+is kept and the message says how to push it with 'hallmark push'.
+
+Time: signing ends within --deadline (default 45s): every request to Fulcio,
+the TSA and Rekor, each try at most --timeout (default 10s), failed tries
+retried --retries times with a doubling backoff or the server's Retry-After.
+Registry work gets --push-deadline (default 30s) before signing (the write
+check) and again after it (the pushes).`,
 		Example: `  hallmark attest --subject-path 'dist/*' --bundle-path dist/provenance.sigstore.json
   sha256sum dist/* | hallmark attest --subject-checksums -
   hallmark attest --subject-image ghcr.io/acme/app@sha256:... --format json`,
@@ -112,8 +131,10 @@ written only after every bundle is signed and checked, each atomically.`,
 	fl.BoolVar(&f.private, "private", false, "sign with a timestamp only: publish nothing to a transparency log")
 	fl.StringVar(&f.factsFile, "facts", "", "JSON file of build facts, for use outside GitHub Actions")
 	fl.BoolVar(&f.factsFromToken, "facts-from-token", false, "take the build facts from the identity token's claims (outside GitHub Actions)")
-	fl.DurationVar(&f.timeout, "timeout", 30*time.Second, "timeout of each request to a Sigstore server")
-	fl.IntVar(&f.retries, "retries", signer.DefaultRetries, "retries of a failed certificate, timestamp or Rekor v1 request (backoff doubles from 1s)")
+	fl.DurationVar(&f.deadline, "deadline", signer.DefaultDeadline, "deadline of the signing: every certificate, timestamp and log request with its retries")
+	fl.DurationVar(&f.timeout, "timeout", signer.DefaultTimeout, "timeout of each try of a request to a Sigstore server or the registry")
+	fl.IntVar(&f.retries, "retries", signer.DefaultRetries, "retries of a failed request within the deadline (backoff doubles from 1s; a longer Retry-After is honoured)")
+	fl.DurationVar(&f.pushDeadline, "push-deadline", defaultPushDeadline, "deadline of the registry work, before signing (image and write access) and again after it (the pushes)")
 	fl.BoolVar(&f.pushToRegistry, "push-to-registry", false, "attach the bundle to each --subject-image as an OCI 1.1 referrer (the referrers tag on registries without the API); credentials from the docker config")
 	fl.BoolVar(&f.pushLegacyTag, "push-legacy-tag", false, "with --push-to-registry, also push under cosign's legacy tag sha256-HEX.att for older consumers")
 	fl.BoolVar(&f.attestPlatforms, "attest-platforms", false, "with --push-to-registry, also attest and push each platform image of a multi-platform index")
@@ -270,8 +291,41 @@ func runAttest(ctx context.Context, f attestFlags, stdin io.Reader, stdout, stde
 	return nil
 }
 
+// defaultPushDeadline bounds the registry work of attest and push.
+const defaultPushDeadline = 30 * time.Second
+
+// withTimeDefaults fills in the default of each deadline and timeout left
+// zero (callers that build flags in code).
+func (f attestFlags) withTimeDefaults() attestFlags {
+	if f.deadline == 0 {
+		f.deadline = signer.DefaultDeadline
+	}
+	if f.timeout == 0 {
+		f.timeout = signer.DefaultTimeout
+	}
+	if f.pushDeadline == 0 {
+		f.pushDeadline = defaultPushDeadline
+	}
+	return f
+}
+
+// checkTimes rejects deadlines and timeouts that cannot work. A --timeout
+// longer than a deadline is not one of them: no try runs past its deadline.
+func checkTimes(f attestFlags) error {
+	if f.deadline <= 0 || f.timeout <= 0 || f.pushDeadline <= 0 {
+		return errors.New("--deadline, --timeout and --push-deadline must be positive")
+	}
+	return nil
+}
+
 // attest signs provenance for the subjects f names and writes the bundles.
-// Nothing is written unless every bundle was signed.
+//
+// Whatever can fail without spending a log entry is tried first: the
+// inputs, the identity token, room for every bundle file, and with
+// --push-to-registry the images and the registry's write access. Signing
+// has its own deadline; the bundles are written only when all are signed
+// (into the room reserved for them), and a push that fails afterwards
+// leaves them in place with the command that finishes the job.
 func attest(ctx context.Context, f attestFlags, stdin io.Reader, stderr io.Writer, getenv func(string) string) (*attestSummary, error) {
 	if f.bundlePath == "" {
 		return nil, errors.New("--bundle-path is empty")
@@ -280,6 +334,10 @@ func attest(ctx context.Context, f attestFlags, stdin io.Reader, stderr io.Write
 		return nil, errors.New("--facts and --facts-from-token contradict each other: give one")
 	}
 	if err := checkPushFlags(f); err != nil {
+		return nil, err
+	}
+	f = f.withTimeDefaults()
+	if err := checkTimes(f); err != nil {
 		return nil, err
 	}
 	started := time.Now().UTC().Truncate(time.Second)
@@ -295,9 +353,9 @@ func attest(ctx context.Context, f attestFlags, stdin io.Reader, stderr io.Write
 	if err != nil {
 		return nil, err
 	}
-	claims, err := signer.Claims(token)
+	claims, err := signer.CheckToken(token, signer.DefaultAudience, time.Now())
 	if err != nil {
-		return nil, fmt.Errorf("identity token from %s: %w", source, err)
+		return nil, fmt.Errorf("%w (the token came from %s)", err, source)
 	}
 	bctx, err := buildContext(f, getenv, claims)
 	if err != nil {
@@ -327,40 +385,70 @@ func attest(ctx context.Context, f attestFlags, stdin io.Reader, stderr io.Write
 	if err != nil {
 		return nil, err
 	}
-	// Fail before signing when a bundle could not be written: a log entry
-	// for a bundle nobody keeps helps no one.
-	for _, p := range paths {
-		if fi, err := os.Stat(filepath.Dir(p)); err != nil {
-			return nil, fmt.Errorf("--bundle-path %s: %w", p, err)
-		} else if !fi.IsDir() {
-			return nil, fmt.Errorf("--bundle-path %s: %s is not a folder: %w", p, filepath.Dir(p), syscall.ENOTDIR)
-		}
-	}
-	// Sign everything first; write only when all bundles are good.
-	type signed struct {
-		path string
-		data []byte
-		sum  ghaction.Bundle
-	}
-	var out []signed
+	build.FinishedOn = time.Now().UTC().Truncate(time.Second)
+	payloads := make([][]byte, len(groups))
 	for i, g := range groups {
-		build.FinishedOn = time.Now().UTC().Truncate(time.Second)
 		st, err := provenance.Statement(g, build)
 		if err != nil {
 			return nil, err
 		}
-		payload, err := provenance.MarshalStatement(st)
-		if err != nil {
+		if payloads[i], err = provenance.MarshalStatement(st); err != nil {
 			return nil, err
 		}
+	}
+
+	// Room for every bundle, before anything is signed: a log entry for a
+	// bundle that cannot be written helps no one.
+	outs := make([]*atomicfile.Reservation, len(paths))
+	defer func() {
+		for _, o := range outs {
+			if o != nil {
+				o.Discard()
+			}
+		}
+	}()
+	for i, p := range paths {
+		size := bundleSizeEstimate(payloads[i])
+		if len(paths) > maxReservations {
+			// As many open files as bundles would run out of file
+			// descriptors: the first file holds room for all of them
+			// (they share its folder), the others are written at the end.
+			if i > 0 {
+				break
+			}
+			size = 0
+			for _, pl := range payloads {
+				size += bundleSizeEstimate(pl)
+			}
+		}
+		if outs[i], err = atomicfile.Reserve(p, size, 0o644); err != nil {
+			return nil, fmt.Errorf("--bundle-path: %w: give a folder this user can write to, with room for the bundle (nothing was signed)", err)
+		}
+	}
+	platforms, err := checkRegistries(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+
+	sctx, cancel := context.WithTimeout(ctx, f.deadline)
+	defer cancel()
+	out := make([]ghaction.Bundle, 0, len(groups))
+	datas := make([][]byte, 0, len(groups))
+	for i, g := range groups {
 		if len(groups) > 1 {
 			fmt.Fprintf(stderr, "signing bundle %d of %d (%d subjects)\n", i+1, len(groups), len(g))
 		}
-		res, err := signer.Sign(ctx, payload, signer.PayloadTypeInToto, signer.Options{
+		res, err := signer.Sign(sctx, payloads[i], signer.PayloadTypeInToto, signer.Options{
 			SigningConfig: sc, TrustedRoot: tr, IdentityToken: token, Private: f.private,
-			Timeout: f.timeout, Retries: retriesOption(f.retries),
+			Deadline: f.deadline, Timeout: f.timeout, Retries: retriesOption(f.retries),
 		})
 		if err != nil {
+			err = signingError(err, f)
+			if len(datas) > 0 {
+				// The bundles signed so far spent their entries: keep them.
+				kept, kerr := commitBundles(paths[:len(datas)], outs, datas, out)
+				return nil, &keptError{err: fmt.Errorf("signing bundle %d of %d: %w", i+1, len(groups), err), kept: kept, keepErr: kerr}
+			}
 			return nil, err
 		}
 		data, err := protojson.Marshal(res.Bundle)
@@ -372,28 +460,129 @@ func attest(ctx context.Context, f attestFlags, stdin io.Reader, stderr io.Write
 			idx := res.LogIndex
 			sum.LogIndex = &idx
 		}
-		out = append(out, signed{path: paths[i], data: data, sum: sum})
+		out = append(out, sum)
+		datas = append(datas, data)
 	}
-	var written []string
-	for _, s := range out {
-		if err := atomicfile.Write(s.path, s.data, 0o644); err != nil {
-			for _, w := range written {
-				os.Remove(w)
-			}
-			return nil, err
-		}
-		written = append(written, s.path)
-	}
-	pushes, err := pushAttestations(ctx, f, written, stderr, getenv)
+	written, err := commitBundles(paths, outs, datas, out)
 	if err != nil {
 		return nil, err
 	}
+	pushes, err := pushAttestations(ctx, f, written, platforms, stderr, getenv)
+	if err != nil {
+		ke := &keptError{err: err, kept: written}
+		var pe *pushError
+		if errors.As(err, &pe) {
+			ke.next = pushCommand(f, written, pe)
+		}
+		return nil, ke
+	}
 
 	summary := &attestSummary{AttestResult: ghaction.AttestResult{BuilderID: build.BuilderID}, Pushes: pushes}
-	for _, s := range out {
-		summary.Bundles = append(summary.Bundles, s.sum)
-	}
+	summary.Bundles = out
 	return summary, nil
+}
+
+// bundleSizeEstimate is room enough for the bundle of payload: the
+// payload in base64 and, generously, the certificate, timestamp and log
+// entry.
+func bundleSizeEstimate(payload []byte) int64 {
+	return int64(len(payload))*4/3 + 64<<10
+}
+
+// maxReservations is the most bundle files reserved one by one.
+const maxReservations = 64
+
+// commitBundles writes each signed bundle into its reserved file (or,
+// past maxReservations, as a new file). A bundle whose file cannot be
+// written after all is saved in the temporary folder instead, and the
+// error says where: it is signed, and logged, and must not be lost.
+func commitBundles(paths []string, outs []*atomicfile.Reservation, datas [][]byte, sums []ghaction.Bundle) ([]string, error) {
+	var written []string
+	var errs []error
+	for i, path := range paths {
+		var err error
+		if outs[i] != nil {
+			err = outs[i].Commit(datas[i])
+		} else {
+			err = atomicfile.Write(path, datas[i], 0o644)
+		}
+		if err != nil {
+			rescue, rerr := rescueBundle(path, datas[i])
+			if rerr != nil {
+				errs = append(errs, fmt.Errorf("%w; saving it elsewhere failed too (%v): the signed bundle%s is lost", err, rerr, logNote(sums[i])))
+				continue
+			}
+			errs = append(errs, fmt.Errorf("%w; the signed bundle%s is saved at %s instead: move it into place, do not sign again", err, logNote(sums[i]), rescue))
+			continue
+		}
+		written = append(written, path)
+	}
+	return written, errors.Join(errs...)
+}
+
+func rescueBundle(path string, data []byte) (string, error) {
+	f, err := os.CreateTemp("", "hallmark-"+filepath.Base(path)+".*")
+	if err != nil {
+		return "", err
+	}
+	name := f.Name()
+	f.Close()
+	if err := atomicfile.Write(name, data, 0o644); err != nil {
+		os.Remove(name)
+		return "", err
+	}
+	return name, nil
+}
+
+func logNote(b ghaction.Bundle) string {
+	if b.LogIndex == nil {
+		return ""
+	}
+	return fmt.Sprintf(" (log entry %d at %s)", *b.LogIndex, b.LogURL)
+}
+
+// keptError is a failure after some bundles were signed and written: they
+// are kept, and next, if any, is the command that finishes the job without
+// signing again.
+type keptError struct {
+	err     error
+	kept    []string
+	keepErr error
+	next    string
+}
+
+func (e *keptError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.err.Error())
+	if len(e.kept) > 0 {
+		fmt.Fprintf(&b, "\nthe signed bundle is kept: %s", strings.Join(e.kept, ", "))
+	}
+	if e.keepErr != nil {
+		fmt.Fprintf(&b, "\n%v", e.keepErr)
+	}
+	if e.next != "" {
+		fmt.Fprintf(&b, "\npush it without signing again:\n  %s", e.next)
+	}
+	return b.String()
+}
+
+func (e *keptError) Unwrap() []error { return []error{e.err, e.keepErr} }
+
+// signingError adds to a signing failure what the flags can change.
+func signingError(err error, f attestFlags) error {
+	switch {
+	case errors.Is(err, signer.ErrTimeout):
+		return fmt.Errorf("%w\ncheck that the server is up and reachable, or allow more time: --deadline (now %s), --timeout (now %s)", err, f.deadline, f.timeout)
+	case errors.Is(err, signer.ErrIdentity):
+		return fmt.Errorf("%w\nnothing was timestamped or logged; something between this job and Fulcio, or Fulcio itself, certifies identities it should not: check --signing-config", err)
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("%w\nnothing listens there: check that the server is up and that --signing-config names it", err)
+	}
+	var se *signer.ServerError
+	if errors.As(err, &se) {
+		return fmt.Errorf("%w\ntry again when %s answers again, or name another server in --signing-config", err, se.URL)
+	}
+	return err
 }
 
 func subjectsJSON(ss []subject.Subject) []ghaction.Subject {

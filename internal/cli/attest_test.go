@@ -296,10 +296,10 @@ func TestAttestFailuresWriteNothing(t *testing.T) {
 		want          error
 	}{
 		{name: "fulcio down", token: good, signingConfig: signingConfigWith(t, sb, "caUrls", deadURL(t)), want: signer.ErrCertificate},
-		{name: "rekor down", token: good, signingConfig: signingConfigWith(t, sb, "rekorTlogUrls", deadURL(t)), want: signer.ErrSigning},
-		{name: "tsa down", token: good, signingConfig: signingConfigWith(t, sb, "tsaUrls", deadURL(t)+"/api/v1/timestamp"), want: signer.ErrSigning},
-		{name: "wrong audience", token: otherAud, want: signer.ErrCertificate},
-		{name: "expired token", token: expired, want: signer.ErrCertificate},
+		{name: "rekor down", token: good, signingConfig: signingConfigWith(t, sb, "rekorTlogUrls", deadURL(t)), want: signer.ErrLog},
+		{name: "tsa down", token: good, signingConfig: signingConfigWith(t, sb, "tsaUrls", deadURL(t)+"/api/v1/timestamp"), want: signer.ErrTimestamp},
+		{name: "wrong audience", token: otherAud, want: signer.ErrToken},
+		{name: "expired token", token: expired, want: signer.ErrToken},
 		{name: "unwritable output", token: good, bundlePath: fileAsDir, want: syscall.ENOTDIR},
 		{name: "no file matches", token: good, paths: []string{filepath.Join(dir, "*.none")}, want: subject.ErrNoMatch},
 	}

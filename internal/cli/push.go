@@ -17,12 +17,6 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/oci"
 )
 
-// pushAttestations is attest's last step under --push-to-registry: each
-// written bundle is attached to every --subject-image it is about, as an
-// OCI 1.1 referrer (the referrers tag schema on registries without the
-// API) and, with --push-legacy-tag, under cosign's sha256-HEX.att tag too.
-// With --attest-platforms, each platform image of an index gets its own
-// provenance, signed and pushed the same way.
 // checkPushFlags rejects contradictory push flags; attest calls it before
 // signing anything.
 func checkPushFlags(f attestFlags) error {
@@ -45,12 +39,76 @@ type pushRecord struct {
 	LegacyTag string `json:"legacyTag,omitempty"`
 }
 
-func pushAttestations(ctx context.Context, f attestFlags, bundlePaths []string, stderr io.Writer, getenv func(string) string) ([]pushRecord, error) {
+func (f attestFlags) ociOptions() []oci.Option {
+	return []oci.Option{oci.WithInsecureRegistry(f.allowInsecureRegistry), oci.WithTimeout(f.timeout)}
+}
+
+func (f attestFlags) image(ref string) (name.Digest, error) {
+	var nopts []name.Option
+	if f.allowInsecureRegistry {
+		nopts = append(nopts, name.Insecure)
+	}
+	img, err := name.NewDigest(ref, nopts...)
+	if err != nil {
+		return name.Digest{}, fmt.Errorf("--subject-image %s: %w", ref, err)
+	}
+	return img, nil
+}
+
+// checkRegistries is attest's registry work before signing, under
+// --push-to-registry: each image must exist and its registry must take
+// pushes from these credentials; with --attest-platforms, each index's
+// platforms are listed now. Nothing is written to the registry.
+func checkRegistries(ctx context.Context, f attestFlags) (map[string][]oci.Platform, error) {
 	if !f.pushToRegistry {
 		return nil, nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, f.pushDeadline)
+	defer cancel()
+	platforms := map[string][]oci.Platform{}
+	for _, ref := range f.subjectImages {
+		img, err := f.image(ref)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := oci.CheckPush(ctx, img, f.ociOptions()...); err != nil {
+			return nil, registryError(fmt.Errorf("--push-to-registry: %w (nothing was signed)", err), f)
+		}
+		if f.attestPlatforms {
+			ps, err := oci.Platforms(ctx, img, f.ociOptions()...)
+			if err != nil {
+				return nil, registryError(fmt.Errorf("--attest-platforms: %w (nothing was signed)", err), f)
+			}
+			platforms[img.String()] = ps
+		}
+	}
+	return platforms, nil
+}
+
+// registryError adds to a registry failure what the flags can change.
+func registryError(err error, f attestFlags) error {
+	if errors.Is(err, oci.ErrTimeout) {
+		return fmt.Errorf("%w\nallow more time with --push-deadline (now %s) or --timeout (now %s)", err, f.pushDeadline, f.timeout)
+	}
+	return err
+}
+
+// pushAttestations is attest's last step under --push-to-registry, and all
+// of `hallmark push`: each bundle is attached to every --subject-image it
+// is about, as an OCI 1.1 referrer (the referrers tag schema on registries
+// without the API) and, with --push-legacy-tag, under cosign's
+// sha256-HEX.att tag too. The pushes share one --push-deadline. With
+// --attest-platforms, each platform image of an index (as listed in
+// platforms before signing) gets its own provenance, signed and pushed the
+// same way.
+func pushAttestations(ctx context.Context, f attestFlags, bundlePaths []string, platforms map[string][]oci.Platform, stderr io.Writer, getenv func(string) string) ([]pushRecord, error) {
+	if !f.pushToRegistry {
+		return nil, nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, f.pushDeadline)
+	defer cancel()
 	var records []pushRecord
-	opts := []oci.Option{oci.WithInsecureRegistry(f.allowInsecureRegistry)}
+	opts := f.ociOptions()
 	type bundleFile struct {
 		path, predicateType string
 		data                []byte
@@ -68,24 +126,21 @@ func pushAttestations(ctx context.Context, f attestFlags, bundlePaths []string, 
 		}
 		files = append(files, bundleFile{path: p, predicateType: pt, data: data, digests: digests})
 	}
-	for _, ref := range f.subjectImages {
-		var nopts []name.Option
-		if f.allowInsecureRegistry {
-			nopts = append(nopts, name.Insecure)
-		}
-		img, err := name.NewDigest(ref, nopts...)
+	for i, ref := range f.subjectImages {
+		img, err := f.image(ref)
 		if err != nil {
-			return nil, fmt.Errorf("--subject-image %s: %w", ref, err)
+			return nil, err
 		}
+		unfinished := func(err error) error { return &pushError{err: err, images: f.subjectImages[i:]} }
 		pushed := 0
 		for _, b := range files {
 			if !slices.Contains(b.digests, img.DigestStr()) {
 				continue
 			}
 			att := oci.Attestation{Bundle: b.data, PredicateType: b.predicateType}
-			p, err := oci.Push(ctx, img, att, opts...)
+			p, err := oci.Push(pctx, img, att, opts...)
 			if err != nil {
-				return nil, fmt.Errorf("pushing %s: %w", b.path, err)
+				return records, unfinished(registryError(fmt.Errorf("pushing %s to %s: %w", b.path, img, err), f))
 			}
 			where := string(p.Source)
 			if p.Tag != "" {
@@ -94,9 +149,9 @@ func pushAttestations(ctx context.Context, f attestFlags, bundlePaths []string, 
 			fmt.Fprintf(stderr, "pushed %s to %s as %s (%s)\n", b.path, img, p.Manifest.DigestStr(), where)
 			rec := pushRecord{Image: img.String(), Bundle: b.path, Manifest: p.Manifest.DigestStr(), Via: string(p.Source), Tag: p.Tag}
 			if f.pushLegacyTag {
-				lp, err := oci.PushLegacy(ctx, img, att, opts...)
+				lp, err := oci.PushLegacy(pctx, img, att, opts...)
 				if err != nil {
-					return nil, fmt.Errorf("pushing %s under the legacy tag: %w", b.path, err)
+					return records, unfinished(registryError(fmt.Errorf("pushing %s to %s under the legacy tag: %w", b.path, img, err), f))
 				}
 				fmt.Fprintf(stderr, "pushed %s to %s under the legacy tag %s\n", b.path, img, lp.Tag)
 				rec.LegacyTag = lp.Tag
@@ -105,25 +160,65 @@ func pushAttestations(ctx context.Context, f attestFlags, bundlePaths []string, 
 			pushed++
 		}
 		if pushed == 0 {
-			return nil, fmt.Errorf("no bundle is about %s", img)
+			return records, unfinished(fmt.Errorf("no bundle is about %s", img))
 		}
 		if f.attestPlatforms {
-			if err := attestPlatforms(ctx, f, img, stderr, getenv); err != nil {
-				return nil, err
+			if err := attestPlatforms(ctx, f, img, platforms[img.String()], stderr, getenv); err != nil {
+				// The platforms' own runs say what they kept; the index's
+				// pushes are done.
+				return records, err
 			}
 		}
 	}
 	return records, nil
 }
 
+// pushError is a push that stopped at an image: that image and the ones
+// after it still lack their attestations.
+type pushError struct {
+	err    error
+	images []string
+}
+
+func (e *pushError) Error() string { return e.err.Error() }
+func (e *pushError) Unwrap() error { return e.err }
+
+// pushCommand is the `hallmark push` command line that pushes the written
+// bundles to the images the failed push pe left without them.
+func pushCommand(f attestFlags, bundles []string, pe *pushError) string {
+	images := pe.images
+	args := []string{"hallmark", "push"}
+	for _, img := range images {
+		args = append(args, "--subject-image", shellWord(img))
+	}
+	for _, b := range bundles {
+		args = append(args, "--bundle-path", shellWord(b))
+	}
+	if f.pushLegacyTag {
+		args = append(args, "--push-legacy-tag")
+	}
+	if f.allowInsecureRegistry {
+		args = append(args, "--allow-insecure-registry")
+	}
+	if f.pushDeadline != defaultPushDeadline {
+		args = append(args, "--push-deadline", f.pushDeadline.String())
+	}
+	return strings.Join(args, " ")
+}
+
+// shellWord is s as one POSIX shell word: as it is when that is safe,
+// quoted otherwise.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-") == "" {
+		return s
+	}
+	return shellQuote(s)
+}
+
 // attestPlatforms signs and pushes provenance for each platform image of
 // the index img, with the same build facts, one bundle per platform:
 // BASE.<os>-<arch>[-<variant>].sigstore.json.
-func attestPlatforms(ctx context.Context, f attestFlags, img name.Digest, stderr io.Writer, getenv func(string) string) error {
-	platforms, err := oci.Platforms(ctx, img, oci.WithInsecureRegistry(f.allowInsecureRegistry))
-	if err != nil {
-		return fmt.Errorf("--attest-platforms: %w", err)
-	}
+func attestPlatforms(ctx context.Context, f attestFlags, img name.Digest, platforms []oci.Platform, stderr io.Writer, getenv func(string) string) error {
 	if len(platforms) == 0 {
 		fmt.Fprintf(stderr, "%s is a single-platform image: no platforms to attest\n", img)
 		return nil

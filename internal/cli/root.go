@@ -28,7 +28,12 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	return exitCode(root.ExecuteContext(ctx), stderr)
+}
+
+// exitCode reports err on stderr and returns the process exit code for it:
+// 0 for none, an ExitError's code, else 2.
+func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
@@ -54,6 +59,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newActionCmd(),
 		newAttestCmd(),
+		newPushCmd(),
 		newVerifyArtifactCmd(),
 		newVerifyImageCmd(),
 		newVerifyNpmPackageCmd(),

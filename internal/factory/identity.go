@@ -182,6 +182,7 @@ func (s *JWTSVIDSigner) Sign(ctx context.Context, id string, payload []byte) (*s
 	}
 	o := s.opts
 	o.IdentityToken = svid.Marshal()
+	o.Audience = s.audience()
 	res, err := signer.Sign(ctx, payload, signer.PayloadTypeInToto, o)
 	if errors.Is(err, signer.ErrCertificate) {
 		// Fulcio says only that it could not process the token: name

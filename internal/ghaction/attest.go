@@ -65,6 +65,10 @@ type Attester func(ctx context.Context, req AttestRequest, stderr io.Writer) (*A
 // in its registry and returns where it went.
 type Pusher func(ctx context.Context, ref, bundlePath string) (string, error)
 
+// PushChecker finds out, writing nothing, whether a bundle could be pushed
+// to the image ref now: the image exists and the registry takes pushes.
+type PushChecker func(ctx context.Context, ref string) error
+
 // ErrForkPullRequest is returned when a pull_request run has no way to get
 // an identity token: GitHub gives none to workflows of pull requests from
 // forks. The error names the pull request and the fork when the event
@@ -110,8 +114,11 @@ func forkPullRequest(cfg AttestConfig, errNoToken error) error {
 // AttestConfig wires the attest action to the rest of hallmark.
 type AttestConfig struct {
 	Attest Attester
-	// Push attaches bundles to images when push-to-registry is true.
-	Push Pusher
+	// Push attaches bundles to images when push-to-registry is true;
+	// CheckPush, when set, runs before anything is signed, so a registry
+	// that would refuse the push costs no log entry.
+	Push      Pusher
+	CheckPush PushChecker
 	// Getenv reads the environment; os.Getenv in a real job.
 	Getenv func(string) string
 	// Stdout receives workflow commands (masks, outputs in old runners,
@@ -202,6 +209,11 @@ func attest(ctx context.Context, cfg AttestConfig, a *githubactions.Action) erro
 	}
 	a.AddMask(token)
 	req.IdentityToken = token
+	if push && cfg.CheckPush != nil {
+		if err := cfg.CheckPush(ctx, name+"@"+digest); err != nil {
+			return fmt.Errorf("input push-to-registry: %w (nothing was signed)", err)
+		}
+	}
 
 	res, err := cfg.Attest(ctx, req, cfg.Stderr)
 	if err != nil {
@@ -217,7 +229,8 @@ func attest(ctx context.Context, cfg AttestConfig, a *githubactions.Action) erro
 		for _, b := range res.Bundles {
 			where, err := cfg.Push(ctx, ref, b.Path)
 			if err != nil {
-				return fmt.Errorf("pushing %s to the registry of %s: %w", b.Path, ref, err)
+				return fmt.Errorf("pushing %s to the registry of %s: %w\nthe signed bundle is kept at %s; push it without signing again:\n  hallmark push --subject-image %s --bundle-path %s",
+					b.Path, ref, err, b.Path, ref, b.Path)
 			}
 			sum.Pushed = append(sum.Pushed, where)
 		}

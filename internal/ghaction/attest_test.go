@@ -172,6 +172,25 @@ func TestAttestPushesImage(t *testing.T) {
 		if !errors.Is(err, errDenied) {
 			t.Errorf("err = %v, want it to wrap %v", err, errDenied)
 		}
+		if !strings.Contains(err.Error(), "hallmark push --subject-image ghcr.io/acme/app@"+digest+" --bundle-path provenance.sigstore.json") {
+			t.Errorf("err = %v, want the command that pushes the kept bundle", err)
+		}
+	})
+
+	t.Run("registry refuses before signing", func(t *testing.T) {
+		signed := false
+		err := ghaction.Attest(context.Background(), ghaction.AttestConfig{
+			Attest: func(context.Context, ghaction.AttestRequest, io.Writer) (*ghaction.AttestResult, error) {
+				signed = true
+				return nil, errors.New("signed")
+			},
+			Getenv: r.getenv, Stdout: io.Discard, Stderr: io.Discard,
+			Push:      func(context.Context, string, string) (string, error) { return "", nil },
+			CheckPush: func(context.Context, string) error { return errDenied },
+		})
+		if !errors.Is(err, errDenied) || signed {
+			t.Errorf("err = %v, signed = %v: want the registry's refusal before anything is signed", err, signed)
+		}
 	})
 }
 

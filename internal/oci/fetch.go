@@ -31,12 +31,7 @@ func newClient(ctx context.Context, repo name.Repository, o *options) (*client, 
 	if err != nil {
 		return nil, fmt.Errorf("credentials for %s: %w", repo.RegistryStr(), err)
 	}
-	base := transport.NewUserAgent(o.baseTransport(), o.userAgent)
-	if o.retries > 0 {
-		base = transport.NewRetry(base, transport.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusTooManyRequests,
-			http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout))
-	}
-	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, base, []string{repo.Scope(transport.PullScope)})
+	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, o.roundTripper(), []string{repo.Scope(transport.PullScope)})
 	if err != nil {
 		return nil, classify("registry "+repo.RegistryStr(), err)
 	}

@@ -72,12 +72,17 @@ var (
 	// ErrInvalidArtifact: an attached artifact is malformed (wrong layers,
 	// media types, or oversized).
 	ErrInvalidArtifact = errors.New("invalid attestation artifact")
+	// ErrTimeout: the registry did not answer before the deadline (or
+	// within the per-try timeout, every try).
+	ErrTimeout = errors.New("registry did not answer in time")
 )
 
 // Option configures registry access. Defaults: credentials from the docker
 // config and its credential helpers (authn.DefaultKeychain), TLS unless the
 // registry is on loopback or a private address, remote.DefaultTransport,
-// three retries of transient failures, a silent logger.
+// three retries of transient failures (honouring Retry-After), 30 s for
+// each try to be answered, a silent logger. The context's deadline bounds
+// every operation, retries included.
 type Option func(*options) error
 
 type options struct {
@@ -85,6 +90,7 @@ type options struct {
 	transport http.RoundTripper
 	insecure  bool
 	retries   int
+	perTry    time.Duration
 	log       *slog.Logger
 	userAgent string
 }
@@ -133,6 +139,19 @@ func WithRetries(n int) Option {
 	}
 }
 
+// WithTimeout sets how long each try of a request may wait for the
+// registry's answer before it is abandoned (and retried). Zero: no limit
+// but the context's.
+func WithTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("oci: negative timeout %s", d)
+		}
+		o.perTry = d
+		return nil
+	}
+}
+
 // WithLogger sets where progress is logged. Default: discarded.
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) error {
@@ -157,6 +176,7 @@ func makeOptions(opts []Option) (*options, error) {
 		keychain:  authn.DefaultKeychain,
 		transport: remote.DefaultTransport,
 		retries:   3,
+		perTry:    30 * time.Second,
 		log:       slog.New(slog.DiscardHandler),
 		userAgent: "hallmark",
 	}
@@ -189,19 +209,20 @@ func (o *options) baseTransport() http.RoundTripper {
 	return t
 }
 
+// roundTripper is the base transport with the retry and timeout rules and the
+// user agent; go-containerregistry's own retries are off, so a request is
+// retried in one place.
+func (o *options) roundTripper() http.RoundTripper {
+	return transport.NewUserAgent(&retryTransport{base: o.baseTransport(), tries: o.retries + 1, perTry: o.perTry, backoff: 200 * time.Millisecond}, o.userAgent)
+}
+
 func (o *options) remoteOptions(ctx context.Context) []remote.Option {
-	ro := []remote.Option{
+	return []remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(o.keychain),
-		remote.WithTransport(o.baseTransport()),
-		remote.WithUserAgent(o.userAgent),
+		remote.WithTransport(o.roundTripper()),
+		remote.WithRetryPredicate(func(error) bool { return false }),
 	}
-	if o.retries == 0 {
-		ro = append(ro, remote.WithRetryPredicate(func(error) bool { return false }))
-	} else {
-		ro = append(ro, remote.WithRetryBackoff(remote.Backoff{Duration: 200 * time.Millisecond, Factor: 2, Jitter: 0.1, Steps: o.retries + 1}))
-	}
-	return ro
 }
 
 // ParseReference parses an image reference, by tag or digest, honouring
@@ -223,7 +244,11 @@ func classify(what string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	var tt *tryTimeout
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &tt) {
+		return fmt.Errorf("%s: %w (%v): check that the registry is up, or allow more time", what, ErrTimeout, err)
+	}
+	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	var te *transport.Error

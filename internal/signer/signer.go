@@ -3,13 +3,13 @@ package signer
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
 
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 	"github.com/sigstore/sigstore-go/pkg/root"
@@ -20,26 +20,38 @@ import (
 // PayloadTypeInToto is the DSSE payload type of in-toto statements.
 const PayloadTypeInToto = "application/vnd.in-toto+json"
 
+const bundleMediaType = "application/vnd.dev.sigstore.bundle.v0.3+json"
+
 // Options say where and how to sign.
 type Options struct {
 	// SigningConfig names the Fulcio, Rekor and TSA to use. Required.
 	SigningConfig *root.SigningConfig
-	// TrustedRoot, when set, checks the new bundle before Sign returns it:
-	// a bundle that would not verify is never handed out.
+	// TrustedRoot, when set, checks the certificate and each timestamp
+	// before anything is logged, each log entry as it comes, and the new
+	// bundle before Sign returns it: a bundle that would not verify is
+	// never handed out.
 	TrustedRoot root.TrustedMaterial
 	// IdentityToken is the OIDC token Fulcio exchanges for a certificate.
 	IdentityToken string
+	// Audience is the audience the identity token must be for: the client
+	// ID of Fulcio's issuer. DefaultAudience when empty.
+	Audience string
 	// Private signs without a transparency log: the TSA's timestamp alone
 	// proves the signing time, and nothing is published.
 	Private bool
-	// Timeout bounds each request to a server (30 s when zero). Retries is
-	// how many more tries a failed certificate, timestamp or Rekor v1
-	// request gets: DefaultRetries when zero, none when negative.
-	Timeout time.Duration
-	Retries int
+	// Deadline bounds the whole signing, every server and every retry
+	// (DefaultDeadline when zero). Timeout bounds each try of a request
+	// (DefaultTimeout when zero); no try runs past the deadline. Retries is
+	// how many more tries a failed request gets within the deadline:
+	// DefaultRetries when zero, none when negative.
+	Deadline time.Duration
+	Timeout  time.Duration
+	Retries  int
 	// Backoff is the first pause between tries; it doubles (1 s when zero).
+	// A longer Retry-After from the server is honoured.
 	Backoff time.Duration
-	// Now picks the services valid at this time; time.Now when nil.
+	// Now picks the services valid at this time and judges the token's
+	// validity; time.Now when nil.
 	Now func() time.Time
 	// Log receives progress; silent when nil.
 	Log *slog.Logger
@@ -48,16 +60,13 @@ type Options struct {
 	Transport http.RoundTripper
 }
 
-// DefaultRetries is how many more tries a failed certificate or timestamp
-// request gets when Options.Retries is zero.
-const DefaultRetries = 2
-
-// Errors Sign returns, to tell the user which server to look at.
-var (
-	ErrConfig      = errors.New("signing config")
-	ErrCertificate = errors.New("getting a signing certificate from fulcio")
-	ErrSigning     = errors.New("signing")
-	ErrCheck       = errors.New("the new bundle does not verify against the trusted root")
+// Defaults of Options. DefaultDeadline leaves room for three tries of
+// DefaultTimeout with their backoff, and ends a signing that cannot finish
+// well within a minute.
+const (
+	DefaultDeadline = 45 * time.Second
+	DefaultTimeout  = 10 * time.Second
+	DefaultRetries  = 2
 )
 
 // Result describes a signed bundle.
@@ -115,20 +124,33 @@ func chooseServices(sc *root.SigningConfig, now time.Time, private, withFulcio b
 
 // settings are Options with their defaults applied.
 type settings struct {
-	now     func() time.Time
-	timeout time.Duration
-	retries int
-	log     *slog.Logger
-	rt      *retryTransport
+	now       func() time.Time
+	deadline  time.Duration
+	timeout   time.Duration
+	retries   int
+	backoff   time.Duration
+	audience  string
+	log       *slog.Logger
+	transport http.RoundTripper
 }
 
-func (o Options) settings() settings {
-	st := settings{now: time.Now, timeout: o.Timeout, retries: o.Retries, log: o.Log}
+func (o Options) settings() (settings, error) {
+	st := settings{now: time.Now, deadline: o.Deadline, timeout: o.Timeout, retries: o.Retries,
+		backoff: o.Backoff, audience: o.Audience, log: o.Log, transport: o.Transport}
+	if o.SigningConfig == nil {
+		return st, fmt.Errorf("%w: none given", ErrConfig)
+	}
 	if o.Now != nil {
 		st.now = o.Now
 	}
+	if st.deadline == 0 {
+		st.deadline = DefaultDeadline
+	}
 	if st.timeout == 0 {
-		st.timeout = 30 * time.Second
+		st.timeout = min(DefaultTimeout, st.deadline)
+	}
+	if st.deadline < 0 || st.timeout < 0 || o.Backoff < 0 {
+		return st, fmt.Errorf("%w: negative deadline, timeout or backoff", ErrConfig)
 	}
 	if st.retries == 0 {
 		st.retries = DefaultRetries
@@ -136,42 +158,50 @@ func (o Options) settings() settings {
 	if st.retries < 0 {
 		st.retries = 0
 	}
-	backoff := o.Backoff
-	if backoff == 0 {
-		backoff = time.Second
+	if st.backoff == 0 {
+		st.backoff = time.Second
+	}
+	if st.audience == "" {
+		st.audience = DefaultAudience
 	}
 	if st.log == nil {
 		st.log = slog.New(slog.DiscardHandler)
 	}
-	st.rt = &retryTransport{base: o.Transport, attempts: st.retries + 1, perTry: st.timeout, backoff: backoff}
-	return st
+	if st.transport == nil {
+		st.transport = http.DefaultTransport
+	}
+	return st, nil
 }
 
-// timeEvidence adds the logs and timestamp authorities of svc to opts.
-// Rekor v1 retries inside its client and answers a replayed entry with
-// 409, which sigstore-go resolves to the existing entry. Rekor v2 entries
-// are not retried by a transport: the ephemeral key or certificate of a
-// signature is new, so one attempt never collides with an earlier run's.
-func (st settings) timeEvidence(opts *sign.BundleOptions, svc services) {
-	for _, t := range svc.tsa {
-		opts.TimestampAuthorities = append(opts.TimestampAuthorities,
-			sign.NewTimestampAuthority(&sign.TimestampAuthorityOptions{URL: t.URL, Timeout: -1, Retries: 0, Transport: st.rt}))
-	}
-	for _, r := range svc.rekor {
-		opts.TransparencyLogs = append(opts.TransparencyLogs,
-			sign.NewRekor(&sign.RekorOptions{BaseURL: r.URL, Version: r.MajorAPIVersion, Timeout: st.timeout, Retries: uint(st.retries)}))
-	}
+func (st settings) caller(maxBody int64) *caller {
+	return &caller{transport: st.transport, perTry: st.timeout, tries: st.retries + 1,
+		backoff: st.backoff, deadline: st.deadline, maxBody: maxBody}
 }
 
-// Sign signs payload (of DSSE payloadType) into a Sigstore bundle v0.3.
+// Sign signs payload (of DSSE payloadType) into a Sigstore bundle v0.3 with
+// an ephemeral key certified by Fulcio for the identity token.
+//
+// Everything that can fail without spending a log entry is checked before
+// the log is written: the token's validity and audience, that the
+// certificate names the token's identity and chains to the trusted root,
+// and that each timestamp is over this signature and chains to the trusted
+// root. The whole signing ends by o.Deadline.
 func Sign(ctx context.Context, payload []byte, payloadType string, o Options) (*Result, error) {
-	if o.SigningConfig == nil {
-		return nil, fmt.Errorf("%w: none given", ErrConfig)
+	st, err := o.settings()
+	if err != nil {
+		return nil, err
 	}
 	if o.IdentityToken == "" {
 		return nil, ErrNoIdentityToken
 	}
-	st := o.settings()
+	claims, err := CheckToken(o.IdentityToken, st.audience, st.now())
+	if err != nil {
+		return nil, err
+	}
+	want, err := expectFromClaims(claims)
+	if err != nil {
+		return nil, err
+	}
 	svc, err := chooseServices(o.SigningConfig, st.now(), o.Private, true)
 	if err != nil {
 		return nil, err
@@ -180,35 +210,102 @@ func Sign(ctx context.Context, payload []byte, payloadType string, o Options) (*
 	if err != nil {
 		return nil, fmt.Errorf("%w: ephemeral key: %v", ErrSigning, err)
 	}
-	opts := sign.BundleOptions{
-		CertificateProvider: &fulcioProvider{
-			inner: sign.NewFulcio(&sign.FulcioOptions{BaseURL: svc.fulcio.URL, Timeout: -1, Retries: 0, Transport: st.rt}),
-			url:   svc.fulcio.URL,
-		},
-		CertificateProviderOptions: &sign.CertificateProviderOptions{IDToken: o.IdentityToken},
-		Context:                    ctx,
-	}
-	st.timeEvidence(&opts, svc)
+	s := &session{settings: st, svc: svc, tm: o.TrustedRoot}
 	st.log.Info("signing", "fulcio", svc.fulcio.URL, "logs", len(svc.rekor), "timestamp_authorities", len(svc.tsa))
-	pb, err := sign.Bundle(&sign.DSSEData{Data: payload, PayloadType: payloadType}, kp, opts)
+	res, err := s.sign(ctx, payload, payloadType, kp, func(ctx context.Context) (*x509.Certificate, error) {
+		return s.certificate(ctx, kp, o.IdentityToken, claims)
+	}, want)
+	return res, redact(err, o.IdentityToken)
+}
+
+// session is one signing: its settings, servers and trust.
+type session struct {
+	settings
+	svc services
+	tm  root.TrustedMaterial
+}
+
+// sign runs the signing pipeline, in this order: sign the payload; get the
+// certificate and check it names want; get each timestamp and check it; then
+// — only then — write each log entry and check it; finally verify the whole
+// bundle with the certificate's identity.
+func (s *session) sign(ctx context.Context, payload []byte, payloadType string, kp sign.Keypair,
+	getCert func(context.Context) (*x509.Certificate, error), want expectation) (*Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.deadline)
+	defer cancel()
+
+	content := &sign.DSSEData{Data: payload, PayloadType: payloadType}
+	sig, digest, err := kp.SignData(ctx, content.PreAuthEncoding())
 	if err != nil {
-		var fe *fulcioError
-		if errors.As(err, &fe) {
-			return nil, err
-		}
 		return nil, fmt.Errorf("%w: %v", ErrSigning, err)
 	}
-	if o.TrustedRoot != nil {
-		if err := check(pb, o.TrustedRoot, svc); err != nil {
+	pb := &protobundle.Bundle{MediaType: bundleMediaType}
+	content.Bundle(pb, sig, digest, kp.GetHashAlgorithm())
+
+	cert, err := getCert(ctx)
+	if err != nil {
+		return nil, err
+	}
+	summary, err := certificate.SummarizeCertificate(cert)
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading the certificate: %v", ErrSigning, err)
+	}
+	id, err := want.check(summary)
+	if err != nil {
+		return nil, s.fulcioError(err)
+	}
+	if s.tm != nil {
+		if _, err := verify.VerifyLeafCertificate(s.now(), cert, s.tm); err != nil {
+			return nil, s.fulcioError(fmt.Errorf("the certificate for %s does not chain to the trusted root's certificate authorities: %v",
+				summary.SubjectAlternativeName, err))
+		}
+	}
+	pb.VerificationMaterial = &protobundle.VerificationMaterial{
+		Content: &protobundle.VerificationMaterial_Certificate{Certificate: &protocommon.X509Certificate{RawBytes: cert.Raw}},
+	}
+
+	for _, t := range s.svc.tsa {
+		ts, err := s.timestamp(ctx, t.URL, sig)
+		if err != nil {
+			return nil, err
+		}
+		vm := pb.VerificationMaterial
+		if vm.TimestampVerificationData == nil {
+			vm.TimestampVerificationData = &protobundle.TimestampVerificationData{}
+		}
+		vm.TimestampVerificationData.Rfc3161Timestamps = append(vm.TimestampVerificationData.Rfc3161Timestamps,
+			&protocommon.RFC3161SignedTimestamp{SignedTimestamp: ts})
+	}
+
+	// Everything foreseeable is checked: from here on a failure may have
+	// spent a log entry.
+	for _, r := range s.svc.rekor {
+		if err := s.logEntry(ctx, r, cert, pb); err != nil {
 			return nil, err
 		}
 	}
-	return describe(pb, svc)
+	if s.tm != nil {
+		if err := check(pb, s.tm, s.svc, id); err != nil {
+			return nil, err
+		}
+	}
+	res := &Result{Bundle: &bundle.Bundle{Bundle: pb}, LogIndex: -1,
+		Identity: summary.SubjectAlternativeName, Issuer: summary.Extensions.Issuer, Extensions: summary.Extensions}
+	res.fillEvidence(pb, s.svc)
+	return res, nil
+}
+
+func (s *session) fulcioError(err error) error {
+	if s.svc.fulcio.URL == "" {
+		return err // a certificate of our own (SignWithCertificate)
+	}
+	return &ServerError{Kind: ErrCertificate, URL: s.svc.fulcio.URL, Err: err}
 }
 
 // check verifies a new bundle against the trusted root with the evidence
-// that was asked for: one entry per log, one timestamp per TSA.
-func check(pb *protobundle.Bundle, tm root.TrustedMaterial, svc services) error {
+// that was asked for (one entry per log, one timestamp per TSA) and the
+// identity the certificate was checked to name.
+func check(pb *protobundle.Bundle, tm root.TrustedMaterial, svc services, id verify.CertificateIdentity) error {
 	var opts []verify.VerifierOption
 	if n := len(svc.rekor); n > 0 {
 		opts = append(opts, verify.WithTransparencyLog(n))
@@ -229,52 +326,11 @@ func check(pb *protobundle.Bundle, tm root.TrustedMaterial, svc services) error 
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrCheck, err)
 	}
-	policy := verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithoutIdentitiesUnsafe())
+	policy := verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithCertificateIdentity(id))
 	if _, err := v.Verify(&bundle.Bundle{Bundle: pb}, policy); err != nil {
 		return fmt.Errorf("%w: %v", ErrCheck, err)
 	}
 	return nil
-}
-
-// fulcioProvider marks Fulcio's errors, so a failed certificate request is
-// told apart from a failed log or timestamp request.
-type fulcioProvider struct {
-	inner sign.CertificateProvider
-	url   string
-}
-
-type fulcioError struct {
-	url string
-	err error
-}
-
-func (e *fulcioError) Error() string {
-	return fmt.Sprintf("%v at %s: %v", ErrCertificate, e.url, e.err)
-}
-func (e *fulcioError) Unwrap() []error { return []error{ErrCertificate, e.err} }
-
-func (f *fulcioProvider) GetCertificate(ctx context.Context, kp sign.Keypair, opts *sign.CertificateProviderOptions) ([]byte, error) {
-	der, err := f.inner.GetCertificate(ctx, kp, opts)
-	if err != nil {
-		return nil, &fulcioError{url: f.url, err: err}
-	}
-	return der, nil
-}
-
-func describe(pb *protobundle.Bundle, svc services) (*Result, error) {
-	b := &bundle.Bundle{Bundle: pb}
-	r := &Result{Bundle: b, LogIndex: -1}
-	vc, err := b.VerificationContent()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrSigning, err)
-	}
-	if c := vc.Certificate(); c != nil {
-		if err := r.fillIdentity(c); err != nil {
-			return nil, err
-		}
-	}
-	r.fillEvidence(pb, svc)
-	return r, nil
 }
 
 // fillEvidence records the bundle's log entry and whether it is timestamped.
@@ -286,15 +342,4 @@ func (r *Result) fillEvidence(pb *protobundle.Bundle, svc services) {
 		}
 	}
 	r.Timestamped = len(pb.GetVerificationMaterial().GetTimestampVerificationData().GetRfc3161Timestamps()) > 0
-}
-
-func (r *Result) fillIdentity(c *x509.Certificate) error {
-	s, err := certificate.SummarizeCertificate(c)
-	if err != nil {
-		return fmt.Errorf("%w: reading the certificate: %v", ErrSigning, err)
-	}
-	r.Identity = s.SubjectAlternativeName
-	r.Issuer = s.Extensions.Issuer
-	r.Extensions = s.Extensions
-	return nil
 }

@@ -12,8 +12,7 @@ import (
 	"time"
 
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
-	"github.com/sigstore/sigstore-go/pkg/bundle"
-	"github.com/sigstore/sigstore-go/pkg/sign"
+	"github.com/sigstore/sigstore-go/pkg/fulcio/certificate"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 )
@@ -34,9 +33,6 @@ var ErrKey = errors.New("signing key")
 // The key stays in the process: only signatures over the payload and the
 // certificate leave it.
 func SignWithCertificate(ctx context.Context, payload []byte, payloadType string, key crypto.Signer, cert *x509.Certificate, o Options) (*Result, error) {
-	if o.SigningConfig == nil {
-		return nil, fmt.Errorf("%w: none given", ErrConfig)
-	}
 	if key == nil || cert == nil {
 		return nil, fmt.Errorf("%w: no key or no certificate", ErrKey)
 	}
@@ -44,44 +40,28 @@ func SignWithCertificate(ctx context.Context, payload []byte, payloadType string
 	if err != nil {
 		return nil, err
 	}
-	st := o.settings()
+	st, err := o.settings()
+	if err != nil {
+		return nil, err
+	}
 	if t := st.now(); t.After(cert.NotAfter) || t.Before(cert.NotBefore) {
 		return nil, fmt.Errorf("%w: certificate valid %s to %s, now is %s", ErrKey,
 			cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339), t.UTC().Format(time.RFC3339))
+	}
+	summary, err := certificate.SummarizeCertificate(cert)
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading the certificate: %v", ErrKey, err)
 	}
 	svc, err := chooseServices(o.SigningConfig, st.now(), o.Private, false)
 	if err != nil {
 		return nil, err
 	}
-	opts := sign.BundleOptions{
-		CertificateProvider: staticCertificate(cert.Raw),
-		Context:             ctx,
-	}
-	st.timeEvidence(&opts, svc)
+	s := &session{settings: st, svc: svc, tm: o.TrustedRoot}
 	st.log.Info("signing with certificate", "logs", len(svc.rekor), "timestamp_authorities", len(svc.tsa))
-	pb, err := sign.Bundle(&sign.DSSEData{Data: payload, PayloadType: payloadType}, kp, opts)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrSigning, err)
-	}
-	if o.TrustedRoot != nil {
-		if err := check(pb, o.TrustedRoot, svc); err != nil {
-			return nil, err
-		}
-	}
-	r := &Result{Bundle: &bundle.Bundle{Bundle: pb}, LogIndex: -1}
-	if len(cert.URIs) == 1 {
-		r.Identity = cert.URIs[0].String()
-	}
-	r.fillEvidence(pb, svc)
-	return r, nil
-}
-
-// staticCertificate is a CertificateProvider that hands out one
-// certificate: the SVID's, issued by SPIRE rather than requested here.
-type staticCertificate []byte
-
-func (c staticCertificate) GetCertificate(context.Context, sign.Keypair, *sign.CertificateProviderOptions) ([]byte, error) {
-	return c, nil
+	// The certificate is our own: the bundle must verify with exactly
+	// its identity.
+	want := expectation{issuer: summary.Extensions.Issuer, sans: []string{summary.SubjectAlternativeName}, describe: "certificate"}
+	return s.sign(ctx, payload, payloadType, kp, func(context.Context) (*x509.Certificate, error) { return cert, nil }, want)
 }
 
 // certKeypair is a sign.Keypair over a key held elsewhere (an SVID's).

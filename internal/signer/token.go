@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -135,4 +137,93 @@ func Claims(token string) (map[string]any, error) {
 		return nil, errors.New("identity token payload is not JSON")
 	}
 	return c, nil
+}
+
+// DefaultAudience is the audience Fulcio's issuers expect of an identity
+// token unless configured otherwise.
+const DefaultAudience = "sigstore"
+
+// tokenLeeway is how far a token's nbf may lie in the future, as clocks
+// drift; Fulcio's OIDC verifier allows as much.
+const tokenLeeway = 5 * time.Minute
+
+// CheckToken reads the token's claims, without checking its signature
+// (Fulcio does that), and refuses a token Fulcio would refuse: one that
+// has expired, is not yet valid, was issued for another audience than
+// audience (DefaultAudience when empty) or names no issuer or subject. It
+// runs before Fulcio is asked, so the error says what is wrong instead of
+// Fulcio's "error processing the identity token". The token itself never
+// appears in an error.
+func CheckToken(token, audience string, now time.Time) (map[string]any, error) {
+	if audience == "" {
+		audience = DefaultAudience
+	}
+	claims, err := Claims(token)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrToken, err)
+	}
+	if iss, _ := claims["iss"].(string); iss == "" {
+		return nil, fmt.Errorf("%w: it names no issuer (iss)", ErrToken)
+	}
+	if sub, _ := claims["sub"].(string); sub == "" {
+		return nil, fmt.Errorf("%w: it names no subject (sub)", ErrToken)
+	}
+	if exp, ok, err := numericDate(claims, "exp"); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, fmt.Errorf("%w: it has no expiry (exp)", ErrToken)
+	} else if !now.Before(exp) {
+		return nil, fmt.Errorf("%w: it expired at %s, %s ago: get a fresh token (GitHub's live five minutes) and sign at once",
+			ErrToken, exp.UTC().Format(time.RFC3339), now.Sub(exp).Round(time.Second))
+	}
+	if nbf, ok, err := numericDate(claims, "nbf"); err != nil {
+		return nil, err
+	} else if ok && nbf.After(now.Add(tokenLeeway)) {
+		return nil, fmt.Errorf("%w: it is not valid before %s, %s from now: check this machine's clock",
+			ErrToken, nbf.UTC().Format(time.RFC3339), nbf.Sub(now).Round(time.Second))
+	}
+	auds, err := audiences(claims)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(auds, audience) {
+		return nil, fmt.Errorf("%w: it is for audience %q, Fulcio wants %q: request the token for audience %s",
+			ErrToken, strings.Join(auds, ","), audience, audience)
+	}
+	return claims, nil
+}
+
+// numericDate reads a JWT NumericDate claim (seconds since the epoch).
+func numericDate(claims map[string]any, name string) (time.Time, bool, error) {
+	v, ok := claims[name]
+	if !ok {
+		return time.Time{}, false, nil
+	}
+	f, ok := v.(float64)
+	if !ok || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f > 1<<40 {
+		return time.Time{}, false, fmt.Errorf("%w: its %s claim is not a time", ErrToken, name)
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), true, nil
+}
+
+// audiences reads the aud claim: a string or a list of strings.
+func audiences(claims map[string]any) ([]string, error) {
+	switch v := claims["aud"].(type) {
+	case string:
+		return []string{v}, nil
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, a := range v {
+			s, ok := a.(string)
+			if !ok {
+				return nil, fmt.Errorf("%w: its aud claim is not a list of strings", ErrToken)
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	case nil:
+		return nil, fmt.Errorf("%w: it names no audience (aud)", ErrToken)
+	}
+	return nil, fmt.Errorf("%w: its aud claim is not a string or list", ErrToken)
 }
