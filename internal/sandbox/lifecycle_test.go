@@ -52,7 +52,10 @@ func listening(port int) bool {
 }
 
 // assertGone fails unless every process of s has exited and none of its
-// ports accepts connections.
+// ports is held by it or anything it spawned. Other tests run beside this
+// one and may bind a port the sandbox freed, so a port that accepts
+// connections fails only while a process of the sandbox's process groups
+// listens on it.
 func assertGone(t *testing.T, s *sandbox.Sandbox) {
 	t.Helper()
 	for _, p := range s.Processes {
@@ -60,11 +63,80 @@ func assertGone(t *testing.T, s *sandbox.Sandbox) {
 			t.Errorf("%s (pid %d) still running", p.Name, p.PID)
 		}
 		for _, port := range p.Ports {
-			if listening(port) {
-				t.Errorf("%s port %d still listening", p.Name, port)
+			if !listening(port) {
+				continue
+			}
+			owners := listeners(t, port)
+			for _, pid := range owners {
+				if processGroup(pid) == p.PID {
+					t.Errorf("%s port %d still listening (pid %d of its group)", p.Name, port, pid)
+				}
+			}
+			if len(owners) > 0 {
+				t.Logf("%s's freed port %d is held now by pids %v, not of its group", p.Name, port, owners)
 			}
 		}
 	}
+}
+
+// listeners returns the pids of the processes holding a listening TCP
+// socket on port, from /proc.
+func listeners(t *testing.T, port int) []int {
+	t.Helper()
+	inodes := map[string]bool{}
+	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 10 || f[3] != "0A" { // 0A: LISTEN
+				continue
+			}
+			_, hexPort, _ := strings.Cut(f[1], ":")
+			if n, err := strconv.ParseInt(hexPort, 16, 32); err == nil && int(n) == port {
+				inodes["socket:["+f[9]+"]"] = true
+			}
+		}
+	}
+	var pids []int
+	procs, _ := filepath.Glob("/proc/[0-9]*/fd/*")
+	seen := map[int]bool{}
+	for _, fd := range procs {
+		target, err := os.Readlink(fd)
+		if err != nil || !inodes[target] {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.Split(fd, "/")[2])
+		if err == nil && !seen[pid] {
+			seen[pid] = true
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// processGroup is pid's process group, or -1.
+func processGroup(pid int) int {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return -1
+	}
+	// pid (comm) state ppid pgrp …; comm may hold spaces and parentheses.
+	rest := string(data)
+	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	f := strings.Fields(rest)
+	if len(f) < 3 {
+		return -1
+	}
+	pg, err := strconv.Atoi(f[2])
+	if err != nil {
+		return -1
+	}
+	return pg
 }
 
 func process(t *testing.T, s *sandbox.Sandbox, name string) *sandbox.Process {
