@@ -22,6 +22,10 @@ import (
 // of the verdict it gives (a provenance policy or a summary policy).
 type checker struct {
 	sigstore *verify.Verifier
+	// sigstoreChains verifies bundles that carry intermediates of their
+	// own, against the trusted material as given (sigstore just links to
+	// the root's pre-verified intermediates, see linkChains).
+	sigstoreChains *verify.Verifier
 	// trusted is the trusted material as given (for npm's publish
 	// attestations, see NewNpmVerifier).
 	trusted    root.TrustedMaterial
@@ -153,7 +157,11 @@ func (r *run) checkInput() error {
 // at signing time, SCTs, the signature over the envelope), verified times
 // not after the clock's now, then which kind of signer the certificate is.
 func (r *run) checkSignature() error {
-	res, err := r.c.sigstore.Verify(r.b, verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithoutIdentitiesUnsafe()))
+	sv := r.c.sigstore
+	if len(r.b.GetVerificationMaterial().GetX509CertificateChain().GetCertificates()) > 1 {
+		sv = r.c.sigstoreChains
+	}
+	res, err := sv.Verify(r.b, verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithoutIdentitiesUnsafe()))
 	if err != nil {
 		return r.c.classify(r.b, r.payload, err)
 	}

@@ -265,9 +265,13 @@ func newChecker(trusted root.TrustedMaterial, th resolvedThresholds, explicitSCT
 		tm = SPIFFETrustedMaterial(trusted, o.spiffeBundles...)
 		set = x509bundle.NewSet(o.spiffeBundles...)
 	}
-	sv, err := verify.NewVerifier(tm, vopts...)
+	chains, err := verify.NewVerifier(tm, vopts...)
 	if err != nil {
 		return nil, err
 	}
-	return &checker{sigstore: sv, trusted: trusted, thresholds: th, scts: scts, noLogs: len(trusted.RekorLogs()) == 0, spiffe: set, now: o.now, log: o.log}, nil
+	sv, err := verify.NewVerifier(linkChains(tm), vopts...)
+	if err != nil {
+		return nil, err
+	}
+	return &checker{sigstore: sv, sigstoreChains: chains, trusted: trusted, thresholds: th, scts: scts, noLogs: len(trusted.RekorLogs()) == 0, spiffe: set, now: o.now, log: o.log}, nil
 }

@@ -1,0 +1,130 @@
+package verifier
+
+import (
+	"crypto/x509"
+	"errors"
+	"time"
+
+	"github.com/sigstore/sigstore-go/pkg/root"
+)
+
+// sigstore-go verifies every signing certificate's whole chain, so each
+// bundle pays again for the intermediate-to-root signature, which depends on
+// the trusted root alone (a P-384 signature for the public-good instance:
+// a fifth of a verification). linkedTrustedMaterial checks those links once,
+// when the verifier is made, and then verifies each leaf against the
+// intermediates it already trusts. It is a local wrapper around
+// root.FulcioCertificateAuthority.Verify, which it must match: the same
+// validity windows, key usage and chain; a CA whose root constrains the
+// path below it (a path length or name constraints) is left to sigstore-go
+// as it is, and so is a bundle that brings intermediates of its own (see
+// checker.sigstoreChains): sigstore-go adds those only to its own CA type.
+
+// linkedTrustedMaterial is trusted material whose Fulcio CAs verify leaves
+// against pre-verified intermediates.
+type linkedTrustedMaterial struct {
+	root.TrustedMaterial
+	cas []root.CertificateAuthority
+}
+
+func (m *linkedTrustedMaterial) FulcioCertificateAuthorities() []root.CertificateAuthority {
+	return m.cas
+}
+
+// linkChains wraps trusted so its Fulcio CAs verify only the leaf's link
+// per bundle. CAs it cannot link safely are kept as they are.
+func linkChains(trusted root.TrustedMaterial) root.TrustedMaterial {
+	var cas []root.CertificateAuthority
+	changed := false
+	for _, ca := range trusted.FulcioCertificateAuthorities() {
+		if l := newLinkedCA(ca); l != nil {
+			cas = append(cas, l)
+			changed = true
+			continue
+		}
+		cas = append(cas, ca)
+	}
+	if !changed {
+		return trusted
+	}
+	return &linkedTrustedMaterial{TrustedMaterial: trusted, cas: cas}
+}
+
+// linkedCA is a Fulcio CA whose intermediates were verified against its
+// root once.
+type linkedCA struct {
+	ca *root.FulcioCertificateAuthority
+	// anchors are the intermediates that chain to the root, as trust
+	// anchors for leaves.
+	anchors *x509.CertPool
+}
+
+func newLinkedCA(ca root.CertificateAuthority) *linkedCA {
+	fca, ok := ca.(*root.FulcioCertificateAuthority)
+	if !ok || fca.Root == nil || len(fca.Intermediates) == 0 {
+		return nil
+	}
+	r := fca.Root
+	if r.MaxPathLen == 0 {
+		return nil // the root allows no CA below it: verify whole chains
+	}
+	if len(r.PermittedDNSDomains)+len(r.ExcludedDNSDomains)+len(r.PermittedIPRanges)+len(r.ExcludedIPRanges)+
+		len(r.PermittedEmailAddresses)+len(r.ExcludedEmailAddresses)+len(r.PermittedURIDomains)+len(r.ExcludedURIDomains) > 0 {
+		return nil
+	}
+	roots, inter := x509.NewCertPool(), x509.NewCertPool()
+	roots.AddCert(r)
+	for _, i := range fca.Intermediates {
+		inter.AddCert(i)
+	}
+	anchors := x509.NewCertPool()
+	linked := 0
+	for _, i := range fca.Intermediates {
+		// The link's signatures only: the validity windows are checked
+		// at each signing time, in Verify.
+		chains, err := i.Verify(x509.VerifyOptions{
+			Roots: roots, Intermediates: inter, CurrentTime: i.NotBefore,
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+		})
+		if err != nil || len(chains) != 1 || len(chains[0]) != 2 {
+			// Not directly under the root, or linked several ways: verify
+			// whole chains.
+			return nil
+		}
+		anchors.AddCert(i)
+		linked++
+	}
+	if linked == 0 {
+		return nil
+	}
+	return &linkedCA{ca: fca, anchors: anchors}
+}
+
+// Verify checks cert as root.FulcioCertificateAuthority.Verify does, at the
+// observer timestamp: the CA's validity period, and a chain whose every
+// certificate is valid at that time; the intermediates' signatures by the
+// root were checked once in newLinkedCA.
+func (l *linkedCA) Verify(cert *x509.Certificate, at time.Time) ([][]*x509.Certificate, error) {
+	ca := l.ca
+	if !ca.ValidityPeriodStart.IsZero() && at.Before(ca.ValidityPeriodStart) {
+		return nil, errors.New("certificate is not valid yet")
+	}
+	if !ca.ValidityPeriodEnd.IsZero() && at.After(ca.ValidityPeriodEnd) {
+		return nil, errors.New("certificate is no longer valid")
+	}
+	if at.Before(ca.Root.NotBefore) || at.After(ca.Root.NotAfter) {
+		return nil, x509.CertificateInvalidError{Cert: ca.Root, Reason: x509.Expired}
+	}
+	chains, err := cert.Verify(x509.VerifyOptions{
+		CurrentTime: at,
+		Roots:       l.anchors,
+		KeyUsages:   []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range chains {
+		chains[i] = append(chains[i], ca.Root)
+	}
+	return chains, nil
+}
