@@ -1,15 +1,11 @@
 package verifier
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
 	intoto "github.com/in-toto/attestation/go/v1"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -375,85 +371,6 @@ func checkDigestSet(path string, d map[string]string) error {
 		}
 	}
 	return nil
-}
-
-// decodeStrict decodes JSON into generic values (objects as
-// map[string]any, numbers as json.Number) and refuses input that JSON
-// readers disagree on: invalid UTF-8, an object key given twice, or two
-// keys equal under Unicode case folding (encoding/json would match either
-// to one struct field), nesting deeper than maxStatementDepth, and
-// anything after the value.
-func decodeStrict(data []byte) (any, error) {
-	if !utf8.Valid(data) {
-		return nil, errors.New("invalid UTF-8")
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	v, err := decodeValue(dec, 0)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("data after the JSON value")
-	}
-	return v, nil
-}
-
-func decodeValue(dec *json.Decoder, depth int) (any, error) {
-	if depth > maxStatementDepth {
-		return nil, fmt.Errorf("nested deeper than %d", maxStatementDepth)
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			obj := map[string]any{}
-			folded := map[string]string{}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				k := kt.(string)
-				if _, dup := obj[k]; dup {
-					return nil, fmt.Errorf("key %q given twice", k)
-				}
-				f := foldKey(k)
-				if other, dup := folded[f]; dup {
-					return nil, fmt.Errorf("keys %q and %q differ only by case", other, k)
-				}
-				folded[f] = k
-				v, err := decodeValue(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				obj[k] = v
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, err
-			}
-			return obj, nil
-		case '[':
-			arr := []any{}
-			for dec.More() {
-				v, err := decodeValue(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				arr = append(arr, v)
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, err
-			}
-			return arr, nil
-		}
-		return nil, fmt.Errorf("unexpected %v", t)
-	}
-	return tok, nil
 }
 
 // foldKey maps every rune to the smallest rune of its Unicode case-folding
