@@ -178,8 +178,11 @@ func (r *run) checkSignature() error {
 	if len(r.stamps) == 0 {
 		return fail(CheckTimestamp, "a verified signing time", "none", ErrMalformed)
 	}
-	leaf := leafCertificate(r.b)
-	if r.c.spiffe != nil && leaf != nil && !hasFulcioIssuer(leaf) {
+	var leaf *x509.Certificate
+	if r.c.spiffe != nil {
+		leaf = leafCertificate(r.b)
+	}
+	if leaf != nil && !hasFulcioIssuer(leaf) {
 		// sigstore-go found the certificate valid at a signing time
 		// through a SPIFFE authority; name its SPIFFE ID, checked again
 		// against the bundle of its own trust domain at every verified
