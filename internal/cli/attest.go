@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -432,36 +434,80 @@ func attest(ctx context.Context, f attestFlags, stdin io.Reader, stderr io.Write
 
 	sctx, cancel := context.WithTimeout(ctx, f.deadline)
 	defer cancel()
-	out := make([]ghaction.Bundle, 0, len(groups))
-	datas := make([][]byte, 0, len(groups))
+	// Bundles are signed side by side: each waits on the log's next
+	// checkpoint (about a second on Rekor v2), and one after another
+	// 10,000 subjects in 10 bundles would wait 10 s.
+	type signedBundle struct {
+		sum  ghaction.Bundle
+		data []byte
+		err  error
+	}
+	results := make([]signedBundle, len(groups))
+	sem := make(chan struct{}, attestConcurrency)
+	var wg sync.WaitGroup
+	var failed atomic.Bool
+	var progress sync.Mutex
 	for i, g := range groups {
-		if len(groups) > 1 {
-			fmt.Fprintf(stderr, "signing bundle %d of %d (%d subjects)\n", i+1, len(groups), len(g))
+		if failed.Load() {
+			break // no more entries spent once one bundle failed
 		}
-		res, err := signer.Sign(sctx, payloads[i], signer.PayloadTypeInToto, signer.Options{
-			SigningConfig: sc, TrustedRoot: tr, IdentityToken: token, Private: f.private,
-			Deadline: f.deadline, Timeout: f.timeout, Retries: retriesOption(f.retries),
-		})
-		if err != nil {
-			err = signingError(err, f)
-			if len(datas) > 0 {
-				// The bundles signed so far spent their entries: keep them.
-				kept, kerr := commitBundles(paths[:len(datas)], outs, datas, out)
-				return nil, &keptError{err: fmt.Errorf("signing bundle %d of %d: %w", i+1, len(groups), err), kept: kept, keepErr: kerr}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			res, err := signer.Sign(sctx, payloads[i], signer.PayloadTypeInToto, signer.Options{
+				SigningConfig: sc, TrustedRoot: tr, IdentityToken: token, Private: f.private,
+				Deadline: f.deadline, Timeout: f.timeout, Retries: retriesOption(f.retries),
+			})
+			var data []byte
+			if err == nil {
+				data, err = protojson.Marshal(res.Bundle)
 			}
-			return nil, err
+			if err != nil {
+				failed.Store(true)
+				results[i].err = err
+				return
+			}
+			sum := ghaction.Bundle{Path: paths[i], Subjects: subjectsJSON(g), Identity: res.Identity, Issuer: res.Issuer, LogURL: res.LogURL, Timestamped: res.Timestamped}
+			if res.LogIndex >= 0 {
+				idx := res.LogIndex
+				sum.LogIndex = &idx
+			}
+			results[i] = signedBundle{sum: sum, data: data}
+			if len(groups) > 1 {
+				progress.Lock()
+				fmt.Fprintf(stderr, "signed bundle %d of %d (%d subjects)\n", i+1, len(groups), len(g))
+				progress.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	var out []ghaction.Bundle
+	var datas [][]byte
+	var keptPaths []string
+	var keptOuts []*atomicfile.Reservation
+	firstErr, failedAt := error(nil), 0
+	for i, r := range results {
+		switch {
+		case r.err != nil && firstErr == nil:
+			firstErr, failedAt = r.err, i
+		case r.data != nil:
+			out, datas = append(out, r.sum), append(datas, r.data)
+			keptPaths, keptOuts = append(keptPaths, paths[i]), append(keptOuts, outs[i])
 		}
-		data, err := protojson.Marshal(res.Bundle)
-		if err != nil {
-			return nil, fmt.Errorf("encoding bundle: %w", err)
+	}
+	if firstErr != nil {
+		err := signingError(firstErr, f)
+		if len(groups) > 1 {
+			err = fmt.Errorf("signing bundle %d of %d: %w", failedAt+1, len(groups), err)
 		}
-		sum := ghaction.Bundle{Path: paths[i], Subjects: subjectsJSON(g), Identity: res.Identity, Issuer: res.Issuer, LogURL: res.LogURL, Timestamped: res.Timestamped}
-		if res.LogIndex >= 0 {
-			idx := res.LogIndex
-			sum.LogIndex = &idx
+		if len(datas) > 0 {
+			// The bundles signed spent their entries: keep them.
+			kept, kerr := commitBundles(keptPaths, keptOuts, datas, out)
+			return nil, &keptError{err: err, kept: kept, keepErr: kerr}
 		}
-		out = append(out, sum)
-		datas = append(datas, data)
+		return nil, err
 	}
 	written, err := commitBundles(paths, outs, datas, out)
 	if err != nil {
@@ -488,6 +534,9 @@ func attest(ctx context.Context, f attestFlags, stdin io.Reader, stderr io.Write
 func bundleSizeEstimate(payload []byte) int64 {
 	return int64(len(payload))*4/3 + 64<<10
 }
+
+// attestConcurrency is how many bundles are signed at once.
+const attestConcurrency = 16
 
 // maxReservations is the most bundle files reserved one by one.
 const maxReservations = 64
