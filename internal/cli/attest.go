@@ -33,6 +33,7 @@ const DefaultBundlePath = "provenance.sigstore.json"
 
 type attestFlags struct {
 	subjectPaths     []string
+	digestAlgorithms []string
 	subjectChecksums []string
 	subjectNames     []string
 	subjectDigests   []string
@@ -120,6 +121,7 @@ check) and again after it (the pushes).`,
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.subjectPaths, "subject-path", nil, "files to attest: globs, or newline/comma-separated lists of globs (repeatable)")
+	fl.StringSliceVar(&f.digestAlgorithms, "digest-algorithm", []string{subject.SHA256}, "digests of each --subject-path file: sha256 and/or sha512 (npm names packages by sha512); each file is read once")
 	fl.StringArrayVar(&f.subjectChecksums, "subject-checksums", nil, "sha256sum/sha512sum output file, or - for stdin (repeatable)")
 	fl.StringArrayVar(&f.subjectNames, "subject-name", nil, "subject name, paired with --subject-digest (repeatable)")
 	fl.StringArrayVar(&f.subjectDigests, "subject-digest", nil, "subject digest sha256:HEX or sha512:HEX, paired with --subject-name (repeatable)")
@@ -148,7 +150,11 @@ check) and again after it (the pushes).`,
 func collectSubjects(ctx context.Context, f attestFlags, stdin io.Reader) ([]subject.Subject, error) {
 	var lists [][]subject.Subject
 	if len(f.subjectPaths) > 0 {
-		s, err := subject.FromPaths(ctx, f.subjectPaths)
+		algs := f.digestAlgorithms
+		if len(algs) == 0 {
+			algs = []string{subject.SHA256}
+		}
+		s, err := subject.FromPaths(ctx, f.subjectPaths, subject.WithAlgorithms(algs...))
 		if err != nil {
 			return nil, err
 		}

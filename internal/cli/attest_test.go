@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -394,4 +395,51 @@ func processCPU() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestAttestDigestAlgorithms: --digest-algorithm names the subjects' digests
+// (sha512, as npm names packages, or both), and verify-artifact hashes the
+// artifact with what the statement names.
+func TestAttestDigestAlgorithms(t *testing.T) {
+	sb := sandboxtest.Start(t)
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"pkg.tgz": "a package\n"})
+	token, _ := sb.Token(oidc.DefaultAudience, map[string]string{"repository": "acme/app", "job_workflow_ref": testJobRef})
+	for _, tc := range []struct {
+		algs []string
+		want []string
+	}{
+		{[]string{"sha512"}, []string{"sha512"}},
+		{[]string{"sha256", "sha512"}, []string{"sha256", "sha512"}},
+	} {
+		t.Run(strings.Join(tc.algs, "+"), func(t *testing.T) {
+			bundle := filepath.Join(dir, strings.Join(tc.algs, "-")+".sigstore.json")
+			var stdout, stderr bytes.Buffer
+			if err := runAttest(context.Background(), attestFlags{
+				subjectPaths: []string{filepath.Join(dir, "pkg.tgz")}, digestAlgorithms: tc.algs, bundlePath: bundle, format: "text",
+				signingConfig: sb.SigningConfigPath(), trustedRoot: sb.TrustedRootPath(), identityToken: token,
+				factsFromToken: true, timeout: 30 * time.Second,
+			}, nil, &stdout, &stderr, attestEnv(nil)); err != nil {
+				t.Fatal(err)
+			}
+			_, st := statementOf(t, bundle)
+			digest := st["subject"].([]any)[0].(map[string]any)["digest"].(map[string]any)
+			var got []string
+			for alg := range digest {
+				got = append(got, alg)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("subject digests %v, want %v", got, tc.want)
+			}
+			out, errOut, code := run(t, "verify-artifact", filepath.Join(dir, "pkg.tgz"), "--provenance-path", bundle, "--trusted-root", sb.TrustedRootPath(),
+				"--cert-oidc-issuer", sb.IssuerURL, "--source-uri", "github.com/acme/app")
+			if code != 0 || !strings.Contains(out, "PASSED") {
+				t.Fatalf("verify-artifact: exit %d\n%s%s", code, out, errOut)
+			}
+		})
+	}
+	if _, errOut, code := run(t, "attest", "--subject-path", filepath.Join(dir, "pkg.tgz"), "--digest-algorithm", "md5"); code != 2 || !strings.Contains(errOut, "md5") {
+		t.Fatalf("--digest-algorithm md5: exit %d, %s", code, errOut)
+	}
 }
