@@ -71,3 +71,19 @@ func FuzzLoadSPIFFEBundle(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseEnvelope: reading arbitrary bytes as a bare DSSE envelope never
+// panics, and what it reads holds an envelope with a signature.
+func FuzzParseEnvelope(f *testing.F) {
+	addFiles(f, filepath.Join("..", "testdata", "realworld", "slsa-verifier", "vsa", "gce", "v1", "*.jsonl"))
+	f.Add([]byte(`{"payloadType":"x","payload":"","signatures":[{"sig":""}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b, err := verifier.ParseEnvelope(data)
+		if err != nil {
+			return
+		}
+		if b.GetDsseEnvelope() == nil || len(b.GetDsseEnvelope().GetSignatures()) == 0 {
+			t.Fatal("an envelope without a signature")
+		}
+	})
+}

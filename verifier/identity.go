@@ -53,6 +53,8 @@ func (k signerKind) String() string {
 		return "a Fulcio certificate for a SPIFFE ID"
 	case signerSVID:
 		return "an X.509-SVID"
+	case signerKey:
+		return "a verifier's key"
 	}
 	return "an unknown signer"
 }

@@ -1,6 +1,8 @@
 package verifier_test
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -55,9 +57,6 @@ var unreadFormats = map[string]int{
 	"cosign-legacy-attestation": 24, // verify-image of cosign's tag-based .att (OCI layouts)
 }
 
-// publicKeyVSAs are slsa-verifier's VSA cases, signed with a bare public key
-// rather than a certificate: verify-vsa checks Sigstore-signed summaries.
-const publicKeyVSAs = 3
 
 func TestRealWorldCorpus(t *testing.T) {
 	m, err := realworld.Load(filepath.Join("..", "testdata", "realworld"))
@@ -69,10 +68,6 @@ func TestRealWorldCorpus(t *testing.T) {
 	for _, c := range m.Cases {
 		if _, ok := unreadFormats[c.BundleFormat]; ok {
 			unread[c.BundleFormat]++
-			continue
-		}
-		if c.Command == "verify-vsa" {
-			unread["public-key VSA"]++
 			continue
 		}
 		cases++
@@ -112,9 +107,6 @@ func TestRealWorldCorpus(t *testing.T) {
 			t.Errorf("%d cases of unread format %s, the list says %d", unread[f], f, n)
 		}
 	}
-	if unread["public-key VSA"] != publicKeyVSAs {
-		t.Errorf("%d public-key VSA cases, want %d", unread["public-key VSA"], publicKeyVSAs)
-	}
 	t.Logf("real-world corpus: %d of %d cases Hallmark reads agree with their source; not read: %v", agreed, cases, unread)
 }
 
@@ -150,6 +142,9 @@ func verifyRealCase(t *testing.T, m *realworld.Manifest, c realworld.Case) error
 	}
 	if c.BundleFormat == realworld.FormatGCBDescribe {
 		return verifyGCBCase(t, m, c, data)
+	}
+	if c.Command == "verify-vsa" {
+		return verifyKeyVSACase(t, m, c, data)
 	}
 	root, err := m.TrustedRoot(c.TrustedRoot)
 	if err != nil {
@@ -451,4 +446,41 @@ func TestGCBCorpusSentinels(t *testing.T) {
 	if n != 31 {
 		t.Errorf("%d rejected Cloud Build cases, want 31", n)
 	}
+}
+
+// verifyKeyVSACase verifies a summary its verifier signed with a key of its
+// own, as verify-vsa --public-key does, under slsa-verifier's flags. A case
+// that names no subject is about the signature alone: any subject will do.
+func verifyKeyVSACase(t *testing.T, m *realworld.Manifest, c realworld.Case, data []byte) error {
+	t.Helper()
+	one := func(name string) string {
+		if v := c.Flags[name]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	keyPEM, err := os.ReadFile(m.Path(one("public-key-path")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(keyPEM)
+	key, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := verifier.ParseEnvelope(data)
+	if err != nil {
+		return err
+	}
+	var digests []verifier.Digest
+	for _, sd := range c.Flags["subject-digest"] {
+		alg, value, _ := strings.Cut(sd, ":")
+		digests = append(digests, verifier.Digest{Algorithm: alg, Hex: value})
+	}
+	if len(digests) == 0 {
+		digests = []verifier.Digest{{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}}
+	}
+	p := verifier.VSAPolicy{ResourceURI: one("resource-uri"), VerifierID: one("verifier-id"), Levels: c.Flags["verified-level"]}
+	_, err = verifier.VerifyVSAWithKey(b, verifier.VSAKey{ID: one("public-key-id"), Key: key}, p, digests...)
+	return err
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,6 +23,8 @@ var (
 	ErrVSAResult = errors.New("the summary does not say PASSED")
 	ErrVSALevel  = errors.New("the summary does not vouch for the level")
 	ErrVSAPolicy = errors.New("the summary was made under another policy")
+	// ErrVSAVerifier: the summary names another verifier.
+	ErrVSAVerifier = errors.New("the summary names another verifier")
 )
 
 // VSAPolicy says which verification summaries to accept.
@@ -38,6 +41,12 @@ type VSAPolicy struct {
 	// PolicyDigest, when set (sha256 hex), must equal the digest of the
 	// policy the summary names.
 	PolicyDigest string
+	// VerifierID, when set, must equal the summary's verifier.id.
+	VerifierID string
+	// Levels, when set, must all be among the summary's verifiedLevels
+	// (slsa-verifier's --verified-level, any level names the verifier
+	// uses, such as BCID_L1).
+	Levels []string
 	// Thresholds of evidence the summary's bundle must carry, as for
 	// provenance (default: one log entry, one observer timestamp). The
 	// policy decides, never the bundle: a summary without the log entry
@@ -94,6 +103,11 @@ func VerifyVSA(b *bundle.Bundle, trusted root.TrustedMaterial, p VSAPolicy, dige
 		return nil, fmt.Errorf("verify vsa: %w", err)
 	}
 	c.vsa = &vsaExpects{VSAPolicy: p, san: san}
+	return verifyVSA(c, b, digests)
+}
+
+// verifyVSA runs the pipeline for a summary and reads the result.
+func verifyVSA(c *checker, b *bundle.Bundle, digests []Digest) (*VSA, error) {
 	r := &run{c: c, b: b, digests: digests}
 	if err := r.verify(forVSA); err != nil {
 		return nil, err
@@ -118,6 +132,9 @@ func VerifyVSA(b *bundle.Bundle, trusted root.TrustedMaterial, p VSAPolicy, dige
 
 // checkIdentity: the summary was signed by the expected verifier.
 func (e *vsaExpects) checkIdentity(s *signer) error {
+	if s.kind == signerKey {
+		return nil // the signature named the key's id and verified with it
+	}
 	if s.kind == signerSVID {
 		return fail(CheckIdentity, "a Fulcio certificate of "+e.Issuer, s.kind.String(), ErrCertificateIdentity)
 	}
@@ -142,6 +159,14 @@ func (r *run) checkSummary() error {
 	}
 	if e.PolicyDigest != "" && pred.PolicyDigest["sha256"] != e.PolicyDigest {
 		return fail(CheckVSA, "policy sha256:"+e.PolicyDigest, "sha256:"+pred.PolicyDigest["sha256"], ErrVSAPolicy)
+	}
+	if e.VerifierID != "" && pred.VerifierID != e.VerifierID {
+		return fail(CheckVSA, "verifier "+e.VerifierID, pred.VerifierID, ErrVSAVerifier)
+	}
+	for _, l := range e.Levels {
+		if !slices.Contains(pred.VerifiedLevels, l) {
+			return fail(CheckVSA, "verified level "+l, strings.Join(pred.VerifiedLevels, ", "), ErrVSALevel)
+		}
 	}
 	best := -1
 	for _, l := range pred.VerifiedLevels {

@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"crypto"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -109,59 +113,112 @@ func writeVSA(cmd *cobra.Command, v vsaFlags, policy *verifier.Policy, policyPat
 
 func newVerifyVSACmd() *cobra.Command {
 	var vsaPath, trustedRoot, issuer, identity, identityRegex, resourceURI, format string
+	var publicKey, publicKeyID, verifierID string
+	var subjectDigests, levels []string
 	var minLevel int
 	cmd := &cobra.Command{
-		Use:   "verify-vsa ARTIFACT... --vsa-path V --trusted-root FILE --verifier-issuer ISS --verifier-identity SAN",
+		Use:   "verify-vsa [ARTIFACT...] --vsa-path V (--verifier-issuer ISS --verifier-identity SAN | --public-key FILE --public-key-id ID)",
 		Short: "Check a signed SLSA verification summary (VSA) for artifacts",
-		Long: `verify-vsa checks that a verification summary is signed by the expected verifier
-(OIDC issuer and certificate identity) under the trusted root, names each
-artifact's digest as a subject, says PASSED, and vouches for at least
---min-level. Offline. Exit 1 when a check fails.`,
-		Args: cobra.MinimumNArgs(1),
+		Long: `verify-vsa checks that a verification summary is signed by the expected verifier,
+names each artifact's digest (or each --subject-digest) as a subject, says
+PASSED, vouches for at least --min-level (and every --verified-level), and,
+when given, names the expected --resource-uri and --verifier-id. Offline.
+Exit 1 when a check fails.
+
+The verifier is a Sigstore identity (--verifier-issuer and --verifier-identity,
+under the trusted root; the summary must carry a log entry), or a key of its
+own: --public-key and --public-key-id check a bare DSSE envelope signed with
+that key, as slsa-verifier's verify-vsa does for Google's BCID summaries.`,
+		Example: `  hallmark verify-vsa app.tar.gz --vsa-path app.vsa.sigstore.json \
+    --verifier-issuer https://token.actions.githubusercontent.com \
+    --verifier-identity https://github.com/acme/deploy/.github/workflows/verify.yml@refs/heads/main
+  hallmark verify-vsa --vsa-path image.vsa.jsonl --subject-digest gce_image_id:8970095005306000053 \
+    --public-key vsa_signing_public_key.pem --public-key-id keystore://76574:prod:vsa_signing_public_key \
+    --verifier-id https://bcid.corp.google.com/verifier/bcid_package_enforcer/v0.1 --verified-level BCID_L1`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format); err != nil {
 				return err
 			}
-			if vsaPath == "" || issuer == "" || (identity == "") == (identityRegex == "") {
-				return errors.New("give --vsa-path, --verifier-issuer, and one of --verifier-identity or --verifier-identity-regex")
+			keyMode := publicKey != "" || cmd.Flags().Changed("public-key-id")
+			switch {
+			case vsaPath == "":
+				return errors.New("--vsa-path is required: the summary to check")
+			case len(args) == 0 && len(subjectDigests) == 0:
+				return errors.New("name what the summary is about: artifacts, or --subject-digest ALG:VALUE")
+			case keyMode && (publicKey == "" || issuer != "" || identity != "" || identityRegex != ""):
+				return errors.New("--public-key and --public-key-id go together, without --verifier-issuer or --verifier-identity")
+			case !keyMode && (issuer == "" || (identity == "") == (identityRegex == "")):
+				return errors.New("give --verifier-issuer and one of --verifier-identity or --verifier-identity-regex (or --public-key and --public-key-id)")
 			}
-			tr, err := resolveTrustedRoot(trustedRoot, os.Getenv, cmd.ErrOrStderr())
-			if err != nil {
-				return err
+			if len(levels) > 0 && !cmd.Flags().Changed("min-level") {
+				minLevel = 0 // the levels named are the expectation
 			}
+			p := verifier.VSAPolicy{MinLevel: minLevel, ResourceURI: resourceURI, VerifierID: verifierID, Levels: levels}
 			data, err := os.ReadFile(vsaPath)
 			if err != nil {
 				return fmt.Errorf("--vsa-path: %w", err)
 			}
-			b, err := verifier.ParseBundle(data)
-			if err != nil {
-				return &ExitError{Code: 1, Err: fmt.Errorf("FAILED: %v (%s)", err, vsaPath)}
+			var verify func(verifier.Digest) (*verifier.VSA, error)
+			var b *bundle.Bundle
+			if keyMode {
+				key, err := readPublicKey(publicKey)
+				if err != nil {
+					return err
+				}
+				if b, err = verifier.ParseEnvelope(data); err != nil {
+					return &ExitError{Code: 1, Err: fmt.Errorf("FAILED: %v (%s)", err, vsaPath)}
+				}
+				verify = func(d verifier.Digest) (*verifier.VSA, error) {
+					return verifier.VerifyVSAWithKey(b, verifier.VSAKey{ID: publicKeyID, Key: key}, p, d)
+				}
+			} else {
+				tr, err := resolveTrustedRoot(trustedRoot, os.Getenv, cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				if b, err = verifier.ParseBundle(data); err != nil {
+					return &ExitError{Code: 1, Err: fmt.Errorf("FAILED: %v (%s)", err, vsaPath)}
+				}
+				p.Issuer, p.SAN = issuer, identity
+				if identityRegex != "" {
+					p.SAN = "regexp:" + identityRegex
+				}
+				verify = func(d verifier.Digest) (*verifier.VSA, error) { return verifier.VerifyVSA(b, tr, p, d) }
 			}
-			san := identity
-			if identityRegex != "" {
-				san = "regexp:" + identityRegex
+			type subjectRef struct {
+				name   string
+				digest verifier.Digest
 			}
-			p := verifier.VSAPolicy{Issuer: issuer, SAN: san, MinLevel: minLevel, ResourceURI: resourceURI}
-			var verdicts []map[string]any
-			failed := 0
+			var subjects []subjectRef
 			for _, a := range args {
 				ds, err := digestFile(a, []string{"sha256"})
 				if err != nil {
 					return err
 				}
-				d := ds[0]
-				res, verr := verifier.VerifyVSA(b, tr, p, d)
-				vd := map[string]any{"artifact": a, "digest": d.Algorithm + ":" + d.Hex, "passed": verr == nil}
+				subjects = append(subjects, subjectRef{a, ds[0]})
+			}
+			for _, sd := range subjectDigests {
+				alg, value, ok := strings.Cut(sd, ":")
+				if !ok || alg == "" || value == "" {
+					return fmt.Errorf("--subject-digest %q: want ALG:VALUE", sd)
+				}
+				subjects = append(subjects, subjectRef{sd, verifier.Digest{Algorithm: alg, Hex: value}})
+			}
+			var verdicts []map[string]any
+			failed := 0
+			for _, s := range subjects {
+				res, verr := verify(s.digest)
+				vd := map[string]any{"artifact": s.name, "digest": s.digest.String(), "passed": verr == nil}
 				if verr != nil {
 					failed++
 					vd["failure"] = verr.Error()
 					if format == "text" {
-						fmt.Fprintf(cmd.OutOrStdout(), "FAILED: %v (%s)\n", verr, a)
+						fmt.Fprintf(cmd.OutOrStdout(), "FAILED: %v (%s)\n", verr, s.name)
 					}
 				} else {
 					vd["levels"], vd["verifier"], vd["timeVerified"] = res.Levels, res.Verifier, res.TimeVerified
 					if format == "text" {
-						fmt.Fprintf(cmd.OutOrStdout(), "PASSED: %s: verified %s by %s (%v)\n", a, res.TimeVerified.Format(time.RFC3339), res.Identity.SAN, res.Levels)
+						fmt.Fprintf(cmd.OutOrStdout(), "PASSED: %s: verified %s by %s (%v)\n", s.name, res.TimeVerified.Format(time.RFC3339), res.Identity.SAN, res.Levels)
 					}
 				}
 				verdicts = append(verdicts, vd)
@@ -172,19 +229,41 @@ artifact's digest as a subject, says PASSED, and vouches for at least
 				}
 			}
 			if failed > 0 {
-				return &ExitError{Code: 1, Err: fmt.Errorf("VSA check failed for %d of %d artifacts", failed, len(args))}
+				return &ExitError{Code: 1, Err: fmt.Errorf("VSA check failed for %d of %d subjects", failed, len(subjects))}
 			}
 			return nil
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&vsaPath, "vsa-path", "", "the VSA bundle")
+	fl.StringVar(&vsaPath, "vsa-path", "", "the VSA: a Sigstore bundle, or with --public-key a DSSE envelope")
 	fl.StringVar(&trustedRoot, "trusted-root", "", "Sigstore trusted_root.json (default $HALLMARK_TRUSTED_ROOT, else the one hallmark trusted-root cached)")
 	fl.StringVar(&issuer, "verifier-issuer", "", "OIDC issuer of the verifier's identity")
 	fl.StringVar(&identity, "verifier-identity", "", "certificate identity (SAN) of the verifier, exact")
 	fl.StringVar(&identityRegex, "verifier-identity-regex", "", "certificate identity of the verifier, regular expression")
+	fl.StringVar(&publicKey, "public-key", "", "PEM public key the verifier signs its summaries with (instead of a Sigstore identity)")
+	fl.StringVar(&publicKeyID, "public-key-id", "", "with --public-key: the key id the summary's signature must name")
+	fl.StringArrayVar(&subjectDigests, "subject-digest", nil, "a subject the summary must name, ALG:VALUE, in place of an artifact (repeatable)")
+	fl.StringVar(&verifierID, "verifier-id", "", "expected verifier.id of the summary")
+	fl.StringArrayVar(&levels, "verified-level", nil, "a level the summary must list among its verifiedLevels, e.g. SLSA_BUILD_LEVEL_2 (repeatable)")
 	fl.StringVar(&resourceURI, "resource-uri", "", "expected resourceUri")
-	fl.IntVar(&minLevel, "min-level", 3, "SLSA build level the summary must vouch for")
+	fl.IntVar(&minLevel, "min-level", 3, "SLSA build level the summary must vouch for (0 when --verified-level names the levels)")
 	fl.StringVar(&format, "format", "text", "output format: text or json")
 	return cmd
+}
+
+// readPublicKey reads a PEM public key.
+func readPublicKey(path string) (crypto.PublicKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--public-key: %w", err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, fmt.Errorf("--public-key %s: not a PEM file", path)
+	}
+	key, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("--public-key %s: %w", path, err)
+	}
+	return key, nil
 }
