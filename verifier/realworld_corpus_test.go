@@ -57,7 +57,6 @@ var unreadFormats = map[string]int{
 	"cosign-legacy-attestation": 24, // verify-image of cosign's tag-based .att (OCI layouts)
 }
 
-
 func TestRealWorldCorpus(t *testing.T) {
 	m, err := realworld.Load(filepath.Join("..", "testdata", "realworld"))
 	if err != nil {
