@@ -90,9 +90,9 @@ func crossCheck(st *statement, s *signer) (known map[string]bool, err error) {
 	case st.v02 != nil && st.v02.BuildType == BuildTypeDelegator:
 		return crossCheckDelegatorV02(st.v02, c)
 	case st.v02 != nil && (st.v02.BuildType == BuildTypeGeneratorGen || st.v02.BuildType == BuildTypeGeneratorGo || st.v02.BuildType == BuildTypeGeneratorCont):
-		return nil, crossCheckGeneratorV02(st.v02, c, false)
+		return nil, crossCheckGeneratorV02(st.v02, s, false)
 	case st.v02 != nil && st.v02.BuildType == BuildTypeNpmCLIv2:
-		return nil, crossCheckGeneratorV02(st.v02, c, true)
+		return nil, crossCheckGeneratorV02(st.v02, s, true)
 	}
 	// Any other build type or signer: the signer must be the builder, and
 	// no source claim of the provenance is used (the source checks read the
@@ -249,7 +249,20 @@ func checkSourceDependency(deps []resourceDescriptor, c *certFields, digestKey s
 
 // crossCheckGeneratorV02 checks slsa-github-generator's v0.2 provenance
 // (generic, Go and container generators) and, with npm set, the npm CLI's.
-func crossCheckGeneratorV02(p *predicateV02, c *certFields, npm bool) error {
+func crossCheckGeneratorV02(p *predicateV02, s *signer, npm bool) error {
+	c := &s.cert
+	// vouched compares a claim the certificate may predate: a certificate
+	// issued before Fulcio recorded it leaves the claim unverified.
+	vouched := func(field, cert, payload string, present bool) error {
+		if !present {
+			return nil
+		}
+		if cert == "" && s.preExtensions {
+			s.unverified = append(s.unverified, field)
+			return nil
+		}
+		return equalCert(field, cert, payload)
+	}
 	if npm {
 		if id := p.Builder.ID; id != "https://github.com/actions/runner" && id != "https://github.com/actions/runner/github-hosted" {
 			return mismatch("builder.id (npm CLI)", "https://github.com/actions/runner", id)
@@ -268,7 +281,7 @@ func crossCheckGeneratorV02(p *predicateV02, c *certFields, npm bool) error {
 	if err := equalCert("invocation.configSource.digest.sha1", c.SourceRepositoryDigest, cs.Digest["sha1"]); err != nil {
 		return err
 	}
-	if err := equalCert("invocation.configSource.entryPoint", buildConfigPath(c), cs.EntryPoint); err != nil {
+	if err := vouched("invocation.configSource.entryPoint", buildConfigPath(c), cs.EntryPoint, true); err != nil {
 		return err
 	}
 	// The npm CLI runs inside the user's workflow, so nothing vouches for
@@ -285,7 +298,11 @@ func crossCheckGeneratorV02(p *predicateV02, c *certFields, npm bool) error {
 	}
 	runID, attempt := runOf(c.RunInvocationURI)
 	if id := p.Metadata.BuildInvocationID; id != "" {
-		if err := equalCert("metadata.buildInvocationID", runID+"-"+attempt, id); err != nil {
+		want := runID + "-" + attempt
+		if runID == "" {
+			want = ""
+		}
+		if err := vouched("metadata.buildInvocationID", want, id, true); err != nil {
 			return err
 		}
 	}
@@ -313,7 +330,7 @@ func crossCheckGeneratorV02(p *predicateV02, c *certFields, npm bool) error {
 		{key("github_run_attempt"), attempt},
 	} {
 		v, present := env[f.name]
-		if err := equalCertIfPresent("invocation.environment."+f.name, f.cert, v, present); err != nil {
+		if err := vouched("invocation.environment."+f.name, f.cert, stringify(v), present); err != nil {
 			return err
 		}
 	}

@@ -40,7 +40,12 @@
 //     chaining to a trusted Fulcio CA or, with WithSPIFFEBundles, an
 //     X.509-SVID chaining to the bundle of its own trust domain, at signing
 //     time, SCTs (by default 1 when the trusted root lists CT logs, 0 when
-//     it lists none), and the signature.
+//     it lists none), and the signature. A bundle whose entries are Rekor
+//     intoto v0.0.1 entries (cosign's legacy attestations, before 2023),
+//     which sigstore-go does not check, gets the same checks from its
+//     parts: the entry's inclusion promise under a log of the trusted root,
+//     the entry logging this payload's sha256 and this certificate, the
+//     chain and SCTs at its integrated time, the signature.
 //  3. CheckIdentity: for a Fulcio certificate, its OIDC issuer among
 //     Policy.Issuers, SAN and extensions matching Policy.Identity and every
 //     narrowing flag; for a SPIFFE signer, its SPIFFE ID among
@@ -68,7 +73,10 @@
 //     the certificate's. For slsa-github-generator (v0.2 generic, Go,
 //     container; v1 container-based) and the npm CLI the analogous fields.
 //     Another build type, or any signer but a GitHub Actions certificate,
-//     passes only if the signer is the builder.id it names.
+//     passes only if the signer is the builder.id it names. A GitHub
+//     certificate Fulcio issued before 2023 records no workflow file, run
+//     or repository ids: slsa-github-generator's claims of those are then
+//     listed in Result.Unverified rather than compared.
 //  7. CheckBuilder: the trust rule below.
 //  8. CheckSource, CheckRef: the certificate's source repository and ref
 //     (for a SPIFFE signer, the source the factory recorded; no ref)

@@ -65,6 +65,12 @@ func (k signerKind) spiffe() bool { return k == signerSPIFFEKeyless || k == sign
 type signer struct {
 	kind signerKind
 	cert certFields
+	// preExtensions is set for a GitHub certificate Fulcio issued before
+	// it recorded the build's run, workflow file and repository IDs
+	// (early 2023): only the deprecated GitHub extensions. Claims of
+	// those are then unverified, listed in unverified.
+	preExtensions bool
+	unverified    []string
 	// id is the SPIFFE ID of a SPIFFE signer.
 	id spiffeid.ID
 }

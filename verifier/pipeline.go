@@ -166,23 +166,38 @@ func (r *run) checkSignature() error {
 	if r.c.key != nil {
 		return r.checkKeySignature()
 	}
-	sv := r.c.sigstore
-	if len(r.b.GetVerificationMaterial().GetX509CertificateChain().GetCertificates()) > 1 {
-		sv = r.c.sigstoreChains
-	}
-	res, err := sv.Verify(r.b, verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithoutIdentitiesUnsafe()))
-	if err != nil {
-		return r.c.classify(r.b, r.payload, err)
-	}
-	if res.Signature == nil || res.Signature.Certificate == nil {
-		return fail(CheckSignature, "a certificate", "a bare public key", ErrCertificateIdentity)
+	var (
+		summary certFields
+		stamps  []Timestamp
+	)
+	if legacyEntries(r.b) {
+		var err error
+		if summary, stamps, err = r.checkLegacySignature(); err != nil {
+			return err
+		}
+	} else {
+		sv := r.c.sigstore
+		if len(r.b.GetVerificationMaterial().GetX509CertificateChain().GetCertificates()) > 1 {
+			sv = r.c.sigstoreChains
+		}
+		res, err := sv.Verify(r.b, verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithoutIdentitiesUnsafe()))
+		if err != nil {
+			return r.c.classify(r.b, r.payload, err)
+		}
+		if res.Signature == nil || res.Signature.Certificate == nil {
+			return fail(CheckSignature, "a certificate", "a bare public key", ErrCertificateIdentity)
+		}
+		summary = *res.Signature.Certificate
+		for _, ts := range res.VerifiedTimestamps {
+			stamps = append(stamps, Timestamp{Kind: ts.Type, URI: ts.URI, Time: ts.Timestamp})
+		}
 	}
 	now := r.c.now()
-	for _, ts := range res.VerifiedTimestamps {
-		if ts.Timestamp.After(now) {
-			return fail(CheckTimestamp, "not after "+now.UTC().Format(time.RFC3339), ts.Timestamp.UTC().Format(time.RFC3339), ErrFutureTimestamp)
+	for _, ts := range stamps {
+		if ts.Time.After(now) {
+			return fail(CheckTimestamp, "not after "+now.UTC().Format(time.RFC3339), ts.Time.UTC().Format(time.RFC3339), ErrFutureTimestamp)
 		}
-		r.stamps = append(r.stamps, Timestamp{Kind: ts.Type, URI: ts.URI, Time: ts.Timestamp})
+		r.stamps = append(r.stamps, ts)
 	}
 	if len(r.stamps) == 0 {
 		return fail(CheckTimestamp, "a verified signing time", "none", ErrMalformed)
@@ -207,12 +222,14 @@ func (r *run) checkSignature() error {
 		r.signer.cert.BuildSignerURI = r.signer.id.String()
 		return nil
 	}
-	cert := *res.Signature.Certificate
+	cert := summary
+	pre := cert.Issuer == GitHubIssuer && cert.GithubWorkflowRepository != "" &&
+		cert.BuildSignerURI == "" && cert.BuildConfigURI == "" && cert.RunInvocationURI == ""
 	if err := normalizeCert(&cert); err != nil {
 		return err
 	}
 	kind, id := kindOfFulcio(&cert)
-	r.signer = signer{kind: kind, cert: cert, id: id}
+	r.signer = signer{kind: kind, cert: cert, id: id, preExtensions: pre && kind == signerGitHub}
 	return nil
 }
 

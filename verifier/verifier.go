@@ -177,6 +177,11 @@ type Result struct {
 	Subjects []string
 	// Timestamps are the verified signing-time observations.
 	Timestamps []Timestamp
+	// Unverified names the provenance fields nothing vouched for: a
+	// trusted builder wrote them, but the certificate predates the
+	// extensions they would be checked against (GitHub certificates
+	// Fulcio issued before 2023). Empty for current certificates.
+	Unverified []string
 	// VerifiedAt is the verifier clock's now.
 	VerifiedAt time.Time
 }
@@ -218,6 +223,7 @@ func (v *Verifier) Verify(b *bundle.Bundle, digests ...Digest) (*Result, error) 
 		Identity:       id,
 		Subjects:       r.subjects,
 		Timestamps:     r.stamps,
+		Unverified:     r.signer.unverified,
 		VerifiedAt:     v.c.now(),
 	}, nil
 }

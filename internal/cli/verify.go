@@ -171,8 +171,11 @@ type verdict struct {
 	Commit         string               `json:"sourceCommit,omitempty"`
 	PredicateType  string               `json:"predicateType,omitempty"`
 	Timestamps     []verifier.Timestamp `json:"timestamps,omitempty"`
-	Failure        *failure             `json:"failure,omitempty"`
-	result         *verifier.Result
+	// Unverified are provenance fields nothing vouched for (see
+	// verifier.Result.Unverified).
+	Unverified []string `json:"unverifiedClaims,omitempty"`
+	Failure    *failure `json:"failure,omitempty"`
+	result     *verifier.Result
 }
 
 type failure struct {
@@ -214,6 +217,7 @@ func newVerdict(artifact string, d verifier.Digest, res *verifier.Result, err er
 	v.Passed, v.Level, v.BuilderID, v.TrustedBuilder = true, res.Level, res.BuilderID, res.TrustedBuilder
 	v.Identity, v.Issuer, v.PredicateType, v.Timestamps = res.Identity.SAN, res.Identity.Issuer, res.PredicateType, res.Timestamps
 	v.Source, v.Ref, v.Commit = ext.SourceRepositoryURI, ext.SourceRepositoryRef, ext.SourceRepositoryDigest
+	v.Unverified = res.Unverified
 	v.result = res
 	return v
 }
@@ -246,8 +250,12 @@ func report(stdout io.Writer, format string, printProvenance bool, verdicts []ve
 				if printProvenance {
 					fmt.Fprintln(stdout, string(v.result.Payload))
 				}
-				fmt.Fprintf(stdout, "PASSED: %s (%s): SLSA build level %d, builder %s, source %s@%s, signed by %s\n",
-					v.Artifact, v.Digest, v.Level, v.BuilderID, v.Source, v.Ref, v.Identity)
+				var unverified string
+				if len(v.Unverified) > 0 {
+					unverified = "; unverified (the certificate predates them): " + strings.Join(v.Unverified, ", ")
+				}
+				fmt.Fprintf(stdout, "PASSED: %s (%s): SLSA build level %d, builder %s, source %s@%s, signed by %s%s\n",
+					v.Artifact, v.Digest, v.Level, v.BuilderID, v.Source, v.Ref, v.Identity, unverified)
 			} else {
 				fmt.Fprintf(stdout, "FAILED: %s\n", v.Failure.line(v.Artifact))
 			}
