@@ -127,6 +127,9 @@ loopback ports, wait until each answers, and write into --dir:
                        lists a log (gh) and so refuse a timestamp-only bundle
   signing_config.tsa-only.json  the same without Rekor, for signers that
                        cannot write a Rekor v2 entry (cosign v2.6.5)
+  fulcio_chain.pem, tsa_chain.pem  the certificate authorities as PEM, for
+                       cosign's checks outside a bundle (legacy .att tags):
+                       SIGSTORE_ROOT_FILE and --timestamp-certificate-chain
   sandbox.json         state: URLs, pids, logs (used by down and status)
   logs/                one log per server
 

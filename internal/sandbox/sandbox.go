@@ -33,6 +33,14 @@ const (
 	// (cosign v2.6.5 logs DSSE as a dsse entry, which rekor-tiles v2.3.0
 	// refuses): they sign with a certificate and a timestamp only.
 	SigningConfigTSAOnlyFile = "signing_config.tsa-only.json"
+	// FulcioChainFile and TSAChainFile are the certificate authorities of
+	// the trusted root as PEM, for clients that take PEM files instead of
+	// a trusted root: cosign verifies signatures and attestations outside
+	// a bundle (the legacy .att and .sig tags) only with
+	// SIGSTORE_ROOT_FILE=fulcio_chain.pem and --timestamp-certificate-chain
+	// tsa_chain.pem.
+	FulcioChainFile = "fulcio_chain.pem"
+	TSAChainFile    = "tsa_chain.pem"
 	issuerDir                = "issuer"
 	logsDir                  = "logs"
 	lockName                 = ".lock"
@@ -85,6 +93,12 @@ func (s *Sandbox) TrustedRootPath() string { return filepath.Join(s.Dir, Trusted
 
 // SigningConfigPath is the path of the signing config Up wrote.
 func (s *Sandbox) SigningConfigPath() string { return filepath.Join(s.Dir, SigningConfigFile) }
+
+// FulcioChainPath is the path of Fulcio's certificate chain, PEM.
+func (s *Sandbox) FulcioChainPath() string { return filepath.Join(s.Dir, FulcioChainFile) }
+
+// TSAChainPath is the path of the TSA's certificate chain, PEM.
+func (s *Sandbox) TSAChainPath() string { return filepath.Join(s.Dir, TSAChainFile) }
 
 // TrustedRootTSAOnlyPath is the path of the trusted root without the log.
 func (s *Sandbox) TrustedRootTSAOnlyPath() string {
@@ -343,7 +357,7 @@ func startServers(ctx context.Context, dir string, spiffe []SPIFFEIssuer, bins m
 			return nil, err
 		}
 	}
-	for _, f := range []string{TrustedRootFile, SigningConfigFile, TrustedRootTSAOnlyFile, SigningConfigTSAOnlyFile} {
+	for _, f := range []string{TrustedRootFile, SigningConfigFile, TrustedRootTSAOnlyFile, SigningConfigTSAOnlyFile, FulcioChainFile, TSAChainFile} {
 		os.Remove(filepath.Join(dir, f))
 	}
 
@@ -455,7 +469,10 @@ func startServers(ctx context.Context, dir string, spiffe []SPIFFEIssuer, bins m
 	if in.tsaChain, err = tsaChain(startCtx, s.TSAURL); err != nil {
 		return nil, err
 	}
-	files := map[string][]byte{}
+	files := map[string][]byte{
+		s.FulcioChainPath(): pemChain(in.fulcioChain),
+		s.TSAChainPath():    pemChain(in.tsaChain),
+	}
 	for _, withLog := range []bool{true, false} {
 		tr, err := trustedRootJSON(in, withLog)
 		if err != nil {

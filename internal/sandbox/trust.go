@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"time"
 
@@ -125,4 +126,13 @@ func signingConfigJSON(in trustInputs, start time.Time, withLog bool) ([]byte, e
 		return nil, fmt.Errorf("signing config does not parse: %w", err)
 	}
 	return data, nil
+}
+
+// pemChain encodes certificates as PEM, one block each.
+func pemChain(certs []*x509.Certificate) []byte {
+	var out []byte
+	for _, c := range certs {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	return out
 }
