@@ -206,16 +206,20 @@ func plainReason(stdout, stderr string) string {
 }
 
 // orasReferrer finds, with oras, the one Sigstore bundle referrer of img
-// and fetches its bundle and img's manifest into dir, as a user of a
-// verifier without registry support would.
-func (r *runner) orasReferrer(t *testing.T, tl tools, img, dir string) (bundle, manifest string, o outcome) {
+// (by its artifactType when byType) and fetches its bundle and img's
+// manifest into dir, as a user of a verifier without registry support
+// would.
+func (r *runner) orasReferrer(t *testing.T, tl tools, img, dir string, byType bool) (bundle, manifest string, o outcome) {
 	t.Helper()
 	flags := []string{"--plain-http"}
 	fail := func(step, stdout, stderr string) (string, string, outcome) {
 		return "", "", outcome{reason: normalize("oras " + step + ": " + plainReason(stdout, stderr)), flags: flags}
 	}
-	stdout, stderr, code := r.run(t, tl.oras, "discover", "--plain-http", "--format", "json",
-		"--artifact-type", "application/vnd.dev.sigstore.bundle.v0.3+json", img)
+	args := []string{"discover", "--plain-http", "--format", "json"}
+	if byType {
+		args = append(args, "--artifact-type", "application/vnd.dev.sigstore.bundle.v0.3+json")
+	}
+	stdout, stderr, code := r.run(t, tl.oras, append(args, img)...)
 	if code != 0 {
 		return fail("discover", stdout, stderr)
 	}

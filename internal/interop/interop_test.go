@@ -391,7 +391,7 @@ func (w *world) imageClients(t *testing.T, c imageCase, tampered bool) {
 	}
 	w.record(c.name, gh, tampered, w.ghVerify(t, "oci://"+c.image.String(), ac, "--bundle-from-oci"))
 	dir := t.TempDir()
-	bundle, manifest, found := w.r.orasReferrer(t, w.tl, c.image.String(), dir)
+	bundle, manifest, found := w.r.orasReferrer(t, w.tl, c.image.String(), dir, true)
 	if !tampered {
 		w.record(c.name, oras, false, found)
 	}
