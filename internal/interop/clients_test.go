@@ -42,7 +42,7 @@ var clientVersions = map[string]string{
 // tools are the clients' programs.
 type tools struct {
 	hallmark, cosign, gh, sigstoreGo, oras string
-	sigstoreJS                              string // the verifier script, run with node
+	sigstoreJS                             string // the verifier script, run with node
 }
 
 // findTools returns the installed clients. A missing one fails the test:

@@ -41,10 +41,10 @@ const (
 	// tsa_chain.pem.
 	FulcioChainFile = "fulcio_chain.pem"
 	TSAChainFile    = "tsa_chain.pem"
-	issuerDir                = "issuer"
-	logsDir                  = "logs"
-	lockName                 = ".lock"
-	stateVersion             = 1
+	issuerDir       = "issuer"
+	logsDir         = "logs"
+	lockName        = ".lock"
+	stateVersion    = 1
 )
 
 // Sandbox is a running sandbox, as recorded in its state file.
