@@ -24,6 +24,9 @@ func Timestamp(ctx context.Context, data []byte, o Options) ([]byte, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: nothing to timestamp", ErrSigning)
 	}
+	if len(o.SigningConfig.TimestampAuthorityURLs()) == 0 {
+		return nil, fmt.Errorf("%w: the signing config lists no timestamp authority", ErrConfig)
+	}
 	svc, err := chooseServices(o.SigningConfig, st.now(), true, false)
 	if err != nil {
 		return nil, err
