@@ -30,3 +30,6 @@ fi
 go run ./cmd/hallmark sandbox install fulcio rekor-tiles timestamp-authority cosign act actionlint
 # Factory mode's SPIRE server and agent and kube-apiserver (minutes, once).
 go run ./internal/factory/testtools
+# The Sigstore clients the interop suite runs: cosign, gh, oras,
+# sigstore-go's verifier, sigstore-js (npm).
+go run ./internal/interop/testtools

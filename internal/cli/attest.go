@@ -519,7 +519,7 @@ func attest(ctx context.Context, f attestFlags, stdin io.Reader, stderr io.Write
 	if err != nil {
 		return nil, err
 	}
-	pushes, err := pushAttestations(ctx, f, written, platforms, stderr, getenv)
+	pushes, err := pushAttestations(ctx, f, written, platforms, legacyStamp(f, sc, tr), stderr, getenv)
 	if err != nil {
 		ke := &keptError{err: err, kept: written}
 		var pe *pushError

@@ -12,9 +12,11 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	"github.com/sigstore/sigstore-go/pkg/root"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/hallmark-dev/hallmark/internal/oci"
+	"github.com/hallmark-dev/hallmark/internal/signer"
 )
 
 // checkPushFlags rejects contradictory push flags; attest calls it before
@@ -101,7 +103,7 @@ func registryError(err error, f attestFlags) error {
 // --attest-platforms, each platform image of an index (as listed in
 // platforms before signing) gets its own provenance, signed and pushed the
 // same way.
-func pushAttestations(ctx context.Context, f attestFlags, bundlePaths []string, platforms map[string][]oci.Platform, stderr io.Writer, getenv func(string) string) ([]pushRecord, error) {
+func pushAttestations(ctx context.Context, f attestFlags, bundlePaths []string, platforms map[string][]oci.Platform, stamp stampFunc, stderr io.Writer, getenv func(string) string) ([]pushRecord, error) {
 	if !f.pushToRegistry {
 		return nil, nil
 	}
@@ -149,6 +151,7 @@ func pushAttestations(ctx context.Context, f attestFlags, bundlePaths []string, 
 			fmt.Fprintf(stderr, "pushed %s to %s as %s (%s)\n", b.path, img, p.Manifest.DigestStr(), where)
 			rec := pushRecord{Image: img.String(), Bundle: b.path, Manifest: p.Manifest.DigestStr(), Via: string(p.Source), Tag: p.Tag}
 			if f.pushLegacyTag {
+				att.Timestamp = stamp
 				lp, err := oci.PushLegacy(pctx, img, att, opts...)
 				if err != nil {
 					return records, unfinished(registryError(fmt.Errorf("pushing %s to %s under the legacy tag: %w", b.path, img, err), f))
@@ -171,6 +174,25 @@ func pushAttestations(ctx context.Context, f attestFlags, bundlePaths []string, 
 		}
 	}
 	return records, nil
+}
+
+// stampFunc timestamps the bytes of a legacy attestation layer.
+type stampFunc func(ctx context.Context, data []byte) ([]byte, error)
+
+// legacyStamp is how --push-legacy-tag timestamps cosign's legacy layer:
+// with a timestamp authority of the signing config, checked against the
+// trusted root. nil when no legacy tag is pushed.
+func legacyStamp(f attestFlags, sc *root.SigningConfig, tr *root.TrustedRoot) stampFunc {
+	if !f.pushLegacyTag || sc == nil {
+		return nil
+	}
+	o := signer.Options{SigningConfig: sc, Deadline: f.pushDeadline, Timeout: f.timeout}
+	if tr != nil {
+		o.TrustedRoot = tr
+	}
+	return func(ctx context.Context, data []byte) ([]byte, error) {
+		return signer.Timestamp(ctx, data, o)
+	}
 }
 
 // pushError is a push that stopped at an image: that image and the ones
@@ -196,6 +218,9 @@ func pushCommand(f attestFlags, bundles []string, pe *pushError) string {
 	}
 	if f.pushLegacyTag {
 		args = append(args, "--push-legacy-tag")
+		if f.signingConfig != "" && f.trustedRoot != "" {
+			args = append(args, "--signing-config", shellWord(f.signingConfig), "--trusted-root", shellWord(f.trustedRoot))
+		}
 	}
 	if f.allowInsecureRegistry {
 		args = append(args, "--allow-insecure-registry")

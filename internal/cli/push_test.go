@@ -21,6 +21,12 @@ func TestPushCommand(t *testing.T) {
 	if got := pushCommand(f, []string{"b.json"}, pe); got != "hallmark push --subject-image reg.example/b@sha256:bb --bundle-path b.json --push-legacy-tag --allow-insecure-registry --push-deadline 1m0s" {
 		t.Errorf("got %s: want the push deadline carried over", got)
 	}
+	// The legacy layer's timestamp comes from the signing config's TSA.
+	f.pushDeadline = defaultPushDeadline
+	f.signingConfig, f.trustedRoot = "sb/signing_config.json", "sb/trusted_root.json"
+	if got := pushCommand(f, []string{"b.json"}, pe); got != "hallmark push --subject-image reg.example/b@sha256:bb --bundle-path b.json --push-legacy-tag --signing-config sb/signing_config.json --trusted-root sb/trusted_root.json --allow-insecure-registry" {
+		t.Errorf("got %s: want the signing config and trusted root carried over", got)
+	}
 }
 
 func TestPushRefusesIncompleteFlags(t *testing.T) {

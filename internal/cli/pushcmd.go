@@ -19,7 +19,9 @@ func newPushCmd() *cobra.Command {
 		Long: `push attaches Sigstore bundles that attest already signed to the images they
 are about, exactly as attest --push-to-registry does: as an OCI 1.1 referrer
 (the referrers tag schema on registries without the referrers API) and, with
---push-legacy-tag, under cosign's sha256-HEX.att tag too.
+--push-legacy-tag, under cosign's sha256-HEX.att tag too (with
+--signing-config, its timestamp authority timestamps the legacy layer's
+envelope, which cosign checks; that spends no log entry).
 
 Use it when attest signed and wrote a bundle but could not push it (attest
 prints this command then): pushing again spends no log entry. Each bundle is
@@ -35,6 +37,8 @@ about is an error. Credentials come from the docker config.`,
 	fl.StringArrayVar(&f.subjectImages, "subject-image", nil, "image to attach the bundles to, REGISTRY/REPO@sha256:HEX (repeatable)")
 	fl.StringArrayVar(&f.bundlePaths, "bundle-path", nil, "Sigstore bundle written by hallmark attest (repeatable)")
 	fl.BoolVar(&f.pushLegacyTag, "push-legacy-tag", false, "also push under cosign's legacy tag sha256-HEX.att for older consumers")
+	fl.StringVar(&f.signingConfig, "signing-config", "", "with --push-legacy-tag: Sigstore signing_config.json whose timestamp authority timestamps the legacy layer, as cosign wants (without it the layer has no timestamp)")
+	fl.StringVar(&f.trustedRoot, "trusted-root", "", "with --signing-config: Sigstore trusted_root.json to check that timestamp with")
 	fl.BoolVar(&f.allowInsecureRegistry, "allow-insecure-registry", false, "allow plain HTTP to the registry (local registries)")
 	fl.DurationVar(&f.pushDeadline, "push-deadline", defaultPushDeadline, "deadline of all the pushes, retries included")
 	fl.DurationVar(&f.timeout, "timeout", signer.DefaultTimeout, "timeout of each try of a request to the registry")
@@ -59,7 +63,15 @@ func runPush(ctx context.Context, f attestFlags, stdout io.Writer) error {
 	}
 	f.pushToRegistry = true
 	f.deadline = f.pushDeadline
-	records, err := pushAttestations(ctx, f, f.bundlePaths, nil, io.Discard, nil)
+	var stamp stampFunc
+	if f.pushLegacyTag && f.signingConfig != "" {
+		sc, tr, err := loadTrust(f, func(string) string { return "" })
+		if err != nil {
+			return err
+		}
+		stamp = legacyStamp(f, sc, tr)
+	}
+	records, err := pushAttestations(ctx, f, f.bundlePaths, nil, stamp, io.Discard, nil)
 	if err != nil {
 		return err
 	}

@@ -119,8 +119,17 @@ func newSandboxUpCmd() *cobra.Command {
 		Long: `Start Fulcio, Rekor v2, the timestamp authority and the OIDC issuer on free
 loopback ports, wait until each answers, and write into --dir:
 
-  trusted_root.json    Sigstore trusted root for exactly these servers
+  trusted_root.json    Sigstore trusted root for exactly these servers (one line:
+                       gh attestation verify --custom-trusted-root reads it too)
   signing_config.json  Sigstore signing config (v0.2) listing them
+  trusted_root.tsa-only.json    the same without the Rekor log, for verifiers
+                       that demand a log entry of every bundle when the root
+                       lists a log (gh) and so refuse a timestamp-only bundle
+  signing_config.tsa-only.json  the same without Rekor, for signers that
+                       cannot write a Rekor v2 entry (cosign v2.6.5)
+  fulcio_chain.pem, tsa_chain.pem  the certificate authorities as PEM, for
+                       cosign's checks outside a bundle (legacy .att tags):
+                       SIGSTORE_ROOT_FILE and --timestamp-certificate-chain
   sandbox.json         state: URLs, pids, logs (used by down and status)
   logs/                one log per server
 

@@ -20,8 +20,9 @@ type Found struct {
 	Source Source
 	// Manifest is the attestation's manifest.
 	Manifest name.Digest
-	// PredicateType is the predicate type the registry's annotations claim;
-	// verification checks the signed statement's own.
+	// PredicateType is the predicate type of the bundle's statement, read
+	// before verification (for the legacy tag, the layer's annotation when
+	// it has one); verification checks the signed statement's own.
 	PredicateType string
 	// Bundle is the Sigstore bundle JSON.
 	Bundle []byte
@@ -110,8 +111,9 @@ func (e *NotFoundError) Is(target error) bool { return target == ErrNoAttestatio
 // schema's index (tag sha256-HEX) when the registry does not serve the API;
 // and cosign's legacy tag sha256-HEX.att. It stops at the first place that
 // holds a matching attestation. Referrers are filtered by artifactType
-// ArtifactTypeBundle and their AnnotationPredicateType before any is
-// fetched.
+// ArtifactTypeBundle before any is fetched, and by the predicate type of
+// the statement each bundle carries: the AnnotationPredicateType
+// annotation is not trusted to rule one out.
 //
 // Nothing found is a *NotFoundError saying what each place held. A
 // registry failure (unreachable, 401, 5xx) is an error matching
@@ -188,6 +190,13 @@ func (c *client) discover(ctx context.Context, subject name.Digest, predicateTyp
 
 // referrers reads the matching Sigstore bundles among an index of
 // referrers. Unreadable ones are reported, not fatal: another may verify.
+//
+// Which statement a bundle carries is read from the bundle itself. The
+// predicate type annotation is unsigned, and writers get it wrong: cosign
+// 2.6 labels every bundle it makes with --signing-config
+// https://sigstore.dev/cosign/sign/v1, attestations included. So every
+// DSSE bundle is fetched, and only a bundle its annotations call a message
+// signature (which carries no statement) is passed over unread.
 func (c *client) referrers(ctx context.Context, subject name.Digest, predicateType typeSet, idx *v1.IndexManifest, src Source, where string) (SourceReport, []Found) {
 	rep := SourceReport{Source: src, Where: where, Listed: len(idx.Manifests)}
 	var found []Found
@@ -196,12 +205,11 @@ func (c *client) referrers(ctx context.Context, subject name.Digest, predicateTy
 		if !typed && !untyped(desc) {
 			continue
 		}
-		pt, annotated := desc.Annotations[AnnotationPredicateType]
 		if typed {
 			rep.Bundles++
-			if annotated && !predicateType.has(pt) {
-				continue
-			}
+		}
+		if content := desc.Annotations[AnnotationContent]; content != "" && content != ContentDSSE {
+			continue
 		}
 		ref := subject.Context().Digest(desc.Digest.String())
 		bundle, err := c.referrerBundle(ctx, subject, ref)
@@ -213,13 +221,16 @@ func (c *client) referrers(ctx context.Context, subject name.Digest, predicateTy
 			rep.Bundles++
 		}
 		if err != nil {
-			rep.Broken = append(rep.Broken, fmt.Errorf("referrer %s: %w", desc.Digest, err))
+			// An unreadable bundle labelled with another predicate type
+			// is not reported as one that was looked for.
+			if pt, annotated := desc.Annotations[AnnotationPredicateType]; !annotated || predicateType.has(pt) {
+				rep.Broken = append(rep.Broken, fmt.Errorf("referrer %s: %w", desc.Digest, err))
+			}
 			continue
 		}
-		if !annotated {
-			if pt = bundlePredicateType(bundle); !predicateType.has(pt) {
-				continue
-			}
+		pt := bundlePredicateType(bundle)
+		if !predicateType.has(pt) {
+			continue
 		}
 		rep.Matching++
 		found = append(found, Found{Source: src, Manifest: ref, PredicateType: pt, Bundle: bundle})

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -165,6 +166,99 @@ func TestPushLegacy(t *testing.T) {
 	l := m.Layers[0]
 	if l.MediaType != oci.MediaTypeDSSE || !strings.HasPrefix(l.Annotations["dev.sigstore.cosign/certificate"], "-----BEGIN CERTIFICATE-----") || l.Annotations["predicateType"] != slsaV1 {
 		t.Errorf("legacy layer %+v", l)
+	}
+	// cosign refuses a layer without the signature annotation; an
+	// attestation's is empty, its signature is in the envelope.
+	if sig, ok := l.Annotations[oci.AnnotationCosignSignature]; !ok || sig != "" {
+		t.Errorf("signature annotation %q (present %v), want present and empty", sig, ok)
+	}
+	// Without a timestamper, no timestamp: the bundle's covers the
+	// signature, not the envelope cosign checks one against.
+	if ts, ok := l.Annotations[oci.AnnotationCosignTimestamp]; ok {
+		t.Errorf("timestamp annotation %q without a timestamper", ts)
+	}
+}
+
+// TestPushLegacyTimestamp: the legacy layer's timestamp is asked for over
+// the exact bytes of the envelope the layer holds, as cosign checks it.
+func TestPushLegacyTimestamp(t *testing.T) {
+	ctx := context.Background()
+	reg := ocitest.Distribution(t)
+	ocitest.DockerConfig(t, reg)
+	img := reg.Image(t, "acme/app", "v1")
+	var stamped []byte
+	att := oci.Attestation{Bundle: fakeBundle(t, slsaV1, "stamped"), PredicateType: slsaV1,
+		Timestamp: func(_ context.Context, data []byte) ([]byte, error) {
+			stamped = append([]byte(nil), data...)
+			return []byte("rfc3161-answer"), nil
+		}}
+	p, err := oci.PushLegacy(ctx, img, att)
+	if err != nil {
+		t.Fatalf("PushLegacy: %v", err)
+	}
+	desc, err := remote.Get(img.Context().Tag(p.Tag))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := v1.ParseManifest(bytes.NewReader(desc.Manifest))
+	l := m.Layers[0]
+	layer, err := remote.Layer(img.Context().Digest(l.Digest.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := layer.Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	envelope, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(stamped, envelope) {
+		t.Fatalf("timestamped %q, the layer holds %q", stamped, envelope)
+	}
+	var ts struct{ SignedRFC3161Timestamp []byte }
+	if err := json.Unmarshal([]byte(l.Annotations[oci.AnnotationCosignTimestamp]), &ts); err != nil || string(ts.SignedRFC3161Timestamp) != "rfc3161-answer" {
+		t.Fatalf("timestamp annotation %q: %v", l.Annotations[oci.AnnotationCosignTimestamp], err)
+	}
+
+	t.Run("a failed timestamp pushes nothing", func(t *testing.T) {
+		other := reg.Image(t, "acme/app", "v2")
+		boom := errors.New("tsa down")
+		att.Timestamp = func(context.Context, []byte) ([]byte, error) { return nil, boom }
+		if _, err := oci.PushLegacy(ctx, other, att); !errors.Is(err, boom) {
+			t.Fatalf("PushLegacy: %v, want %v", err, boom)
+		}
+		if _, err := oci.Discover(ctx, other, slsaV1); !errors.Is(err, oci.ErrNoAttestation) {
+			t.Fatalf("Discover after a failed push: %v", err)
+		}
+	})
+}
+
+// TestDiscoverMislabelled: cosign 2.6 labels attestations it makes with
+// --signing-config with the predicate type of its message signatures; the
+// statement in the bundle says what it is, and Discover reads it. A
+// bundle labelled a message signature is not read.
+func TestDiscoverMislabelled(t *testing.T) {
+	ctx := context.Background()
+	for _, rc := range registries {
+		t.Run(rc.name, func(t *testing.T) {
+			reg := rc.start(t)
+			ocitest.DockerConfig(t, reg)
+			img := reg.Image(t, "acme/app", "v1")
+			slsa := fakeBundle(t, slsaV1, "mislabelled")
+			if _, err := oci.Push(ctx, img, oci.Attestation{Bundle: slsa, PredicateType: "https://sigstore.dev/cosign/sign/v1"}); err != nil {
+				t.Fatal(err)
+			}
+			d, err := oci.Discover(ctx, img, slsaV1)
+			if err != nil {
+				t.Fatalf("Discover: %v", err)
+			}
+			if len(d.Attestations) != 1 || !bytes.Equal(d.Attestations[0].Bundle, slsa) || d.Attestations[0].PredicateType != slsaV1 {
+				t.Fatalf("found %+v", d.Attestations)
+			}
+		})
 	}
 }
 

@@ -27,6 +27,14 @@ type Attestation struct {
 	// PredicateType is the in-toto predicate type of the bundle's
 	// statement; it becomes the AnnotationPredicateType annotation.
 	PredicateType string
+	// Timestamp, when set, is asked by PushLegacy for an RFC 3161
+	// timestamp over the exact bytes of the legacy layer's DSSE envelope
+	// (signer.Timestamp does this). cosign checks a legacy attestation's
+	// timestamp against those bytes, while a bundle's timestamp covers the
+	// signature, so the bundle's cannot be reused. Without it the layer
+	// carries no timestamp, and cosign can check the certificate's
+	// validity only against its own clock. Push does not use it.
+	Timestamp func(ctx context.Context, data []byte) ([]byte, error)
 }
 
 // Source is where an attestation is attached.
@@ -118,10 +126,13 @@ func Push(ctx context.Context, subject name.Digest, att Attestation, opts ...Opt
 
 // PushLegacy attaches att to the image subject the way cosign did before
 // OCI 1.1: under the tag sha256-HEX.att, an image whose layers are DSSE
-// envelopes annotated with the signing certificate. Older cosign reads the
-// envelope and certificate; the complete bundle rides along in
-// AnnotationLegacyBundle for verifiers that need its log entry and
-// timestamps. Attestations already under the tag are kept.
+// envelopes annotated as cosign annotates them: the signing certificate,
+// the empty layer signature, a Rekor v1 entry when the bundle has one, and
+// with att.Timestamp an RFC 3161 timestamp over the envelope. cosign
+// verifies the layer from those; the complete bundle rides along in
+// AnnotationLegacyBundle for verifiers that need its Rekor v2 entry and
+// the timestamp over its signature. Attestations already under the tag
+// are kept.
 func PushLegacy(ctx context.Context, subject name.Digest, att Attestation, opts ...Option) (*Pushed, error) {
 	subject, o, ro, _, err := prepare(ctx, subject, att, opts)
 	if err != nil {
@@ -130,6 +141,17 @@ func PushLegacy(ctx context.Context, subject name.Digest, att Attestation, opts 
 	envelope, annotations, err := legacyLayer(att)
 	if err != nil {
 		return nil, err
+	}
+	if att.Timestamp != nil {
+		ts, err := att.Timestamp(ctx, envelope)
+		if err != nil {
+			return nil, fmt.Errorf("timestamping the legacy attestation's envelope: %w", err)
+		}
+		b, err := json.Marshal(map[string][]byte{"SignedRFC3161Timestamp": ts})
+		if err != nil {
+			return nil, err
+		}
+		annotations[AnnotationCosignTimestamp] = string(b)
 	}
 	tag := subject.Context().Tag(legacyTag(subject))
 	var existing v1.Manifest
@@ -196,7 +218,10 @@ func (a Attestation) check() error {
 }
 
 // legacyLayer makes cosign's legacy layer: the DSSE envelope as the blob,
-// the certificate, timestamp and Rekor v1 entry as cosign's annotations.
+// the certificate, the empty signature (cosign refuses a layer without the
+// annotation; an attestation's signatures are in its envelope) and a Rekor
+// v1 entry as cosign's annotations. The bundle's RFC 3161 timestamp is not
+// one of them: it covers the signature, cosign's the envelope.
 func legacyLayer(att Attestation) ([]byte, map[string]string, error) {
 	var pb protobundle.Bundle
 	if err := protojson.Unmarshal(att.Bundle, &pb); err != nil {
@@ -223,17 +248,14 @@ func legacyLayer(att Attestation) ([]byte, map[string]string, error) {
 		return nil, nil, err
 	}
 	ann := map[string]string{
-		"predicateType":        att.PredicateType,
-		AnnotationLegacyBundle: string(att.Bundle),
+		"predicateType":           att.PredicateType,
+		AnnotationLegacyBundle:    string(att.Bundle),
+		AnnotationCosignSignature: "",
 	}
 	vm := pb.GetVerificationMaterial()
 	if c := vm.GetCertificate().GetRawBytes(); len(c) > 0 {
-		ann["dev.sigstore.cosign/certificate"] = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c}))
-		ann["dev.sigstore.cosign/chain"] = ""
-	}
-	if ts := vm.GetTimestampVerificationData().GetRfc3161Timestamps(); len(ts) > 0 {
-		b, _ := json.Marshal(map[string][]byte{"SignedRFC3161Timestamp": ts[0].GetSignedTimestamp()})
-		ann["dev.sigstore.cosign/rfc3161timestamp"] = string(b)
+		ann[AnnotationCosignCertificate] = string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c}))
+		ann[AnnotationCosignChain] = ""
 	}
 	for _, e := range vm.GetTlogEntries() {
 		if e.GetInclusionPromise() == nil || e.GetKindVersion().GetVersion() == "" {
@@ -248,7 +270,7 @@ func legacyLayer(att Attestation) ([]byte, map[string]string, error) {
 				"logID":          fmt.Sprintf("%x", e.GetLogId().GetKeyId()),
 			},
 		})
-		ann["dev.sigstore.cosign/bundle"] = string(b)
+		ann[AnnotationCosignBundle] = string(b)
 		break
 	}
 	return envelope, ann, nil

@@ -23,10 +23,28 @@ const (
 	StateFile         = "sandbox.json"
 	TrustedRootFile   = "trusted_root.json"
 	SigningConfigFile = "signing_config.json"
-	issuerDir         = "issuer"
-	logsDir           = "logs"
-	lockName          = ".lock"
-	stateVersion      = 1
+	// TrustedRootTSAOnlyFile is the trusted root without the Rekor log,
+	// for verifiers that require a log entry whenever the trusted root
+	// lists a log (gh attestation verify) and so refuse a bundle signed
+	// with a timestamp only (attest --private) against TrustedRootFile.
+	TrustedRootTSAOnlyFile = "trusted_root.tsa-only.json"
+	// SigningConfigTSAOnlyFile is the signing config without Rekor, for
+	// signers that cannot write a Rekor v2 entry the sandbox's log takes
+	// (cosign v2.6.5 logs DSSE as a dsse entry, which rekor-tiles v2.3.0
+	// refuses): they sign with a certificate and a timestamp only.
+	SigningConfigTSAOnlyFile = "signing_config.tsa-only.json"
+	// FulcioChainFile and TSAChainFile are the certificate authorities of
+	// the trusted root as PEM, for clients that take PEM files instead of
+	// a trusted root: cosign verifies signatures and attestations outside
+	// a bundle (the legacy .att and .sig tags) only with
+	// SIGSTORE_ROOT_FILE=fulcio_chain.pem and --timestamp-certificate-chain
+	// tsa_chain.pem.
+	FulcioChainFile = "fulcio_chain.pem"
+	TSAChainFile    = "tsa_chain.pem"
+	issuerDir       = "issuer"
+	logsDir         = "logs"
+	lockName        = ".lock"
+	stateVersion    = 1
 )
 
 // Sandbox is a running sandbox, as recorded in its state file.
@@ -75,6 +93,22 @@ func (s *Sandbox) TrustedRootPath() string { return filepath.Join(s.Dir, Trusted
 
 // SigningConfigPath is the path of the signing config Up wrote.
 func (s *Sandbox) SigningConfigPath() string { return filepath.Join(s.Dir, SigningConfigFile) }
+
+// FulcioChainPath is the path of Fulcio's certificate chain, PEM.
+func (s *Sandbox) FulcioChainPath() string { return filepath.Join(s.Dir, FulcioChainFile) }
+
+// TSAChainPath is the path of the TSA's certificate chain, PEM.
+func (s *Sandbox) TSAChainPath() string { return filepath.Join(s.Dir, TSAChainFile) }
+
+// TrustedRootTSAOnlyPath is the path of the trusted root without the log.
+func (s *Sandbox) TrustedRootTSAOnlyPath() string {
+	return filepath.Join(s.Dir, TrustedRootTSAOnlyFile)
+}
+
+// SigningConfigTSAOnlyPath is the path of the signing config without Rekor.
+func (s *Sandbox) SigningConfigTSAOnlyPath() string {
+	return filepath.Join(s.Dir, SigningConfigTSAOnlyFile)
+}
 
 // Issuer returns the sandbox's OIDC issuer, for minting tokens directly.
 func (s *Sandbox) Issuer() *oidc.Issuer {
@@ -323,8 +357,9 @@ func startServers(ctx context.Context, dir string, spiffe []SPIFFEIssuer, bins m
 			return nil, err
 		}
 	}
-	os.Remove(filepath.Join(dir, TrustedRootFile))
-	os.Remove(filepath.Join(dir, SigningConfigFile))
+	for _, f := range []string{TrustedRootFile, SigningConfigFile, TrustedRootTSAOnlyFile, SigningConfigTSAOnlyFile, FulcioChainFile, TSAChainFile} {
+		os.Remove(filepath.Join(dir, f))
+	}
 
 	s := &Sandbox{Version: stateVersion, Dir: dir, StartedAt: time.Now().UTC(), SPIFFEIssuers: spiffe}
 	defer func() {
@@ -434,19 +469,29 @@ func startServers(ctx context.Context, dir string, spiffe []SPIFFEIssuer, bins m
 	if in.tsaChain, err = tsaChain(startCtx, s.TSAURL); err != nil {
 		return nil, err
 	}
-	trJSON, err := trustedRootJSON(in)
-	if err != nil {
-		return nil, err
+	files := map[string][]byte{
+		s.FulcioChainPath(): pemChain(in.fulcioChain),
+		s.TSAChainPath():    pemChain(in.tsaChain),
 	}
-	scJSON, err := signingConfigJSON(in, rekorStart)
-	if err != nil {
-		return nil, err
+	for _, withLog := range []bool{true, false} {
+		tr, err := trustedRootJSON(in, withLog)
+		if err != nil {
+			return nil, err
+		}
+		sc, err := signingConfigJSON(in, rekorStart, withLog)
+		if err != nil {
+			return nil, err
+		}
+		if withLog {
+			files[s.TrustedRootPath()], files[s.SigningConfigPath()] = tr, sc
+		} else {
+			files[s.TrustedRootTSAOnlyPath()], files[s.SigningConfigTSAOnlyPath()] = tr, sc
+		}
 	}
-	if err := atomicfile.Write(s.TrustedRootPath(), trJSON, 0o644); err != nil {
-		return nil, err
-	}
-	if err := atomicfile.Write(s.SigningConfigPath(), scJSON, 0o644); err != nil {
-		return nil, err
+	for path, data := range files {
+		if err := atomicfile.Write(path, data, 0o644); err != nil {
+			return nil, err
+		}
 	}
 	s.Ready = true
 	if err := s.save(); err != nil {

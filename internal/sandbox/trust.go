@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"time"
 
@@ -41,9 +42,12 @@ func subject(c *x509.Certificate) *protocommon.DistinguishedName {
 }
 
 // trustedRootJSON describes exactly the sandbox's servers as a Sigstore
-// trusted root. It is parsed back with sigstore-go before it is returned, so a
-// file the library would refuse is never written.
-func trustedRootJSON(in trustInputs) ([]byte, error) {
+// trusted root, on one line: gh's --custom-trusted-root reads a file of
+// trusted roots one JSON document per line, and every other reader takes
+// any JSON. With withLog false the Rekor log is left out (see
+// TrustedRootTSAOnlyFile). It is parsed back with sigstore-go before it is
+// returned, so a file the library would refuse is never written.
+func trustedRootJSON(in trustInputs, withLog bool) ([]byte, error) {
 	caRoot := in.fulcioChain[len(in.fulcioChain)-1]
 	tsaRoot := in.tsaChain[len(in.tsaChain)-1]
 	tr := &prototrustroot.TrustedRoot{
@@ -62,8 +66,13 @@ func trustedRootJSON(in trustInputs) ([]byte, error) {
 				KeyDetails: protocommon.PublicKeyDetails_PKIX_ECDSA_P256_SHA_256,
 				ValidFor:   &protocommon.TimeRange{Start: timestamppb.New(in.rekorStart)},
 			},
+			// A Rekor v2 log's checkpoint key ID is its log ID, the
+			// SHA-256 of its public key, as in the public-good trusted
+			// root: readers take the checkpoint's 4-byte key hint from
+			// its first bytes, and sigstore-js matches it against the
+			// log ID the bundle's entry names.
 			LogId:           &protocommon.LogId{KeyId: in.rekorLogID},
-			CheckpointKeyId: &protocommon.LogId{KeyId: in.rekorLogID[:4]},
+			CheckpointKeyId: &protocommon.LogId{KeyId: in.rekorLogID},
 		}},
 		TimestampAuthorities: []*prototrustroot.CertificateAuthority{{
 			Subject:   subject(tsaRoot),
@@ -72,10 +81,15 @@ func trustedRootJSON(in trustInputs) ([]byte, error) {
 			ValidFor:  &protocommon.TimeRange{Start: timestamppb.New(tsaRoot.NotBefore)},
 		}},
 	}
-	data, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(tr)
+	if !withLog {
+		tr.Tlogs = nil
+	}
+	data, err := protojson.Marshal(tr)
 	if err != nil {
 		return nil, fmt.Errorf("encoding trusted root: %w", err)
 	}
+	// protojson may put spaces in its output but never a newline.
+	data = append(data, '\n')
 	if _, err := root.NewTrustedRootFromJSON(data); err != nil {
 		return nil, fmt.Errorf("trusted root does not parse: %w", err)
 	}
@@ -83,15 +97,20 @@ func trustedRootJSON(in trustInputs) ([]byte, error) {
 }
 
 // signingConfigJSON lists the sandbox's services as a Sigstore signing
-// config v0.2: Fulcio, the issuer, Rekor (API v2) and the TSA.
-func signingConfigJSON(in trustInputs, start time.Time) ([]byte, error) {
+// config v0.2: Fulcio, the issuer, Rekor (API v2) and the TSA. With withLog
+// false Rekor is left out (see SigningConfigTSAOnlyFile).
+func signingConfigJSON(in trustInputs, start time.Time, withLog bool) ([]byte, error) {
 	svc := func(url string, major uint32) []root.Service {
 		return []root.Service{{URL: url, MajorAPIVersion: major, ValidityPeriodStart: start, Operator: operator}}
+	}
+	rekor := svc(in.rekorURL, 2)
+	if !withLog {
+		rekor = nil
 	}
 	sc, err := root.NewSigningConfig(root.SigningConfigMediaType02,
 		svc(in.fulcioURL, 1),
 		svc(in.issuerURL, 1),
-		svc(in.rekorURL, 2),
+		rekor,
 		root.ServiceConfiguration{Selector: prototrustroot.ServiceSelector_ANY},
 		svc(in.tsaURL+"/api/v1/timestamp", 1),
 		root.ServiceConfiguration{Selector: prototrustroot.ServiceSelector_ANY},
@@ -107,4 +126,13 @@ func signingConfigJSON(in trustInputs, start time.Time) ([]byte, error) {
 		return nil, fmt.Errorf("signing config does not parse: %w", err)
 	}
 	return data, nil
+}
+
+// pemChain encodes certificates as PEM, one block each.
+func pemChain(certs []*x509.Certificate) []byte {
+	var out []byte
+	for _, c := range certs {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	return out
 }

@@ -1,7 +1,12 @@
 // Package ocitest hands tests real OCI registries on loopback: Debian's
 // docker-registry (distribution 2.8, no referrers API, optionally with
-// htpasswd auth) and go-containerregistry's in-memory registry with the
-// referrers API, behind httptest.
+// htpasswd auth), and olareg, which serves the OCI 1.1 referrers API as the
+// distribution spec says, behind httptest.
+//
+// go-containerregistry's in-memory registry is not used: its referrers API
+// lists a referrer's config media type as its artifactType and ignores
+// ?artifactType=, so a test against it cannot catch an artifactType bug.
+// TestReferrersConformance holds olareg to the spec on both counts.
 package ocitest
 
 import (
@@ -10,8 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -25,12 +28,13 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/olareg/olareg"
+	"github.com/olareg/olareg/config"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -180,20 +184,27 @@ func WithMiddleware(wrap func(http.Handler) http.Handler) ReferrersOption {
 	return func(c *refConfig) { c.wrap = wrap }
 }
 
-// Referrers starts go-containerregistry's in-memory registry with the
-// referrers API enabled, behind httptest, stopped in t.Cleanup.
+// Referrers starts olareg (github.com/olareg/olareg, in memory) behind
+// httptest, stopped in t.Cleanup: a registry that serves the OCI 1.1
+// referrers API as the distribution spec says — each referrer listed with
+// its manifest's artifactType and annotations, and filtered by
+// ?artifactType= (the answer then carries OCI-Filters-Applied).
 func Referrers(tb testing.TB, opts ...ReferrersOption) *Registry {
 	tb.Helper()
 	var c refConfig
 	for _, o := range opts {
 		o(&c)
 	}
-	var h http.Handler = registry.New(registry.WithReferrersSupport(true), registry.Logger(log.New(io.Discard, "", 0)))
+	reg := olareg.New(config.Config{Storage: config.ConfigStorage{StoreType: config.StoreMem}})
+	var h http.Handler = reg
 	if c.wrap != nil {
 		h = c.wrap(h)
 	}
 	srv := httptest.NewServer(h)
-	tb.Cleanup(srv.Close)
+	tb.Cleanup(func() {
+		srv.Close()
+		reg.Close()
+	})
 	return &Registry{Host: strings.TrimPrefix(srv.URL, "http://")}
 }
 

@@ -1,0 +1,351 @@
+package interop_test
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// Outcomes of a cell.
+const (
+	// works: the client accepted a genuine case.
+	works = "works"
+	// fails: the client refused a genuine case; the detail is its error.
+	fails = "fails"
+	// rejects: the client refused a tampered case, as it must.
+	rejects = "rejects"
+	// accepts: the client accepted a tampered case. Never expected.
+	accepts = "ACCEPTS"
+)
+
+// cell is one client on one case.
+type cell struct {
+	Case, Client string
+	Outcome      string
+	// Detail is, for works, the flags the client needed beyond naming the
+	// trust material and the identity; otherwise the client's own error,
+	// normalized (see normalize).
+	Detail string
+}
+
+func (c cell) key() string { return c.Case + "\t" + c.Client }
+
+func (c cell) line() string {
+	return strings.Join([]string{c.Case, c.Client, c.Outcome, c.Detail}, "\t")
+}
+
+const matrixFile = "testdata/matrix.txt"
+
+const matrixHeader = `# Interop matrix: each line is one client on one case, tab-separated:
+# case, client, outcome (works / fails / rejects), and for works the flags
+# the client needed beyond the trust material and the identity, else the
+# client's own error (paths, ports and digests normalized).
+# Written by: go test ./internal/interop -run TestMatrix -update
+`
+
+func writeMatrix(path string, cells []cell) error {
+	var b strings.Builder
+	b.WriteString(matrixHeader)
+	for _, c := range cells {
+		b.WriteString(c.line() + "\n")
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func readMatrix(path string) ([]cell, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var cells []cell
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Split(line, "\t")
+		if len(f) != 4 {
+			return nil, fmt.Errorf("%s:%d: want 4 tab-separated fields, got %d", path, n, len(f))
+		}
+		cells = append(cells, cell{Case: f[0], Client: f[1], Outcome: f[2], Detail: f[3]})
+	}
+	return cells, sc.Err()
+}
+
+// diffMatrix lists the cells that differ between want and got.
+func diffMatrix(want, got []cell) []string {
+	w := map[string]cell{}
+	for _, c := range want {
+		w[c.key()] = c
+	}
+	g := map[string]cell{}
+	for _, c := range got {
+		g[c.key()] = c
+	}
+	var out []string
+	for _, c := range got {
+		old, ok := w[c.key()]
+		switch {
+		case !ok:
+			out = append(out, fmt.Sprintf("new cell %s × %s: %s %s", c.Case, c.Client, c.Outcome, c.Detail))
+		case old != c:
+			out = append(out, fmt.Sprintf("%s × %s: want %s %q, got %s %q", c.Case, c.Client, old.Outcome, old.Detail, c.Outcome, c.Detail))
+		}
+	}
+	for _, c := range want {
+		if _, ok := g[c.key()]; !ok {
+			out = append(out, fmt.Sprintf("cell %s × %s no longer runs (want %s)", c.Case, c.Client, c.Outcome))
+		}
+	}
+	return out
+}
+
+// printMatrix renders the matrix for the test log: one block per case.
+func printMatrix(cells []cell) string {
+	var b strings.Builder
+	width := 0
+	for _, c := range cells {
+		width = max(width, len(c.Client))
+	}
+	last := ""
+	for _, c := range cells {
+		if c.Case != last {
+			fmt.Fprintf(&b, "\n%s\n", c.Case)
+			last = c.Case
+		}
+		d := c.Detail
+		if d != "" {
+			d = " — " + d
+		}
+		fmt.Fprintf(&b, "  %-*s  %s%s\n", width, c.Client, c.Outcome, d)
+	}
+	return b.String()
+}
+
+var (
+	reHostPort = regexp.MustCompile(`127\.0\.0\.1:[0-9]+`)
+	reDigest   = regexp.MustCompile(`sha(256|384|512)[:-][0-9a-f]{32,}`)
+	reHex      = regexp.MustCompile(`\b[0-9a-f]{32,}\b`)
+	reTmp      = regexp.MustCompile(`/tmp/[^\s"':)]+`)
+	reRepo     = regexp.MustCompile(`/\S*?/testdata/`)
+	reSpace    = regexp.MustCompile(`\s+`)
+	reTime     = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`)
+	reDuration = regexp.MustCompile(`\b\d+(\.\d+)?(ms|s)\b`)
+)
+
+// normalize makes a client's error comparable from run to run: loopback
+// addresses, digests, temporary paths and times are replaced, whitespace
+// collapsed, and the result cut to 200 characters.
+func normalize(s string) string {
+	s = reTmp.ReplaceAllString(s, "<tmp>")
+	s = reRepo.ReplaceAllString(s, "testdata/")
+	s = reHostPort.ReplaceAllString(s, "<host>")
+	s = reDigest.ReplaceAllString(s, "<digest>")
+	s = reHex.ReplaceAllString(s, "<hex>")
+	s = reTime.ReplaceAllString(s, "<time>")
+	s = reDuration.ReplaceAllString(s, "<duration>")
+	s = strings.TrimSpace(reSpace.ReplaceAllString(s, " "))
+	s = strings.ReplaceAll(s, "\t", " ")
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
+
+// README's works-with table, between these markers, is generated from the
+// matrix.
+const (
+	readmeFile  = "../../README.md"
+	readmeBegin = "<!-- works-with: generated by go test ./internal/interop -run TestMatrix -update -->"
+	readmeEnd   = "<!-- end works-with -->"
+)
+
+// worksWithTable is the README's table, from the matrix: which of
+// Hallmark's outputs each client verifies, with which flags, and what it
+// cannot do (its own error); then what Hallmark verifies of theirs.
+func worksWithTable(cells []cell, versions map[string]string, order []string) string {
+	type entry struct {
+		works  []string
+		flags  [][]string
+		limits []string
+	}
+	by := map[string]*entry{}
+	var made []cell // others' output, verified by Hallmark, and others signing
+	for _, c := range cells {
+		if !strings.HasPrefix(c.Case, "hallmark ") {
+			if c.Outcome != rejects {
+				made = append(made, c)
+			}
+			continue
+		}
+		short := strings.TrimPrefix(c.Case, "hallmark ")
+		e := by[c.Client]
+		if e == nil {
+			e = &entry{}
+			by[c.Client] = e
+		}
+		switch c.Outcome {
+		case works:
+			e.works = append(e.works, short)
+			e.flags = append(e.flags, splitFlags(c.Detail))
+		case fails:
+			e.limits = append(e.limits, short+": "+c.Detail)
+		}
+	}
+	var b strings.Builder
+	b.WriteString("| client | version | verifies Hallmark's | flags needed | does not work (the client's error) |\n")
+	b.WriteString("|---|---|---|---|---|\n")
+	for _, name := range order {
+		e := by[name]
+		if e == nil || name == hallmark {
+			continue
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", name, versions[name],
+			cellText(strings.Join(e.works, "; ")), cellText(flagSummary(e.works, e.flags)), cellText(strings.Join(e.limits, "; ")))
+	}
+	b.WriteString("\n| made by | case | Hallmark (or the client signing) | flags needed |\n")
+	b.WriteString("|---|---|---|---|\n")
+	for _, c := range made {
+		maker, _, _ := strings.Cut(c.Case, " ")
+		maker = strings.TrimSuffix(maker, ",")
+		result := c.Outcome
+		if c.Outcome == fails {
+			result = "fails: " + c.Detail
+		}
+		who := ""
+		if c.Client != hallmark {
+			who = c.Client + " "
+		}
+		fmt.Fprintf(&b, "| %s %s | %s | %s%s | %s |\n", maker, versions[maker], cellText(c.Case), who, cellText(result), cellText(code(splitFlags(c.Detail), c.Outcome == works)))
+	}
+	return b.String()
+}
+
+// splitFlags reads a works cell's detail back into its flags.
+func splitFlags(detail string) []string {
+	if detail == "" {
+		return nil
+	}
+	return strings.Split(detail, flagSep)
+}
+
+// flagSep separates the flags in a cell's detail.
+const flagSep = "; "
+
+// flagSummary names the flags every case needs, then the others with
+// their cases.
+func flagSummary(cases []string, flags [][]string) string {
+	count := map[string]int{}
+	var order []string
+	for _, fs := range flags {
+		for _, f := range fs {
+			if count[f] == 0 {
+				order = append(order, f)
+			}
+			count[f]++
+		}
+	}
+	var common, rest []string
+	for _, f := range order {
+		if count[f] == len(flags) {
+			common = append(common, "`"+f+"`")
+			continue
+		}
+		var where []string
+		for i, fs := range flags {
+			for _, g := range fs {
+				if g == f {
+					where = append(where, cases[i])
+				}
+			}
+		}
+		rest = append(rest, "`"+f+"` ("+strings.Join(where, "; ")+")")
+	}
+	out := strings.Join(common, " ")
+	if len(rest) > 0 {
+		if out != "" {
+			out += "; and "
+		}
+		out += strings.Join(rest, ", ")
+	}
+	if out == "" {
+		return "—"
+	}
+	return out
+}
+
+func code(flags []string, ok bool) string {
+	if !ok || len(flags) == 0 {
+		return "—"
+	}
+	q := make([]string, len(flags))
+	for i, f := range flags {
+		q[i] = "`" + f + "`"
+	}
+	return strings.Join(q, " ")
+}
+
+func cellText(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return strings.ReplaceAll(s, "|", `\|`)
+}
+
+// spliceReadme replaces the generated table in readme.
+func spliceReadme(readme, table string) (string, error) {
+	i := strings.Index(readme, readmeBegin)
+	j := strings.Index(readme, readmeEnd)
+	if i < 0 || j < i {
+		return "", fmt.Errorf("%s lacks the markers %q and %q", readmeFile, readmeBegin, readmeEnd)
+	}
+	return readme[:i+len(readmeBegin)] + "\n" + table + readme[j:], nil
+}
+
+// sortCells keeps the order the cases ran in and the clients' order
+// within a case.
+func sortCells(cells []cell, clientOrder []string) {
+	rank := map[string]int{}
+	for i, c := range clientOrder {
+		rank[c] = i
+	}
+	caseRank := map[string]int{}
+	for _, c := range cells {
+		if _, ok := caseRank[c.Case]; !ok {
+			caseRank[c.Case] = len(caseRank)
+		}
+	}
+	sort.SliceStable(cells, func(i, j int) bool {
+		if cells[i].Case != cells[j].Case {
+			return caseRank[cells[i].Case] < caseRank[cells[j].Case]
+		}
+		return rank[cells[i].Client] < rank[cells[j].Client]
+	})
+}
+
+func TestNormalize(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"Get http://127.0.0.1:34669/v2/: refused", "Get http://<host>/v2/: refused"},
+		{"digest sha256:" + strings.Repeat("ab", 32) + " missing", "digest <digest> missing"},
+		{"open /tmp/TestMatrix123/001/app: no such file", "open <tmp>: no such file"},
+		{"got x (/tmp/TestMatrix1/002/app)", "got x (<tmp>)"},
+		{"(/work/tree/testdata/realworld/gh/a)", "(testdata/realworld/gh/a)"},
+		{"  two\n lines\t", "two lines"},
+		{"at 2026-11-01T10:00:00Z after 1.5s", "at <time> after <duration>"},
+	} {
+		if got := normalize(tc.in); got != tc.want {
+			t.Errorf("normalize(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
