@@ -32,6 +32,9 @@ type AttestRequest struct {
 	TrustedRoot      string
 	IdentityToken    string
 	Private          bool
+	// PrivateRepository consents to naming a private or internal
+	// repository in Sigstore's public-good logs.
+	PrivateRepository bool
 }
 
 // AttestResult is the summary `hallmark attest --format json` prints.
@@ -139,7 +142,7 @@ type AttestConfig struct {
 //
 // Inputs: subject-path, subject-digest, subject-name, subject-checksums,
 // push-to-registry, show-summary, bundle-path, signing-config, trusted-root,
-// private. Outputs: bundle-path, certificate-identity, certificate-issuer,
+// private, private-repository. Outputs: bundle-path, certificate-identity, certificate-issuer,
 // builder-id, log-index.
 //
 // A failure is also written to the step summary, so the reason stands on
@@ -177,6 +180,9 @@ func attest(ctx context.Context, cfg AttestConfig, a *githubactions.Action) erro
 	}
 	var err error
 	if req.Private, err = boolInput(a, "private", false); err != nil {
+		return err
+	}
+	if req.PrivateRepository, err = boolInput(a, "private-repository", false); err != nil {
 		return err
 	}
 	push, err := boolInput(a, "push-to-registry", false)
