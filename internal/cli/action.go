@@ -33,6 +33,7 @@ func newActionCmd() *cobra.Command {
 				Attest:    AttestForAction,
 				Push:      pushForAction,
 				CheckPush: checkPushForAction,
+				Upload:    ghaction.StoreUploader(os.Getenv, os.ReadFile),
 				Getenv:    os.Getenv,
 				ReadFile:  os.ReadFile,
 				Stdout:    cmd.OutOrStdout(),

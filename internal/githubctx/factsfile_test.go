@@ -40,7 +40,7 @@ func TestParseFacts(t *testing.T) {
 		{name: "an unknown field", data: strings.Replace(pushFactsJSON, "{", `{"visibility": "public",`, 1), want: githubctx.ErrFactsFile, wantMsg: `unknown field "visibility"`},
 		{name: "a number, not a string", data: strings.Replace(pushFactsJSON, `"run_attempt": "1"`, `"run_attempt": 1`, 1), want: githubctx.ErrFactsFile, wantMsg: "run_attempt"},
 		{name: "two objects", data: pushFactsJSON + "{}", want: githubctx.ErrFactsFile, wantMsg: "data after the JSON object"},
-		{name: "a field twice", data: strings.Replace(pushFactsJSON, "{", `{"sha": "` + strings.Repeat("0", 40) + `",`, 1), want: githubctx.ErrFactsFile, wantMsg: `"sha" given twice`},
+		{name: "a field twice", data: strings.Replace(pushFactsJSON, "{", `{"sha": "`+strings.Repeat("0", 40)+`",`, 1), want: githubctx.ErrFactsFile, wantMsg: `"sha" given twice`},
 		{name: "a name in another case", data: strings.Replace(pushFactsJSON, `"sha"`, `"SHA"`, 1), want: githubctx.ErrFactsFile, wantMsg: `unknown field "SHA"`},
 		{name: "not an object", data: `["acme/app"]`, want: githubctx.ErrFactsFile},
 		{name: "empty", data: ``, want: githubctx.ErrFactsFile},
