@@ -267,6 +267,7 @@ func newVerifyArtifactCmd() *cobra.Command {
 	var f verifyFlags
 	var provenancePath string
 	var vsa vsaFlags
+	var gh githubSource
 	cmd := &cobra.Command{
 		Use:   "verify-artifact ARTIFACT... --provenance-path P --source-uri URI --trusted-root FILE",
 		Short: "Verify artifacts against their SLSA provenance, offline, with a policy",
@@ -279,7 +280,11 @@ trusts for a level, and that the source, ref, build type and parameters are
 the expected ones.
 
 --provenance-path takes a Sigstore bundle (v0.1-v0.3) or a .intoto.jsonl file
-of bundles. Nothing is fetched: verification is offline.
+of bundles. Nothing is fetched: verification is offline. The one online mode
+is opt-in: --from-github OWNER/REPO fetches each artifact's bundles from the
+repository's attestation store (GET /repos/OWNER/REPO/attestations/DIGEST,
+where the attest action and actions/attest store them) and verifies them as
+a file's.
 
 Only you raise a level above what the evidence proves (2 for a GitHub-hosted
 runner, 1 for a self-hosted one). The built-in policy trusts Hallmark's
@@ -296,22 +301,35 @@ where you can); 2 on usage errors.`,
     --source-uri github.com/acme/app --source-tag v1.2.3 --trusted-root trusted_root.json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if provenancePath == "" {
-				return errors.New("--provenance-path is required")
+			if err := gh.check(provenancePath, vsa); err != nil {
+				return err
 			}
 			f.stderr = cmd.ErrOrStderr()
 			v, policy, policyRaw, err := f.newVerifier()
 			if err != nil {
 				return err
 			}
-			data, err := os.ReadFile(provenancePath)
-			if err != nil {
-				return fmt.Errorf("--provenance-path: %w", err)
+			var data []byte
+			if provenancePath != "" {
+				if data, err = os.ReadFile(provenancePath); err != nil {
+					return fmt.Errorf("--provenance-path: %w", err)
+				}
 			}
 			bundles, perr := verifier.ParseBundles(data)
 			algs := verifier.SubjectDigestAlgorithms(bundles)
 			var verdicts []verdict
 			for _, a := range args {
+				if gh.repo != "" {
+					sha, err := digestFile(a, []string{"sha256"})
+					if err != nil {
+						return err
+					}
+					if data, err = gh.fetch(cmd.Context(), "sha256:"+sha[0].Hex, githubGetenv, cmd.ErrOrStderr()); err != nil {
+						return err
+					}
+					bundles, perr = verifier.ParseBundles(data)
+					algs = verifier.SubjectDigestAlgorithms(bundles)
+				}
 				ds, err := digestFile(a, algs)
 				if err != nil {
 					return err
@@ -334,6 +352,7 @@ where you can); 2 on usage errors.`,
 	}
 	f.register(cmd.Flags())
 	vsa.register(cmd.Flags())
+	gh.register(cmd.Flags())
 	cmd.Flags().StringVar(&provenancePath, "provenance-path", "", "the provenance: a Sigstore bundle or an .intoto.jsonl file of bundles")
 	return cmd
 }
