@@ -26,11 +26,25 @@ import (
 // The ref the example callers use, and the remote actions the workflows
 // use, each replaced under act by a local folder.
 const (
-	hallmarkRef  = "v1.0.0"
 	callerRepo   = "acme/app"
 	repositoryID = "700000001"
 	ownerID      = "700000000"
 )
+
+// hallmarkRef is the release the docs and example callers name
+// (scripts/release.sh --pin rewrites it); TestPinnedRefs holds every pin to
+// it.
+var hallmarkRef = func() string {
+	data, err := os.ReadFile(filepath.Join("examples", "generic.yml"))
+	if err != nil {
+		panic(err)
+	}
+	m := regexp.MustCompile(`hallmark-dev/hallmark/\.github/workflows/generic\.yml@(v[0-9][^\s]*)`).FindSubmatch(data)
+	if m == nil {
+		panic("examples/generic.yml names no release of the generic workflow")
+	}
+	return string(m[1])
+}()
 
 var stubs = map[string]string{
 	"actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02":   "upload-artifact",

@@ -193,6 +193,58 @@ func TestPinnedRefs(t *testing.T) {
 	}
 }
 
+// TestDocsPinOneRelease: every mention of Hallmark at a release in the
+// docs, examples and workflow comments names the same release, the one
+// scripts/release.sh --pin wrote.
+func TestDocsPinOneRelease(t *testing.T) {
+	root := repoRoot(t)
+	pin := regexp.MustCompile(`hallmark-dev/hallmark(/[A-Za-z0-9_./-]*)?@(v[0-9]+\.[0-9]+\.[0-9]+[-+0-9A-Za-z.]*)`)
+	files := []string{"README.md", "reusable-workflows/README.md"}
+	files = append(files, ourWorkflows...)
+	for _, f := range callerWorkflows(t) {
+		files = append(files, filepath.Join("reusable-workflows", f))
+	}
+	seen := 0
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range pin.FindAllStringSubmatch(string(data), -1) {
+			seen++
+			if m[2] != hallmarkRef {
+				t.Errorf("%s: %s names %s, the examples %s: run scripts/release.sh --pin %s", f, m[0], m[2], hallmarkRef, hallmarkRef)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Error("no pin found: the pattern no longer matches the docs")
+	}
+}
+
+// TestSelfCheckoutIdentical: the three reusable workflows find their own
+// commit with the same steps.
+func TestSelfCheckoutIdentical(t *testing.T) {
+	root := repoRoot(t)
+	var first string
+	for _, f := range []string{".github/workflows/generic.yml", ".github/workflows/container.yml", ".github/workflows/go.yml"} {
+		data, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(data)
+		i, j := strings.Index(s, "      # This workflow runs the attest action of its own commit"), strings.Index(s, "        uses: ./.hallmark-action")
+		if i < 0 || j < i {
+			t.Fatalf("%s: no self checkout before the action", f)
+		}
+		if first == "" {
+			first = s[i:j]
+		} else if s[i:j] != first {
+			t.Errorf("%s: its self checkout differs from generic.yml's", f)
+		}
+	}
+}
+
 // TestActionlint runs actionlint over our workflows and the callers.
 func TestActionlint(t *testing.T) {
 	if testing.Short() {

@@ -42,7 +42,7 @@ func (f *verifyFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.sourceVersionedTag, "source-versioned-tag", "", "expected semver tag prefix: v1 matches v1.x.y, v1.2 matches v1.2.y (pre-releases only by their full name)")
 	fl.StringVar(&f.builderID, "builder-id", "", "expected builder, ID@REF, or ID for ID at a release tag vX.Y.Z; on the built-in policy it also trusts that builder")
 	fl.StringArrayVar(&f.workflowInputs, "build-workflow-input", nil, "expected workflow_dispatch input, key=value (repeatable)")
-	fl.BoolVar(&f.printProvenance, "print-provenance", false, "print the verified in-toto statement")
+	fl.BoolVar(&f.printProvenance, "print-provenance", false, "print the verified in-toto statement on stdout, one JSON document a line (verify-artifact and verify-npm-package then write PASSED/FAILED to stderr)")
 	fl.StringVar(&f.certIdentity, "cert-identity", "", "expected certificate identity (SAN), exact")
 	fl.StringVar(&f.certIdentityRegex, "cert-identity-regex", "", "expected certificate identity (SAN), a regular expression searched for as gh and cosign do (anchor it with ^ and $)")
 	fl.StringVar(&f.certOIDCIssuer, "cert-oidc-issuer", "", "OIDC issuer to trust: replaces the built-in policy's (GitHub Actions); must be one a --policy file lists")
@@ -220,6 +220,16 @@ func newVerdict(artifact string, d verifier.Digest, res *verifier.Result, err er
 
 // report prints verdicts and returns an exit error when any failed.
 func report(stdout io.Writer, format string, printProvenance bool, verdicts []verdict) error {
+	return reportTo(stdout, stdout, format, printProvenance, verdicts)
+}
+
+// reportTo is report with the text verdict lines on human, not stdout,
+// when stdout carries the provenance (--print-provenance): stdout is then
+// only the verified statements, one JSON document a line, for a pipe.
+func reportTo(stdout, human io.Writer, format string, printProvenance bool, verdicts []verdict) error {
+	if !printProvenance {
+		human = stdout
+	}
 	failed := 0
 	for _, v := range verdicts {
 		if !v.Passed {
@@ -246,10 +256,10 @@ func report(stdout io.Writer, format string, printProvenance bool, verdicts []ve
 				if printProvenance {
 					fmt.Fprintln(stdout, string(v.result.Payload))
 				}
-				fmt.Fprintf(stdout, "PASSED: %s (%s): SLSA build level %d, builder %s, source %s@%s, signed by %s\n",
+				fmt.Fprintf(human, "PASSED: %s (%s): SLSA build level %d, builder %s, source %s@%s, signed by %s\n",
 					v.Artifact, v.Digest, v.Level, v.BuilderID, v.Source, v.Ref, v.Identity)
 			} else {
-				fmt.Fprintf(stdout, "FAILED: %s\n", v.Failure.line(v.Artifact))
+				fmt.Fprintf(human, "FAILED: %s\n", v.Failure.line(v.Artifact))
 			}
 		}
 	}
@@ -341,7 +351,7 @@ where you can); 2 on usage errors.`,
 				res, verr := v.VerifyAny(bundles, ds...)
 				verdicts = append(verdicts, newVerdict(a, ds[0], res, verr))
 			}
-			if err := report(cmd.OutOrStdout(), f.format, f.printProvenance, verdicts); err != nil {
+			if err := reportTo(cmd.OutOrStdout(), cmd.ErrOrStderr(), f.format, f.printProvenance, verdicts); err != nil {
 				return err
 			}
 			if vsa.out != "" {
