@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hallmark-dev/hallmark/internal/githubapi/githubtest"
 	"github.com/hallmark-dev/hallmark/internal/sandbox"
 	"github.com/hallmark-dev/hallmark/internal/sandbox/sandboxtest"
 )
@@ -25,11 +26,25 @@ import (
 // The ref the example callers use, and the remote actions the workflows
 // use, each replaced under act by a local folder.
 const (
-	hallmarkRef  = "v1.0.0"
 	callerRepo   = "acme/app"
 	repositoryID = "700000001"
 	ownerID      = "700000000"
 )
+
+// hallmarkRef is the release the docs and example callers name
+// (scripts/release.sh --pin rewrites it); TestPinnedRefs holds every pin to
+// it.
+var hallmarkRef = func() string {
+	data, err := os.ReadFile(filepath.Join("examples", "generic.yml"))
+	if err != nil {
+		panic(err)
+	}
+	m := regexp.MustCompile(`hallmark-dev/hallmark/\.github/workflows/generic\.yml@(v[0-9][^\s]*)`).FindSubmatch(data)
+	if m == nil {
+		panic("examples/generic.yml names no release of the generic workflow")
+	}
+	return string(m[1])
+}()
 
 var stubs = map[string]string{
 	"actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02":   "upload-artifact",
@@ -37,6 +52,10 @@ var stubs = map[string]string{
 	"actions/setup-go@d35c59abb061a4a6fb18e82ac0862c26744d6ab5":          "setup-go",
 	"docker/login-action@74a5d142397b4f367a81961eba4e8cd7edddf772":       "login-action",
 	"docker/build-push-action@263435318d21b8e681c14492fe198d362a7d2c83":  "build-push-action",
+	// Only checkouts of another repository reach the stand-in (the
+	// reusable workflows' checkout of their own commit): act copies the
+	// caller's own repository itself.
+	"actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683": "checkout",
 }
 
 // repoRoot is the module's root folder.
@@ -209,6 +228,13 @@ func (f *fixture) caller(tb testing.TB, src string, files map[string]string) (di
 	return newCaller(tb, src, files)
 }
 
+// actionSHA is the commit of the action folder, hallmark-dev/hallmark at
+// hallmarkRef.
+func (f *fixture) actionSHA(tb testing.TB) string {
+	tb.Helper()
+	return gitHead(tb, f.actionDir)
+}
+
 // run runs c in the caller's folder with the release binary served.
 func (f *fixture) run(tb testing.TB, dir, sha string, c actCase) actRun {
 	tb.Helper()
@@ -228,6 +254,8 @@ func hallmarkWorkflow(file string) (jobWorkflow, builderID string) {
 type actRun struct {
 	Output    string
 	Artifacts string
+	// GitHub is the fake of GitHub's API the run's jobs used.
+	GitHub *githubtest.Server
 	// ActionTime is the attest action's wall time as act reports it, from
 	// its first step to the bundle written.
 	ActionTime time.Duration
@@ -259,6 +287,41 @@ type actCase struct {
 	// `secrets` contexts; actor is github.actor.
 	env, vars, secrets map[string]string
 	actor              string
+	// claims are more claims of the run's tokens, such as
+	// repository_visibility.
+	claims map[string]string
+	// actionRefs are more refs of hallmark-dev/hallmark act reads from
+	// local folders (REF -> folder), beyond hallmarkRef.
+	actionRefs map[string]string
+	// jobWorkflowSHA is the job_workflow_sha claim: the commit of the
+	// reusable workflow; default, the commit of the action folder.
+	jobWorkflowSHA string
+	// github is the fake of GitHub's API; a new one when nil.
+	github *githubtest.Server
+}
+
+// jobToken is the GITHUB_TOKEN of act's jobs, unless a test sets its own.
+const jobToken = "ghs_act_job_token_3f9a"
+
+// gitHead commits dir as a git repository when it is not one yet, and
+// returns its HEAD.
+func gitHead(tb testing.TB, dir string) string {
+	tb.Helper()
+	git := func(args ...string) string {
+		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.email=release@example.com", "-c", "user.name=release"}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			tb.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".git")); err != nil {
+		git("init", "-q", "-b", "main")
+		git("add", "-A")
+		git("commit", "-q", "-m", "hallmark")
+		git("tag", hallmarkRef)
+	}
+	return git("rev-parse", "HEAD")
 }
 
 // runAct runs c under act in self-hosted mode in the caller's folder, with
@@ -275,14 +338,40 @@ func runAct(tb testing.TB, sb *sandbox.Sandbox, caller, sha string, c actCase, a
 	}
 	wfRef := callerRepo + "/.github/workflows/" + c.workflow + "@" + ref
 	runID := fmt.Sprint(time.Now().UnixNano() % 1e9)
-	env, err := sb.ActionsEnv(map[string]string{
+	jobSHA := c.jobWorkflowSHA
+	if jobSHA == "" {
+		jobSHA = gitHead(tb, actionDir)
+	}
+	claims := map[string]string{
 		"repository": callerRepo, "repository_id": repositoryID, "repository_owner_id": ownerID,
 		"ref": ref, "sha": sha, "event_name": event, "run_id": runID, "run_attempt": "1",
-		"workflow_ref": wfRef, "job_workflow_ref": c.jobWorkflow, "runner_environment": "github-hosted",
-	})
+		"workflow_ref": wfRef, "job_workflow_ref": c.jobWorkflow, "job_workflow_sha": jobSHA, "runner_environment": "github-hosted",
+	}
+	maps.Copy(claims, c.claims)
+	env, err := sb.ActionsEnv(claims)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	// GitHub's API for the attestation store, with the job's token.
+	gh := c.github
+	if gh == nil {
+		gh = githubtest.Start(tb)
+		gh.AddRepository(callerRepo, 700000001, claims["repository_visibility"] == "private")
+	}
+	secrets := map[string]string{"GITHUB_TOKEN": jobToken}
+	maps.Copy(secrets, c.secrets)
+	gh.AddToken(secrets["GITHUB_TOKEN"], true)
+	env["GITHUB_API_URL"] = gh.URL
+	// The reusable workflows check out hallmark-dev/hallmark at their own
+	// commit from here.
+	repos := tb.TempDir()
+	if err := os.MkdirAll(filepath.Join(repos, "hallmark-dev"), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.Symlink(actionDir, filepath.Join(repos, "hallmark-dev", "hallmark")); err != nil {
+		tb.Fatal(err)
+	}
+	env["HALLMARK_TEST_REPOSITORIES"] = repos
 	requestToken := env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"]
 	if c.noToken {
 		// Set empty rather than left out, so that none leaks in from the
@@ -301,6 +390,9 @@ func runAct(tb testing.TB, sb *sandbox.Sandbox, caller, sha string, c actCase, a
 	args := []string{event, "-W", ".github/workflows/" + c.workflow, "-P", "ubuntu-latest=-self-hosted",
 		"--action-offline-mode",
 		"--local-repository", "hallmark-dev/hallmark@" + hallmarkRef + "=" + actionDir}
+	for ref, dir := range c.actionRefs {
+		args = append(args, "--local-repository", "hallmark-dev/hallmark@"+ref+"="+dir)
+	}
 	for uses, dir := range stubs {
 		args = append(args, "--local-repository", uses+"="+filepath.Join(repoRoot(tb), "reusable-workflows", "testdata", "stubs", dir))
 	}
@@ -321,7 +413,7 @@ func runAct(tb testing.TB, sb *sandbox.Sandbox, caller, sha string, c actCase, a
 	// The request token and the secrets go to act in private files, not
 	// on its command line.
 	args = append(args, "--env-file", dotenv(tb, filepath.Join(private, "act.env"), env))
-	args = append(args, "--secret-file", dotenv(tb, filepath.Join(private, "act.secrets"), c.secrets))
+	args = append(args, "--secret-file", dotenv(tb, filepath.Join(private, "act.secrets"), secrets))
 	cmd := exec.Command(act, args...)
 	cmd.Dir = caller
 	var out bytes.Buffer
@@ -330,13 +422,16 @@ func runAct(tb testing.TB, sb *sandbox.Sandbox, caller, sha string, c actCase, a
 	err = cmd.Run()
 	tb.Logf("act %s %s: %s", event, c.workflow, time.Since(start).Round(time.Millisecond))
 	log := strings.ReplaceAll(out.String(), requestToken, "***")
+	if strings.Contains(log, secrets["GITHUB_TOKEN"]) {
+		tb.Errorf("the job's GITHUB_TOKEN is in act's log")
+	}
 	switch {
 	case err != nil && !c.wantFail:
 		tb.Fatalf("act %s %s: %v\n%s", event, c.workflow, err, tail(log, 80))
 	case err == nil && c.wantFail:
 		tb.Fatalf("act %s %s passed; want it to fail\n%s", event, c.workflow, tail(log, 80))
 	}
-	return actRun{Output: log, Artifacts: artifacts, ActionTime: actionTime(log), Err: err}
+	return actRun{Output: log, Artifacts: artifacts, ActionTime: actionTime(log), Err: err, GitHub: gh}
 }
 
 // dotenv writes vars to path in the format of act's --env-file and

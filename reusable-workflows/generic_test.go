@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/hallmark-dev/hallmark/internal/ghaction"
 )
 
 // TestGenericExample runs examples/generic.yml under act once per event it
@@ -55,13 +53,18 @@ func TestGenericExample(t *testing.T) {
 				// the last lines a failing step writes to its log (see
 				// stepSummary).
 				mustContain(t, stepSummary(run.Output, "provenance/Hallmark generic provenance/provenance"),
-					"### Hallmark: attestation FAILED\n", ghaction.ErrForkPullRequest.Error()+" (pull request #42 comes from the fork ")
+					"### Hallmark: attestation FAILED\n", "no OIDC identity token in this run: GitHub gives pull requests from forks none")
 				if strings.Contains(run.Output, "Success - Main Sign the provenance") {
 					t.Error("the provenance was signed in a pull request from a fork")
 				}
 				return
 			}
-			mustContain(t, run.Output, "release binary "+hallmarkRef+"/hallmark_linux_amd64", "PASSED: dist/app.txt", "PASSED: dist/docs.txt")
+			mustContain(t, run.Output, "release binary "+hallmarkRef+"/hallmark_linux_amd64", "PASSED: dist/app.txt", "PASSED: dist/docs.txt",
+				"hallmark: this workflow is "+jobWorkflow+", commit "+f.actionSHA(t))
+			// The bundle went to the repository's attestation store too.
+			if stored := run.GitHub.Attestations(callerRepo); len(stored) != 1 {
+				t.Errorf("the attestation store holds %d attestations, want 1", len(stored))
+			}
 			app, err := os.ReadFile(filepath.Join(run.Artifacts, "dist", "app.txt"))
 			if err != nil {
 				t.Fatal(err)

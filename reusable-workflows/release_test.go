@@ -17,7 +17,25 @@ const releaseTag = "v9.9.9"
 func releaseTree(t *testing.T) string {
 	t.Helper()
 	dir := actionRepo(t, "")
-	copyFile(t, filepath.Join(repoRoot(t), "scripts", "release.sh"), filepath.Join(dir, "scripts", "release.sh"))
+	root := repoRoot(t)
+	copyFile(t, filepath.Join(root, "scripts", "release.sh"), filepath.Join(dir, "scripts", "release.sh"))
+	docs, _ := filepath.Glob(filepath.Join(root, "reusable-workflows", "*", "*.yml"))
+	docs = append(docs, filepath.Join(root, "README.md"), filepath.Join(root, "reusable-workflows", "README.md"))
+	for _, f := range docs {
+		rel, _ := filepath.Rel(root, f)
+		copyFile(t, f, filepath.Join(dir, rel))
+	}
+	return dir
+}
+
+// pinnedTree is releaseTree with every pin naming releaseTag, as the
+// release commit holds it.
+func pinnedTree(t *testing.T) string {
+	t.Helper()
+	dir := releaseTree(t)
+	if out, ok := release(t, dir, "--pin", releaseTag); !ok {
+		t.Fatalf("release.sh --pin: %s", out)
+	}
 	return dir
 }
 
@@ -48,11 +66,27 @@ func TestReleaseChecksums(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds hallmark, once from an empty cache; runs without -short")
 	}
-	a, b := releaseTree(t), releaseTree(t)
+	a, b := releaseTree(t), pinnedTree(t)
 	out, ok := release(t, a, releaseTag)
 	if !ok {
 		t.Fatalf("release.sh %s: %s", releaseTag, out)
 	}
+	t.Run("every pin names the release", func(t *testing.T) {
+		for _, f := range []string{"README.md", "reusable-workflows/README.md", "reusable-workflows/examples/generic.yml", ".github/workflows/generic.yml"} {
+			data, err := os.ReadFile(filepath.Join(a, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(data), "@"+hallmarkRef) || !strings.Contains(string(data), "@"+releaseTag) {
+				t.Errorf("%s still names %s, or not %s", f, hallmarkRef, releaseTag)
+			}
+		}
+		c := releaseTree(t)
+		out, ok := release(t, c, "--check", releaseTag)
+		if ok || !strings.Contains(out, "pins that do not name "+releaseTag) || !strings.Contains(out, "README.md:") {
+			t.Errorf("--check with stale pins: ok=%v\n%s", ok, out)
+		}
+	})
 	sums, err := os.ReadFile(filepath.Join(a, ".github", "hallmark-checksums.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +113,7 @@ func TestReleaseChecksums(t *testing.T) {
 	})
 
 	t.Run("a changed source is refused", func(t *testing.T) {
-		c := releaseTree(t)
+		c := pinnedTree(t)
 		writeFile(filepath.Join(c, ".github", "hallmark-checksums.txt"), sums)
 		root := filepath.Join(c, "internal", "cli", "root.go")
 		src, err := os.ReadFile(root)
@@ -94,7 +128,7 @@ func TestReleaseChecksums(t *testing.T) {
 	})
 
 	t.Run("another Go is refused", func(t *testing.T) {
-		c := releaseTree(t)
+		c := pinnedTree(t)
 		writeFile(filepath.Join(c, ".github", "hallmark-checksums.txt"),
 			[]byte(strings.Replace(string(sums), "# built with go", "# built with go1.0.0\n# was go", 1)))
 		out, ok := release(t, c, "--check", releaseTag)

@@ -45,8 +45,18 @@ var callerCommand = regexp.MustCompile(`(?m)(^|[;&|(\s])(go|make|npm|yarn|pnpm|c
 var expansion = regexp.MustCompile(`\$\{\{`)
 
 type step struct {
-	Uses string `json:"uses"`
-	Run  string `json:"run"`
+	Uses string         `json:"uses"`
+	Run  string         `json:"run"`
+	With map[string]any `json:"with"`
+}
+
+// ownCheckout is the reusable workflows' checkout of their own commit
+// (the repository and commit the job's token names): Hallmark's code, not
+// the caller's, so a job with id-token: write may run it.
+func ownCheckout(s step) bool {
+	return strings.HasPrefix(s.Uses, "actions/checkout@") &&
+		s.With["repository"] == "${{ steps.self.outputs.repository }}" && s.With["ref"] == "${{ steps.self.outputs.sha }}" &&
+		s.With["path"] == ".hallmark-action" && s.With["persist-credentials"] == false
 }
 
 type job struct {
@@ -99,7 +109,7 @@ func checkWorkflow(w workflow) []string {
 		}
 		token := idTokenWrite(j.Permissions)
 		for i, s := range j.Steps {
-			if token && callerCode.MatchString(s.Uses) {
+			if token && callerCode.MatchString(s.Uses) && !ownCheckout(s) {
 				bad = append(bad, fmt.Sprintf("job %s step %d: %s in a job with id-token: write", name, i, s.Uses))
 			}
 			if token && callerCommand.MatchString(s.Run) {
@@ -170,6 +180,8 @@ func TestPinnedRefs(t *testing.T) {
 			switch {
 			case strings.HasPrefix(u, "./.github/workflows/") && strings.HasPrefix(f, ".github/"):
 				// Our own workflow at the caller's commit (the release).
+			case u == "./.hallmark-action" && strings.HasPrefix(f, ".github/workflows/"):
+				// The action at the reusable workflow's own commit.
 			case strings.HasPrefix(u, "hallmark-dev/hallmark"):
 				if !strings.HasSuffix(u, "@"+hallmarkRef) {
 					t.Errorf("%s: %s: Hallmark's own uses must all name %s", f, u, hallmarkRef)
@@ -177,6 +189,58 @@ func TestPinnedRefs(t *testing.T) {
 			case !sha.MatchString(u):
 				t.Errorf("%s: %s is not pinned by a full commit SHA", f, u)
 			}
+		}
+	}
+}
+
+// TestDocsPinOneRelease: every mention of Hallmark at a release in the
+// docs, examples and workflow comments names the same release, the one
+// scripts/release.sh --pin wrote.
+func TestDocsPinOneRelease(t *testing.T) {
+	root := repoRoot(t)
+	pin := regexp.MustCompile(`hallmark-dev/hallmark(/[A-Za-z0-9_./-]*)?@(v[0-9]+\.[0-9]+\.[0-9]+[-+0-9A-Za-z.]*)`)
+	files := []string{"README.md", "reusable-workflows/README.md"}
+	files = append(files, ourWorkflows...)
+	for _, f := range callerWorkflows(t) {
+		files = append(files, filepath.Join("reusable-workflows", f))
+	}
+	seen := 0
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range pin.FindAllStringSubmatch(string(data), -1) {
+			seen++
+			if m[2] != hallmarkRef {
+				t.Errorf("%s: %s names %s, the examples %s: run scripts/release.sh --pin %s", f, m[0], m[2], hallmarkRef, hallmarkRef)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Error("no pin found: the pattern no longer matches the docs")
+	}
+}
+
+// TestSelfCheckoutIdentical: the three reusable workflows find their own
+// commit with the same steps.
+func TestSelfCheckoutIdentical(t *testing.T) {
+	root := repoRoot(t)
+	var first string
+	for _, f := range []string{".github/workflows/generic.yml", ".github/workflows/container.yml", ".github/workflows/go.yml"} {
+		data, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(data)
+		i, j := strings.Index(s, "      # This workflow runs the attest action of its own commit"), strings.Index(s, "        uses: ./.hallmark-action")
+		if i < 0 || j < i {
+			t.Fatalf("%s: no self checkout before the action", f)
+		}
+		if first == "" {
+			first = s[i:j]
+		} else if s[i:j] != first {
+			t.Errorf("%s: its self checkout differs from generic.yml's", f)
 		}
 	}
 }

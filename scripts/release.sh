@@ -9,7 +9,12 @@
 #                                     the binaries are exactly the ones the
 #                                     committed checksums file lists (the
 #                                     release workflow runs this before it
-#                                     publishes anything)
+#                                     publishes anything) and every pin in
+#                                     the docs and examples names TAG
+#   scripts/release.sh --pin TAG      only rewrite the pins: every
+#                                     hallmark-dev/hallmark[/PATH]@vX.Y.Z in
+#                                     the docs, examples and workflow
+#                                     comments names TAG (TAG runs this too)
 #
 # The builds are reproducible: CGO_ENABLED=0, -trimpath, no VCS stamp, no
 # build ID, the version set from TAG. Only the Go version changes the bytes,
@@ -20,17 +25,44 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { echo "usage: scripts/release.sh [--check] TAG   (TAG like v1.2.3)" >&2; exit 2; }
-check=false
+usage() { echo "usage: scripts/release.sh [--check|--pin] TAG   (TAG like v1.2.3)" >&2; exit 2; }
+check=false pinonly=false
 case "${1:-}" in
   --check) check=true; shift ;;
-  -h|--help) sed -n '2,19s/^# \{0,1\}//p' "$0"; exit 0 ;;
+  --pin) pinonly=true; shift ;;
+  -h|--help) sed -n '2,24s/^# \{0,1\}//p' "$0"; exit 0 ;;
 esac
 [ $# -eq 1 ] || usage
 tag=$1
 if ! [[ "$tag" =~ ^v[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$ ]]; then
   echo "release: $tag is not a version tag: want vMAJOR.MINOR.PATCH, as install.sh expects" >&2
   exit 2
+fi
+
+# The files that tell callers which Hallmark to use. The reusable workflows
+# themselves name no tag: they run the action of their own commit.
+pinned_files() {
+  ls README.md reusable-workflows/README.md reusable-workflows/examples/*.yml \
+    reusable-workflows/testdata/callers/*.yml .github/workflows/*.yml 2>/dev/null
+}
+pin_re='(hallmark-dev/hallmark(/[A-Za-z0-9_./-]*)?@)v[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?'
+if $pinonly; then
+  for f in $(pinned_files); do
+    tmp=$(mktemp "$f.XXXXXX")
+    sed -E "s#$pin_re#\1$tag#g" "$f" >"$tmp"
+    chmod --reference="$f" "$tmp"
+    mv "$tmp" "$f"
+  done
+  echo "release: every pin in the docs and examples names $tag" >&2
+  exit 0
+fi
+if $check; then
+  stale=$(grep -EHno "$pin_re" $(pinned_files) | grep -v "@$tag\$" || true)
+  if [ -n "$stale" ]; then
+    echo "release: pins that do not name $tag (run scripts/release.sh --pin $tag and commit):" >&2
+    echo "$stale" >&2
+    exit 1
+  fi
 fi
 platforms=${PLATFORMS:-linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64}
 sums=.github/hallmark-checksums.txt
@@ -83,4 +115,5 @@ trap 'rm -f "$tmp"' EXIT
 chmod 0644 "$tmp"
 mv "$tmp" "$sums"
 trap - EXIT
-echo "release: wrote $sums for $tag; commit it, tag that commit $tag, and push the tag" >&2
+"$0" --pin "$tag"
+echo "release: wrote $sums for $tag and pinned the docs to it; commit them, tag that commit $tag, and push the tag" >&2

@@ -123,6 +123,13 @@
 //	--signer-workflow O/R/PATH       that workflow at release tags (it must have signed, at any ref)
 //	--spiffe-id spiffe://TD/PATH     that SPIFFE ID exactly
 //
+// A caller that pins a reusable workflow by commit
+// (uses: .../generic.yml@SHA) gets a certificate and builder.id at that
+// commit, which no release-tag entry matches: name it exactly, with
+// --builder-id ID@SHA or a policy entry whose signer ends in @SHA. GitHub
+// Enterprise Server and ghe.com issue tokens from their own issuers; list
+// them in the policy's issuers.
+//
 // An entry trusts a SPIFFE signer only through a Signer pattern that fixes
 // the trust domain and the start of the path: a trust domain is not a
 // builder (every tenant's build pod has an ID in it), and an entry that

@@ -247,6 +247,9 @@ func (c *checker) classify(b *bundle.Bundle, payload []byte, err error) error {
 			// GitHub's own Sigstore, for private repositories, logs
 			// nothing and timestamps instead.
 			ce.Fix = "the trusted root lists no transparency log; if its signed timestamps are to stand in for a log entry, say so in a policy: thresholds: {transparencyLog: 0, signedTimestamps: 1}"
+		} else if vm := b.GetVerificationMaterial(); len(vm.GetTlogEntries()) == 0 && len(vm.GetTimestampVerificationData().GetRfc3161Timestamps()) > 0 {
+			// Signed with a timestamp only (attest --private).
+			ce.Fix = "the bundle has no transparency log entry, only signed timestamps (it was made with --private); if its timestamps are to stand in for a log entry, say so in a policy: thresholds: {transparencyLog: 0, signedTimestamps: 1}"
 		}
 		return ce
 	}

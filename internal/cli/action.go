@@ -33,6 +33,7 @@ func newActionCmd() *cobra.Command {
 				Attest:    AttestForAction,
 				Push:      pushForAction,
 				CheckPush: checkPushForAction,
+				Upload:    ghaction.StoreUploader(os.Getenv, os.ReadFile),
 				Getenv:    os.Getenv,
 				ReadFile:  os.ReadFile,
 				Stdout:    cmd.OutOrStdout(),
@@ -74,19 +75,20 @@ func actionError(stdout io.Writer, err error) error {
 // `hallmark attest`, and returns the summary it prints with --format json.
 func AttestForAction(ctx context.Context, req ghaction.AttestRequest, stderr io.Writer) (*ghaction.AttestResult, error) {
 	f := attestFlags{
-		subjectPaths:     req.SubjectPaths,
-		subjectChecksums: req.SubjectChecksums,
-		subjectNames:     req.SubjectNames,
-		subjectDigests:   req.SubjectDigests,
-		bundlePath:       req.BundlePath,
-		signingConfig:    req.SigningConfig,
-		trustedRoot:      req.TrustedRoot,
-		identityToken:    req.IdentityToken,
-		private:          req.Private,
-		deadline:         signer.DefaultDeadline,
-		timeout:          signer.DefaultTimeout,
-		retries:          signer.DefaultRetries,
-		pushDeadline:     defaultPushDeadline,
+		subjectPaths:      req.SubjectPaths,
+		subjectChecksums:  req.SubjectChecksums,
+		subjectNames:      req.SubjectNames,
+		subjectDigests:    req.SubjectDigests,
+		bundlePath:        req.BundlePath,
+		signingConfig:     req.SigningConfig,
+		trustedRoot:       req.TrustedRoot,
+		identityToken:     req.IdentityToken,
+		private:           req.Private,
+		privateRepository: req.PrivateRepository,
+		deadline:          signer.DefaultDeadline,
+		timeout:           signer.DefaultTimeout,
+		retries:           signer.DefaultRetries,
+		pushDeadline:      defaultPushDeadline,
 	}
 	sum, err := attest(ctx, f, strings.NewReader(""), stderr, os.Getenv)
 	if err != nil {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -46,12 +45,15 @@ type attestFlags struct {
 	trustedRoot      string
 	identityToken    string
 	private          bool
-	factsFile        string
-	factsFromToken   bool
-	deadline         time.Duration
-	timeout          time.Duration
-	retries          int
-	pushDeadline     time.Duration
+	// privateRepository consents to naming a repository that is not
+	// public in Sigstore's public-good logs.
+	privateRepository bool
+	factsFile         string
+	factsFromToken    bool
+	deadline          time.Duration
+	timeout           time.Duration
+	retries           int
+	pushDeadline      time.Duration
 
 	pushToRegistry        bool
 	pushLegacyTag         bool
@@ -81,7 +83,16 @@ Subjects (any mix; the same name with two digests is an error):
 
 Build facts: inside GitHub Actions they come from the runner environment and
 the job's token (builder.id is the token's job_workflow_ref). Elsewhere pass
---facts FILE (JSON, the fields of a GitHub run) or --facts-from-token.
+--facts FILE (JSON, the facts of a GitHub run named as the token's claims:
+repository, repository_id, repository_owner_id, ref, sha, workflow_ref,
+event_name, run_id, run_attempt, runner_environment, and optionally
+server_url and job_workflow_ref; see docs/facts.schema.json) or
+--facts-from-token. Facts that contradict the token's claims are refused.
+
+Private repositories: when the token says the repository is private or
+internal (claim repository_visibility), attest refuses to name it in
+Sigstore's public-good logs unless --private-repository is given; a private
+Sigstore's --signing-config needs no such consent.
 
 Identity token: --identity-token, $SIGSTORE_ID_TOKEN, or the Actions
 token-request protocol (needs permissions: id-token: write).
@@ -133,7 +144,8 @@ check) and again after it (the pushes).`,
 	fl.StringVar(&f.trustedRoot, "trusted-root", "", "Sigstore trusted_root.json to check the bundle with (default $HALLMARK_TRUSTED_ROOT)")
 	fl.StringVar(&f.identityToken, "identity-token", "", "OIDC identity token (default $SIGSTORE_ID_TOKEN or the Actions token request)")
 	fl.BoolVar(&f.private, "private", false, "sign with a timestamp only: publish nothing to a transparency log")
-	fl.StringVar(&f.factsFile, "facts", "", "JSON file of build facts, for use outside GitHub Actions")
+	fl.BoolVar(&f.privateRepository, "private-repository", false, "sign for a private or internal repository with Sigstore's public-good instance, publishing its name, workflow and commit in the public logs (refused without it)")
+	fl.StringVar(&f.factsFile, "facts", "", "JSON file of build facts, for use outside GitHub Actions (members named as the token's claims: docs/facts.schema.json)")
 	fl.BoolVar(&f.factsFromToken, "facts-from-token", false, "take the build facts from the identity token's claims (outside GitHub Actions)")
 	fl.DurationVar(&f.deadline, "deadline", signer.DefaultDeadline, "deadline of the signing: every certificate, timestamp and log request with its retries")
 	fl.DurationVar(&f.timeout, "timeout", signer.DefaultTimeout, "timeout of each try of a request to a Sigstore server or the registry")
@@ -175,6 +187,9 @@ func collectSubjects(ctx context.Context, f attestFlags, stdin io.Reader) ([]sub
 		s, err := subject.ParseChecksums(r)
 		if err != nil {
 			return nil, fmt.Errorf("--subject-checksums %s: %w", c, err)
+		}
+		if len(s) == 0 {
+			return nil, fmt.Errorf("--subject-checksums %s lists no file: want sha256sum output, one \"HEX  NAME\" a line (did the build produce its files, and hash them?)", c)
 		}
 		lists = append(lists, s)
 	}
@@ -248,13 +263,11 @@ func buildContext(f attestFlags, getenv func(string) string, claims map[string]a
 		if err != nil {
 			return nil, fmt.Errorf("--facts: %w", err)
 		}
-		var facts githubctx.Facts
-		dec := json.NewDecoder(strings.NewReader(string(data)))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&facts); err != nil {
-			return nil, fmt.Errorf("--facts %s: %w", f.factsFile, err)
+		c, err := githubctx.ParseFacts(data)
+		if err != nil {
+			return nil, fmt.Errorf("--facts %s: %w (see docs/facts.schema.json)", f.factsFile, err)
 		}
-		return githubctx.Explicit(facts)
+		return c, nil
 	case f.factsFromToken:
 		str := func(k string) string { s, _ := claims[k].(string); return s }
 		return githubctx.Explicit(githubctx.Facts{
@@ -263,7 +276,12 @@ func buildContext(f attestFlags, getenv func(string) string, claims map[string]a
 			EventName: str("event_name"), RunID: str("run_id"), RunAttempt: str("run_attempt"), RunnerEnvironment: str("runner_environment"),
 		})
 	default:
-		return githubctx.FromEnv(getenv, os.ReadFile)
+		c, err := githubctx.FromEnv(getenv, os.ReadFile)
+		if errors.Is(err, githubctx.ErrNotGitHubActions) {
+			return nil, errors.New("not running in GitHub Actions (GITHUB_ACTIONS is not \"true\"), so the build facts are unknown: " +
+				"pass --facts FILE (the run's facts as JSON, see docs/facts.schema.json) or --facts-from-token (the identity token's claims)")
+		}
+		return c, err
 	}
 }
 
@@ -365,8 +383,14 @@ func attest(ctx context.Context, f attestFlags, stdin io.Reader, stderr io.Write
 	if err != nil {
 		return nil, fmt.Errorf("%w (the token came from %s)", err, source)
 	}
+	if err := checkVisibility(claims, sc, f); err != nil {
+		return nil, err
+	}
 	bctx, err := buildContext(f, getenv, claims)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkFacts(bctx, claims, f); err != nil {
 		return nil, err
 	}
 	if jwr, _ := claims["job_workflow_ref"].(string); jwr != "" {

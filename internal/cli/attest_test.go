@@ -167,7 +167,7 @@ func TestAttestInGitHubActions(t *testing.T) {
 	env, err := sb.ActionsEnv(map[string]string{
 		"repository": "acme/app", "repository_id": "42", "repository_owner_id": "7",
 		"ref": "refs/heads/main", "sha": strings.Repeat("a", 40), "job_workflow_ref": jobRef,
-		"workflow_ref": "acme/app/.github/workflows/release.yml@refs/heads/main",
+		"workflow_ref": "acme/app/.github/workflows/release.yml@refs/heads/main", "run_id": "99",
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -42,7 +42,7 @@ func (f *verifyFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.sourceVersionedTag, "source-versioned-tag", "", "expected semver tag prefix: v1 matches v1.x.y, v1.2 matches v1.2.y (pre-releases only by their full name)")
 	fl.StringVar(&f.builderID, "builder-id", "", "expected builder, ID@REF, or ID for ID at a release tag vX.Y.Z; on the built-in policy it also trusts that builder")
 	fl.StringArrayVar(&f.workflowInputs, "build-workflow-input", nil, "expected workflow_dispatch input, key=value (repeatable)")
-	fl.BoolVar(&f.printProvenance, "print-provenance", false, "print the verified in-toto statement")
+	fl.BoolVar(&f.printProvenance, "print-provenance", false, "print the verified in-toto statement on stdout, one JSON document a line (verify-artifact and verify-npm-package then write PASSED/FAILED to stderr)")
 	fl.StringVar(&f.certIdentity, "cert-identity", "", "expected certificate identity (SAN), exact")
 	fl.StringVar(&f.certIdentityRegex, "cert-identity-regex", "", "expected certificate identity (SAN), a regular expression searched for as gh and cosign do (anchor it with ^ and $)")
 	fl.StringVar(&f.certOIDCIssuer, "cert-oidc-issuer", "", "OIDC issuer to trust: replaces the built-in policy's (GitHub Actions); must be one a --policy file lists")
@@ -224,6 +224,16 @@ func newVerdict(artifact string, d verifier.Digest, res *verifier.Result, err er
 
 // report prints verdicts and returns an exit error when any failed.
 func report(stdout io.Writer, format string, printProvenance bool, verdicts []verdict) error {
+	return reportTo(stdout, stdout, format, printProvenance, verdicts)
+}
+
+// reportTo is report with the text verdict lines on human, not stdout,
+// when stdout carries the provenance (--print-provenance): stdout is then
+// only the verified statements, one JSON document a line, for a pipe.
+func reportTo(stdout, human io.Writer, format string, printProvenance bool, verdicts []verdict) error {
+	if !printProvenance {
+		human = stdout
+	}
 	failed := 0
 	for _, v := range verdicts {
 		if !v.Passed {
@@ -254,10 +264,10 @@ func report(stdout io.Writer, format string, printProvenance bool, verdicts []ve
 				if len(v.Unverified) > 0 {
 					unverified = "; unverified (the certificate predates them): " + strings.Join(v.Unverified, ", ")
 				}
-				fmt.Fprintf(stdout, "PASSED: %s (%s): SLSA build level %d, builder %s, source %s@%s, signed by %s%s\n",
+				fmt.Fprintf(human, "PASSED: %s (%s): SLSA build level %d, builder %s, source %s@%s, signed by %s%s\n",
 					v.Artifact, v.Digest, v.Level, v.BuilderID, v.Source, v.Ref, v.Identity, unverified)
 			} else {
-				fmt.Fprintf(stdout, "FAILED: %s\n", v.Failure.line(v.Artifact))
+				fmt.Fprintf(human, "FAILED: %s\n", v.Failure.line(v.Artifact))
 			}
 		}
 	}
@@ -275,6 +285,7 @@ func newVerifyArtifactCmd() *cobra.Command {
 	var f verifyFlags
 	var provenancePath string
 	var vsa vsaFlags
+	var gh githubSource
 	cmd := &cobra.Command{
 		Use:   "verify-artifact ARTIFACT... --provenance-path P --source-uri URI --trusted-root FILE",
 		Short: "Verify artifacts against their SLSA provenance, offline, with a policy",
@@ -287,7 +298,11 @@ trusts for a level, and that the source, ref, build type and parameters are
 the expected ones.
 
 --provenance-path takes a Sigstore bundle (v0.1-v0.3) or a .intoto.jsonl file
-of bundles. Nothing is fetched: verification is offline.
+of bundles. Nothing is fetched: verification is offline. The one online mode
+is opt-in: --from-github OWNER/REPO fetches each artifact's bundles from the
+repository's attestation store (GET /repos/OWNER/REPO/attestations/DIGEST,
+where the attest action and actions/attest store them) and verifies them as
+a file's.
 
 Only you raise a level above what the evidence proves (2 for a GitHub-hosted
 runner, 1 for a self-hosted one). The built-in policy trusts Hallmark's
@@ -304,22 +319,35 @@ where you can); 2 on usage errors.`,
     --source-uri github.com/acme/app --source-tag v1.2.3 --trusted-root trusted_root.json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if provenancePath == "" {
-				return errors.New("--provenance-path is required")
+			if err := gh.check(provenancePath, vsa); err != nil {
+				return err
 			}
 			f.stderr = cmd.ErrOrStderr()
 			v, policy, policyRaw, err := f.newVerifier()
 			if err != nil {
 				return err
 			}
-			data, err := os.ReadFile(provenancePath)
-			if err != nil {
-				return fmt.Errorf("--provenance-path: %w", err)
+			var data []byte
+			if provenancePath != "" {
+				if data, err = os.ReadFile(provenancePath); err != nil {
+					return fmt.Errorf("--provenance-path: %w", err)
+				}
 			}
 			bundles, perr := verifier.ParseBundles(data)
 			algs := verifier.SubjectDigestAlgorithms(bundles)
 			var verdicts []verdict
 			for _, a := range args {
+				if gh.repo != "" {
+					sha, err := digestFile(a, []string{"sha256"})
+					if err != nil {
+						return err
+					}
+					if data, err = gh.fetch(cmd.Context(), "sha256:"+sha[0].Hex, githubGetenv, cmd.ErrOrStderr()); err != nil {
+						return err
+					}
+					bundles, perr = verifier.ParseBundles(data)
+					algs = verifier.SubjectDigestAlgorithms(bundles)
+				}
 				ds, err := digestFile(a, algs)
 				if err != nil {
 					return err
@@ -331,7 +359,7 @@ where you can); 2 on usage errors.`,
 				res, verr := v.VerifyAny(bundles, ds...)
 				verdicts = append(verdicts, newVerdict(a, ds[0], res, verr))
 			}
-			if err := report(cmd.OutOrStdout(), f.format, f.printProvenance, verdicts); err != nil {
+			if err := reportTo(cmd.OutOrStdout(), cmd.ErrOrStderr(), f.format, f.printProvenance, verdicts); err != nil {
 				return err
 			}
 			if vsa.out != "" {
@@ -342,6 +370,7 @@ where you can); 2 on usage errors.`,
 	}
 	f.register(cmd.Flags())
 	vsa.register(cmd.Flags())
+	gh.register(cmd.Flags())
 	cmd.Flags().StringVar(&provenancePath, "provenance-path", "", "the provenance: a Sigstore bundle or an .intoto.jsonl file of bundles")
 	return cmd
 }

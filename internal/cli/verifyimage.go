@@ -89,7 +89,7 @@ func runVerifyImage(ctx context.Context, f verifyFlags, ref string, stdout, stde
 	if err != nil {
 		return err
 	}
-	return report(stdout, f.format, f.printProvenance, []verdict{vd})
+	return reportTo(stdout, stderr, f.format, f.printProvenance, []verdict{vd})
 }
 
 // verifyImage finds ref's provenance and verifies it with v. An error is

@@ -100,7 +100,7 @@ failed check with what was wanted and what was found); 2 on usage errors.`,
 					res = nr.Result
 				}
 			}
-			return report(cmd.OutOrStdout(), f.format, f.printProvenance, []verdict{newVerdict(args[0], ds[0], res, err)})
+			return reportTo(cmd.OutOrStdout(), cmd.ErrOrStderr(), f.format, f.printProvenance, []verdict{newVerdict(args[0], ds[0], res, err)})
 		},
 	}
 	f.register(cmd.Flags())

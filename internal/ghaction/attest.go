@@ -32,6 +32,9 @@ type AttestRequest struct {
 	TrustedRoot      string
 	IdentityToken    string
 	Private          bool
+	// PrivateRepository consents to naming a private or internal
+	// repository in Sigstore's public-good logs.
+	PrivateRepository bool
 }
 
 // AttestResult is the summary `hallmark attest --format json` prints.
@@ -65,9 +68,20 @@ type Attester func(ctx context.Context, req AttestRequest, stderr io.Writer) (*A
 // in its registry and returns where it went.
 type Pusher func(ctx context.Context, ref, bundlePath string) (string, error)
 
+// Uploader stores a written bundle in the attestation store of the
+// repository OWNER/REPO with the GitHub token and returns the attestation's
+// id and page.
+type Uploader func(ctx context.Context, repository, token, bundlePath string) (id, url string, err error)
+
 // PushChecker finds out, writing nothing, whether a bundle could be pushed
 // to the image ref now: the image exists and the registry takes pushes.
 type PushChecker func(ctx context.Context, ref string) error
+
+// ErrNoStoreAccess is matched by an [Uploader]'s error when the token may
+// not write to the attestation store: with attestation-store: auto the
+// action then warns and goes on, as actions/attest's users expect of a job
+// without `attestations: write`.
+var ErrNoStoreAccess = errors.New("no write access to the attestation store")
 
 // ErrForkPullRequest is returned when a pull_request run has no way to get
 // an identity token: GitHub gives none to workflows of pull requests from
@@ -119,6 +133,9 @@ type AttestConfig struct {
 	// that would refuse the push costs no log entry.
 	Push      Pusher
 	CheckPush PushChecker
+	// Upload stores bundles in the repository's attestation store, per
+	// the input attestation-store; nil stores nothing.
+	Upload Uploader
 	// Getenv reads the environment; os.Getenv in a real job.
 	Getenv func(string) string
 	// Stdout receives workflow commands (masks, outputs in old runners,
@@ -139,8 +156,9 @@ type AttestConfig struct {
 //
 // Inputs: subject-path, subject-digest, subject-name, subject-checksums,
 // push-to-registry, show-summary, bundle-path, signing-config, trusted-root,
-// private. Outputs: bundle-path, certificate-identity, certificate-issuer,
-// builder-id, log-index.
+// private, private-repository, attestation-store. Outputs: bundle-path,
+// certificate-identity, certificate-issuer, builder-id, log-index,
+// attestation-id, attestation-url.
 //
 // A failure is also written to the step summary, so the reason stands on
 // the run's page next to the failed job, not only in its log.
@@ -157,6 +175,10 @@ func attest(ctx context.Context, cfg AttestConfig, a *githubactions.Action) erro
 	// The request token is a credential of the job: never let it reach a log.
 	if rt := cfg.Getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN"); rt != "" {
 		a.AddMask(rt)
+	}
+	ghToken := a.GetInput("github-token")
+	if ghToken != "" {
+		a.AddMask(ghToken)
 	}
 	req := AttestRequest{
 		SubjectPaths:     lines(a.GetInput("subject-path")),
@@ -179,6 +201,9 @@ func attest(ctx context.Context, cfg AttestConfig, a *githubactions.Action) erro
 	if req.Private, err = boolInput(a, "private", false); err != nil {
 		return err
 	}
+	if req.PrivateRepository, err = boolInput(a, "private-repository", false); err != nil {
+		return err
+	}
 	push, err := boolInput(a, "push-to-registry", false)
 	if err != nil {
 		return err
@@ -192,6 +217,17 @@ func attest(ctx context.Context, cfg AttestConfig, a *githubactions.Action) erro
 	show, err := boolInput(a, "show-summary", true)
 	if err != nil {
 		return err
+	}
+	store := a.GetInput("attestation-store")
+	switch store {
+	case "":
+		store = "auto"
+	case "auto", "true", "false":
+	default:
+		return fmt.Errorf("input attestation-store: %q is not auto, true or false", store)
+	}
+	if store == "true" && cfg.Upload == nil {
+		return errors.New("input attestation-store: this hallmark cannot store attestations in GitHub")
 	}
 
 	client := cfg.HTTPClient
@@ -233,6 +269,29 @@ func attest(ctx context.Context, cfg AttestConfig, a *githubactions.Action) erro
 					b.Path, ref, err, b.Path, ref, b.Path)
 			}
 			sum.Pushed = append(sum.Pushed, where)
+		}
+	}
+
+	if store != "false" && cfg.Upload != nil {
+		repo := cfg.Getenv("GITHUB_REPOSITORY")
+		var ids, urls []string
+		for _, b := range res.Bundles {
+			id, url, err := cfg.Upload(ctx, repo, ghToken, b.Path)
+			if err != nil {
+				if store == "auto" && errors.Is(err, ErrNoStoreAccess) {
+					a.Warningf("the attestation was not stored in %s's attestation store (%v): give the job `permissions: attestations: write`, or set attestation-store: false", repo, err)
+					ids, urls = nil, nil
+					break
+				}
+				return fmt.Errorf("input attestation-store: %w\nthe signed bundle is kept at %s", err, b.Path)
+			}
+			ids, urls = append(ids, id), append(urls, url)
+			fmt.Fprintf(cfg.Stderr, "stored %s in %s's attestation store: %s\n", b.Path, repo, url)
+		}
+		if len(ids) > 0 {
+			a.SetOutput("attestation-id", strings.Join(ids, "\n"))
+			a.SetOutput("attestation-url", strings.Join(urls, "\n"))
+			sum.Stored = urls
 		}
 	}
 

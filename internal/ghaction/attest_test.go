@@ -51,9 +51,9 @@ func TestAttestInputs(t *testing.T) {
 		{
 			name: "checksums, bundle path, trust and private",
 			inputs: map[string]string{"subject-checksums": "/tmp/subjects.sha256", "bundle-path": "/tmp/p.sigstore.json",
-				"signing-config": "sc.json", "trusted-root": "tr.json", "private": "True"},
+				"signing-config": "sc.json", "trusted-root": "tr.json", "private": "True", "private-repository": "true"},
 			want: ghaction.AttestRequest{SubjectChecksums: []string{"/tmp/subjects.sha256"}, BundlePath: "/tmp/p.sigstore.json",
-				SigningConfig: "sc.json", TrustedRoot: "tr.json", Private: true},
+				SigningConfig: "sc.json", TrustedRoot: "tr.json", Private: true, PrivateRepository: true},
 		},
 		{
 			name:   "image by name and digest",

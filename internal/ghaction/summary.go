@@ -17,6 +17,8 @@ type SummaryContext struct {
 	Image string
 	// Pushed says where bundles were attached in a registry.
 	Pushed []string
+	// Stored are the pages of the attestations in GitHub's store.
+	Stored []string
 }
 
 // AttestSummary renders the step summary of the attest action: a table of
@@ -47,6 +49,9 @@ func AttestSummary(res *AttestResult, sc SummaryContext) string {
 	}
 	for _, p := range sc.Pushed {
 		fmt.Fprintf(&b, "- **Pushed to:** %s\n", code(p))
+	}
+	for _, u := range sc.Stored {
+		fmt.Fprintf(&b, "- **Attestation:** %s\n", code(u))
 	}
 	var cmds []string
 	for _, bu := range res.Bundles {

@@ -52,36 +52,40 @@ func (e *FactError) Error() string {
 func (e *FactError) Unwrap() error { return e.Err }
 
 // Facts are the facts of one GitHub Actions run, as strings in the form the
-// runner and the OIDC token give them.
+// runner and the OIDC token give them. In a facts file ([ParseFacts]) each
+// is named as the token's claim of the same meaning (server_url excepted,
+// which no claim carries); docs/facts.schema.json is their JSON Schema.
 type Facts struct {
 	// ServerURL is GITHUB_SERVER_URL, such as https://github.com or a GitHub
 	// Enterprise Server; empty means DefaultServerURL.
-	ServerURL string
+	ServerURL string `json:"server_url,omitempty"`
 	// Repository is OWNER/REPO (GITHUB_REPOSITORY).
-	Repository string
+	Repository string `json:"repository"`
 	// RepositoryID and RepositoryOwnerID are the numeric ids
 	// (GITHUB_REPOSITORY_ID, GITHUB_REPOSITORY_OWNER_ID).
-	RepositoryID, RepositoryOwnerID string
+	RepositoryID      string `json:"repository_id"`
+	RepositoryOwnerID string `json:"repository_owner_id"`
 	// Ref is the git ref built, such as refs/heads/main (GITHUB_REF).
-	Ref string
+	Ref string `json:"ref"`
 	// SHA is the 40-digit commit built (GITHUB_SHA).
-	SHA string
+	SHA string `json:"sha"`
 	// WorkflowRef is the top-level workflow,
 	// OWNER/REPO/.github/workflows/FILE@REF (GITHUB_WORKFLOW_REF).
-	WorkflowRef string
+	WorkflowRef string `json:"workflow_ref"`
 	// JobWorkflowRef is the workflow the job runs, in the same form; it
 	// differs from WorkflowRef when the job calls a reusable workflow. Take
 	// it from the job_workflow_ref claim of the job's OIDC token. Empty
 	// means WorkflowRef, which names the wrong builder for a job in a
 	// reusable workflow.
-	JobWorkflowRef string
+	JobWorkflowRef string `json:"job_workflow_ref,omitempty"`
 	// EventName is what triggered the run, such as push (GITHUB_EVENT_NAME).
-	EventName string
+	EventName string `json:"event_name"`
 	// RunID and RunAttempt identify the run (GITHUB_RUN_ID,
 	// GITHUB_RUN_ATTEMPT).
-	RunID, RunAttempt string
+	RunID      string `json:"run_id"`
+	RunAttempt string `json:"run_attempt"`
 	// RunnerEnvironment is GitHubHosted or SelfHosted (RUNNER_ENVIRONMENT).
-	RunnerEnvironment string
+	RunnerEnvironment string `json:"runner_environment"`
 }
 
 // envNames maps each Facts field to the variable FromEnv reads it from.
