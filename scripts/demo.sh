@@ -35,7 +35,7 @@ issuer=$(sed -n 's/.*"issuerURL": "\(.*\)".*/\1/p' "$work/sandbox/sandbox.json")
   --provenance-path "$work/dist/provenance.sigstore.json" \
   --source-uri github.com/acme/app --source-tag v1.0.0 \
   --cert-oidc-issuer "$issuer" --trusted-root "$HALLMARK_TRUSTED_ROOT" \
-  --vsa-out "$work/dist/app.vsa.sigstore.json"
+  --vsa-out "$work/dist/app.vsa.sigstore.json" --vsa-resource-uri pkg:generic/app@1.0.0
 
 echo "== verify the verification summary"
 "$hm" verify-vsa "$work/dist/app-linux-amd64" --vsa-path "$work/dist/app.vsa.sigstore.json" \

@@ -322,6 +322,9 @@ where you can); 2 on usage errors.`,
 			if err := gh.check(provenancePath, vsa); err != nil {
 				return err
 			}
+			if err := vsa.check(); err != nil {
+				return err
+			}
 			f.stderr = cmd.ErrOrStderr()
 			v, policy, policyRaw, err := f.newVerifier()
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/oidc"
 	"github.com/hallmark-dev/hallmark/internal/sandbox/sandboxtest"
+	"github.com/hallmark-dev/hallmark/verifier"
 )
 
 // run executes a hallmark command line in-process.
@@ -143,9 +145,21 @@ func TestVerificationSummaryRoundTrip(t *testing.T) {
 	t.Setenv("HALLMARK_SIGNING_CONFIG", sb.SigningConfigPath())
 	vsa := filepath.Join(dir, "app.vsa.sigstore.json")
 	out, errOut, code := run(t, "verify-artifact", art, "--provenance-path", bundle, "--trusted-root", tr, "--cert-oidc-issuer", issuer,
-		"--source-uri", "github.com/acme/app", "--vsa-out", vsa, "--identity-token", token)
+		"--source-uri", "github.com/acme/app", "--vsa-out", vsa, "--vsa-resource-uri", "pkg:generic/app@1.4.2", "--identity-token", token)
 	if code != 0 {
 		t.Fatalf("verify with --vsa-out: exit %d\n%s%s", code, out, errOut)
+	}
+	// One level per track, the resource named as given, the provenance
+	// by its file name and digest, never a local path.
+	pred := vsaPredicate(t, vsa)
+	if got := fmt.Sprint(pred["verifiedLevels"]); got != "[SLSA_BUILD_LEVEL_3]" {
+		t.Errorf("verifiedLevels %s, want [SLSA_BUILD_LEVEL_3]", got)
+	}
+	if pred["resourceUri"] != "pkg:generic/app@1.4.2" {
+		t.Errorf("resourceUri %v", pred["resourceUri"])
+	}
+	if in := fmt.Sprint(pred["inputAttestations"]); strings.Contains(in, dir) {
+		t.Errorf("inputAttestations name a local path: %s", in)
 	}
 	check := func(args ...string) (string, int) {
 		out, _, code := run(t, append([]string{"verify-vsa", "--vsa-path", vsa, "--trusted-root", tr, "--verifier-issuer", issuer}, args...)...)
@@ -163,10 +177,33 @@ func TestVerificationSummaryRoundTrip(t *testing.T) {
 		t.Errorf("artifact not in the VSA: exit %d: %s", code, out)
 	}
 
+	t.Run("a resource that is no URI is refused before verifying", func(t *testing.T) {
+		for _, c := range []struct{ uri, want string }{
+			{"", "--vsa-out needs --vsa-resource-uri"},
+			{art, "is not a URI"},
+			{"file://" + art, "is not a URI"},
+			{`C:\dist\app`, "is not a URI"},
+		} {
+			vsa3 := filepath.Join(dir, "refused.vsa.sigstore.json")
+			args := []string{"verify-artifact", art, "--provenance-path", bundle, "--trusted-root", tr, "--cert-oidc-issuer", issuer,
+				"--source-uri", "github.com/acme/app", "--vsa-out", vsa3, "--identity-token", token}
+			if c.uri != "" {
+				args = append(args, "--vsa-resource-uri", c.uri)
+			}
+			out, errOut, code := run(t, args...)
+			if code != 2 || !strings.Contains(errOut, c.want) || strings.Contains(out, "PASSED") {
+				t.Errorf("--vsa-resource-uri %q: exit %d, stdout %q, stderr %q: want exit 2 naming %q before verifying", c.uri, code, out, errOut, c.want)
+			}
+			if _, err := os.Stat(vsa3); !os.IsNotExist(err) {
+				t.Errorf("--vsa-resource-uri %q: a VSA was written", c.uri)
+			}
+		}
+	})
+
 	t.Run("no VSA when verification fails", func(t *testing.T) {
 		vsa2 := filepath.Join(dir, "fail.vsa.sigstore.json")
 		_, _, code := run(t, "verify-artifact", art, "--provenance-path", bundle, "--trusted-root", tr, "--cert-oidc-issuer", issuer,
-			"--source-uri", "github.com/acme/other", "--vsa-out", vsa2, "--identity-token", token)
+			"--source-uri", "github.com/acme/other", "--vsa-out", vsa2, "--vsa-resource-uri", "pkg:generic/app@1.4.2", "--identity-token", token)
 		if code != 1 {
 			t.Fatalf("exit %d", code)
 		}
@@ -174,4 +211,33 @@ func TestVerificationSummaryRoundTrip(t *testing.T) {
 			t.Errorf("a VSA was written for a failed verification")
 		}
 	})
+}
+
+// vsaPredicate reads the predicate of the summary in a bundle file,
+// unverified (the test verifies it with verify-vsa).
+func vsaPredicate(t *testing.T, path string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := verifier.ParseBundle(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := b.Envelope()
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := env.DecodeB64Payload()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Predicate map[string]any `json:"predicate"`
+	}
+	if err := json.Unmarshal(payload, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Predicate
 }

@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -38,7 +40,26 @@ func (v *vsaFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&v.out, "vsa-out", "", "on success, write a signed SLSA verification summary (VSA) here")
 	fl.StringVar(&v.signingConfig, "vsa-signing-config", "", "Sigstore signing_config.json for signing the VSA (default $HALLMARK_SIGNING_CONFIG); checked against --trusted-root")
 	fl.StringVar(&v.identityToken, "identity-token", "", "OIDC token to sign the VSA with (default $SIGSTORE_ID_TOKEN or the Actions token request)")
-	fl.StringVar(&v.resourceURI, "vsa-resource-uri", "", "resourceUri of the VSA (default: the first artifact's name)")
+	fl.StringVar(&v.resourceURI, "vsa-resource-uri", "", "with --vsa-out, the URI naming the artifacts where they are consumed: a purl (pkg:npm/app@1.2.3), an OCI reference (oci://ghcr.io/acme/app@sha256:...) or a URL")
+}
+
+// check refuses, before anything is verified, a summary that could not
+// name its resource: SLSA's VSA names it by URI, never by a local path.
+func (v *vsaFlags) check() error {
+	if v.out == "" {
+		if v.resourceURI != "" {
+			return errors.New("--vsa-resource-uri is the resourceUri of the summary --vsa-out writes; give --vsa-out too")
+		}
+		return nil
+	}
+	if v.resourceURI == "" {
+		return errors.New("--vsa-out needs --vsa-resource-uri: the URI naming the artifacts where they are consumed (a purl such as pkg:generic/app@1.2.3, an OCI reference, a URL); a local path is not one")
+	}
+	u, err := url.Parse(v.resourceURI)
+	if err != nil || u.Scheme == "" || u.Scheme == "file" || len(u.Scheme) == 1 {
+		return fmt.Errorf("--vsa-resource-uri %q is not a URI naming where the artifacts are consumed (a purl such as pkg:generic/app@1.2.3, an OCI reference, a URL); a local path is not one", v.resourceURI)
+	}
+	return nil
 }
 
 // writeVSA signs a verification summary of verdicts (all passed) the way
@@ -62,13 +83,8 @@ func writeVSA(cmd *cobra.Command, v vsaFlags, policy *verifier.Policy, policyPat
 	}
 	provSum := sha256.Sum256(provenance)
 	resource := v.resourceURI
-	if resource == "" {
-		resource = verdicts[0].Artifact
-	}
-	levels := make([]string, 0, level+1)
-	for l := level; l >= 1; l-- {
-		levels = append(levels, fmt.Sprintf("SLSA_BUILD_LEVEL_%d", l))
-	}
+	// SLSA's VSA lists one level per track: the highest verified.
+	levels := []string{fmt.Sprintf("SLSA_BUILD_LEVEL_%d", level)}
 	st := map[string]any{
 		"_type":         "https://in-toto.io/Statement/v1",
 		"subject":       subjects,
@@ -78,7 +94,7 @@ func writeVSA(cmd *cobra.Command, v vsaFlags, policy *verifier.Policy, policyPat
 			"timeVerified":       time.Now().UTC().Format(time.RFC3339),
 			"resourceUri":        resource,
 			"policy":             map[string]any{"uri": policyURI, "digest": map[string]string{"sha256": policyDigest}},
-			"inputAttestations":  []any{map[string]any{"uri": provenancePath, "digest": map[string]string{"sha256": hex.EncodeToString(provSum[:])}}},
+			"inputAttestations":  []any{map[string]any{"name": filepath.Base(provenancePath), "digest": map[string]string{"sha256": hex.EncodeToString(provSum[:])}}},
 			"verificationResult": "PASSED",
 			"verifiedLevels":     levels,
 			"slsaVersion":        "1.0",
