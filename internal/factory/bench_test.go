@@ -36,7 +36,7 @@ func benchOnce(b *testing.B) {
 	runs := make([]*pipelinev1.TaskRun, n)
 	for i := range runs {
 		tr := factorytest.TaskRun(ns, fmt.Sprintf("build-%04d", i))
-		factorytest.Succeeded(tr, factorytest.StringResult("ARTIFACT_URI", fmt.Sprintf("pkg:generic/app@1.0.%d", i)), factorytest.StringResult("ARTIFACT_DIGEST", artifactDigest))
+		factorytest.Succeeded(tr, factorytest.BuildArtifact("ARTIFACT_OUTPUTS", fmt.Sprintf("pkg:generic/app@1.0.%d", i), artifactDigest))
 		runs[i] = tr
 	}
 	b.ResetTimer()

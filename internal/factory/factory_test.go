@@ -352,7 +352,7 @@ func TestFactory(t *testing.T) {
 		pr.Status.ChildReferences = []pipelinev1.ChildStatusReference{{Name: "release-build", PipelineTaskName: "build"}}
 		pr.Status.ChildReferences[0].Kind = "TaskRun"
 		pr.Status.ChildReferences[0].APIVersion = "tekton.dev/v1"
-		pr.Status.Results = []pipelinev1.PipelineRunResult{{Name: "ARTIFACT_URI", Value: *pipelinev1.NewStructuredValues("pkg:generic/cli@2.0.0")}, {Name: "ARTIFACT_DIGEST", Value: *pipelinev1.NewStructuredValues(artifactDigest)}}
+		pr.Status.Results = []pipelinev1.PipelineRunResult{{Name: "cli_ARTIFACT_OUTPUTS", Value: *pipelinev1.NewObject(map[string]string{"uri": "pkg:generic/cli@2.0.0", "digest": artifactDigest, "isBuildArtifact": "true"})}}
 		w.api.Create(t, pr)
 		ann := w.waitState(t, pr)
 		if ann[factory.AnnotationState] != factory.StateSigned {
@@ -387,7 +387,7 @@ func TestFactory(t *testing.T) {
 
 	t.Run("deleted-while-pending", func(t *testing.T) {
 		tr := factorytest.TaskRun("ci", "gone")
-		factorytest.Succeeded(tr, factorytest.StringResult("ARTIFACT_URI", "x"), factorytest.StringResult("ARTIFACT_DIGEST", artifactDigest))
+		factorytest.Succeeded(tr, factorytest.BuildArtifact("ARTIFACT_OUTPUTS", "x", artifactDigest))
 		w.api.Create(t, tr)
 		if err := w.api.Client.Delete(t.Context(), tr); err != nil {
 			t.Fatal(err)
@@ -413,7 +413,7 @@ func TestFactoryFailures(t *testing.T) {
 		w.controller(t, "agent-down", agent, nil)
 		agent.Stop()
 		tr := factorytest.TaskRun("agent-down", "build")
-		factorytest.Succeeded(tr, factorytest.StringResult("ARTIFACT_URI", "pkg:generic/x@1"), factorytest.StringResult("ARTIFACT_DIGEST", artifactDigest))
+		factorytest.Succeeded(tr, factorytest.BuildArtifact("ARTIFACT_OUTPUTS", "pkg:generic/x@1", artifactDigest))
 		w.api.Create(t, tr)
 		ann := w.waitState(t, tr)
 		if ann[factory.AnnotationSigned] != "failed" || ann[factory.AnnotationRetries] != "3" || !strings.Contains(ann[factory.AnnotationReason], "SPIRE agent") {

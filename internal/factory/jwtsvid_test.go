@@ -154,8 +154,7 @@ func TestFactoryJWTSVID(t *testing.T) {
 		w.jwtController(t, "jwt", w.jwtSigner(t, ""), 100*time.Millisecond)
 		tr := factorytest.TaskRun("jwt", "build")
 		factorytest.Succeeded(tr,
-			factorytest.StringResult("ARTIFACT_URI", "pkg:generic/app@1.0.0"),
-			factorytest.StringResult("ARTIFACT_DIGEST", artifactDigest))
+			factorytest.BuildArtifact("ARTIFACT_OUTPUTS", "pkg:generic/app@1.0.0", artifactDigest))
 		w.api.Create(t, tr)
 		ann := w.waitState(t, tr)
 		if ann[factory.AnnotationState] != factory.StateSigned || ann[factory.AnnotationSigned] != "true" {
@@ -316,8 +315,7 @@ builders:
 		w.jwtController(t, "jwt-audience", s, time.Second)
 		tr := factorytest.TaskRun("jwt-audience", "build")
 		factorytest.Succeeded(tr,
-			factorytest.StringResult("ARTIFACT_URI", "pkg:generic/app@1.0.0"),
-			factorytest.StringResult("ARTIFACT_DIGEST", artifactDigest))
+			factorytest.BuildArtifact("ARTIFACT_OUTPUTS", "pkg:generic/app@1.0.0", artifactDigest))
 		w.api.Create(t, tr)
 		// Fulcio refuses at once, so only the backoff (1 s, doubling)
 		// spaces the attempts: once the first failure is counted, the count
@@ -363,8 +361,7 @@ builders:
 		})
 		tr := factorytest.TaskRun("jwt-tenant", "build")
 		factorytest.Succeeded(tr,
-			factorytest.StringResult("ARTIFACT_URI", "pkg:generic/app@1.0.0"),
-			factorytest.StringResult("ARTIFACT_DIGEST", artifactDigest))
+			factorytest.BuildArtifact("ARTIFACT_OUTPUTS", "pkg:generic/app@1.0.0", artifactDigest))
 		w.api.Create(t, tr)
 		ann := w.waitState(t, tr)
 		if ann[factory.AnnotationState] != factory.StateSigned || ann[factory.AnnotationSigner] != tenantID {

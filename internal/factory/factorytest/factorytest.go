@@ -132,6 +132,12 @@ func ObjectResult(name string, value map[string]string) pipelinev1.TaskRunResult
 	return pipelinev1.TaskRunResult{Name: name, Type: pipelinev1.ResultsTypeObject, Value: *pipelinev1.NewObject(value)}
 }
 
+// BuildArtifact is an *ARTIFACT_OUTPUTS result naming a build artifact,
+// the subject hint of Chains' slsa/v2alpha4.
+func BuildArtifact(name, uri, digest string) pipelinev1.TaskRunResult {
+	return ObjectResult(name, map[string]string{"uri": uri, "digest": digest, "isBuildArtifact": "true"})
+}
+
 // TaskRun is a TaskRun as a user creates it, running a Task that declares
 // Chains' type hints.
 func TaskRun(ns, name string) *pipelinev1.TaskRun {
