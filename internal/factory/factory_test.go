@@ -270,11 +270,16 @@ func TestFactory(t *testing.T) {
 		)
 		w.api.Create(t, tr)
 		ann := w.waitState(t, tr)
-		if ann[factory.AnnotationState] != factory.StateSigned || ann[factory.AnnotationSigned] != "true" {
+		if ann[factory.AnnotationState] != factory.StateSigned {
 			t.Fatalf("annotations %v", ann)
 		}
+		for k := range ann {
+			if strings.HasPrefix(k, "chains.tekton.dev/") {
+				t.Errorf("annotation %s: Tekton Chains' annotations are Chains' own", k)
+			}
+		}
 		if len(tr.GetFinalizers()) != 0 {
-			t.Errorf("finalizers %v: the controller must never block deletion", tr.GetFinalizers())
+			t.Errorf("finalizers %v without Config.Finalizer", tr.GetFinalizers())
 		}
 		if ann[factory.AnnotationSigner] != factoryID || !strings.Contains(ann[factory.AnnotationTransparency], "logIndex=") {
 			t.Errorf("signer %q transparency %q", ann[factory.AnnotationSigner], ann[factory.AnnotationTransparency])
@@ -379,7 +384,7 @@ func TestFactory(t *testing.T) {
 		for _, tr := range []*pipelinev1.TaskRun{noHints, failed} {
 			w.api.Create(t, tr)
 			ann := w.waitState(t, tr)
-			if ann[factory.AnnotationState] != factory.StateSkipped || ann[factory.AnnotationSigned] != "" || ann[factory.AnnotationRetries] != "" {
+			if ann[factory.AnnotationState] != factory.StateSkipped || ann[factory.AnnotationRetries] != "" {
 				t.Errorf("%s: annotations %v", tr.Name, ann)
 			}
 		}
@@ -416,7 +421,7 @@ func TestFactoryFailures(t *testing.T) {
 		factorytest.Succeeded(tr, factorytest.BuildArtifact("ARTIFACT_OUTPUTS", "pkg:generic/x@1", artifactDigest))
 		w.api.Create(t, tr)
 		ann := w.waitState(t, tr)
-		if ann[factory.AnnotationSigned] != "failed" || ann[factory.AnnotationRetries] != "3" || !strings.Contains(ann[factory.AnnotationReason], "SPIRE agent") {
+		if ann[factory.AnnotationState] != factory.StateFailed || ann[factory.AnnotationRetries] != "3" || !strings.Contains(ann[factory.AnnotationReason], "SPIRE agent") {
 			t.Fatalf("annotations %v", ann)
 		}
 		if _, ok := ann[factory.AnnotationNextAttempt]; ok {
@@ -436,7 +441,7 @@ func TestFactoryFailures(t *testing.T) {
 			factorytest.StringResult("IMAGE_DIGEST", artifactDigest))
 		w.api.Create(t, tr)
 		ann := w.waitState(t, tr)
-		if ann[factory.AnnotationSigned] != "failed" || !strings.Contains(ann[factory.AnnotationReason], "attaching to") {
+		if ann[factory.AnnotationState] != factory.StateFailed || !strings.Contains(ann[factory.AnnotationReason], "attaching to") {
 			t.Fatalf("annotations %v", ann)
 		}
 		w.waitEvent(t, "registry-down", "build", "SigningFailed")

@@ -157,7 +157,7 @@ func TestFactoryJWTSVID(t *testing.T) {
 			factorytest.BuildArtifact("ARTIFACT_OUTPUTS", "pkg:generic/app@1.0.0", artifactDigest))
 		w.api.Create(t, tr)
 		ann := w.waitState(t, tr)
-		if ann[factory.AnnotationState] != factory.StateSigned || ann[factory.AnnotationSigned] != "true" {
+		if ann[factory.AnnotationState] != factory.StateSigned {
 			t.Fatalf("annotations %v", ann)
 		}
 		if ann[factory.AnnotationSigner] != factoryID || !strings.Contains(ann[factory.AnnotationTransparency], "logIndex=") {
@@ -337,7 +337,7 @@ builders:
 		}
 		ann := w.waitState(t, tr)
 		// The reason names what Fulcio had to match: the audience.
-		if ann[factory.AnnotationSigned] != "failed" || ann[factory.AnnotationRetries] != "3" || !strings.Contains(ann[factory.AnnotationReason], `aud "not-sigstore"`) {
+		if ann[factory.AnnotationState] != factory.StateFailed || ann[factory.AnnotationRetries] != "3" || !strings.Contains(ann[factory.AnnotationReason], `aud "not-sigstore"`) {
 			t.Fatalf("annotations %v", ann)
 		}
 		w.waitEvent(t, "jwt-audience", "build", "SigningFailed")

@@ -214,6 +214,27 @@ func (a *API) CreateE(tb testing.TB, obj client.Object) error {
 	return a.Client.Status().Patch(tb.Context(), obj, client.RawPatch("application/merge-patch+json", patch))
 }
 
+// SetStatus writes obj's status through the status subresource, as
+// Tekton's controller does when a run it created progresses.
+func (a *API) SetStatus(tb testing.TB, obj client.Object) {
+	tb.Helper()
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var withStatus map[string]any
+	if err := json.Unmarshal(raw, &withStatus); err != nil {
+		tb.Fatal(err)
+	}
+	patch, err := json.Marshal(map[string]any{"status": withStatus["status"]})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := a.Client.Status().Patch(tb.Context(), obj, client.RawPatch("application/merge-patch+json", patch)); err != nil {
+		tb.Fatal(err)
+	}
+}
+
 // FromBundle records, as Tekton's bundles resolver does, that the TaskRun's
 // Task was read from the OCI bundle repo at digest (sha256 hex), entry
 // name. Call it after Succeeded, which writes the whole status.
