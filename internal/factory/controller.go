@@ -168,7 +168,7 @@ func NewManager(restConfig *rest.Config, c Config) (manager.Manager, error) {
 			},
 			// Runs and namespaces keep only what the controller reads
 			// (cache.go), so memory stays flat as runs accumulate.
-			&pipelinev1.TaskRun{}:    {Transform: trimRun},
+			&pipelinev1.TaskRun{}:     {Transform: trimRun},
 			&pipelinev1.PipelineRun{}: {Transform: trimRun},
 			&corev1.Namespace{}:       {Transform: trimNamespace},
 		},
