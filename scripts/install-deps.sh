@@ -28,5 +28,7 @@ fi
 
 # The sandbox's servers and cosign, built once into the tool cache.
 go run ./cmd/hallmark sandbox install fulcio rekor-tiles timestamp-authority cosign act actionlint
-# Factory mode's SPIRE server and agent and kube-apiserver (minutes, once).
+# Factory mode's SPIRE server and agent, kube-apiserver, Tekton Chains'
+# controller (to run beside the factory) and ko (the controller's image
+# build): minutes, once.
 go run ./internal/factory/testtools
