@@ -92,11 +92,6 @@ func (w *world) controller(t *testing.T, ns string, agent *spire.Agent, mod func
 	w.controllerWith(t, ns, agent, mod)
 }
 
-func (w *world) controllerTB(t testing.TB, ns string, mod func(*factory.Config)) {
-	t.Helper()
-	w.controllerWith(t, ns, w.agent, mod)
-}
-
 func (w *world) controllerWith(t testing.TB, ns string, agent *spire.Agent, mod func(*factory.Config)) {
 	t.Helper()
 	s, err := factory.NewSVIDSigner(t.Context(), agent.Addr(), signer.Options{
