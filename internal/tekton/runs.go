@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	v1 "github.com/in-toto/attestation/go/v1"
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline"
@@ -135,7 +136,9 @@ func readPipelineRun(u *unit, pr *pipelinev1.PipelineRun) {
 func byproducts(format, run string, rs []Result) []*v1.ResourceDescriptor {
 	var out []*v1.ResourceDescriptor
 	for _, r := range rs {
-		if !isByproduct(r) {
+		if !isByproduct(r) || !utf8.ValidString(r.Name) {
+			// A name Tekton would not accept, which no JSON statement
+			// can hold either.
 			continue
 		}
 		content, err := json.Marshal(r.Value)

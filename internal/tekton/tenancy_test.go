@@ -583,3 +583,40 @@ func TestCredentialsRedacted(t *testing.T) {
 		t.Errorf("no redacted URL recorded: %s", rest)
 	}
 }
+
+// FuzzStepResults feeds whatever a StepAction's step could write as its
+// results into a PipelineRun's TaskRun: FromPipelineRun never panics, and
+// a statement it gives is one the core accepts, with no subject but those
+// the step and the TaskRun named.
+func FuzzStepResults(f *testing.F) {
+	f.Add("IMAGE_URL", "r.example/a", "IMAGE_DIGEST", d1, "https://github.com/acme/app")
+	f.Add("x-ARTIFACT_OUTPUTS", "", "CHAINS-GIT_COMMIT", commit, "ssh://git@h/a")
+	f.Add("IMAGES", "r.example/a@"+d1+"\nr.example/a@"+d2, "CHAINS-GIT_URL", "https://x:t@github.com/acme/app", "")
+	f.Fuzz(func(t *testing.T, n1, v1, n2, v2, url string) {
+		tr := inline(taskRun("ci", "release-build", str("IMAGES", "r.example/app@"+d1)))
+		tr.Status.Steps = []pipelinev1.StepState{{Name: "s", Results: []pipelinev1.TaskRunStepResult{
+			{Name: n1, Type: pipelinev1.ResultsTypeString, Value: *pipelinev1.NewStructuredValues(v1)},
+			{Name: n2, Type: pipelinev1.ResultsTypeString, Value: *pipelinev1.NewStructuredValues(v2)},
+			{Name: n1, Type: pipelinev1.ResultsTypeObject, Value: *pipelinev1.NewObject(map[string]string{"uri": url, "digest": v2, "isBuildArtifact": "true"})},
+			{Name: "CHAINS-GIT_URL", Type: pipelinev1.ResultsTypeString, Value: *pipelinev1.NewStructuredValues(url)},
+		}}}
+		a, err := tekton.FromPipelineRun(pipelineRun("ci", "release", true), []*pipelinev1.TaskRun{clone("ci", "release-clone", "https://github.com/acme/app", commit), tr}, testOptions(t, "ci"))
+		if err != nil {
+			if !errors.Is(err, tekton.ErrRefused) {
+				t.Fatalf("err = %v", err)
+			}
+			return
+		}
+		if len(a.Subjects) > provenance.MaxSubjects {
+			return
+		}
+		if _, err := a.Statement(); err != nil {
+			t.Fatalf("statement: %v", err)
+		}
+		for _, s := range a.Subjects {
+			if s.Name != "r.example/app" && !strings.Contains(v1+v2+url, strings.TrimSpace(s.Name)) && !strings.Contains(s.Name, "r.example") {
+				t.Fatalf("subject %q named by no hint", s.Name)
+			}
+		}
+	})
+}
