@@ -28,7 +28,9 @@ fi
 
 # The sandbox's servers and cosign, built once into the tool cache.
 go run ./cmd/hallmark sandbox install fulcio rekor-tiles timestamp-authority cosign act actionlint
-# Factory mode's SPIRE server and agent and kube-apiserver (minutes, once).
+# Factory mode's SPIRE server and agent, kube-apiserver, Tekton Chains'
+# controller (to run beside the factory) and ko (the controller's image
+# build): minutes, once.
 go run ./internal/factory/testtools
 # The Sigstore clients the interop suite runs: cosign, gh, oras,
 # sigstore-go's verifier, sigstore-js (npm).
