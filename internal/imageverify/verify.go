@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
@@ -30,6 +31,10 @@ const (
 	// attached to the image.
 	CheckAttestation = "attestation"
 )
+
+// ErrSummaryTooOld: a verification summary is older than the policy's
+// MaxAge allows.
+var ErrSummaryTooOld = errors.New("the summary is too old")
 
 // Failure is why an image failed: the check, what was wanted and what was
 // found, and what to change where the verifying user can.
@@ -83,6 +88,10 @@ type Verdict struct {
 	VSA *verifier.VSA
 	// Failure is set when the image failed.
 	Failure *Failure
+	// ExpiresAt, when set, is when the evidence the verdict rests on stops
+	// counting (a summary's MaxAge after its timeVerified): a verdict kept
+	// for later must be dropped then.
+	ExpiresAt time.Time
 }
 
 // Passed reports whether the image passed.
@@ -94,7 +103,16 @@ type Option func(*options)
 type options struct {
 	registry []oci.Option
 	vsaRoot  root.TrustedMaterial
-	vsa      []verifier.VSAPolicy
+	vsa      []SummaryPolicy
+	now      func() time.Time
+}
+
+// SummaryPolicy is a verifier whose summaries count (verifier.VSAPolicy)
+// and, when MaxAge is set, how long after its timeVerified a summary
+// counts.
+type SummaryPolicy struct {
+	verifier.VSAPolicy
+	MaxAge time.Duration
 }
 
 // WithRegistry sets how the registry is reached (credentials, transport,
@@ -108,11 +126,17 @@ func WithRegistry(opts ...oci.Option) Option {
 // trusted with one of the policies (which name the verifier that signed
 // it and the level it must vouch for). Without it summaries are not looked
 // for.
-func WithVSA(trusted root.TrustedMaterial, policies ...verifier.VSAPolicy) Option {
+func WithVSA(trusted root.TrustedMaterial, policies ...SummaryPolicy) Option {
 	return func(o *options) {
 		o.vsaRoot = trusted
 		o.vsa = append(o.vsa, policies...)
 	}
+}
+
+// WithClock sets the clock a summary's age is read against. Default:
+// time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
 }
 
 // Verify finds ref's provenance in its registry and verifies it with v
@@ -120,7 +144,7 @@ func WithVSA(trusted root.TrustedMaterial, policies ...verifier.VSAPolicy) Optio
 // when the registry could not be asked; a verdict that the image failed (or
 // has no provenance) is not an error.
 func Verify(ctx context.Context, v *verifier.Verifier, ref string, opts ...Option) (Verdict, error) {
-	var o options
+	o := options{now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -194,9 +218,18 @@ func verifySummaries(ctx context.Context, prov Verdict, img name.Digest, d verif
 		return Verdict{}, err
 	}
 	bundles, verr := parse(found)
+	now := o.now()
 	for _, b := range bundles {
 		for _, p := range o.vsa {
-			vsa, err := verifier.VerifyVSA(b, o.vsaRoot, p, d)
+			vsa, err := verifier.VerifyVSA(b, o.vsaRoot, p.VSAPolicy, d)
+			if err == nil && p.MaxAge > 0 {
+				if expires := vsa.TimeVerified.Add(p.MaxAge); !now.Before(expires) {
+					err = &verifier.CheckError{Check: verifier.CheckVSA, Want: "a summary verified within " + p.MaxAge.String(),
+						Got: "one verified at " + vsa.TimeVerified.UTC().Format(time.RFC3339), Err: ErrSummaryTooOld, Fix: "verify the image again to sign a fresh summary"}
+				} else {
+					return Verdict{Ref: prov.Ref, Digest: prov.Digest, VSA: vsa, ExpiresAt: expires}, nil
+				}
+			}
 			if err == nil {
 				return Verdict{Ref: prov.Ref, Digest: prov.Digest, VSA: vsa}, nil
 			}

@@ -1,0 +1,196 @@
+package admission
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// workload is a Pod or a pod controller as admission sees it: the pod
+// spec it runs and where that spec sits in the object.
+type workload struct {
+	kind string
+	meta metav1.ObjectMeta
+	spec *corev1.PodSpec
+	// prefix is the JSON pointer to the pod spec.
+	prefix string
+}
+
+// Workload kinds the webhook reads, by resource.
+var workloadResources = map[metav1.GroupVersionResource]string{
+	{Group: "", Version: "v1", Resource: "pods"}:                   "Pod",
+	{Group: "apps", Version: "v1", Resource: "deployments"}:        "Deployment",
+	{Group: "apps", Version: "v1", Resource: "replicasets"}:        "ReplicaSet",
+	{Group: "apps", Version: "v1", Resource: "statefulsets"}:       "StatefulSet",
+	{Group: "apps", Version: "v1", Resource: "daemonsets"}:         "DaemonSet",
+	{Group: "batch", Version: "v1", Resource: "jobs"}:              "Job",
+	{Group: "batch", Version: "v1", Resource: "cronjobs"}:          "CronJob",
+	{Group: "", Version: "v1", Resource: "replicationcontrollers"}: "ReplicationController",
+}
+
+// decodeWorkload reads an admitted object of the resource's kind. An
+// empty raw object (a DELETE's) is no workload.
+func decodeWorkload(res metav1.GroupVersionResource, raw []byte) (*workload, error) {
+	kind, ok := workloadResources[res]
+	if !ok {
+		return nil, fmt.Errorf("resource %s is not a workload this webhook reads", res.String())
+	}
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	w := &workload{kind: kind}
+	switch kind {
+	case "Pod":
+		var o corev1.Pod
+		if err := json.Unmarshal(raw, &o); err != nil {
+			return nil, fmt.Errorf("decoding %s: %w", kind, err)
+		}
+		w.meta, w.spec, w.prefix = o.ObjectMeta, &o.Spec, "/spec"
+	case "Deployment":
+		var o appsv1.Deployment
+		if err := json.Unmarshal(raw, &o); err != nil {
+			return nil, fmt.Errorf("decoding %s: %w", kind, err)
+		}
+		w.meta, w.spec, w.prefix = o.ObjectMeta, &o.Spec.Template.Spec, "/spec/template/spec"
+	case "ReplicaSet":
+		var o appsv1.ReplicaSet
+		if err := json.Unmarshal(raw, &o); err != nil {
+			return nil, fmt.Errorf("decoding %s: %w", kind, err)
+		}
+		w.meta, w.spec, w.prefix = o.ObjectMeta, &o.Spec.Template.Spec, "/spec/template/spec"
+	case "StatefulSet":
+		var o appsv1.StatefulSet
+		if err := json.Unmarshal(raw, &o); err != nil {
+			return nil, fmt.Errorf("decoding %s: %w", kind, err)
+		}
+		w.meta, w.spec, w.prefix = o.ObjectMeta, &o.Spec.Template.Spec, "/spec/template/spec"
+	case "DaemonSet":
+		var o appsv1.DaemonSet
+		if err := json.Unmarshal(raw, &o); err != nil {
+			return nil, fmt.Errorf("decoding %s: %w", kind, err)
+		}
+		w.meta, w.spec, w.prefix = o.ObjectMeta, &o.Spec.Template.Spec, "/spec/template/spec"
+	case "Job":
+		var o batchv1.Job
+		if err := json.Unmarshal(raw, &o); err != nil {
+			return nil, fmt.Errorf("decoding %s: %w", kind, err)
+		}
+		w.meta, w.spec, w.prefix = o.ObjectMeta, &o.Spec.Template.Spec, "/spec/template/spec"
+	case "CronJob":
+		var o batchv1.CronJob
+		if err := json.Unmarshal(raw, &o); err != nil {
+			return nil, fmt.Errorf("decoding %s: %w", kind, err)
+		}
+		w.meta, w.spec, w.prefix = o.ObjectMeta, &o.Spec.JobTemplate.Spec.Template.Spec, "/spec/jobTemplate/spec/template/spec"
+	case "ReplicationController":
+		var o corev1.ReplicationController
+		if err := json.Unmarshal(raw, &o); err != nil {
+			return nil, fmt.Errorf("decoding %s: %w", kind, err)
+		}
+		if o.Spec.Template == nil {
+			return nil, nil
+		}
+		w.meta, w.spec, w.prefix = o.ObjectMeta, &o.Spec.Template.Spec, "/spec/template/spec"
+	}
+	return w, nil
+}
+
+// containerImage is one image a workload runs.
+type containerImage struct {
+	// where is "container NAME", "init container NAME" or "ephemeral
+	// container NAME".
+	where string
+	// path is the JSON pointer to the image field.
+	path  string
+	image string
+}
+
+// images lists every container's image: containers, init containers and
+// ephemeral containers.
+func (w *workload) images() []containerImage {
+	if w == nil || w.spec == nil {
+		return nil
+	}
+	var out []containerImage
+	for i, c := range w.spec.InitContainers {
+		out = append(out, containerImage{where: "init container " + strconv.Quote(c.Name), path: w.prefix + "/initContainers/" + strconv.Itoa(i) + "/image", image: c.Image})
+	}
+	for i, c := range w.spec.Containers {
+		out = append(out, containerImage{where: "container " + strconv.Quote(c.Name), path: w.prefix + "/containers/" + strconv.Itoa(i) + "/image", image: c.Image})
+	}
+	for i, c := range w.spec.EphemeralContainers {
+		out = append(out, containerImage{where: "ephemeral container " + strconv.Quote(c.Name), path: w.prefix + "/ephemeralContainers/" + strconv.Itoa(i) + "/image", image: c.Image})
+	}
+	return out
+}
+
+// changedImages is the images of w that old did not already run: on an
+// update, only a new or changed image is judged (an unchanged one was
+// judged when it came in, and judging it again would block the object's
+// other updates, finalizers and scaling among them, whenever a policy
+// changed).
+func changedImages(w, old *workload) []containerImage {
+	all := w.images()
+	if old == nil {
+		return all
+	}
+	had := map[string]bool{}
+	for _, ci := range old.images() {
+		had[ci.image] = true
+	}
+	var out []containerImage
+	for _, ci := range all {
+		if !had[ci.image] {
+			out = append(out, ci)
+		}
+	}
+	return out
+}
+
+// pullSecretNames are the pod's image pull secrets' names.
+func (w *workload) pullSecretNames() []string {
+	var out []string
+	for _, s := range w.spec.ImagePullSecrets {
+		if s.Name != "" {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+// serviceAccount is the pod's service account ("default" when unset).
+func (w *workload) serviceAccount() string {
+	if w.spec.ServiceAccountName != "" {
+		return w.spec.ServiceAccountName
+	}
+	if w.spec.DeprecatedServiceAccount != "" {
+		return w.spec.DeprecatedServiceAccount
+	}
+	return "default"
+}
+
+// pinned reports whether an image reference names a digest.
+func pinned(image string) bool { return strings.Contains(image, "@") }
+
+// pin rewrites an image reference by tag as the same name by digest,
+// dropping the tag: registry/repo:tag becomes registry/repo@sha256:HEX.
+func pin(image, digest string) string {
+	base := image
+	if i := strings.LastIndex(base, ":"); i > strings.LastIndex(base, "/") {
+		base = base[:i]
+	}
+	return base + "@" + digest
+}
+
+// patchOp is one JSON patch (RFC 6902) operation.
+type patchOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value string `json:"value"`
+}
