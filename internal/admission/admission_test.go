@@ -5,10 +5,14 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +26,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -439,6 +445,121 @@ spec:
 		}
 	})
 
+	t.Run("the controller's CA and certificate are renewed without a failed call", func(t *testing.T) {
+		sel := map[string]string{"hallmark.test/webhook": "rotation"}
+		rc := startController(t, a, "hallmark-rotation", sel, nil, admission.Config{
+			Trust: trust(t, sb), SecretName: "rotation-tls", CALifetime: 6 * time.Second, CertLifetime: 2 * time.Second,
+			CertCheckInterval: 100 * time.Millisecond,
+		})
+		eventually(t, 10*time.Second, "ImagePolicy acme-app loaded", func() bool { return rc.PolicyLoaded(acme.Name, acme.Generation) })
+		ensureNamespace(t, a, "acme-rotation", map[string]string{"team": "acme", "hallmark.test/webhook": "rotation"})
+		cas, leaves := map[string]bool{}, map[string]bool{}
+		for i := 0; len(cas) < 2 || len(leaves) < 3; i++ {
+			if i > 100 {
+				t.Fatalf("after %d pods: %d CAs and %d certificates served, want a CA rotation and two renewals", i, len(cas), len(leaves))
+			}
+			if _, err := createPod(t, "acme-rotation", "rotating-"+strconv.Itoa(i), byDigest(good)); err != nil {
+				t.Fatalf("pod %d: %v", i, err)
+			}
+			cas[caOf(t, a, "hallmark-rotation")] = true
+			leaves[servedSerial(t, rc.host, nil)] = true
+			time.Sleep(150 * time.Millisecond)
+		}
+	})
+
+	t.Run("a certificate cert-manager keeps is served and read again", func(t *testing.T) {
+		dir := t.TempDir()
+		ca := newTestCA(t)
+		ca.writeLeaf(t, dir, "127.0.0.1")
+		sel := map[string]string{"hallmark.test/webhook": "cert-dir"}
+		cc := startController(t, a, "hallmark-cert-dir", sel, ca.pem, admission.Config{
+			Trust: trust(t, sb), CertDir: dir, CertCheckInterval: 100 * time.Millisecond,
+		})
+		eventually(t, 10*time.Second, "ImagePolicy acme-app loaded", func() bool { return cc.PolicyLoaded(acme.Name, acme.Generation) })
+		ensureNamespace(t, a, "acme-cert-dir", map[string]string{"team": "acme", "hallmark.test/webhook": "cert-dir"})
+		if _, err := createPod(t, "acme-cert-dir", "before", byDigest(good)); err != nil {
+			t.Fatal(err)
+		}
+		first := servedSerial(t, cc.host, ca.pool)
+		ca.writeLeaf(t, dir, "127.0.0.1")
+		eventually(t, 10*time.Second, "the renewed certificate served", func() bool { return servedSerial(t, cc.host, ca.pool) != first })
+		if _, err := createPod(t, "acme-cert-dir", "after", byDigest(good)); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("the manifests apply", func(t *testing.T) {
+		kubectl, err := exec.LookPath("kubectl")
+		if err != nil {
+			t.Fatal("kubectl is not on PATH: it renders the kustomization (the kubectl package)")
+		}
+		out, err := exec.Command(kubectl, "kustomize", manifests).Output()
+		if err != nil {
+			t.Fatalf("kubectl kustomize: %v", err)
+		}
+		objs := decodeAll(t, out)
+		kinds := map[string]int{}
+		for _, u := range objs {
+			kinds[u.GetKind()]++
+			if u.GetKind() == "Namespace" {
+				ensureNamespace(t, a, u.GetName(), nil)
+			}
+		}
+		for k, n := range map[string]int{"Namespace": 1, "CustomResourceDefinition": 1, "ServiceAccount": 1, "ClusterRole": 1, "ClusterRoleBinding": 1,
+			"Role": 1, "RoleBinding": 1, "Service": 1, "Deployment": 1, "PodDisruptionBudget": 1, "NetworkPolicy": 1,
+			"MutatingWebhookConfiguration": 1, "ValidatingWebhookConfiguration": 1} {
+			if kinds[k] != n {
+				t.Errorf("%d %s, want %d", kinds[k], k, n)
+			}
+		}
+		for _, u := range objs {
+			t.Run(u.GetKind()+"/"+u.GetName(), func(t *testing.T) {
+				if strings.HasSuffix(u.GetKind(), "WebhookConfiguration") {
+					// The running controller's configurations have this
+					// name, pointed at loopback.
+					u.SetName(u.GetName() + "-dry-run")
+				}
+				if err := a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.DryRunAll, client.FieldOwner("hallmark-test"), client.ForceOwnership); err != nil {
+					t.Fatalf("server-side dry-run apply: %v", err)
+				}
+				switch u.GetKind() {
+				case "ClusterRole", "Role":
+					rules, _, _ := unstructured.NestedSlice(u.Object, "rules")
+					for _, r := range rules {
+						for _, field := range []string{"verbs", "resources", "apiGroups"} {
+							vs, _, _ := unstructured.NestedStringSlice(r.(map[string]any), field)
+							for _, v := range vs {
+								if strings.Contains(v, "*") {
+									t.Errorf("wildcard %s %q", field, v)
+								}
+							}
+						}
+						if vs, _, _ := unstructured.NestedStringSlice(r.(map[string]any), "verbs"); slices.Contains(vs, "list") || slices.Contains(vs, "watch") {
+							if res, _, _ := unstructured.NestedStringSlice(r.(map[string]any), "resources"); slices.Contains(res, "secrets") {
+								t.Errorf("secrets may be listed or watched: %v", r)
+							}
+						}
+					}
+				case "Deployment":
+					img, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
+					if image := img[0].(map[string]any)["image"].(string); !strings.Contains(image, "@sha256:") {
+						t.Errorf("the controller's image %s is not pinned by digest", image)
+					}
+				}
+			})
+		}
+		// The example policy is accepted by the schema and the controller.
+		data, err := os.ReadFile(filepath.Join(manifests, "example-imagepolicy.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ex := decodeAll(t, data)[0]
+		ex.SetName("example-dry-run")
+		if err := a.client.Create(ctx, ex, client.DryRunAll); err != nil {
+			t.Fatalf("the example ImagePolicy: %v", err)
+		}
+	})
+
 	t.Run("metrics and readiness", func(t *testing.T) {
 		body := get(t, c.ops+"/readyz")
 		if body != "ok\n" {
@@ -590,4 +711,22 @@ func metric(t testing.TB, c *controller, series string) float64 {
 		}
 	}
 	return 0
+}
+
+// decodeAll reads the objects of a YAML stream.
+func decodeAll(t testing.TB, data []byte) []*unstructured.Unstructured {
+	t.Helper()
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var objs []*unstructured.Unstructured
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
+			return objs
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
+		}
+	}
 }

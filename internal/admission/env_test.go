@@ -3,15 +3,20 @@ package admission_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -351,11 +356,6 @@ func pod(ns, name string, images ...string) *corev1.Pod {
 	return p
 }
 
-// tlsClient trusts the CA bundle of the controller's webhook configurations.
-func tlsClient(pool *x509.CertPool) *http.Client {
-	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-}
-
 // sandboxStart is sandboxtest.Start, named for the reader of this file.
 var sandboxStart = sandboxtest.Start
 
@@ -366,3 +366,91 @@ func loadSigningConfig(path string) (*root.SigningConfig, error) {
 }
 
 func protojsonMarshal(res *signer.Result) ([]byte, error) { return protojson.Marshal(res.Bundle) }
+
+// testCA is a CA standing in for cert-manager's issuer.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pem  []byte
+	pool *x509.CertPool
+}
+
+func newTestCA(t testing.TB) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pool: pool}
+}
+
+// writeLeaf writes a new serving certificate for ip into dir, as the
+// kubelet updates a mounted Secret: both files replaced by renames.
+func (ca *testCA) writeLeaf(t testing.TB, dir, ip string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: ip}, NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP(ip)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalECPrivateKey(key)
+	for name, data := range map[string][]byte{
+		"tls.key": pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}),
+		"tls.crt": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+	} {
+		tmp := filepath.Join(dir, "."+name)
+		if err := os.WriteFile(tmp, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// servedSerial is the serial number of the certificate the webhook at host
+// serves, checked against pool (nil: not checked).
+func servedSerial(t testing.TB, host string, pool *x509.CertPool) string {
+	t.Helper()
+	cfg := &tls.Config{RootCAs: pool, InsecureSkipVerify: pool == nil}
+	conn, err := tls.Dial("tcp", host, cfg)
+	if err != nil {
+		t.Fatalf("TLS to the webhook: %v", err)
+	}
+	defer conn.Close()
+	return conn.ConnectionState().PeerCertificates[0].SerialNumber.String()
+}
+
+// caOf is the first CA of the caBundle of the MutatingWebhookConfiguration
+// named configName.
+func caOf(t testing.TB, a *api, configName string) string {
+	t.Helper()
+	var mw admissionregv1.MutatingWebhookConfiguration
+	if err := a.client.Get(context.Background(), client.ObjectKey{Name: configName}, &mw); err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(mw.Webhooks[0].ClientConfig.CABundle)
+	if block == nil {
+		t.Fatal("no CA in the caBundle")
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.SerialNumber.String()
+}

@@ -16,8 +16,10 @@ import (
 // spec it runs and where that spec sits in the object.
 type workload struct {
 	kind string
-	meta metav1.ObjectMeta
-	spec *corev1.PodSpec
+	// object is the decoded object.
+	object any
+	meta   metav1.ObjectMeta
+	spec   *corev1.PodSpec
 	// prefix is the JSON pointer to the pod spec.
 	prefix string
 }
@@ -51,42 +53,49 @@ func decodeWorkload(res metav1.GroupVersionResource, raw []byte) (*workload, err
 		if err := json.Unmarshal(raw, &o); err != nil {
 			return nil, fmt.Errorf("decoding %s: %w", kind, err)
 		}
+		w.object = &o
 		w.meta, w.spec, w.prefix = o.ObjectMeta, &o.Spec, "/spec"
 	case "Deployment":
 		var o appsv1.Deployment
 		if err := json.Unmarshal(raw, &o); err != nil {
 			return nil, fmt.Errorf("decoding %s: %w", kind, err)
 		}
+		w.object = &o
 		w.meta, w.spec, w.prefix = o.ObjectMeta, &o.Spec.Template.Spec, "/spec/template/spec"
 	case "ReplicaSet":
 		var o appsv1.ReplicaSet
 		if err := json.Unmarshal(raw, &o); err != nil {
 			return nil, fmt.Errorf("decoding %s: %w", kind, err)
 		}
+		w.object = &o
 		w.meta, w.spec, w.prefix = o.ObjectMeta, &o.Spec.Template.Spec, "/spec/template/spec"
 	case "StatefulSet":
 		var o appsv1.StatefulSet
 		if err := json.Unmarshal(raw, &o); err != nil {
 			return nil, fmt.Errorf("decoding %s: %w", kind, err)
 		}
+		w.object = &o
 		w.meta, w.spec, w.prefix = o.ObjectMeta, &o.Spec.Template.Spec, "/spec/template/spec"
 	case "DaemonSet":
 		var o appsv1.DaemonSet
 		if err := json.Unmarshal(raw, &o); err != nil {
 			return nil, fmt.Errorf("decoding %s: %w", kind, err)
 		}
+		w.object = &o
 		w.meta, w.spec, w.prefix = o.ObjectMeta, &o.Spec.Template.Spec, "/spec/template/spec"
 	case "Job":
 		var o batchv1.Job
 		if err := json.Unmarshal(raw, &o); err != nil {
 			return nil, fmt.Errorf("decoding %s: %w", kind, err)
 		}
+		w.object = &o
 		w.meta, w.spec, w.prefix = o.ObjectMeta, &o.Spec.Template.Spec, "/spec/template/spec"
 	case "CronJob":
 		var o batchv1.CronJob
 		if err := json.Unmarshal(raw, &o); err != nil {
 			return nil, fmt.Errorf("decoding %s: %w", kind, err)
 		}
+		w.object = &o
 		w.meta, w.spec, w.prefix = o.ObjectMeta, &o.Spec.JobTemplate.Spec.Template.Spec, "/spec/jobTemplate/spec/template/spec"
 	case "ReplicationController":
 		var o corev1.ReplicationController
@@ -96,6 +105,7 @@ func decodeWorkload(res metav1.GroupVersionResource, raw []byte) (*workload, err
 		if o.Spec.Template == nil {
 			return nil, nil
 		}
+		w.object = &o
 		w.meta, w.spec, w.prefix = o.ObjectMeta, &o.Spec.Template.Spec, "/spec/template/spec"
 	}
 	return w, nil
@@ -112,20 +122,27 @@ type containerImage struct {
 }
 
 // images lists every container's image: containers, init containers and
-// ephemeral containers.
+// ephemeral containers. A container without an image is left out: the API
+// server's validation, which runs after the mutating webhooks and before
+// the validating ones, refuses it.
 func (w *workload) images() []containerImage {
 	if w == nil || w.spec == nil {
 		return nil
 	}
 	var out []containerImage
+	add := func(kind, field string, i int, c string, image string) {
+		if image != "" {
+			out = append(out, containerImage{where: kind + strconv.Quote(c), path: w.prefix + "/" + field + "/" + strconv.Itoa(i) + "/image", image: image})
+		}
+	}
 	for i, c := range w.spec.InitContainers {
-		out = append(out, containerImage{where: "init container " + strconv.Quote(c.Name), path: w.prefix + "/initContainers/" + strconv.Itoa(i) + "/image", image: c.Image})
+		add("init container ", "initContainers", i, c.Name, c.Image)
 	}
 	for i, c := range w.spec.Containers {
-		out = append(out, containerImage{where: "container " + strconv.Quote(c.Name), path: w.prefix + "/containers/" + strconv.Itoa(i) + "/image", image: c.Image})
+		add("container ", "containers", i, c.Name, c.Image)
 	}
 	for i, c := range w.spec.EphemeralContainers {
-		out = append(out, containerImage{where: "ephemeral container " + strconv.Quote(c.Name), path: w.prefix + "/ephemeralContainers/" + strconv.Itoa(i) + "/image", image: c.Image})
+		add("ephemeral container ", "ephemeralContainers", i, c.Name, c.Image)
 	}
 	return out
 }
