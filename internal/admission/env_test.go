@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -36,6 +37,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
 
 	"github.com/hallmark-dev/hallmark/internal/admission"
@@ -46,6 +48,11 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/signer"
 	"github.com/hallmark-dev/hallmark/verifier"
 )
+
+func init() {
+	// controller-runtime's own log: the controller logs through slog.
+	ctrllog.SetLogger(logr.Discard())
+}
 
 // manifests is the folder of the shipped manifests.
 var manifests = filepath.Join("..", "..", "kubernetes", "admission")

@@ -6,9 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -16,13 +13,68 @@ import (
 // spec it runs and where that spec sits in the object.
 type workload struct {
 	kind string
-	// object is the decoded object.
+	// object is the decoded object: what the webhook reads of it.
 	object any
-	meta   metav1.ObjectMeta
-	spec   *corev1.PodSpec
+	meta   *objectMeta
+	spec   *podSpec
 	// prefix is the JSON pointer to the pod spec.
 	prefix string
 }
+
+// objectMeta is what the webhook reads of an object's metadata.
+type objectMeta struct {
+	Name         string `json:"name,omitempty"`
+	GenerateName string `json:"generateName,omitempty"`
+}
+
+// podSpec is what the webhook reads of a pod spec: the containers' names
+// and images, the pull secrets and the service account. Decoding only
+// these (not the whole Pod) is most of what a cached verdict costs saved.
+type podSpec struct {
+	InitContainers           []container      `json:"initContainers,omitempty"`
+	Containers               []container      `json:"containers,omitempty"`
+	EphemeralContainers      []container      `json:"ephemeralContainers,omitempty"`
+	ImagePullSecrets         []localObjectRef `json:"imagePullSecrets,omitempty"`
+	ServiceAccountName       string           `json:"serviceAccountName,omitempty"`
+	DeprecatedServiceAccount string           `json:"serviceAccount,omitempty"`
+}
+
+type container struct {
+	Name  string `json:"name"`
+	Image string `json:"image,omitempty"`
+}
+
+type localObjectRef struct {
+	Name string `json:"name"`
+}
+
+// The shapes of the workloads: a Pod, a controller with a pod template,
+// and a CronJob's job template.
+type (
+	podObject struct {
+		Metadata objectMeta `json:"metadata"`
+		Spec     podSpec    `json:"spec"`
+	}
+	podTemplate struct {
+		Spec podSpec `json:"spec"`
+	}
+	templateObject struct {
+		Metadata objectMeta `json:"metadata"`
+		Spec     struct {
+			Template *podTemplate `json:"template,omitempty"`
+		} `json:"spec"`
+	}
+	cronJobObject struct {
+		Metadata objectMeta `json:"metadata"`
+		Spec     struct {
+			JobTemplate struct {
+				Spec struct {
+					Template *podTemplate `json:"template,omitempty"`
+				} `json:"spec"`
+			} `json:"jobTemplate"`
+		} `json:"spec"`
+	}
+)
 
 // Workload kinds the webhook reads, by resource.
 var workloadResources = map[metav1.GroupVersionResource]string{
@@ -49,64 +101,32 @@ func decodeWorkload(res metav1.GroupVersionResource, raw []byte) (*workload, err
 	w := &workload{kind: kind}
 	switch kind {
 	case "Pod":
-		var o corev1.Pod
+		var o podObject
 		if err := json.Unmarshal(raw, &o); err != nil {
 			return nil, fmt.Errorf("decoding %s: %w", kind, err)
 		}
-		w.object = &o
-		w.meta, w.spec, w.prefix = o.ObjectMeta, &o.Spec, "/spec"
-	case "Deployment":
-		var o appsv1.Deployment
-		if err := json.Unmarshal(raw, &o); err != nil {
-			return nil, fmt.Errorf("decoding %s: %w", kind, err)
-		}
-		w.object = &o
-		w.meta, w.spec, w.prefix = o.ObjectMeta, &o.Spec.Template.Spec, "/spec/template/spec"
-	case "ReplicaSet":
-		var o appsv1.ReplicaSet
-		if err := json.Unmarshal(raw, &o); err != nil {
-			return nil, fmt.Errorf("decoding %s: %w", kind, err)
-		}
-		w.object = &o
-		w.meta, w.spec, w.prefix = o.ObjectMeta, &o.Spec.Template.Spec, "/spec/template/spec"
-	case "StatefulSet":
-		var o appsv1.StatefulSet
-		if err := json.Unmarshal(raw, &o); err != nil {
-			return nil, fmt.Errorf("decoding %s: %w", kind, err)
-		}
-		w.object = &o
-		w.meta, w.spec, w.prefix = o.ObjectMeta, &o.Spec.Template.Spec, "/spec/template/spec"
-	case "DaemonSet":
-		var o appsv1.DaemonSet
-		if err := json.Unmarshal(raw, &o); err != nil {
-			return nil, fmt.Errorf("decoding %s: %w", kind, err)
-		}
-		w.object = &o
-		w.meta, w.spec, w.prefix = o.ObjectMeta, &o.Spec.Template.Spec, "/spec/template/spec"
-	case "Job":
-		var o batchv1.Job
-		if err := json.Unmarshal(raw, &o); err != nil {
-			return nil, fmt.Errorf("decoding %s: %w", kind, err)
-		}
-		w.object = &o
-		w.meta, w.spec, w.prefix = o.ObjectMeta, &o.Spec.Template.Spec, "/spec/template/spec"
+		w.object, w.meta, w.spec, w.prefix = &o, &o.Metadata, &o.Spec, "/spec"
 	case "CronJob":
-		var o batchv1.CronJob
+		var o cronJobObject
 		if err := json.Unmarshal(raw, &o); err != nil {
 			return nil, fmt.Errorf("decoding %s: %w", kind, err)
 		}
-		w.object = &o
-		w.meta, w.spec, w.prefix = o.ObjectMeta, &o.Spec.JobTemplate.Spec.Template.Spec, "/spec/jobTemplate/spec/template/spec"
-	case "ReplicationController":
-		var o corev1.ReplicationController
+		w.object, w.meta, w.prefix = &o, &o.Metadata, "/spec/jobTemplate/spec/template/spec"
+		if t := o.Spec.JobTemplate.Spec.Template; t != nil {
+			w.spec = &t.Spec
+		}
+	default:
+		var o templateObject
 		if err := json.Unmarshal(raw, &o); err != nil {
 			return nil, fmt.Errorf("decoding %s: %w", kind, err)
 		}
-		if o.Spec.Template == nil {
-			return nil, nil
+		w.object, w.meta, w.prefix = &o, &o.Metadata, "/spec/template/spec"
+		if t := o.Spec.Template; t != nil {
+			w.spec = &t.Spec
 		}
-		w.object = &o
-		w.meta, w.spec, w.prefix = o.ObjectMeta, &o.Spec.Template.Spec, "/spec/template/spec"
+	}
+	if w.spec == nil {
+		w.spec = &podSpec{}
 	}
 	return w, nil
 }

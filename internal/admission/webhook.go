@@ -386,10 +386,12 @@ func policyName(p *compiledPolicy) string {
 }
 
 func objectName(req *admissionv1.AdmissionRequest, w *workload) string {
-	if req.Name != "" {
+	switch {
+	case req.Name != "":
 		return req.Name
-	}
-	if w != nil && w.meta.GenerateName != "" {
+	case w == nil:
+		return ""
+	case w.meta.GenerateName != "":
 		return w.meta.GenerateName + "*"
 	}
 	return w.meta.Name
@@ -422,24 +424,36 @@ func (s *Server) judgeAll(ctx context.Context, r *request, ns labels.Set) []judg
 			}
 		}
 	}
-	var wg sync.WaitGroup
+	judge := func(j *judgement) {
+		defer func() {
+			if rec := recover(); rec != nil {
+				s.log.Error("panic while verifying: denied", "image", j.image.image, "panic", fmt.Sprint(rec), "stack", string(debug.Stack()))
+				j.result = failed(&imageverify.Failure{Check: CheckInternal, Message: fmt.Sprintf("the webhook failed while verifying, so the image is denied: %v", rec)})
+			}
+		}()
+		start := time.Now()
+		j.result, j.lookup = s.verdict(ctx, j.policy, j.image.image, r.creds)
+		j.took = time.Since(start)
+	}
+	var todo []*judgement
 	for i := range js {
-		if js[i].policy == nil {
-			continue
+		if js[i].policy != nil {
+			todo = append(todo, &js[i])
 		}
+	}
+	if len(todo) == 1 {
+		// The usual request: one image under one policy, most often a
+		// cached verdict. No goroutine for it.
+		judge(todo[0])
+		return js
+	}
+	var wg sync.WaitGroup
+	for _, j := range todo {
 		wg.Add(1)
-		go func(j *judgement) {
+		go func() {
 			defer wg.Done()
-			defer func() {
-				if rec := recover(); rec != nil {
-					s.log.Error("panic while verifying: denied", "image", j.image.image, "panic", fmt.Sprint(rec), "stack", string(debug.Stack()))
-					j.result = failed(&imageverify.Failure{Check: CheckInternal, Message: fmt.Sprintf("the webhook failed while verifying, so the image is denied: %v", rec)})
-				}
-			}()
-			start := time.Now()
-			j.result, j.lookup = s.verdict(ctx, j.policy, j.image.image, r.creds)
-			j.took = time.Since(start)
-		}(&js[i])
+			judge(j)
+		}()
 	}
 	wg.Wait()
 	return js

@@ -1,0 +1,193 @@
+package admission_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	admissionv1 "k8s.io/api/admission/v1"
+	admissionregv1 "k8s.io/api/admissionregistration/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/hallmark-dev/hallmark/internal/admission"
+	"github.com/hallmark-dev/hallmark/internal/oci/ocitest"
+)
+
+// benchImages is how many images the benchmark attests: one per concurrent
+// client, so that uncached requests never share a verification.
+const benchImages = 64
+
+// BenchmarkAdmission measures the validating webhook's latency, the way
+// the API server calls it (an AdmissionReview over HTTP/2 and TLS), for a
+// Pod running one image with one attestation on a local registry: with the
+// verdict cache (after one verification) and without it (every request
+// reads the registry and verifies), from 1 and 64 concurrent clients.
+// It reports the 50th and 99th percentile of the requests' latency.
+//
+//	go test ./internal/admission -run '^$' -bench BenchmarkAdmission -benchtime 400x
+func BenchmarkAdmission(b *testing.B) {
+	sb := sandboxStart(b)
+	a := startAPI(b)
+	ensureNamespace(b, a, "bench", map[string]string{"team": "acme"})
+	registries := []struct {
+		name  string
+		start func(testing.TB) *ocitest.Registry
+	}{
+		{"distribution", func(tb testing.TB) *ocitest.Registry { return ocitest.Distribution(tb) }},
+		{"referrers-api", func(tb testing.TB) *ocitest.Registry { return ocitest.Referrers(tb) }},
+	}
+	policy := `
+metadata: {name: bench}
+spec:
+  images: ["127.0.0.1:*/acme/**"]
+  namespaceSelector: {matchLabels: {team: acme}}
+  expect: {sourceURI: github.com/acme/app, certOIDCIssuer: ` + sb.IssuerURL + `}
+`
+	var loaded bool
+	for _, rc := range registries {
+		reg := rc.start(b)
+		imgs := make([]name.Digest, benchImages)
+		for i := range imgs {
+			imgs[i] = reg.Image(b, fmt.Sprintf("acme/app-%d", i), "v1")
+		}
+		// One attestation for each image: a statement naming all of
+		// them, signed once and attached to each.
+		attest(b, sb, goodClaims, imgs...)
+		for _, cached := range []bool{true, false} {
+			mode, size := "cached", 0
+			if !cached {
+				mode, size = "uncached", -1
+			}
+			configs := "bench-" + rc.name + "-" + mode
+			c := startController(b, a, configs, map[string]string{"hallmark.test/webhook": "none"}, nil, admission.Config{
+				Trust: trust(b, sb), CacheSize: size, Log: quiet(),
+			})
+			if !loaded {
+				applyPolicy(b, a, policy)
+				loaded = true
+			}
+			eventually(b, 10*time.Second, "ImagePolicy bench loaded", func() bool { return c.PolicyLoaded("bench", 1) })
+			hc := webhookClient(b, a, configs)
+			reviews := make([][]byte, len(imgs))
+			for i, img := range imgs {
+				reviews[i] = podReview(b, "bench", img.Context().String()+"@"+img.DigestStr())
+			}
+			if cached {
+				for _, r := range reviews {
+					postReview(b, hc, c.host, r)
+				}
+			}
+			for _, conc := range []int{1, 64} {
+				b.Run(fmt.Sprintf("%s/%s/concurrent-%d", rc.name, mode, conc), func(b *testing.B) {
+					lat := make([]time.Duration, b.N)
+					var next atomic.Int64
+					var wg sync.WaitGroup
+					b.ResetTimer()
+					for w := range conc {
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							for {
+								i := next.Add(1) - 1
+								if i >= int64(b.N) {
+									return
+								}
+								start := time.Now()
+								postReview(b, hc, c.host, reviews[w%len(reviews)])
+								lat[i] = time.Since(start)
+							}
+						}()
+					}
+					wg.Wait()
+					b.StopTimer()
+					slices.Sort(lat)
+					b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
+					b.ReportMetric(ms(lat[(len(lat)*99)/100]), "p99-ms")
+				})
+			}
+		}
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// podReview is the AdmissionReview the API server sends for creating a Pod
+// that runs image.
+func podReview(tb testing.TB, ns, image string) []byte {
+	tb.Helper()
+	p := pod(ns, "bench", image)
+	p.APIVersion, p.Kind = "v1", "Pod"
+	raw, err := json.Marshal(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	data, err := json.Marshal(admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request: &admissionv1.AdmissionRequest{
+			UID: types.UID("bench"), Kind: metav1.GroupVersionKind{Version: "v1", Kind: "Pod"},
+			Resource: metav1.GroupVersionResource{Version: "v1", Resource: "pods"}, Namespace: ns, Name: "bench",
+			Operation: admissionv1.Create, Object: runtimeRaw(raw),
+		},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return data
+}
+
+// postReview sends a review to the validating webhook and fails unless it
+// is allowed.
+func postReview(tb testing.TB, hc *http.Client, host string, review []byte) {
+	resp, err := hc.Post("https://"+host+admission.PathValidate+"?timeout=10s", "application/json", bytes.NewReader(review))
+	if err != nil {
+		tb.Error(err)
+		return
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var out admissionv1.AdmissionReview
+	if err := json.Unmarshal(body, &out); err != nil || out.Response == nil || !out.Response.Allowed {
+		tb.Errorf("not allowed: %v %s", err, body)
+	}
+}
+
+// webhookClient speaks to the controller as the API server does: HTTP/2
+// over TLS, trusting the caBundle of its webhook configurations.
+func webhookClient(tb testing.TB, a *api, configs string) *http.Client {
+	tb.Helper()
+	var mw admissionregv1.MutatingWebhookConfiguration
+	if err := a.client.Get(context.Background(), client.ObjectKey{Name: configs}, &mw); err != nil {
+		tb.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(mw.Webhooks[0].ClientConfig.CABundle) {
+		tb.Fatal("no CA in the caBundle")
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 64}
+	tb.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+func runtimeRaw(raw []byte) runtime.RawExtension { return runtime.RawExtension{Raw: raw} }
+
+// quiet logs only errors, to stderr: a benchmark's log would bury its
+// figures.
+func quiet() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+}
