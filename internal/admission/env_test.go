@@ -320,6 +320,12 @@ func attest(t testing.TB, sb *sandbox.Sandbox, claims map[string]string, imgs ..
 // sign is attest, pushing the bundle only if push is set.
 func sign(t testing.TB, sb *sandbox.Sandbox, claims map[string]string, push bool, imgs ...name.Digest) string {
 	t.Helper()
+	return signWith(t, sb, claims, push, nil, imgs...)
+}
+
+// signWith is sign with more attest flags.
+func signWith(t testing.TB, sb *sandbox.Sandbox, claims map[string]string, push bool, flags []string, imgs ...name.Digest) string {
+	t.Helper()
 	token, err := sb.Token(oidc.DefaultAudience, claims)
 	if err != nil {
 		t.Fatal(err)
@@ -330,6 +336,7 @@ func sign(t testing.TB, sb *sandbox.Sandbox, claims map[string]string, push bool
 	if push {
 		args = append(args, "--push-to-registry")
 	}
+	args = append(args, flags...)
 	for _, img := range imgs {
 		args = append(args, "--subject-image", img.String())
 	}

@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -272,13 +271,3 @@ func (s *policyStore) publish() {
 
 // list is the current policies, sorted by name. Do not modify it.
 func (s *policyStore) list() []*compiledPolicy { return *s.snap.Load() }
-
-// repository is the registry's name of an image's repository, as policies'
-// globs match it: index.docker.io/library/nginx for nginx:1.27.
-func repository(image string) (string, error) {
-	r, err := name.ParseReference(image)
-	if err != nil {
-		return "", err
-	}
-	return r.Context().Name(), nil
-}

@@ -20,6 +20,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/hallmark-dev/hallmark/internal/imageverify"
@@ -68,6 +69,7 @@ type verdictResult struct {
 // judgement is one image under one policy.
 type judgement struct {
 	image  containerImage
+	ref    name.Reference
 	policy *compiledPolicy // nil when no policy governs the image
 	mode   Mode
 	result verdictResult
@@ -105,12 +107,11 @@ func (s *Server) serveReview(webhook string, judge func(context.Context, *admiss
 			http.Error(w, "reading the AdmissionReview: too large or cut short", http.StatusBadRequest)
 			return
 		}
-		var review admissionv1.AdmissionReview
-		if err := json.Unmarshal(body, &review); err != nil || review.Request == nil {
-			http.Error(w, "want an admission.k8s.io/v1 AdmissionReview with a request", http.StatusBadRequest)
+		req, err := decodeReview(body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		req := review.Request
 		ctx, cancel := context.WithTimeout(r.Context(), s.requestDeadline(r))
 		defer cancel()
 		resp := s.safely(ctx, webhook, req, judge)
@@ -125,6 +126,38 @@ func (s *Server) serveReview(webhook string, judge func(context.Context, *admiss
 		w.Write(data)
 		s.metrics.request(webhook, string(req.Operation), resp.Allowed, time.Since(start))
 	})
+}
+
+// review is what the webhook reads of an AdmissionReview: the request's
+// identity, what it does to which object, and the objects as they are
+// (decoded only as far as a workload needs).
+type review struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Request    *struct {
+		UID         types.UID                   `json:"uid"`
+		Kind        metav1.GroupVersionKind     `json:"kind"`
+		Resource    metav1.GroupVersionResource `json:"resource"`
+		SubResource string                      `json:"subResource"`
+		Name        string                      `json:"name"`
+		Namespace   string                      `json:"namespace"`
+		Operation   admissionv1.Operation       `json:"operation"`
+		Object      json.RawMessage             `json:"object"`
+		OldObject   json.RawMessage             `json:"oldObject"`
+	} `json:"request"`
+}
+
+// decodeReview reads an admission.k8s.io/v1 AdmissionReview's request.
+func decodeReview(body []byte) (*admissionv1.AdmissionRequest, error) {
+	var r review
+	if err := json.Unmarshal(body, &r); err != nil || r.Request == nil || r.APIVersion != "admission.k8s.io/v1" || r.Kind != "AdmissionReview" {
+		return nil, errors.New("want an admission.k8s.io/v1 AdmissionReview with a request")
+	}
+	q := r.Request
+	return &admissionv1.AdmissionRequest{
+		UID: q.UID, Kind: q.Kind, Resource: q.Resource, SubResource: q.SubResource, Name: q.Name, Namespace: q.Namespace,
+		Operation: q.Operation, Object: runtime.RawExtension{Raw: q.Object}, OldObject: runtime.RawExtension{Raw: q.OldObject},
+	}, nil
 }
 
 // requestDeadline is how long a request may take: the API server's
@@ -217,19 +250,21 @@ func (s *Server) namespaceLabels(ctx context.Context, ns string) (labels.Set, er
 	return labels.Set(n.Labels), nil
 }
 
-// governing is the policies that govern an image in a namespace.
-func (s *Server) governing(image string, ns labels.Set) ([]*compiledPolicy, string, error) {
-	repo, err := repository(image)
+// governing is the policies that govern an image in a namespace, the
+// image's repository as they match it, and the image's parsed reference.
+func (s *Server) governing(image string, ns labels.Set) ([]*compiledPolicy, string, name.Reference, error) {
+	ref, err := name.ParseReference(image)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
+	repo := ref.Context().Name()
 	var out []*compiledPolicy
 	for _, p := range s.policies.list() {
 		if p.governs(repo, ns) {
 			out = append(out, p)
 		}
 	}
-	return out, repo, nil
+	return out, repo, ref, nil
 }
 
 // mutate pins every governed image named by tag to the digest the tag
@@ -254,7 +289,7 @@ func (s *Server) mutate(ctx context.Context, req *admissionv1.AdmissionRequest) 
 		if pinned(ci.image) {
 			continue
 		}
-		ps, _, err := s.governing(ci.image, ns)
+		ps, _, _, err := s.governing(ci.image, ns)
 		if err != nil {
 			denials = append(denials, fmt.Sprintf("%s (%s): FAILED: %s: %v", ci.where, ci.image, imageverify.CheckInput, err))
 			continue
@@ -271,8 +306,10 @@ func (s *Server) mutate(ctx context.Context, req *admissionv1.AdmissionRequest) 
 			}
 			to = pin(ci.image, d)
 			resolved[ci.image] = to
-			for _, p := range ps {
-				s.prefetch(p, to, r.creds)
+			if ref, err := name.ParseReference(to); err == nil {
+				for _, p := range ps {
+					s.prefetch(p, to, ref, r.creds)
+				}
 			}
 		}
 		patch = append(patch, patchOp{Op: "replace", Path: ci.path, Value: to})
@@ -310,14 +347,14 @@ func (s *Server) resolve(ctx context.Context, image string, c credentials) (stri
 // prefetch starts verifying a pinned image in the background, so that the
 // validating webhook, which the API server calls next, joins a verification
 // already under way.
-func (s *Server) prefetch(p *compiledPolicy, image string, c credentials) {
+func (s *Server) prefetch(p *compiledPolicy, image string, ref name.Reference, c credentials) {
 	if p.err != nil {
 		return
 	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.VerifyDeadline)
 		defer cancel()
-		s.verdict(ctx, p, image, c)
+		s.verdict(ctx, p, image, ref, c)
 	}()
 }
 
@@ -401,7 +438,7 @@ func objectName(req *admissionv1.AdmissionRequest, w *workload) string {
 func (s *Server) judgeAll(ctx context.Context, r *request, ns labels.Set) []judgement {
 	var js []judgement
 	for _, ci := range r.images {
-		ps, repo, err := s.governing(ci.image, ns)
+		ps, repo, ref, err := s.governing(ci.image, ns)
 		switch {
 		case err != nil:
 			js = append(js, judgement{image: ci, mode: ModeEnforce, result: failed(&imageverify.Failure{
@@ -420,7 +457,7 @@ func (s *Server) judgeAll(ctx context.Context, r *request, ns labels.Set) []judg
 				Fix:     "add an ImagePolicy whose images match " + repo + " and whose namespaceSelector selects " + r.req.Namespace})})
 		default:
 			for _, p := range ps {
-				js = append(js, judgement{image: ci, policy: p, mode: p.mode})
+				js = append(js, judgement{image: ci, ref: ref, policy: p, mode: p.mode})
 			}
 		}
 	}
@@ -432,7 +469,7 @@ func (s *Server) judgeAll(ctx context.Context, r *request, ns labels.Set) []judg
 			}
 		}()
 		start := time.Now()
-		j.result, j.lookup = s.verdict(ctx, j.policy, j.image.image, r.creds)
+		j.result, j.lookup = s.verdict(ctx, j.policy, j.image.image, j.ref, r.creds)
 		j.took = time.Since(start)
 	}
 	var todo []*judgement
@@ -462,14 +499,10 @@ func (s *Server) judgeAll(ctx context.Context, r *request, ns labels.Set) []judg
 // verdict judges an image under one policy: from the cache, or by
 // verifying it (shared with concurrent requests for the same image). Every
 // way it can go wrong is a failure, never a pass.
-func (s *Server) verdict(ctx context.Context, p *compiledPolicy, image string, c credentials) (verdictResult, lookup) {
+func (s *Server) verdict(ctx context.Context, p *compiledPolicy, image string, ref name.Reference, c credentials) (verdictResult, lookup) {
 	if p.err != nil {
 		return failed(&imageverify.Failure{Check: CheckPolicy, Message: p.err.Error(),
 			Fix: "fix the ImagePolicy: until it builds, the images it governs are denied"}), lookupMiss
-	}
-	ref, err := name.ParseReference(image)
-	if err != nil {
-		return failed(&imageverify.Failure{Check: imageverify.CheckInput, Want: "an image reference", Got: image, Message: err.Error()}), lookupMiss
 	}
 	d, ok := ref.(name.Digest)
 	if !ok {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -49,7 +50,7 @@ func handlerServer(t testing.TB) *Server {
 	return s
 }
 
-func review(t testing.TB, ns string) []byte {
+func reviewOf(t testing.TB, ns string) []byte {
 	t.Helper()
 	data, _ := json.Marshal(admissionv1.AdmissionReview{
 		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
@@ -120,7 +121,7 @@ func TestServeReviewFailsClosed(t *testing.T) {
 				target = "/validate"
 			}
 			if body == nil {
-				body = review(t, tc.ns)
+				body = reviewOf(t, tc.ns)
 			}
 			code, resp := answer(t, s.serveReview("validate", judges[tc.judge]), method, target, body)
 			if code != tc.code {
@@ -215,4 +216,49 @@ func TestCompiledPolicyGoverns(t *testing.T) {
 	if bad.err == nil || !bad.governs(repo, labels.Set{"team": "a"}) {
 		t.Fatalf("err %v, governs %v", bad.err, bad.governs(repo, labels.Set{"team": "a"}))
 	}
+}
+
+// repository is the registry's name of an image's repository, as policies'
+// globs match it.
+func repository(image string) (string, error) {
+	r, err := name.ParseReference(image)
+	if err != nil {
+		return "", err
+	}
+	return r.Context().Name(), nil
+}
+
+func FuzzServeReview(f *testing.F) {
+	f.Add(reviewOf(f, "acme"))
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","operation":"UPDATE","namespace":"a",` +
+		`"resource":{"version":"v1","resource":"pods"},"subResource":"ephemeralcontainers",` +
+		`"object":{"spec":{"ephemeralContainers":[{"name":"e","image":"r.example/d:v1"}]}},"oldObject":{"spec":{}}}}`))
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","operation":"CREATE","namespace":"a",` +
+		`"resource":{"group":"batch","version":"v1","resource":"cronjobs"},"object":{"spec":{"jobTemplate":{"spec":{"template":{"spec":{"containers":[{"image":"x"}]}}}}}}}}`))
+	s := handlerServer(f)
+	h := s.serveReview("fuzz", func(_ context.Context, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+		r, err := s.readRequest(req)
+		if err != nil || r == nil {
+			return deny(400, "no")
+		}
+		for _, ci := range r.images {
+			if !strings.HasPrefix(ci.path, r.w.prefix+"/") || ci.image == "" {
+				panic("an image path outside the pod spec: " + ci.path)
+			}
+		}
+		return allow()
+	})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/validate", bytes.NewReader(body)))
+		if rec.Code == http.StatusOK {
+			var out admissionv1.AdmissionReview
+			if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.Response == nil {
+				t.Fatalf("an answer that is no review: %v", err)
+			}
+			if out.Response.Result != nil && strings.Contains(out.Response.Result.Message, "an image path outside") {
+				t.Fatal(out.Response.Result.Message)
+			}
+		}
+	})
 }
