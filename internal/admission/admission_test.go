@@ -548,6 +548,51 @@ spec:
 				}
 			})
 		}
+		// The cert-manager component: the controller serves the mounted
+		// certificate, and cert-manager injects its CA.
+		overlay := t.TempDir()
+		absManifests, _ := filepath.Abs(manifests)
+		rel, err := filepath.Rel(overlay, absManifests)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte("resources: ["+rel+"]\ncomponents: ["+rel+"/cert-manager]\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err = exec.Command(kubectl, "kustomize", overlay).CombinedOutput()
+		if err != nil {
+			t.Fatalf("kubectl kustomize with cert-manager: %v\n%s", err, out)
+		}
+		injected, certs := 0, 0
+		for _, u := range decodeAll(t, out) {
+			switch u.GetKind() {
+			case "Deployment":
+				cs, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
+				args, _, _ := unstructured.NestedStringSlice(cs[0].(map[string]any), "args")
+				if !slices.Contains(args, "--cert-dir=/etc/hallmark/tls") {
+					t.Errorf("with cert-manager, the controller's args %v lack --cert-dir", args)
+				}
+			case "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration":
+				if u.GetAnnotations()["cert-manager.io/inject-ca-from"] == "hallmark-admission/hallmark-admission" {
+					injected++
+				}
+			case "Certificate", "Issuer":
+				if u.GetNamespace() != "hallmark-admission" {
+					t.Errorf("%s %s in namespace %q", u.GetKind(), u.GetName(), u.GetNamespace())
+				}
+				if u.GetName() == "hallmark-admission" {
+					dns, _, _ := unstructured.NestedStringSlice(u.Object, "spec", "dnsNames")
+					if !slices.Contains(dns, "hallmark-admission.hallmark-admission.svc") {
+						t.Errorf("the serving certificate names %v, not the Service", dns)
+					}
+					certs++
+				}
+			}
+		}
+		if injected != 2 || certs != 1 {
+			t.Errorf("cert-manager: %d configurations injected (want 2), %d serving certificates (want 1)", injected, certs)
+		}
+
 		// The example policy is accepted by the schema and the controller.
 		data, err := os.ReadFile(filepath.Join(manifests, "example-imagepolicy.yaml"))
 		if err != nil {
