@@ -167,6 +167,7 @@ func webhookConfigs(t testing.TB, configName, host string, caBundle []byte, extr
 	}
 	if mw == nil || vw == nil {
 		t.Fatal("webhooks.yaml lacks a Mutating- or ValidatingWebhookConfiguration")
+		return nil, nil
 	}
 	point := func(cc *admissionregv1.WebhookClientConfig, sel *metav1.LabelSelector) {
 		url := "https://" + host + *cc.Service.Path
@@ -461,6 +462,7 @@ func caOf(t testing.TB, a *api, configName string) string {
 	block, _ := pem.Decode(mw.Webhooks[0].ClientConfig.CABundle)
 	if block == nil {
 		t.Fatal("no CA in the caBundle")
+		return ""
 	}
 	c, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
