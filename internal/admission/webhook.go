@@ -3,9 +3,7 @@ package admission
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"runtime/debug"
 	"slices"
@@ -13,14 +11,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/hallmark-dev/hallmark/internal/imageverify"
@@ -47,25 +42,6 @@ const (
 	CheckInternal = "internal"
 )
 
-// maxReview bounds an AdmissionReview read: the API server's own request
-// limit is 3 MiB.
-const maxReview = 16 << 20
-
-// errPanic marks a panic recovered while judging: it denies.
-var errPanic = errors.New("panic while judging the request")
-
-// verdictResult is a verification's outcome, as kept in the cache: whether
-// the image passed, and if not, why.
-type verdictResult struct {
-	Passed  bool
-	Failure *imageverify.Failure
-	// Level, Builder and Source describe a pass, for the log.
-	Level   int
-	Builder string
-	Source  string
-	Summary bool
-}
-
 // judgement is one image under one policy.
 type judgement struct {
 	image  containerImage
@@ -88,108 +64,6 @@ func (j judgement) line() string {
 		who = "ImagePolicy " + j.policy.name
 	}
 	return fmt.Sprintf("%s (%s): %s: FAILED: %s", j.image.where, j.image.image, who, j.result.Failure.Line(j.image.image))
-}
-
-func failed(f *imageverify.Failure) verdictResult { return verdictResult{Failure: f} }
-
-// serveReview decodes an AdmissionReview, judges its request and writes the
-// answer. A malformed review gets 400; a panic, or a judge that returns no
-// answer, denies.
-func (s *Server) serveReview(webhook string, judge func(context.Context, *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		if r.Method != http.MethodPost {
-			http.Error(w, "POST an AdmissionReview", http.StatusMethodNotAllowed)
-			return
-		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxReview+1))
-		if err != nil || len(body) > maxReview {
-			http.Error(w, "reading the AdmissionReview: too large or cut short", http.StatusBadRequest)
-			return
-		}
-		req, err := decodeReview(body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), s.requestDeadline(r))
-		defer cancel()
-		resp := s.safely(ctx, webhook, req, judge)
-		resp.UID = req.UID
-		out := admissionv1.AdmissionReview{TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"}, Response: resp}
-		data, err := json.Marshal(out)
-		if err != nil {
-			http.Error(w, "encoding the answer", http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(data)
-		s.metrics.request(webhook, string(req.Operation), resp.Allowed, time.Since(start))
-	})
-}
-
-// review is what the webhook reads of an AdmissionReview: the request's
-// identity, what it does to which object, and the objects as they are
-// (decoded only as far as a workload needs).
-type review struct {
-	APIVersion string `json:"apiVersion"`
-	Kind       string `json:"kind"`
-	Request    *struct {
-		UID         types.UID                   `json:"uid"`
-		Kind        metav1.GroupVersionKind     `json:"kind"`
-		Resource    metav1.GroupVersionResource `json:"resource"`
-		SubResource string                      `json:"subResource"`
-		Name        string                      `json:"name"`
-		Namespace   string                      `json:"namespace"`
-		Operation   admissionv1.Operation       `json:"operation"`
-		Object      json.RawMessage             `json:"object"`
-		OldObject   json.RawMessage             `json:"oldObject"`
-	} `json:"request"`
-}
-
-// decodeReview reads an admission.k8s.io/v1 AdmissionReview's request.
-func decodeReview(body []byte) (*admissionv1.AdmissionRequest, error) {
-	var r review
-	if err := json.Unmarshal(body, &r); err != nil || r.Request == nil || r.APIVersion != "admission.k8s.io/v1" || r.Kind != "AdmissionReview" {
-		return nil, errors.New("want an admission.k8s.io/v1 AdmissionReview with a request")
-	}
-	q := r.Request
-	return &admissionv1.AdmissionRequest{
-		UID: q.UID, Kind: q.Kind, Resource: q.Resource, SubResource: q.SubResource, Name: q.Name, Namespace: q.Namespace,
-		Operation: q.Operation, Object: runtime.RawExtension{Raw: q.Object}, OldObject: runtime.RawExtension{Raw: q.OldObject},
-	}, nil
-}
-
-// requestDeadline is how long a request may take: the API server's
-// timeout (it sends ?timeout=10s) less a margin to answer in, and never
-// more than the verification deadline.
-func (s *Server) requestDeadline(r *http.Request) time.Duration {
-	d := s.cfg.VerifyDeadline
-	if t, err := time.ParseDuration(r.URL.Query().Get("timeout")); err == nil && t > 0 {
-		margin := min(t/5, time.Second)
-		d = min(d, t-margin)
-	}
-	return d
-}
-
-// safely runs judge, turning a panic into a denial.
-func (s *Server) safely(ctx context.Context, webhook string, req *admissionv1.AdmissionRequest, judge func(context.Context, *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse) (resp *admissionv1.AdmissionResponse) {
-	defer func() {
-		if r := recover(); r != nil {
-			s.log.Error("panic while judging a request: denied", "webhook", webhook, "kind", req.Kind.Kind, "namespace", req.Namespace, "name", req.Name, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			resp = deny(http.StatusInternalServerError, "hallmark-admission could not judge the request (internal error), so it is denied: FAILED: "+CheckInternal+": "+fmt.Sprint(r))
-		}
-	}()
-	if resp = judge(ctx, req); resp == nil {
-		return deny(http.StatusInternalServerError, "hallmark-admission gave no answer, so the request is denied")
-	}
-	return resp
-}
-
-func allow() *admissionv1.AdmissionResponse { return &admissionv1.AdmissionResponse{Allowed: true} }
-
-func deny(code int32, msg string) *admissionv1.AdmissionResponse {
-	return &admissionv1.AdmissionResponse{Allowed: false, Result: &metav1.Status{Status: metav1.StatusFailure, Code: code, Reason: metav1.StatusReasonForbidden, Message: msg}}
 }
 
 // request is what the mutating and validating webhooks read of a request.
@@ -379,6 +253,9 @@ func (s *Server) validate(ctx context.Context, req *admissionv1.AdmissionRequest
 	for _, j := range js {
 		s.metrics.verdict(j)
 		if !j.failed() {
+			s.log.Debug("image passed", "kind", req.Kind.Kind, "namespace", req.Namespace, "name", objectName(req, r.w), "container", j.image.where,
+				"image", j.image.image, "policy", policyName(j.policy), "level", j.result.Level, "builder", j.result.Builder, "source", j.result.Source,
+				"by_summary", j.result.Summary, "lookup", string(j.lookup), "took", j.took.String())
 			continue
 		}
 		switch j.mode {
@@ -494,104 +371,4 @@ func (s *Server) judgeAll(ctx context.Context, r *request, ns labels.Set) []judg
 	}
 	wg.Wait()
 	return js
-}
-
-// verdict judges an image under one policy: from the cache, or by
-// verifying it (shared with concurrent requests for the same image). Every
-// way it can go wrong is a failure, never a pass.
-func (s *Server) verdict(ctx context.Context, p *compiledPolicy, image string, ref name.Reference, c credentials) (verdictResult, lookup) {
-	if p.err != nil {
-		return failed(&imageverify.Failure{Check: CheckPolicy, Message: p.err.Error(),
-			Fix: "fix the ImagePolicy: until it builds, the images it governs are denied"}), lookupMiss
-	}
-	d, ok := ref.(name.Digest)
-	if !ok {
-		// Only a request the mutating webhook did not see names a tag
-		// here: verify-image's own verdict says to pin it.
-		return s.verifyNow(ctx, p, image, c), lookupMiss
-	}
-	key := verdictKey{policy: p.key(), repository: d.Context().Name(), digest: d.DigestStr()}
-	res, how, err := s.verdicts.do(ctx, key, c.id(), func(vctx context.Context) (outcome, error) {
-		return s.verify(vctx, p, image, c)
-	}, func() (context.Context, context.CancelFunc) {
-		return context.WithTimeout(context.WithoutCancel(ctx), s.cfg.VerifyDeadline)
-	})
-	s.metrics.lookup(how)
-	if err != nil {
-		return failed(registryFailure(image, err)), how
-	}
-	return res, how
-}
-
-// verifyNow verifies without the cache (a tag cannot key it).
-func (s *Server) verifyNow(ctx context.Context, p *compiledPolicy, image string, c credentials) verdictResult {
-	out, err := s.verify(ctx, p, image, c)
-	if err != nil {
-		return failed(registryFailure(image, err))
-	}
-	return out.verdict
-}
-
-// verify runs imageverify's flow for one image under one policy, and says
-// how long its verdict may be kept: a pass for the cache TTL (or until its
-// evidence expires, if sooner), a failure for the shorter deny TTL (an
-// attestation may be pushed just after the image). An error (the registry
-// could not be asked) is not kept at all.
-func (s *Server) verify(ctx context.Context, p *compiledPolicy, image string, c credentials) (outcome, error) {
-	start := time.Now()
-	defer func() { s.metrics.verification(time.Since(start)) }()
-	kc, err := c.keychain(ctx, s.api)
-	if err != nil {
-		return outcome{}, err
-	}
-	opts := []imageverify.Option{imageverify.WithRegistry(s.registryOptions(kc)...), imageverify.WithClock(s.cfg.Clock)}
-	if len(p.summaries) > 0 {
-		opts = append(opts, imageverify.WithVSA(s.cfg.Trust.Root, p.summaries...))
-	}
-	vd, err := imageverify.Verify(ctx, p.verifier, image, opts...)
-	if err != nil {
-		return outcome{}, err
-	}
-	now := s.cfg.Clock()
-	if !vd.Passed() {
-		return outcome{verdict: failed(vd.Failure), expires: now.Add(s.cfg.DenyCacheTTL)}, nil
-	}
-	res := verdictResult{Passed: true}
-	switch {
-	case vd.Result != nil:
-		res.Level, res.Builder, res.Source = vd.Result.Level, vd.Result.BuilderID, vd.Result.Identity.Extensions.SourceRepositoryURI
-	case vd.VSA != nil:
-		res.Summary, res.Builder = true, vd.VSA.Verifier
-	}
-	expires := now.Add(s.cfg.CacheTTL)
-	if !vd.ExpiresAt.IsZero() && vd.ExpiresAt.Before(expires) {
-		expires = vd.ExpiresAt
-	}
-	return outcome{verdict: res, expires: expires}, nil
-}
-
-// registryFailure is a denial because the image could not be verified at
-// all: the registry did not answer, refused, or time ran out.
-func registryFailure(image string, err error) *imageverify.Failure {
-	f := &imageverify.Failure{Check: CheckRegistry, Message: "the image could not be verified, so it is denied: " + err.Error()}
-	switch {
-	case errors.Is(err, oci.ErrUnreachable), errors.Is(err, oci.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
-		f.Fix = "check that the registry of " + image + " is up and reachable from hallmark-admission"
-	case errors.Is(err, oci.ErrUnauthorized):
-		f.Fix = "give the pod (or its service account) an image pull secret for the registry of " + image
-	}
-	return f
-}
-
-// registryOptions are the oci options of one verification: the
-// credentials, the per-call timeout and retries, the transport.
-func (s *Server) registryOptions(kc authn.Keychain) []oci.Option {
-	opts := []oci.Option{
-		oci.WithKeychain(kc), oci.WithTimeout(s.cfg.RegistryTimeout), oci.WithRetries(s.cfg.RegistryRetries),
-		oci.WithInsecureRegistry(s.cfg.InsecureRegistry), oci.WithLogger(s.log), oci.WithUserAgent("hallmark-admission"),
-	}
-	if s.cfg.RegistryTransport != nil {
-		opts = append(opts, oci.WithTransport(s.cfg.RegistryTransport))
-	}
-	return opts
 }
