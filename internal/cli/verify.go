@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/hallmark-dev/hallmark/internal/imageverify"
 	"github.com/hallmark-dev/hallmark/verifier"
 )
 
@@ -178,39 +179,13 @@ type verdict struct {
 	result     *verifier.Result
 }
 
-type failure struct {
-	Check   string `json:"check"`
-	Want    string `json:"want,omitempty"`
-	Got     string `json:"got,omitempty"`
-	Message string `json:"message"`
-	// Fix says what to change or pin, when the verifying user can.
-	Fix string `json:"fix,omitempty"`
-}
-
-// line is the text report of a failure: the check, what was wanted and what
-// was found, the artifact, and what to change.
-func (f *failure) line(artifact string) string {
-	var s string
-	if f.Want == "" && f.Got == "" {
-		s = fmt.Sprintf("%s: %s (%s)", f.Check, f.Message, artifact)
-	} else {
-		s = fmt.Sprintf("%s: want %s, got %s (%s)", f.Check, f.Want, f.Got, artifact)
-	}
-	if f.Fix != "" {
-		s += "; " + f.Fix
-	}
-	return s
-}
+// failure is why an artifact failed, as imageverify reports it for images.
+type failure = imageverify.Failure
 
 func newVerdict(artifact string, d verifier.Digest, res *verifier.Result, err error) verdict {
 	v := verdict{Artifact: artifact, Digest: d.Algorithm + ":" + d.Hex}
 	if err != nil {
-		f := &failure{Check: "input", Message: err.Error()}
-		var ce *verifier.CheckError
-		if errors.As(err, &ce) {
-			f.Check, f.Want, f.Got, f.Fix = string(ce.Check), ce.Want, ce.Got, ce.Fix
-		}
-		v.Failure = f
+		v.Failure = imageverify.FailureOf(err)
 		return v
 	}
 	ext := res.Identity.Extensions
@@ -267,7 +242,7 @@ func reportTo(stdout, human io.Writer, format string, printProvenance bool, verd
 				fmt.Fprintf(human, "PASSED: %s (%s): SLSA build level %d, builder %s, source %s@%s, signed by %s%s\n",
 					v.Artifact, v.Digest, v.Level, v.BuilderID, v.Source, v.Ref, v.Identity, unverified)
 			} else {
-				fmt.Fprintf(human, "FAILED: %s\n", v.Failure.line(v.Artifact))
+				fmt.Fprintf(human, "FAILED: %s\n", v.Failure.Line(v.Artifact))
 			}
 		}
 	}
