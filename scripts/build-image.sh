@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Builds the factory controller's image with ko (no Docker daemon),
-# reproducibly, pushes it to REGISTRY/hallmark-factory and pins its digest in
-# kubernetes/base/kustomization.yaml, which kubectl apply -k then installs.
+# Builds the controllers' images with ko (no Docker daemon), reproducibly:
+# the factory's, pushed to REGISTRY/hallmark-factory and pinned in
+# kubernetes/base/kustomization.yaml, and the admission controller's, pushed
+# to REGISTRY/hallmark-admission and pinned in
+# kubernetes/admission/kustomization.yaml, which kubectl apply -k then
+# installs.
 #
 #   scripts/build-image.sh REGISTRY [--platform linux/amd64,linux/arm64] [--insecure]
 #
@@ -15,4 +18,6 @@ if [ $# -lt 1 ] || [[ "$1" == -* ]]; then
 fi
 registry=${1%/}
 shift
-exec go run ./internal/factory/imagebuild --repository "$registry/hallmark-factory" "$@"
+for component in factory admission; do
+  go run ./internal/factory/imagebuild --component "$component" --repository "$registry/hallmark-$component" "$@"
+done

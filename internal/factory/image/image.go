@@ -26,7 +26,24 @@ import (
 // Ko is the image builder, built into the tool cache once.
 var Ko = sandbox.Tool{Name: "ko", Version: "v0.19.1", Package: "github.com/google/ko", Binary: "ko"}
 
-// MainPackage is the controller's main package, as ko builds it.
+// Component is one of Hallmark's controllers that ships as an image: its
+// main package, the name its manifests give the image, and the
+// Kustomization that pins it.
+type Component struct {
+	Main          string
+	ImageName     string
+	Kustomization string
+}
+
+// The controllers ko builds.
+var (
+	Factory   = Component{Main: "./cmd/hallmark-factory", ImageName: "hallmark-factory", Kustomization: "kubernetes/base/kustomization.yaml"}
+	Admission = Component{Main: "./cmd/hallmark-admission", ImageName: "hallmark-admission", Kustomization: "kubernetes/admission/kustomization.yaml"}
+	// Components are all of them, by name.
+	Components = map[string]Component{"factory": Factory, "admission": Admission}
+)
+
+// MainPackage is the factory controller's main package, as ko builds it.
 const MainPackage = "./cmd/hallmark-factory"
 
 // Options say where the image goes and what it runs on.
@@ -47,10 +64,13 @@ type Options struct {
 	Ko string
 	// Progress receives ko's output; discarded when nil.
 	Progress io.Writer
+	// Main is the main package to build; the factory controller's when
+	// empty.
+	Main string
 }
 
-// Build builds the controller's image and pushes it; it returns the image
-// (or index) by digest.
+// Build builds a controller's image (Options.Main) and pushes it; it
+// returns the image (or index) by digest.
 func Build(ctx context.Context, o Options) (name.Digest, error) {
 	if o.Repository == "" {
 		return name.Digest{}, errors.New("image: no repository: name one, such as registry.example.com/platform/hallmark-factory")
@@ -63,6 +83,9 @@ func Build(ctx context.Context, o Options) (name.Digest, error) {
 	}
 	if o.ModuleDir == "" {
 		o.ModuleDir = "."
+	}
+	if o.Main == "" {
+		o.Main = MainPackage
 	}
 	var nameOpts []name.Option
 	if o.Insecure {
@@ -105,7 +128,7 @@ func Build(ctx context.Context, o Options) (name.Digest, error) {
 	if o.Insecure {
 		args = append(args, "--insecure-registry")
 	}
-	args = append(args, MainPackage)
+	args = append(args, o.Main)
 	cmd := exec.CommandContext(ctx, o.Ko, args...)
 	cmd.Dir = o.ModuleDir
 	cmd.Env = append(os.Environ(),
