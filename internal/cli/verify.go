@@ -273,7 +273,7 @@ func (r jsonRaw) MarshalJSON() ([]byte, error) { return r, nil }
 
 func newVerifyArtifactCmd() *cobra.Command {
 	var f verifyFlags
-	var provenancePath string
+	var provenancePath, rekorURL string
 	var vsa vsaFlags
 	cmd := &cobra.Command{
 		Use:   "verify-artifact ARTIFACT... --provenance-path P --source-uri URI --trusted-root FILE",
@@ -287,7 +287,11 @@ trusts for a level, and that the source, ref, build type and parameters are
 the expected ones.
 
 --provenance-path takes a Sigstore bundle (v0.1-v0.3) or a .intoto.jsonl file
-of bundles. Nothing is fetched: verification is offline.
+of bundles. Nothing is fetched: verification is offline. The one exception is
+a file of bare DSSE envelopes (slsa-github-generator up to v2.0.0), which
+holds no log entry: with --rekor-url URL (https://rekor.sigstore.dev for
+those releases) the envelope's entry is looked up on that Rekor v1 log and
+the two are verified as one bundle, with the same checks.
 
 Only you raise a level above what the evidence proves (2 for a GitHub-hosted
 runner, 1 for a self-hosted one). The built-in policy trusts Hallmark's
@@ -299,7 +303,7 @@ FILE replaces the built-in policy, and then every flag only narrows it.
 
 Exit status: 0 when every artifact passed; 1 when any failed (the line names
 the failed check with what was wanted and what was found, and what to pin
-where you can); 2 on usage errors.`,
+where you can); 2 on usage errors and when the --rekor-url log cannot be asked.`,
 		Example: `  hallmark verify-artifact dist/app --provenance-path dist/provenance.sigstore.json \
     --source-uri github.com/acme/app --source-tag v1.2.3 --trusted-root trusted_root.json`,
 		Args: cobra.MinimumNArgs(1),
@@ -312,11 +316,20 @@ where you can); 2 on usage errors.`,
 			if err != nil {
 				return err
 			}
+			rekor, err := newRekorClient(rekorURL)
+			if err != nil {
+				return err
+			}
 			data, err := os.ReadFile(provenancePath)
 			if err != nil {
 				return fmt.Errorf("--provenance-path: %w", err)
 			}
 			bundles, perr := verifier.ParseBundles(data)
+			if rekor != nil && errors.Is(perr, verifier.ErrBareEnvelope) {
+				if bundles, perr, err = bareEnvelopeBundles(cmd.Context(), rekor, data, cmd.ErrOrStderr()); err != nil {
+					return err
+				}
+			}
 			algs := verifier.SubjectDigestAlgorithms(bundles)
 			var verdicts []verdict
 			for _, a := range args {
@@ -343,6 +356,7 @@ where you can); 2 on usage errors.`,
 	f.register(cmd.Flags())
 	vsa.register(cmd.Flags())
 	cmd.Flags().StringVar(&provenancePath, "provenance-path", "", "the provenance: a Sigstore bundle or an .intoto.jsonl file of bundles")
+	cmd.Flags().StringVar(&rekorURL, "rekor-url", "", rekorURLHelp)
 	return cmd
 }
 
