@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -186,7 +187,7 @@ func (c *Client) Find(ctx context.Context, env Envelope) ([]Entry, error) {
 	got := "none"
 	switch {
 	case len(rejected) > 0:
-		got = fmt.Sprintf("%d entries that stand for another envelope (%s)", len(rejected), strings.Join(rejected, "; "))
+		got = "only entries that stand for another envelope: " + strings.Join(rejected, "; ")
 	case listed > 0:
 		got = fmt.Sprintf("%d listed entries, none of them fetched", listed)
 	}
@@ -284,11 +285,12 @@ func (c *Client) entry(ctx context.Context, id string) (models.LogEntryAnon, err
 	panic("unreachable")
 }
 
-// requestError names the log and what was asked; a context deadline says
-// which bound ran out.
+// requestError names the log and what was asked; a timeout says which
+// bounds there are.
 func (c *Client) requestError(what string, err error) error {
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("rekor %s: %s: no answer within %s: %w", c.url, what, c.opts.timeout, err)
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return fmt.Errorf("rekor %s: %s: no answer in time (%s a request, %s in all): %w", c.url, what, c.opts.requestTimeout, c.opts.timeout, err)
 	}
 	return fmt.Errorf("rekor %s: %s: %w", c.url, what, err)
 }
@@ -304,6 +306,12 @@ func (t limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(r)
 	if err != nil {
 		return nil, err
+	}
+	if resp.StatusCode >= 400 && !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		// Not the API's error (a proxy's, say): the status is the news.
+		defer resp.Body.Close()
+		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
+		return nil, fmt.Errorf("answered %s: %q", resp.Status, strings.TrimSpace(string(snippet)))
 	}
 	resp.Body = &limitedBody{rc: resp.Body, left: t.max}
 	return resp, nil

@@ -43,8 +43,8 @@ func claims() map[string]string {
 }
 
 // statement is v0.2 provenance as the generic generator wrote it, about
-// data.
-func statement(data string) []byte {
+// data, of one run (run tells the statements of several runs apart).
+func statement(data string, run ...string) []byte {
 	c := claims()
 	sum := sha256.Sum256([]byte(data))
 	src := "git+https://github.com/" + c["repository"] + "@" + c["ref"]
@@ -61,6 +61,9 @@ func statement(data string) []byte {
 			},
 			"materials": []any{map[string]any{"uri": src, "digest": map[string]any{"sha1": c["sha"]}}},
 		},
+	}
+	if len(run) > 0 {
+		st["predicate"].(map[string]any)["invocation"].(map[string]any)["parameters"] = map[string]any{"run": run[0]}
 	}
 	out, err := json.Marshal(st)
 	if err != nil {
@@ -161,7 +164,7 @@ func TestFind(t *testing.T) {
 	}
 	for _, kv := range []struct{ kind, version string }{{"intoto", "0.0.2"}, {"dsse", "0.0.1"}, {"intoto", "0.0.1"}} {
 		t.Run(kv.kind+"-"+kv.version, func(t *testing.T) {
-			s := sign(t, sb, statement(artifact))
+			s := sign(t, sb, statement(artifact, t.Name()))
 			uuid, _ := log.Upload(t, kv.kind, kv.version, s.envelope(true), s.certPEM, s.payload)
 			for _, withCert := range []bool{true, false} {
 				envs, err := rekorv1.ParseEnvelopes(s.envelope(withCert))
