@@ -192,4 +192,3 @@ func closedPort(t *testing.T) string {
 	l.Close()
 	return "http://127.0.0.1:" + strconv.Itoa(port)
 }
-
