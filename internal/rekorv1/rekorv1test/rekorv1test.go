@@ -94,10 +94,12 @@ func Start(tb testing.TB) *Log {
 	for _, t := range sandbox.RekorV1Tools {
 		bins[t.Binary] = sandboxtest.Tool(tb, t)
 	}
+	began := time.Now()
 	l, err := start(bins)
 	if err != nil {
 		tb.Fatalf("starting a Rekor v1 log: %v", err)
 	}
+	tb.Logf("Rekor v1 log on %s, started in %s (servers' logs in %s)", l.URL, time.Since(began).Round(10*time.Millisecond), l.Dir)
 	if sharing {
 		shared = l
 	} else {
