@@ -19,7 +19,8 @@ var ErrEnvelope = errors.New("not a bare DSSE envelope")
 
 // Envelope is one bare DSSE envelope as slsa-github-generator wrote it.
 type Envelope struct {
-	// Raw is the envelope's JSON as it was read (one line of the file).
+	// Raw is the envelope's JSON as it was read: the whole file when it
+	// holds one envelope, else its line.
 	Raw         []byte
 	PayloadType string
 	Payload     []byte
@@ -57,6 +58,8 @@ func ParseEnvelopes(data []byte) ([]Envelope, error) {
 		if err != nil {
 			return nil, err
 		}
+		// The file as slsa-verifier proposes it to the log.
+		env.Raw = bytes.Clone(data)
 		return []Envelope{env}, nil
 	}
 	var out []Envelope
