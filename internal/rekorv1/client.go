@@ -138,7 +138,7 @@ func (c *Client) Find(ctx context.Context, env Envelope) ([]Entry, error) {
 	var found []Entry
 	var rejected []string
 	seen := map[string]bool{}
-	consider := func(uuid string, e models.LogEntryAnon) {
+	consider := func(uuid string, e models.LogEntryAnon, via string) {
 		if seen[uuid] {
 			return
 		}
@@ -148,6 +148,7 @@ func (c *Client) Find(ctx context.Context, env Envelope) ([]Entry, error) {
 			rejected = append(rejected, uuid+": "+err.Error())
 			return
 		}
+		en.Via = via
 		found = append(found, en)
 	}
 	if env.Cert != nil {
@@ -157,7 +158,7 @@ func (c *Client) Find(ctx context.Context, env Envelope) ([]Entry, error) {
 		}
 		for _, le := range got {
 			for uuid, e := range le {
-				consider(uuidOf(uuid), e)
+				consider(uuidOf(uuid), e, ViaProposedEntry)
 			}
 		}
 	}
@@ -177,7 +178,7 @@ func (c *Client) Find(ctx context.Context, env Envelope) ([]Entry, error) {
 			if err != nil {
 				return nil, err
 			}
-			consider(uuid, e)
+			consider(uuid, e, ViaIndex)
 		}
 	}
 	if len(found) > 0 {

@@ -43,11 +43,20 @@ type Entry struct {
 	Kind     string // intoto or dsse
 	Version  string // 0.0.1 or 0.0.2
 	Bundle   *bundle.Bundle
+	// Via says how the entry was found: ViaProposedEntry or ViaIndex.
+	Via string
 }
 
-// String names the entry for a person: kind, version, index and UUID.
+// How an entry was found.
+const (
+	ViaProposedEntry = "the entries the envelope and its certificate make"
+	ViaIndex         = "the index, by payload hash"
+)
+
+// String names the entry for a person: kind, version, index and UUID, and
+// how it was found.
 func (e Entry) String() string {
-	return fmt.Sprintf("%s v%s entry, log index %d, uuid %s", e.Kind, e.Version, e.LogIndex, e.UUID)
+	return fmt.Sprintf("%s v%s entry, log index %d, uuid %s (found through %s)", e.Kind, e.Version, e.LogIndex, e.UUID, e.Via)
 }
 
 // logged is what an entry says about the envelope it logs.

@@ -175,8 +175,12 @@ func TestFind(t *testing.T) {
 				if err != nil {
 					t.Fatalf("cert in envelope %v: %v", withCert, err)
 				}
-				if len(found) != 1 || found[0].Kind != kv.kind || found[0].Version != kv.version || found[0].UUID != uuid[len(uuid)-64:] {
-					t.Fatalf("cert in envelope %v: found %v, want the %s v%s entry %s", withCert, found, kv.kind, kv.version, uuid)
+				via := rekorv1.ViaIndex
+				if withCert {
+					via = rekorv1.ViaProposedEntry
+				}
+				if len(found) != 1 || found[0].Kind != kv.kind || found[0].Version != kv.version || found[0].UUID != uuid[len(uuid)-64:] || found[0].Via != via {
+					t.Fatalf("cert in envelope %v: found %v, want the %s v%s entry %s through %s", withCert, found, kv.kind, kv.version, uuid, via)
 				}
 				res, err := v.Verify(found[0].Bundle, verifier.SHA256([]byte(artifact)))
 				if err != nil {
