@@ -305,7 +305,9 @@ Exit status: 0 when every artifact passed; 1 when any failed (the line names
 the failed check with what was wanted and what was found, and what to pin
 where you can); 2 on usage errors and when the --rekor-url log cannot be asked.`,
 		Example: `  hallmark verify-artifact dist/app --provenance-path dist/provenance.sigstore.json \
-    --source-uri github.com/acme/app --source-tag v1.2.3 --trusted-root trusted_root.json`,
+    --source-uri github.com/acme/app --source-tag v1.2.3 --trusted-root trusted_root.json
+  hallmark verify-artifact app-linux-amd64 --provenance-path app-linux-amd64.intoto.jsonl \
+    --source-uri github.com/acme/app --rekor-url https://rekor.sigstore.dev`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if provenancePath == "" {

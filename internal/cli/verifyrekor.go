@@ -13,8 +13,8 @@ import (
 )
 
 // rekorURLHelp is --rekor-url's help.
-const rekorURLHelp = "Rekor v1 log to look up a bare DSSE envelope's entry in (slsa-github-generator up to v2.0.0), e.g. " +
-	rekorv1.PublicGoodURL + "; the only network access verify-artifact makes, and only for such files (default: none, offline)"
+const rekorURLHelp = "Rekor v1 log in which to look up the entry of a bare DSSE envelope (slsa-github-generator up to v2.0.0), e.g. " +
+	rekorv1.PublicGoodURL + "; asked only for such files (default: none, and such files are refused offline)"
 
 // newRekorClient checks --rekor-url before anything is read.
 func newRekorClient(rekorURL string) (*rekorv1.Client, error) {

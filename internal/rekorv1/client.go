@@ -158,7 +158,12 @@ func (c *Client) Find(ctx context.Context, env Envelope) ([]Entry, error) {
 		}
 		for _, le := range got {
 			for uuid, e := range le {
-				consider(uuidOf(uuid), e, ViaProposedEntry)
+				if len(seen) == c.opts.maxEntries {
+					break
+				}
+				if entryID.MatchString(uuid) {
+					consider(uuidOf(uuid), e, ViaProposedEntry)
+				}
 			}
 		}
 	}
