@@ -6,12 +6,21 @@ package sandbox
 // comes from Debian (scripts/install-deps.sh); its schema is read from
 // Trillian's module in the module cache. rekor-server is the same release
 // whose client packages go.mod pins.
+//
+// Trillian is built with only its MySQL storage and etcd election
+// (`-tags=mysql,etcd`; the default links Cloud Spanner, CockroachDB,
+// PostgreSQL and Kubernetes too): half the build time, 40 MB binaries
+// instead of 104 MB.
 var (
 	RekorV1Server      = Tool{Name: "rekor-server", Version: "v1.5.3", Package: "github.com/sigstore/rekor/cmd/rekor-server", Binary: "rekor-server"}
-	TrillianLogServer  = Tool{Name: "trillian_log_server", Version: TrillianVersion, Package: TrillianModule + "/cmd/trillian_log_server", Binary: "trillian_log_server"}
-	TrillianLogSigner  = Tool{Name: "trillian_log_signer", Version: TrillianVersion, Package: TrillianModule + "/cmd/trillian_log_signer", Binary: "trillian_log_signer"}
-	TrillianCreateTree = Tool{Name: "trillian_createtree", Version: TrillianVersion, Package: TrillianModule + "/cmd/createtree", Binary: "createtree"}
+	TrillianLogServer  = trillianTool("trillian_log_server", "trillian_log_server")
+	TrillianLogSigner  = trillianTool("trillian_log_signer", "trillian_log_signer")
+	TrillianCreateTree = trillianTool("trillian_createtree", "createtree")
 )
+
+func trillianTool(name, cmd string) Tool {
+	return Tool{Name: name, Version: TrillianVersion, Package: TrillianModule + "/cmd/" + cmd, Binary: cmd, Tags: "mysql,etcd", Flavor: "mysql"}
+}
 
 // Trillian's module and the version every Trillian tool is built at.
 const (
