@@ -273,7 +273,8 @@ func (r jsonRaw) MarshalJSON() ([]byte, error) { return r, nil }
 
 func newVerifyArtifactCmd() *cobra.Command {
 	var f verifyFlags
-	var provenancePath, rekorURL string
+	var rekor rekorURLFlag
+	var provenancePath string
 	var vsa vsaFlags
 	cmd := &cobra.Command{
 		Use:   "verify-artifact ARTIFACT... --provenance-path P --source-uri URI --trusted-root FILE",
@@ -287,11 +288,7 @@ trusts for a level, and that the source, ref, build type and parameters are
 the expected ones.
 
 --provenance-path takes a Sigstore bundle (v0.1-v0.3) or a .intoto.jsonl file
-of bundles. Nothing is fetched: verification is offline. The one exception is
-a file of bare DSSE envelopes (slsa-github-generator up to v2.0.0), which
-holds no log entry: with --rekor-url URL (https://rekor.sigstore.dev for
-those releases) the envelope's entry is looked up on that Rekor v1 log and
-the two are verified as one bundle, with the same checks.
+of bundles. Nothing is fetched: verification is offline.
 
 Only you raise a level above what the evidence proves (2 for a GitHub-hosted
 runner, 1 for a self-hosted one). The built-in policy trusts Hallmark's
@@ -300,6 +297,12 @@ level 3, and GitHub's actions/attest at level 2; on it, --builder-id
 ID[@REF], --signer-workflow OWNER/REPO/PATH[@REF] and an exact --spiffe-id
 name a builder you trust (at release tags when no ref is given). --policy
 FILE replaces the built-in policy, and then every flag only narrows it.
+
+A file of bare DSSE envelopes (slsa-github-generator up to v2.0.0) holds no
+log entry and is refused offline. With --rekor-url URL
+(https://rekor.sigstore.dev for those releases) the envelope's entry is
+looked up on that Rekor v1 log, and envelope and entry are verified as one
+bundle, with the same checks. Nothing else is asked of the log.
 
 Exit status: 0 when every artifact passed; 1 when any failed (the line names
 the failed check with what was wanted and what was found, and what to pin
@@ -318,17 +321,13 @@ where you can); 2 on usage errors and when the --rekor-url log cannot be asked.`
 			if err != nil {
 				return err
 			}
-			rekor, err := newRekorClient(rekorURL)
-			if err != nil {
-				return err
-			}
 			data, err := os.ReadFile(provenancePath)
 			if err != nil {
 				return fmt.Errorf("--provenance-path: %w", err)
 			}
 			bundles, perr := verifier.ParseBundles(data)
-			if rekor != nil && errors.Is(perr, verifier.ErrBareEnvelope) {
-				if bundles, perr, err = bareEnvelopeBundles(cmd.Context(), rekor, data, cmd.ErrOrStderr()); err != nil {
+			if rekor.client != nil && errors.Is(perr, verifier.ErrBareEnvelope) {
+				if bundles, perr, err = bareEnvelopeBundles(cmd.Context(), rekor.client, data, cmd.ErrOrStderr()); err != nil {
 					return err
 				}
 			}
@@ -358,7 +357,7 @@ where you can); 2 on usage errors and when the --rekor-url log cannot be asked.`
 	f.register(cmd.Flags())
 	vsa.register(cmd.Flags())
 	cmd.Flags().StringVar(&provenancePath, "provenance-path", "", "the provenance: a Sigstore bundle or an .intoto.jsonl file of bundles")
-	cmd.Flags().StringVar(&rekorURL, "rekor-url", "", rekorURLHelp)
+	cmd.Flags().Var(&rekor, "rekor-url", rekorURLHelp)
 	return cmd
 }
 

@@ -16,16 +16,23 @@ import (
 const rekorURLHelp = "Rekor v1 log in which to look up the entry of a bare DSSE envelope (slsa-github-generator up to v2.0.0), e.g. " +
 	rekorv1.PublicGoodURL + "; asked only for such files (default: none, and such files are refused offline)"
 
-// newRekorClient checks --rekor-url before anything is read.
-func newRekorClient(rekorURL string) (*rekorv1.Client, error) {
-	if rekorURL == "" {
-		return nil, nil
-	}
-	c, err := rekorv1.New(rekorURL, rekorv1.WithUserAgent("hallmark/"+version()))
+// rekorURLFlag is --rekor-url: the URL is checked as the flag is parsed,
+// before anything is read, and holds the log's client.
+type rekorURLFlag struct {
+	url    string
+	client *rekorv1.Client
+}
+
+func (f *rekorURLFlag) String() string { return f.url }
+func (f *rekorURLFlag) Type() string   { return "URL" }
+
+func (f *rekorURLFlag) Set(s string) error {
+	c, err := rekorv1.New(s, rekorv1.WithUserAgent("hallmark/"+version()))
 	if err != nil {
-		return nil, fmt.Errorf("--rekor-url: %w", err)
+		return err
 	}
-	return c, nil
+	f.url, f.client = s, c
+	return nil
 }
 
 // bareEnvelopeBundles finds, on the Rekor v1 log, the entry of each bare
