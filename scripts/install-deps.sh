@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 apt_packages=(
   "docker-registry:docker-registry"
   "etcd-server:etcd"
+  "mariadb-server:mariadb-install-db"
 )
 
 missing=()
@@ -32,6 +33,9 @@ go run ./cmd/hallmark sandbox install fulcio rekor-tiles timestamp-authority cos
 # controller (to run beside the factory) and ko (the controller's image
 # build): minutes, once.
 go run ./internal/factory/testtools
+# A Rekor v1 log (rekor-server on Trillian; MariaDB above) for
+# verify-artifact --rekor-url.
+go run ./internal/rekorv1/testtools
 # The Sigstore clients the interop suite runs: cosign, gh, oras,
 # sigstore-go's verifier, sigstore-js (npm).
 go run ./internal/interop/testtools

@@ -258,6 +258,7 @@ func (r jsonRaw) MarshalJSON() ([]byte, error) { return r, nil }
 
 func newVerifyArtifactCmd() *cobra.Command {
 	var f verifyFlags
+	var rekor rekorURLFlag
 	var provenancePath string
 	var vsa vsaFlags
 	var gh githubSource
@@ -287,11 +288,19 @@ ID[@REF], --signer-workflow OWNER/REPO/PATH[@REF] and an exact --spiffe-id
 name a builder you trust (at release tags when no ref is given). --policy
 FILE replaces the built-in policy, and then every flag only narrows it.
 
+A file of bare DSSE envelopes (slsa-github-generator up to v2.0.0) holds no
+log entry and is refused offline. With --rekor-url URL
+(https://rekor.sigstore.dev for those releases) the envelope's entry is
+looked up on that Rekor v1 log, and envelope and entry are verified as one
+bundle, with the same checks. Nothing else is asked of the log.
+
 Exit status: 0 when every artifact passed; 1 when any failed (the line names
 the failed check with what was wanted and what was found, and what to pin
-where you can); 2 on usage errors.`,
+where you can); 2 on usage errors and when the --rekor-url log cannot be asked.`,
 		Example: `  hallmark verify-artifact dist/app --provenance-path dist/provenance.sigstore.json \
-    --source-uri github.com/acme/app --source-tag v1.2.3 --trusted-root trusted_root.json`,
+    --source-uri github.com/acme/app --source-tag v1.2.3 --trusted-root trusted_root.json
+  hallmark verify-artifact app-linux-amd64 --provenance-path app-linux-amd64.intoto.jsonl \
+    --source-uri github.com/acme/app --rekor-url https://rekor.sigstore.dev`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := gh.check(provenancePath, vsa); err != nil {
@@ -312,6 +321,11 @@ where you can); 2 on usage errors.`,
 				}
 			}
 			bundles, perr := verifier.ParseBundles(data)
+			if rekor.client != nil && errors.Is(perr, verifier.ErrBareEnvelope) {
+				if bundles, perr, err = bareEnvelopeBundles(cmd.Context(), rekor.client, data, cmd.ErrOrStderr()); err != nil {
+					return err
+				}
+			}
 			algs := verifier.SubjectDigestAlgorithms(bundles)
 			var verdicts []verdict
 			for _, a := range args {
@@ -350,6 +364,7 @@ where you can); 2 on usage errors.`,
 	vsa.register(cmd.Flags())
 	gh.register(cmd.Flags())
 	cmd.Flags().StringVar(&provenancePath, "provenance-path", "", "the provenance: a Sigstore bundle or an .intoto.jsonl file of bundles")
+	cmd.Flags().Var(&rekor, "rekor-url", rekorURLHelp)
 	return cmd
 }
 
