@@ -22,6 +22,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/atomicfile"
 	"github.com/hallmark-dev/hallmark/internal/ghaction"
+	"github.com/hallmark-dev/hallmark/internal/githubapi"
 	"github.com/hallmark-dev/hallmark/internal/githubctx"
 	"github.com/hallmark-dev/hallmark/internal/provenance"
 	"github.com/hallmark-dev/hallmark/internal/signer"
@@ -100,6 +101,10 @@ repository, repository_id, repository_owner_id, ref, sha, workflow_ref,
 event_name, run_id, run_attempt, runner_environment, and optionally
 server_url and job_workflow_ref; see docs/facts.schema.json) or
 --facts-from-token. Facts that contradict the token's claims are refused.
+The GitHub server (for GitHub Enterprise Server or a ghe.com tenant) is the
+facts file's server_url, else the one the token's issuer names
+(https://HOST/_services/token, https://token.actions.SUB.ghe.com), else
+$GITHUB_SERVER_URL, else github.com.
 
 Private repositories: when the token says the repository is private or
 internal (claim repository_visibility), attest refuses to name it in
@@ -365,7 +370,8 @@ func firstNonEmpty(vs ...string) string {
 }
 
 // buildContext finds the build facts: the runner's environment, a facts
-// file, or the token's claims.
+// file, or the token's claims. Facts that name no GitHub server are on the
+// server of the token's issuer (tokenServer).
 func buildContext(f attestFlags, getenv func(string) string, claims map[string]any) (*githubctx.Context, error) {
 	switch {
 	case f.factsFile != "":
@@ -377,10 +383,14 @@ func buildContext(f attestFlags, getenv func(string) string, claims map[string]a
 		if err != nil {
 			return nil, fmt.Errorf("--facts %s: %w (see docs/facts.schema.json)", f.factsFile, err)
 		}
+		if c, err = c.With(githubctx.Options{DefaultServerURL: tokenServer(claims, getenv)}); err != nil {
+			return nil, fmt.Errorf("--facts %s: %w", f.factsFile, err)
+		}
 		return c, nil
 	case f.factsFromToken:
 		str := func(k string) string { s, _ := claims[k].(string); return s }
 		return githubctx.Explicit(githubctx.Facts{
+			ServerURL:  tokenServer(claims, getenv),
 			Repository: str("repository"), RepositoryID: str("repository_id"), RepositoryOwnerID: str("repository_owner_id"),
 			Ref: str("ref"), SHA: str("sha"), WorkflowRef: str("workflow_ref"), JobWorkflowRef: str("job_workflow_ref"),
 			EventName: str("event_name"), RunID: str("run_id"), RunAttempt: str("run_attempt"), RunnerEnvironment: str("runner_environment"),
@@ -393,6 +403,18 @@ func buildContext(f attestFlags, getenv func(string) string, claims map[string]a
 		}
 		return c, err
 	}
+}
+
+// tokenServer is the GitHub server the identity token's issuer names
+// (github.com, a ghe.com tenant, a GitHub Enterprise Server), else
+// $GITHUB_SERVER_URL, else "" (github.com).
+func tokenServer(claims map[string]any, getenv func(string) string) string {
+	if iss, _ := claims["iss"].(string); iss != "" {
+		if s, ok := githubapi.ServerForIssuer(iss); ok {
+			return s
+		}
+	}
+	return getenv("GITHUB_SERVER_URL")
 }
 
 // attestSummary is what attest prints with --format json: the action's
