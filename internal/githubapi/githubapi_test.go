@@ -263,3 +263,25 @@ func FuzzListAnswer(f *testing.F) {
 		}
 	})
 }
+
+// FuzzServerForIssuer: an issuer (a token's iss claim) never yields a
+// server with a path, credentials or query, and the server it yields is one
+// InstanceFor accepts.
+func FuzzServerForIssuer(f *testing.F) {
+	for _, s := range []string{"https://token.actions.githubusercontent.com", "https://token.actions.octo.ghe.com/octo",
+		"https://git.acme.example/_services/token", "https://a@b/_services/token", "https://token.actions.x.ghe.com.evil/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, iss string) {
+		server, ok := githubapi.ServerForIssuer(iss)
+		if !ok {
+			return
+		}
+		if _, err := githubapi.InstanceFor(server, ""); err != nil {
+			t.Fatalf("ServerForIssuer(%q) = %q, which InstanceFor refuses: %v", iss, server, err)
+		}
+		if strings.Count(server, "/") != 2 || strings.ContainsAny(server, "@?#") {
+			t.Fatalf("ServerForIssuer(%q) = %q: not a bare server URL", iss, server)
+		}
+	})
+}
