@@ -276,6 +276,13 @@ func TestSubjectImagesFlags(t *testing.T) {
 			t.Errorf("%s: err = %v, want one naming --subject-images", name, err)
 		}
 	}
+	// A signing that failed for one image keeps the others' bundles, and
+	// the push command covers the images those are about.
+	kept := []ghaction.Bundle{{Path: "p.app-2.sigstore.json", Subjects: []ghaction.Subject{{Name: "ghcr.io/acme/app", Digest: hex(d2)}}}}
+	if got := imagesOf(f, kept); !reflect.DeepEqual(got, []string{"ghcr.io/acme/app@" + d2}) {
+		t.Errorf("images of the kept bundles: %v", got)
+	}
+
 	f, _ = expandImages(attestFlags{subjectImagesEach: []string{"ghcr.io/acme/app:v1"}})
 	if _, err := subjectGroups(context.Background(), f, nil); !errors.Is(err, subject.ErrNoImageDigest) {
 		t.Errorf("image by tag: err = %v, want ErrNoImageDigest", err)

@@ -235,6 +235,9 @@ func attest(ctx context.Context, cfg AttestConfig, a *githubactions.Action) erro
 	if len(req.SubjectImages) > 0 && (name != "" || len(req.SubjectPaths) > 0 || len(req.SubjectChecksums) > 0) {
 		return errors.New("input subject-images attests each image on its own: give subject-path, subject-checksums or subject-name in another step")
 	}
+	if len(req.SubjectPaths)+len(req.SubjectChecksums)+len(req.SubjectNames)+len(req.SubjectImages) == 0 {
+		return errors.New("nothing to attest: give the input subject-path, subject-checksums, subject-name with subject-digest, or subject-images")
+	}
 	var err error
 	if req.Private, err = boolInput(a, "private", false); err != nil {
 		return err

@@ -76,6 +76,7 @@ func TestAttestInputs(t *testing.T) {
 				BundlePath: "provenance.sigstore.json", PushToRegistry: true, RegistryToken: "ghs_job_token_1"},
 		},
 		{name: "push without an image", inputs: map[string]string{"subject-path": "a", "push-to-registry": "true"}, wantErr: "push-to-registry needs subject-images, or subject-name"},
+		{name: "no subject", inputs: map[string]string{"bundle-path": "p.json"}, wantErr: "nothing to attest: give the input subject-path"},
 		{name: "images with other subjects", inputs: map[string]string{"subject-path": "a", "subject-images": "ghcr.io/acme/app@" + digest}, wantErr: "input subject-images attests each image on its own"},
 	}
 	for _, tt := range tests {
