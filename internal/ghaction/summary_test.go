@@ -83,7 +83,7 @@ func TestVerifyCommandQuotes(t *testing.T) {
 			`hallmark verify-artifact 'it'\''s $(x)' --provenance-path p.json --source-uri github.com/acme/app --builder-id B --cert-oidc-issuer http://127.0.0.1:5556 --trusted-root trusted_root.json`},
 	}
 	for _, tt := range tests {
-		if got := ghaction.VerifyCommand(tt.artifact, "p.json", "acme/app", "B", tt.issuer, ""); got != tt.want {
+		if got := ghaction.VerifyCommand(tt.artifact, "p.json", "github.com/acme/app", "B", tt.issuer, ""); got != tt.want {
 			t.Errorf("VerifyCommand(%q)\ngot  %s\nwant %s", tt.artifact, got, tt.want)
 		}
 	}
