@@ -28,6 +28,8 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/sandbox/sandboxtest"
 	"github.com/hallmark-dev/hallmark/internal/signer"
 	"github.com/hallmark-dev/hallmark/internal/subject"
+	"github.com/hallmark-dev/hallmark/internal/toolcache"
+	"github.com/hallmark-dev/hallmark/internal/toolcache/toolcachetest"
 )
 
 // attestEnv is a getenv for runAttest: only the given variables exist.
@@ -144,7 +146,7 @@ func TestAttestSignsVerifiableProvenance(t *testing.T) {
 	}
 
 	t.Run("cosign agrees", func(t *testing.T) {
-		cosign := sandboxtest.Tool(t, sandbox.Cosign)
+		cosign := toolcachetest.Tool(t, toolcache.Cosign)
 		cmd := exec.Command(cosign, "verify-blob-attestation", "--new-bundle-format",
 			"--bundle", bundlePath, "--trusted-root", sb.TrustedRootPath(),
 			"--certificate-identity", wantBuilder, "--certificate-oidc-issuer", sb.IssuerURL,

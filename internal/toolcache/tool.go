@@ -1,8 +1,7 @@
-package sandbox
+package toolcache
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +13,8 @@ import (
 	"time"
 )
 
-// Tool is a server the sandbox installs with `go install` and runs.
+// Tool is a program installed with `go install` (or built from a small
+// main package in a throwaway module) into the cache.
 type Tool struct {
 	Name    string // folder and log name
 	Version string
@@ -30,26 +30,9 @@ type Tool struct {
 	Tags string
 }
 
-// The servers the sandbox runs, at the versions that build together on this
-// project's Go toolchain.
-var (
-	Fulcio = Tool{Name: "fulcio", Version: "v1.8.8", Package: "github.com/sigstore/fulcio", Binary: "fulcio"}
-	Rekor  = Tool{Name: "rekor-tiles", Version: "v2.3.0", Package: "github.com/sigstore/rekor-tiles/v2/cmd/rekor-server/posix", Binary: "posix"}
-	TSA    = Tool{Name: "timestamp-authority", Version: "v2.1.3", Package: "github.com/sigstore/timestamp-authority/v2", Binary: "timestamp-server", Main: tsaMain, Flavor: "hallmark1"}
-	Cosign = Tool{Name: "cosign", Version: "v2.6.5", Package: "github.com/sigstore/cosign/v2/cmd/cosign", Binary: "cosign"}
-)
-
-// tsaMain runs the timestamp authority's own server package; see the file.
-//
-//go:embed tsamain/main.go.txt
-var tsaMain string
-
-// ServerTools are the tools Up needs.
-var ServerTools = []Tool{Fulcio, Rekor, TSA}
-
-// DefaultCacheDir is where tools are installed: $HOME/.cache/hallmark/tools
+// DefaultDir is where tools are installed: $HOME/.cache/hallmark/tools
 // (the user cache folder), or $HALLMARK_CACHE/tools when that is set.
-func DefaultCacheDir() (string, error) {
+func DefaultDir() (string, error) {
 	if d := os.Getenv("HALLMARK_CACHE"); d != "" {
 		return filepath.Join(d, "tools"), nil
 	}
@@ -84,7 +67,7 @@ func (t Tool) Ensure(ctx context.Context, cacheDir string, progress io.Writer) (
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return "", fmt.Errorf("creating tool cache: %w", err)
 	}
-	unlock, err := lockFile(ctx, filepath.Join(cacheDir, t.folder()+".lock"))
+	unlock, err := Lock(ctx, filepath.Join(cacheDir, t.folder()+".lock"))
 	if err != nil {
 		return "", err
 	}
@@ -125,7 +108,7 @@ func (t Tool) build(ctx context.Context, dir string) error {
 			return fmt.Errorf("installing %s: the Go toolchain (go) is not on PATH; install Go 1.26 or put %s in place by hand", t.Name, filepath.Join(dir, t.Binary))
 		}
 		if err != nil {
-			return fmt.Errorf("installing %s %s: go %s: %w\n%s", t.Name, t.Version, strings.Join(args, " "), err, tail(out, 20))
+			return fmt.Errorf("installing %s %s: go %s: %w\n%s", t.Name, t.Version, strings.Join(args, " "), err, Tail(out, 20))
 		}
 		return nil
 	}
@@ -158,8 +141,9 @@ func isExecutable(path string) bool {
 	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }
 
-// lockFile takes an exclusive flock on path, polling so ctx can cancel.
-func lockFile(ctx context.Context, path string) (func(), error) {
+// Lock takes an exclusive flock on path, creating the file, polling so ctx
+// can cancel; the returned func releases it.
+func Lock(ctx context.Context, path string) (func(), error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("opening lock %s: %w", path, err)
@@ -182,8 +166,8 @@ func lockFile(ctx context.Context, path string) (func(), error) {
 	}
 }
 
-// tail returns the last n lines of out, indented, for error messages.
-func tail(out []byte, n int) string {
+// Tail returns the last n lines of out, indented, for error messages.
+func Tail(out []byte, n int) string {
 	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]

@@ -1,4 +1,4 @@
-package sandbox
+package toolcache
 
 import (
 	"context"
@@ -106,7 +106,7 @@ func (t NpmTool) Ensure(ctx context.Context, cacheDir string, progress io.Writer
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return "", fmt.Errorf("creating tool cache: %w", err)
 	}
-	unlock, err := lockFile(ctx, filepath.Join(cacheDir, t.Name+".lock"))
+	unlock, err := Lock(ctx, filepath.Join(cacheDir, t.Name+".lock"))
 	if err != nil {
 		return "", err
 	}
@@ -139,7 +139,7 @@ func (t NpmTool) Ensure(ctx context.Context, cacheDir string, progress io.Writer
 		return "", fmt.Errorf("installing %s: npm is not on PATH; install Node.js 20 or newer with npm", t.Name)
 	}
 	if err != nil {
-		return "", fmt.Errorf("installing %s %s: npm ci: %w\n%s", t.Name, t.Version, err, tail(out, 20))
+		return "", fmt.Errorf("installing %s %s: npm ci: %w\n%s", t.Name, t.Version, err, Tail(out, 20))
 	}
 	final := filepath.Join(cacheDir, folder)
 	if err := os.RemoveAll(final); err != nil {
