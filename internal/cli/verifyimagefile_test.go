@@ -165,8 +165,8 @@ func TestVerifyImageFileInputs(t *testing.T) {
 // trusted root (slsa-verifier's real generic-generator provenance; a
 // registry that does not exist is never asked).
 func TestVerifyImageBundleFile(t *testing.T) {
-	bundle := filepath.Join("..", "..", "verifier", "testdata", "real", "generic-v2.1.0-push-v13.0.30.intoto.jsonl")
-	root := filepath.Join("..", "..", "verifier", "testdata", "trusted-root-public-good.json")
+	bundle := filepath.Join("..", "..", "testdata", "realworld", "slsa-verifier", "gha_generic", "v2.1.0", "binary-linux-amd64-push-v13.0.30.intoto.jsonl")
+	root := filepath.Join("..", "..", "testdata", "realworld", "sigstore-go", "examples", "trusted-root-public-good.json")
 	const img = "registry.invalid/acme/app@sha256:376e7e01348585b6e6643bc6663146b9d525d9b41228bf180eaeb4d4a3706caa"
 	args := []string{"verify-image", img, "--provenance-path", bundle, "--trusted-root", root, "--source-uri", "github.com/slsa-framework/example-package"}
 	stdout, stderr, code := run(t, args...)
