@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/hallmark-dev/hallmark/internal/digest"
 	"github.com/hallmark-dev/hallmark/internal/imageverify"
 	"github.com/hallmark-dev/hallmark/verifier"
 )
@@ -183,7 +182,7 @@ type verdict struct {
 type failure = imageverify.Failure
 
 func newVerdict(artifact string, d verifier.Digest, res *verifier.Result, err error) verdict {
-	v := verdict{Artifact: artifact, Digest: d.Algorithm + ":" + d.Hex}
+	v := verdict{Artifact: artifact, Digest: d.String()}
 	if err != nil {
 		v.Failure = imageverify.FailureOf(err)
 		return v
@@ -379,14 +378,7 @@ func digestFile(path string, algs []string) ([]verifier.Digest, error) {
 	hs := make([]hash.Hash, len(algs))
 	ws := make([]io.Writer, len(algs))
 	for i, alg := range algs {
-		switch alg {
-		case "sha256":
-			hs[i] = sha256.New()
-		case "sha384":
-			hs[i] = sha512.New384()
-		case "sha512":
-			hs[i] = sha512.New()
-		default:
+		if hs[i], err = digest.New(alg); err != nil {
 			return nil, fmt.Errorf("artifact %s: no hash %s", path, alg)
 		}
 		ws[i] = hs[i]

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/hallmark-dev/hallmark/internal/digest"
 	"github.com/hallmark-dev/hallmark/internal/subject"
 )
 
@@ -163,20 +164,11 @@ func subjectDescriptors(subjects []subject.Subject) ([]*v1.ResourceDescriptor, e
 // checkDigest accepts an algorithm in-toto knows with a lowercase hex value of
 // its length.
 func checkDigest(alg, hex string) error {
-	known, ok := v1.HashAlgorithms[alg]
-	if !ok {
+	n := digest.HexLen(alg)
+	if n == 0 {
 		return fmt.Errorf("unknown algorithm %q", alg)
 	}
-	want := 2 * known.HexLength() // HexLength counts bytes
-	if len(hex) != want {
-		return fmt.Errorf("%d hex digits, want %d", len(hex), want)
-	}
-	for i := 0; i < len(hex); i++ {
-		if c := hex[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return fmt.Errorf("%q at offset %d is not a lowercase hex digit", c, i)
-		}
-	}
-	return nil
+	return digest.CheckHex(hex, n)
 }
 
 func predicate(b *Build) (*slsa.Provenance, error) {
