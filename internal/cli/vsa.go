@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/hallmark-dev/hallmark/internal/atomicfile"
+	"github.com/hallmark-dev/hallmark/internal/formats"
 	"github.com/hallmark-dev/hallmark/internal/signer"
 	"github.com/hallmark-dev/hallmark/verifier"
 )
@@ -86,7 +87,7 @@ func writeVSA(cmd *cobra.Command, v vsaFlags, policy *verifier.Policy, policyPat
 	// SLSA's VSA lists one level per track: the highest verified.
 	levels := []string{fmt.Sprintf("SLSA_BUILD_LEVEL_%d", level)}
 	st := map[string]any{
-		"_type":         "https://in-toto.io/Statement/v1",
+		"_type":         formats.StatementTypeV1,
 		"subject":       subjects,
 		"predicateType": verifier.PredicateVSA,
 		"predicate": map[string]any{

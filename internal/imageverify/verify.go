@@ -11,12 +11,13 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
 
+	"github.com/hallmark-dev/hallmark/internal/formats"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/verifier"
 )
 
 // PredicateSLSAv1 is SLSA provenance v1's predicate type.
-const PredicateSLSAv1 = "https://slsa.dev/provenance/v1"
+const PredicateSLSAv1 = formats.PredicateSLSAProvenanceV1
 
 // ProvenanceTypes are the predicate types looked for in registries: SLSA
 // provenance v1, and v0.2 as slsa-github-generator's container workflow

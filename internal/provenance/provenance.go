@@ -18,16 +18,17 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/hallmark-dev/hallmark/internal/digest"
+	"github.com/hallmark-dev/hallmark/internal/formats"
 	"github.com/hallmark-dev/hallmark/internal/subject"
 )
 
 const (
 	// StatementTypeV1 is the _type of an in-toto Statement v1.
-	StatementTypeV1 = v1.StatementTypeUri
+	StatementTypeV1 = formats.StatementTypeV1
 	// PredicateSLSAProvenanceV1 is the predicateType of SLSA provenance v1.0.
-	PredicateSLSAProvenanceV1 = "https://slsa.dev/provenance/v1"
+	PredicateSLSAProvenanceV1 = formats.PredicateSLSAProvenanceV1
 	// PayloadTypeInToto is the DSSE payloadType of an in-toto statement.
-	PayloadTypeInToto = "application/vnd.in-toto+json"
+	PayloadTypeInToto = formats.PayloadTypeInToto
 	// MaxSubjects is the most subjects [Statement] puts in one statement.
 	MaxSubjects = subject.MaxPerStatement
 )
