@@ -24,6 +24,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/verify"
 
 	"github.com/hallmark-dev/hallmark/internal/oidc"
+	"github.com/hallmark-dev/hallmark/internal/result/resulttest"
 	"github.com/hallmark-dev/hallmark/internal/sandbox"
 	"github.com/hallmark-dev/hallmark/internal/sandbox/sandboxtest"
 	"github.com/hallmark-dev/hallmark/internal/signer"
@@ -129,6 +130,7 @@ func TestAttestSignsVerifiableProvenance(t *testing.T) {
 	if sum.BuilderID != wantBuilder || len(sum.Bundles) != 1 || sum.Bundles[0].LogIndex == nil || !sum.Bundles[0].Timestamped {
 		t.Fatalf("summary = %+v", sum)
 	}
+	resulttest.Check(t, resulttest.AttestSchema, stdout.Bytes())
 
 	b, st := statementOf(t, bundlePath)
 	verifyWithSigstoreGo(t, sb, b, "linux binary\n", wantBuilder)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/oidc"
+	"github.com/hallmark-dev/hallmark/internal/result/resulttest"
 	"github.com/hallmark-dev/hallmark/internal/sandbox/sandboxtest"
 	"github.com/hallmark-dev/hallmark/verifier"
 )
@@ -130,6 +131,7 @@ func TestVerifyArtifact(t *testing.T) {
 		if len(res.Provenance) != 1 || res.Provenance[0]["predicateType"] != "https://slsa.dev/provenance/v1" {
 			t.Errorf("provenance = %v", res.Provenance)
 		}
+		resulttest.Check(t, resulttest.VerifySchema, []byte(out))
 	})
 }
 
