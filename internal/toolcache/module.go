@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"time"
 )
 
 // ModuleBuild is a set of binaries built from one module at one version in
@@ -64,39 +63,15 @@ func (b ModuleBuild) Installed(cacheDir string) bool { return b.installed(cacheD
 // Ensure returns the folder of b's binaries, building them first if the
 // cache does not hold them. Concurrent callers wait for one build.
 func (b ModuleBuild) Ensure(ctx context.Context, cacheDir string, progress io.Writer) (string, error) {
-	if b.installed(cacheDir) {
-		return b.Dir(cacheDir), nil
-	}
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		return "", fmt.Errorf("creating tool cache: %w", err)
-	}
-	unlock, err := Lock(ctx, filepath.Join(cacheDir, b.folder()+".lock"))
+	err := install(ctx, installation{
+		cacheDir: cacheDir, folder: b.folder(), lock: b.folder() + ".lock", name: b.Name, version: b.Version, how: "once, a few minutes",
+		installed: func() bool { return b.installed(cacheDir) },
+		build:     func(dir string) error { return b.build(ctx, dir) },
+	}, progress)
 	if err != nil {
 		return "", err
 	}
-	defer unlock()
-	if b.installed(cacheDir) {
-		return b.Dir(cacheDir), nil
-	}
-	fmt.Fprintf(progress, "installing %s %s (once, a few minutes; cached in %s)...\n", b.Name, b.Version, cacheDir)
-	start := time.Now()
-	tmp, err := os.MkdirTemp(cacheDir, "."+b.Name+"-*")
-	if err != nil {
-		return "", fmt.Errorf("installing %s: %w", b.Name, err)
-	}
-	defer os.RemoveAll(tmp)
-	if err := b.build(ctx, tmp); err != nil {
-		return "", err
-	}
-	final := b.Dir(cacheDir)
-	if err := os.RemoveAll(final); err != nil {
-		return "", err
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		return "", fmt.Errorf("installing %s: %w", b.Name, err)
-	}
-	fmt.Fprintf(progress, "installed %s %s in %s\n", b.Name, b.Version, time.Since(start).Round(time.Second))
-	return final, nil
+	return b.Dir(cacheDir), nil
 }
 
 var stagingReplace = regexp.MustCompile(`(?m)^\s*(k8s\.io/[A-Za-z0-9._-]+)\s*=>\s*\./staging/`)

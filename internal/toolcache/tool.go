@@ -61,39 +61,62 @@ func (t Tool) folder() string {
 // error.
 func (t Tool) Ensure(ctx context.Context, cacheDir string, progress io.Writer) (string, error) {
 	bin := t.Path(cacheDir)
-	if isExecutable(bin) {
-		return bin, nil
-	}
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		return "", fmt.Errorf("creating tool cache: %w", err)
-	}
-	unlock, err := Lock(ctx, filepath.Join(cacheDir, t.folder()+".lock"))
+	err := install(ctx, installation{
+		cacheDir: cacheDir, folder: t.folder(), lock: t.folder() + ".lock", name: t.Name, version: t.Version, how: "once",
+		installed: func() bool { return isExecutable(bin) },
+		build:     func(dir string) error { return t.build(ctx, dir) },
+	}, progress)
 	if err != nil {
 		return "", err
+	}
+	return bin, nil
+}
+
+// installation is one program to put into the cache.
+type installation struct {
+	cacheDir, folder, lock string // the program's folder and lock file, in cacheDir
+	name, version, how     string // for progress and errors
+	installed              func() bool
+	build                  func(dir string) error // fills a fresh folder
+}
+
+// install builds in into a fresh folder of the cache and renames that to
+// in.folder, under the lock file in.lock, unless in.installed (asked again
+// once the lock is held, for installs that ran while it waited) holds.
+func install(ctx context.Context, in installation, progress io.Writer) error {
+	if in.installed() {
+		return nil
+	}
+	if err := os.MkdirAll(in.cacheDir, 0o755); err != nil {
+		return fmt.Errorf("creating tool cache: %w", err)
+	}
+	unlock, err := Lock(ctx, filepath.Join(in.cacheDir, in.lock))
+	if err != nil {
+		return err
 	}
 	defer unlock()
-	if isExecutable(bin) { // installed while we waited
-		return bin, nil
+	if in.installed() { // installed while we waited
+		return nil
 	}
-	fmt.Fprintf(progress, "installing %s %s (once; cached in %s)...\n", t.Name, t.Version, cacheDir)
+	fmt.Fprintf(progress, "installing %s %s (%s; cached in %s)...\n", in.name, in.version, in.how, in.cacheDir)
 	start := time.Now()
-	final := filepath.Dir(bin)
-	tmp, err := os.MkdirTemp(cacheDir, "."+t.Name+"-*")
+	tmp, err := os.MkdirTemp(in.cacheDir, "."+in.name+"-*")
 	if err != nil {
-		return "", fmt.Errorf("installing %s: %w", t.Name, err)
+		return fmt.Errorf("installing %s: %w", in.name, err)
 	}
 	defer os.RemoveAll(tmp)
-	if err := t.build(ctx, tmp); err != nil {
-		return "", err
+	if err := in.build(tmp); err != nil {
+		return err
 	}
+	final := filepath.Join(in.cacheDir, in.folder)
 	if err := os.RemoveAll(final); err != nil {
-		return "", err
+		return err
 	}
 	if err := os.Rename(tmp, final); err != nil {
-		return "", fmt.Errorf("installing %s: %w", t.Name, err)
+		return fmt.Errorf("installing %s: %w", in.name, err)
 	}
-	fmt.Fprintf(progress, "installed %s %s in %s\n", t.Name, t.Version, time.Since(start).Round(time.Second))
-	return bin, nil
+	fmt.Fprintf(progress, "installed %s %s in %s\n", in.name, in.version, time.Since(start).Round(time.Second))
+	return nil
 }
 
 // build installs t's binary into dir.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -115,4 +116,45 @@ func TestLock(t *testing.T) {
 		t.Fatalf("Lock after release: %v", err)
 	}
 	unlock2()
+}
+
+// Callers that install the same program at once build it once, and the
+// program lands whole under its folder with nothing else left behind.
+func TestInstallOnce(t *testing.T) {
+	cache := t.TempDir()
+	var mu sync.Mutex
+	builds := 0
+	in := installation{
+		cacheDir: cache, folder: "prog-v1", lock: "prog-v1.lock", name: "prog", version: "v1", how: "once",
+		installed: func() bool { _, err := os.Stat(filepath.Join(cache, "prog-v1", "prog")); return err == nil },
+		build: func(dir string) error {
+			mu.Lock()
+			builds++
+			mu.Unlock()
+			time.Sleep(50 * time.Millisecond)
+			return os.WriteFile(filepath.Join(dir, "prog"), []byte("x"), 0o755)
+		},
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() { errs[i] = install(t.Context(), in, io.Discard) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if builds != 1 {
+		t.Errorf("%d builds, want 1", builds)
+	}
+	entries, _ := os.ReadDir(cache)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, " ") != "prog-v1 prog-v1.lock" {
+		t.Errorf("cache holds %v, want the program's folder and its lock", names)
+	}
 }
