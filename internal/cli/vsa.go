@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	intoto "github.com/in-toto/attestation/go/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -86,6 +87,10 @@ func writeVSA(cmd *cobra.Command, v vsaFlags, policy *verifier.Policy, policyPat
 	resource := v.resourceURI
 	// SLSA's VSA lists one level per track: the highest verified.
 	levels := []string{fmt.Sprintf("SLSA_BUILD_LEVEL_%d", level)}
+	// The predicate is not built with in-toto/attestation's vsa/v1 Go type:
+	// in v1.2.0 it has no verifier.version and its inputAttestations have no
+	// name, both of which SLSA's VSA v1.0 has and verifiers read. The
+	// statement is checked with its go/v1 Statement below.
 	st := map[string]any{
 		"_type":         formats.StatementTypeV1,
 		"subject":       subjects,
@@ -104,6 +109,13 @@ func writeVSA(cmd *cobra.Command, v vsaFlags, policy *verifier.Policy, policyPat
 	payload, err := json.Marshal(st)
 	if err != nil {
 		return err
+	}
+	var check intoto.Statement
+	if err := protojson.Unmarshal(payload, &check); err != nil {
+		return fmt.Errorf("building the VSA: %w", err)
+	}
+	if err := check.Validate(); err != nil {
+		return fmt.Errorf("building the VSA: %w", err)
 	}
 	sc, tr, err := loadTrust(attestFlags{signingConfig: v.signingConfig, trustedRoot: cmd.Flag("trusted-root").Value.String()}, os.Getenv)
 	if err != nil {
