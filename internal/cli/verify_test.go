@@ -178,6 +178,28 @@ func TestVerificationSummaryRoundTrip(t *testing.T) {
 	if out, code := check(other, "--verifier-identity", "https://github.com/"+verifierRef); code != 1 || !strings.Contains(out, "subject") {
 		t.Errorf("artifact not in the VSA: exit %d: %s", code, out)
 	}
+	// --format json prints the verify result: a failure says its check,
+	// as every verify command's does.
+	out, code = check(art, other, "--verifier-identity", "https://github.com/"+verifierRef, "--format", "json")
+	var res struct {
+		Passed   bool `json:"passed"`
+		Verdicts []struct {
+			Passed       bool     `json:"passed"`
+			Levels       []string `json:"levels"`
+			TimeVerified string   `json:"timeVerified"`
+			Failure      *struct {
+				Check string `json:"check"`
+			} `json:"failure"`
+		} `json:"verdicts"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 1 {
+		t.Fatalf("verify-vsa --format json: exit %d, %v: %s", code, err, out)
+	}
+	if res.Passed || len(res.Verdicts) != 2 || !res.Verdicts[0].Passed || fmt.Sprint(res.Verdicts[0].Levels) != "[SLSA_BUILD_LEVEL_3]" || res.Verdicts[0].TimeVerified == "" ||
+		res.Verdicts[1].Failure == nil || res.Verdicts[1].Failure.Check != string(verifier.CheckSubject) {
+		t.Errorf("verify-vsa --format json: %s", out)
+	}
+	resulttest.Check(t, resulttest.VerifySchema, []byte(out))
 
 	t.Run("a resource that is no URI is refused before verifying", func(t *testing.T) {
 		for _, c := range []struct{ uri, want string }{

@@ -24,6 +24,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/atomicfile"
 	"github.com/hallmark-dev/hallmark/internal/formats"
+	"github.com/hallmark-dev/hallmark/internal/result"
 	"github.com/hallmark-dev/hallmark/internal/signer"
 	"github.com/hallmark-dev/hallmark/verifier"
 )
@@ -233,19 +234,19 @@ that key, as slsa-verifier's verify-vsa does for Google's BCID summaries.`,
 				}
 				subjects = append(subjects, subjectRef{sd, verifier.Digest{Algorithm: alg, Hex: value}})
 			}
-			var verdicts []map[string]any
+			var verdicts []result.Verdict
 			failed := 0
 			for _, s := range subjects {
 				res, verr := verify(s.digest)
-				vd := map[string]any{"artifact": s.name, "digest": s.digest.String(), "passed": verr == nil}
+				vd := result.Verdict{Artifact: s.name, Digest: s.digest.String(), Passed: verr == nil}
 				if verr != nil {
 					failed++
-					vd["failure"] = verr.Error()
+					vd.Failure = result.FailureOf(verr)
 					if format == "text" {
 						fmt.Fprintf(cmd.OutOrStdout(), "FAILED: %v (%s)\n", verr, s.name)
 					}
 				} else {
-					vd["levels"], vd["verifier"], vd["timeVerified"] = res.Levels, res.Verifier, res.TimeVerified
+					vd.Levels, vd.Verifier, vd.TimeVerified = res.Levels, res.Verifier, &res.TimeVerified
 					if format == "text" {
 						fmt.Fprintf(cmd.OutOrStdout(), "PASSED: %s: verified %s by %s (%v)\n", s.name, res.TimeVerified.Format(time.RFC3339), res.Identity.SAN, res.Levels)
 					}
@@ -253,7 +254,7 @@ that key, as slsa-verifier's verify-vsa does for Google's BCID summaries.`,
 				verdicts = append(verdicts, vd)
 			}
 			if format == "json" {
-				if err := writeJSON(cmd.OutOrStdout(), map[string]any{"passed": failed == 0, "verdicts": verdicts}); err != nil {
+				if err := writeJSON(cmd.OutOrStdout(), result.Verify{Passed: failed == 0, Verdicts: verdicts}); err != nil {
 					return err
 				}
 			}

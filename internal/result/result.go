@@ -1,7 +1,7 @@
 // Package result holds the two results Hallmark reports: what attest signed,
 // wrote and pushed (Attest), and what verification found for each artifact
 // (Verify). `hallmark attest --format json` and `hallmark verify-artifact |
-// verify-image | verify-npm-package --format json` print them, the GitHub
+// verify-image | verify-npm-package | verify-vsa --format json` print them, the GitHub
 // actions read them back for their outputs and summaries, and the VSA
 // builder (`verify-artifact --vsa-out`) summarizes the verdicts. Their JSON
 // Schemas are docs/attest-result.schema.json and
@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hallmark-dev/hallmark/verifier"
 )
@@ -86,7 +87,12 @@ type Verdict struct {
 	// Unverified are provenance fields nothing vouched for (see
 	// verifier.Result.Unverified).
 	Unverified []string `json:"unverifiedClaims,omitempty"`
-	Failure    *Failure `json:"failure,omitempty"`
+	// A verification summary's verdict (verify-vsa): the levels it vouches
+	// for, the verifier that signed it and when it verified.
+	Levels       []string   `json:"levels,omitempty"`
+	Verifier     string     `json:"verifier,omitempty"`
+	TimeVerified *time.Time `json:"timeVerified,omitempty"`
+	Failure      *Failure   `json:"failure,omitempty"`
 	// Result is the verifier's result for a passed artifact; not printed.
 	Result *verifier.Result `json:"-"`
 }

@@ -69,11 +69,11 @@ func TestVerifySchema(t *testing.T) {
 		t.Errorf("NewVerdict of a check error: failure %+v", failed.Failure)
 	}
 	for name, bad := range map[string]string{
-		"failed without failure": `{"passed":false,"verdicts":[{"artifact":"a","digest":"sha256:` + hex64 + `","passed":false}]}`,
-		"passed with failure":    `{"passed":true,"verdicts":[{"artifact":"a","digest":"sha256:` + hex64 + `","passed":true,"failure":{"check":"x","message":"m"}}]}`,
-		"md5 digest":             `{"passed":true,"verdicts":[{"artifact":"a","digest":"md5:00","passed":true}]}`,
-		"no verdicts":            `{"passed":true,"verdicts":[]}`,
-		"bad time":               `{"passed":true,"verdicts":[{"artifact":"a","digest":"sha256:` + hex64 + `","passed":true,"timestamps":[{"Kind":"Tlog","URI":"u","Time":"yesterday"}]}]}`,
+		"failed without failure":   `{"passed":false,"verdicts":[{"artifact":"a","digest":"sha256:` + hex64 + `","passed":false}]}`,
+		"passed with failure":      `{"passed":true,"verdicts":[{"artifact":"a","digest":"sha256:` + hex64 + `","passed":true,"failure":{"check":"x","message":"m"}}]}`,
+		"digest without algorithm": `{"passed":true,"verdicts":[{"artifact":"a","digest":"` + hex64 + `","passed":true}]}`,
+		"no verdicts":              `{"passed":true,"verdicts":[]}`,
+		"bad time":                 `{"passed":true,"verdicts":[{"artifact":"a","digest":"sha256:` + hex64 + `","passed":true,"timestamps":[{"Kind":"Tlog","URI":"u","Time":"yesterday"}]}]}`,
 	} {
 		if resulttest.Validate(t, resulttest.VerifySchema, []byte(bad)) == nil {
 			t.Errorf("%s: the schema accepts %s", name, bad)
