@@ -21,6 +21,8 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/githubapi/githubtest"
 	"github.com/hallmark-dev/hallmark/internal/sandbox"
 	"github.com/hallmark-dev/hallmark/internal/sandbox/sandboxtest"
+	"github.com/hallmark-dev/hallmark/internal/toolcache"
+	"github.com/hallmark-dev/hallmark/internal/toolcache/toolcachetest"
 )
 
 // The ref the example callers use, and the remote actions the workflows
@@ -328,7 +330,7 @@ func gitHead(tb testing.TB, dir string) string {
 // the sandbox's token endpoint issuing tokens whose claims match the event.
 func runAct(tb testing.TB, sb *sandbox.Sandbox, caller, sha string, c actCase, actionDir string) actRun {
 	tb.Helper()
-	act := sandboxtest.Tool(tb, sandbox.Act)
+	act := toolcachetest.Tool(tb, toolcache.Act)
 	event, ref := c.event, c.ref
 	if event == "" {
 		event = "push"

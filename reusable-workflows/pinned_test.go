@@ -60,7 +60,7 @@ func TestPinnedPrivateRepository(t *testing.T) {
 	caller, sha := newCaller(t, callerFile, map[string]string{})
 	gh := githubtest.Start(t)
 	gh.AddRepository(callerRepo, 700000001, true)
-	publicGood, err := filepath.Abs(filepath.Join("..", "internal", "cli", "testdata", "signing_config-public-good.json"))
+	publicGood, err := filepath.Abs(filepath.Join("..", "testdata", "signing-configs", "public-good.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

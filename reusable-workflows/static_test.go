@@ -11,8 +11,8 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/hallmark-dev/hallmark/internal/sandbox"
-	"github.com/hallmark-dev/hallmark/internal/sandbox/sandboxtest"
+	"github.com/hallmark-dev/hallmark/internal/toolcache"
+	"github.com/hallmark-dev/hallmark/internal/toolcache/toolcachetest"
 )
 
 // Our workflows and actions, relative to the repository root.
@@ -250,7 +250,7 @@ func TestActionlint(t *testing.T) {
 	if testing.Short() {
 		t.Skip("installs actionlint; runs without -short")
 	}
-	bin := sandboxtest.Tool(t, sandbox.Actionlint)
+	bin := toolcachetest.Tool(t, toolcache.Actionlint)
 	root := repoRoot(t)
 	args := []string{"-no-color"}
 	for _, f := range ourWorkflows {

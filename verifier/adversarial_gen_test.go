@@ -3,7 +3,7 @@ package verifier_test
 // The adversarial corpus's generator: `go test ./verifier -run
 // TestGenerateAdversarialCorpus -update` signs every case on a real
 // sandbox (Fulcio, Rekor v2, the TSA; X.509-SVIDs from a SPIFFE CA made
-// here) and rewrites testdata/adversarial. Without -update it does
+// here) and rewrites ../testdata/adversarial. Without -update it does
 // nothing; TestAdversarialCorpus reads the files offline.
 
 import (
@@ -43,10 +43,10 @@ import (
 	"github.com/hallmark-dev/hallmark/verifier"
 )
 
-var update = flag.Bool("update", false, "regenerate testdata/adversarial on a sandbox")
+var update = flag.Bool("update", false, "regenerate ../testdata/adversarial on a sandbox")
 
 const (
-	adversarialDir   = "testdata/adversarial"
+	adversarialDir   = "../testdata/adversarial"
 	corpusArtifact   = "hallmark adversarial corpus: the artifact every case is about\n"
 	factorySPIFFEID  = "spiffe://example.org/ns/hallmark-system/sa/hallmark-factory"
 	tenantSPIFFEID   = "spiffe://example.org/ns/team-b/sa/default"
@@ -78,13 +78,13 @@ type genCase struct {
 	tamper func(b *protobundle.Bundle, others map[string]*protobundle.Bundle)
 	// vsaStatement signs a verification summary instead of provenance.
 	vsaStatement bool
-	// policyBody is written to testdata/adversarial/<policy>.
+	// policyBody is written to ../testdata/adversarial/<policy>.
 	policyBody string
 }
 
 func TestGenerateAdversarialCorpus(t *testing.T) {
 	if !*update {
-		t.Skip("regenerates testdata/adversarial on a sandbox with -update")
+		t.Skip("regenerates ../testdata/adversarial on a sandbox with -update")
 	}
 	sb := sandboxtest.Start(t)
 	g := newGenerator(t, sb)

@@ -27,7 +27,7 @@ var sentinels = map[string]error{
 	"ErrRefKind": verifier.ErrRefKind, "ErrVersionedTagMismatch": verifier.ErrVersionedTagMismatch, "ErrWorkflowInput": verifier.ErrWorkflowInput,
 }
 
-// loadCorpus reads testdata/adversarial/cases.json.
+// loadCorpus reads ../testdata/adversarial/cases.json.
 func loadCorpus(t testing.TB) *adversarial.Manifest {
 	t.Helper()
 	m, err := adversarial.Load(adversarialDir)
@@ -119,7 +119,7 @@ func readAdversarial(t testing.TB, name string) []byte {
 	return data
 }
 
-// TestAdversarialCorpus runs every case of testdata/adversarial: each
+// TestAdversarialCorpus runs every case of ../testdata/adversarial: each
 // attack fails at the check that should catch it, with the sentinel named
 // and, where the verifying user can act, a fix saying what to pin; each
 // honest case passes at its level.

@@ -5,13 +5,14 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/sha512"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/sigstore/sigstore-go/pkg/bundle"
+
+	"github.com/hallmark-dev/hallmark/internal/digest"
 )
 
 // Input limits. A real provenance bundle weighs tens of kilobytes; these
@@ -116,18 +117,12 @@ var soundDigests = map[string]int{"sha256": sha256.Size, "sha384": sha512.Size38
 func SoundDigestAlgorithms() []string { return []string{"sha256", "sha384", "sha512"} }
 
 // Digest is an artifact digest: an algorithm (sha256, sha384 or sha512) and
-// the lowercase hex of the hash.
-type Digest struct {
-	Algorithm string
-	Hex       string
-}
-
-// String reads "sha256:hex".
-func (d Digest) String() string { return d.Algorithm + ":" + d.Hex }
+// the lowercase hex of the hash. Its String reads "sha256:hex".
+type Digest = digest.Digest
 
 // ParseDigest parses "sha256:HEX", "sha384:HEX" or "sha512:HEX". A bare hex
 // string is read by its length: 64 digits as sha256, 96 as sha384, 128 as
-// sha512.
+// sha512. Uppercase hex digits are read as lowercase.
 func ParseDigest(s string) (Digest, error) {
 	alg, hexPart, found := strings.Cut(s, ":")
 	if !found {
@@ -145,11 +140,11 @@ func ParseDigest(s string) (Digest, error) {
 	if want == 0 {
 		return Digest{}, fmt.Errorf("parsing digest %q: %w: algorithm %q not one of sha256, sha384, sha512", s, ErrMalformed, alg)
 	}
-	raw, err := hex.DecodeString(hexPart)
-	if err != nil || len(raw) != want {
+	d, err := digest.Parse(alg+":"+strings.ToLower(hexPart), SoundDigestAlgorithms()...)
+	if err != nil {
 		return Digest{}, fmt.Errorf("parsing digest %q: %w: want %d hex bytes", s, ErrMalformed, want)
 	}
-	return Digest{Algorithm: alg, Hex: hex.EncodeToString(raw)}, nil
+	return d, nil
 }
 
 // MustParseDigest is ParseDigest for constants; it panics on error.
@@ -202,7 +197,4 @@ func SubjectDigestAlgorithms(bundles []*bundle.Bundle) []string {
 }
 
 // SHA256 returns the sha256 digest of data.
-func SHA256(data []byte) Digest {
-	sum := sha256.Sum256(data)
-	return Digest{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
-}
+func SHA256(data []byte) Digest { return digest.SHA256Of(data) }

@@ -9,15 +9,17 @@ import (
 
 	intoto "github.com/in-toto/attestation/go/v1"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/hallmark-dev/hallmark/internal/formats"
 )
 
 // Statement and predicate type URIs this package understands.
 const (
-	StatementTypeV1   = "https://in-toto.io/Statement/v1"
-	StatementTypeV01  = "https://in-toto.io/Statement/v0.1"
-	PredicateSLSAv1   = "https://slsa.dev/provenance/v1"
-	PredicateSLSAv02  = "https://slsa.dev/provenance/v0.2"
-	PayloadTypeInToto = "application/vnd.in-toto+json"
+	StatementTypeV1   = formats.StatementTypeV1
+	StatementTypeV01  = formats.StatementTypeV01
+	PredicateSLSAv1   = formats.PredicateSLSAProvenanceV1
+	PredicateSLSAv02  = formats.PredicateSLSAProvenanceV02
+	PayloadTypeInToto = formats.PayloadTypeInToto
 )
 
 // maxStatementDepth bounds the nesting of a statement's JSON. Real

@@ -10,10 +10,12 @@ import (
 
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
+
+	"github.com/hallmark-dev/hallmark/internal/formats"
 )
 
 // PredicateVSA is the predicate type of SLSA verification summaries.
-const PredicateVSA = "https://slsa.dev/verification_summary/v1"
+const PredicateVSA = formats.PredicateVSAV1
 
 // CheckVSA names failures of VerifyVSA's checks on the summary itself.
 const CheckVSA Check = "verification-summary"

@@ -18,6 +18,8 @@ import (
 	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore/pkg/signature"
+
+	"github.com/hallmark-dev/hallmark/internal/formats"
 )
 
 // Some verifiers sign their summaries with a key of their own rather than
@@ -72,7 +74,7 @@ func ParseEnvelope(data []byte) (*bundle.Bundle, error) {
 		pe.Signatures = append(pe.Signatures, &protodsse.Signature{Sig: sig, Keyid: s.KeyID})
 	}
 	return &bundle.Bundle{Bundle: &protobundle.Bundle{
-		MediaType: "application/vnd.dev.sigstore.bundle.v0.3+json",
+		MediaType: formats.BundleMediaTypeV03,
 		VerificationMaterial: &protobundle.VerificationMaterial{
 			Content: &protobundle.VerificationMaterial_PublicKey{PublicKey: &protocommon.PublicKeyIdentifier{Hint: env.Signatures[0].KeyID}},
 		},

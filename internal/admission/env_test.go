@@ -46,6 +46,7 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/sandbox"
 	"github.com/hallmark-dev/hallmark/internal/sandbox/sandboxtest"
 	"github.com/hallmark-dev/hallmark/internal/signer"
+	"github.com/hallmark-dev/hallmark/internal/toolcache"
 	"github.com/hallmark-dev/hallmark/verifier"
 )
 
@@ -77,19 +78,19 @@ func assets(t testing.TB) string {
 	if testing.Short() {
 		t.Skip("needs kube-apiserver and etcd; runs without -short")
 	}
-	cache, err := sandbox.DefaultCacheDir()
+	cache, err := toolcache.DefaultDir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !sandbox.KubeAPIServer.Installed(cache) {
-		t.Fatalf("kube-apiserver %s is not in %s: run scripts/install-deps.sh", sandbox.KubeAPIServer.Version, cache)
+	if !toolcache.KubeAPIServer.Installed(cache) {
+		t.Fatalf("kube-apiserver %s is not in %s: run scripts/install-deps.sh", toolcache.KubeAPIServer.Version, cache)
 	}
 	dir := t.TempDir()
 	etcd, err := exec.LookPath("etcd")
 	if err != nil {
 		t.Fatal("etcd is not on PATH: run scripts/install-deps.sh (Debian package etcd-server)")
 	}
-	links := map[string]string{"kube-apiserver": sandbox.KubeAPIServer.Path(cache, "kube-apiserver"), "etcd": etcd}
+	links := map[string]string{"kube-apiserver": toolcache.KubeAPIServer.Path(cache, "kube-apiserver"), "etcd": etcd}
 	for n, target := range links {
 		if err := os.Symlink(target, filepath.Join(dir, n)); err != nil {
 			t.Fatal(err)

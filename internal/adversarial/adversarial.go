@@ -1,5 +1,5 @@
 // Package adversarial reads the verifier's adversarial corpus
-// (verifier/testdata/adversarial): signed bundles an attacker could make,
+// (testdata/adversarial): signed bundles an attacker could make,
 // each with the verify-artifact flags it is checked under and the verdict
 // it must get, beside honest cases that must pass. The verifier's table
 // test and the CLI's both run it; the verifier's tests regenerate it on a

@@ -15,7 +15,7 @@ import (
 // exits 1 with "FAILED: <check>: …" and, where the user can act, says what
 // to pin; every honest case exits 0 at its level. Offline, no servers.
 func TestAdversarialCorpusCommandLine(t *testing.T) {
-	m, err := adversarial.Load(filepath.Join("..", "..", "verifier", "testdata", "adversarial"))
+	m, err := adversarial.Load(filepath.Join("..", "..", "testdata", "adversarial"))
 	if err != nil {
 		t.Fatal(err)
 	}

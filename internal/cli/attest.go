@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/hallmark-dev/hallmark/internal/atomicfile"
+	"github.com/hallmark-dev/hallmark/internal/digest"
 	"github.com/hallmark-dev/hallmark/internal/ghaction"
 	"github.com/hallmark-dev/hallmark/internal/githubapi"
 	"github.com/hallmark-dev/hallmark/internal/githubctx"
@@ -299,7 +300,7 @@ func imageGroups(refs []string) ([][]subject.Subject, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--subject-images: %w", err)
 		}
-		d := digestString(s.Digest)
+		d := digest.Set(s.Digest).String()
 		i, ok := at[d]
 		if !ok {
 			i, at[d] = len(groups), len(groups)
@@ -316,19 +317,9 @@ func imageGroups(refs []string) ([][]subject.Subject, error) {
 func groupLabel(g []subject.Subject) string {
 	parts := make([]string, len(g))
 	for i, s := range g {
-		parts[i] = s.Name + "@" + digestString(s.Digest)
+		parts[i] = s.Name + "@" + digest.Set(s.Digest).String()
 	}
 	return strings.Join(parts, ", ")
-}
-
-// digestString is a subject's digests as ALG:HEX, sorted.
-func digestString(d map[string]string) string {
-	parts := make([]string, 0, len(d))
-	for alg, hex := range d {
-		parts = append(parts, alg+":"+hex)
-	}
-	slices.Sort(parts)
-	return strings.Join(parts, " ")
 }
 
 // loadTrust reads the signing config and trusted root named by flags or

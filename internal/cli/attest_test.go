@@ -24,10 +24,13 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/verify"
 
 	"github.com/hallmark-dev/hallmark/internal/oidc"
+	"github.com/hallmark-dev/hallmark/internal/result/resulttest"
 	"github.com/hallmark-dev/hallmark/internal/sandbox"
 	"github.com/hallmark-dev/hallmark/internal/sandbox/sandboxtest"
 	"github.com/hallmark-dev/hallmark/internal/signer"
 	"github.com/hallmark-dev/hallmark/internal/subject"
+	"github.com/hallmark-dev/hallmark/internal/toolcache"
+	"github.com/hallmark-dev/hallmark/internal/toolcache/toolcachetest"
 )
 
 // attestEnv is a getenv for runAttest: only the given variables exist.
@@ -127,6 +130,7 @@ func TestAttestSignsVerifiableProvenance(t *testing.T) {
 	if sum.BuilderID != wantBuilder || len(sum.Bundles) != 1 || sum.Bundles[0].LogIndex == nil || !sum.Bundles[0].Timestamped {
 		t.Fatalf("summary = %+v", sum)
 	}
+	resulttest.Check(t, resulttest.AttestSchema, stdout.Bytes())
 
 	b, st := statementOf(t, bundlePath)
 	verifyWithSigstoreGo(t, sb, b, "linux binary\n", wantBuilder)
@@ -144,7 +148,7 @@ func TestAttestSignsVerifiableProvenance(t *testing.T) {
 	}
 
 	t.Run("cosign agrees", func(t *testing.T) {
-		cosign := sandboxtest.Tool(t, sandbox.Cosign)
+		cosign := toolcachetest.Tool(t, toolcache.Cosign)
 		cmd := exec.Command(cosign, "verify-blob-attestation", "--new-bundle-format",
 			"--bundle", bundlePath, "--trusted-root", sb.TrustedRootPath(),
 			"--certificate-identity", wantBuilder, "--certificate-oidc-issuer", sb.IssuerURL,

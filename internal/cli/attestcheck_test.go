@@ -19,7 +19,7 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/sandbox/sandboxtest"
 )
 
-const publicGoodSigningConfig = "testdata/signing_config-public-good.json"
+const publicGoodSigningConfig = "../../testdata/signing-configs/public-good.json"
 
 func loadSigningConfig(t *testing.T, path string) *root.SigningConfig {
 	t.Helper()

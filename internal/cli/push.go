@@ -16,6 +16,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/hallmark-dev/hallmark/internal/digest"
 	"github.com/hallmark-dev/hallmark/internal/ghaction"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/signer"
@@ -429,7 +430,7 @@ func statementSubjects(data []byte) (string, []string, error) {
 	var digests []string
 	for _, s := range st.Subject {
 		if h := s.Digest["sha256"]; h != "" {
-			digests = append(digests, "sha256:"+h)
+			digests = append(digests, digest.Digest{Algorithm: digest.SHA256, Hex: h}.String())
 		}
 	}
 	return st.PredicateType, digests, nil

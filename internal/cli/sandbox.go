@@ -19,6 +19,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/oidc"
 	"github.com/hallmark-dev/hallmark/internal/sandbox"
+	"github.com/hallmark-dev/hallmark/internal/toolcache"
 )
 
 const defaultSandboxDir = ".sandbox"
@@ -77,15 +78,15 @@ skipped.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cache == "" {
 				var err error
-				if cache, err = sandbox.DefaultCacheDir(); err != nil {
+				if cache, err = toolcache.DefaultDir(); err != nil {
 					return err
 				}
 			}
-			known := map[string]sandbox.Tool{}
-			for _, t := range append(append(append([]sandbox.Tool(nil), sandbox.ServerTools...), sandbox.Cosign), sandbox.GitHubTools...) {
+			known := map[string]toolcache.Tool{}
+			for _, t := range append(append(append([]toolcache.Tool(nil), toolcache.SandboxServers...), toolcache.Cosign), toolcache.GitHubTools...) {
 				known[t.Name] = t
 			}
-			tools := sandbox.ServerTools
+			tools := toolcache.SandboxServers
 			if len(args) > 0 {
 				tools = nil
 				for _, a := range args {

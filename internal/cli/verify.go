@@ -1,9 +1,8 @@
 package cli
 
 import (
-	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -14,7 +13,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/hallmark-dev/hallmark/internal/imageverify"
+	"github.com/hallmark-dev/hallmark/internal/digest"
+	"github.com/hallmark-dev/hallmark/internal/result"
 	"github.com/hallmark-dev/hallmark/verifier"
 )
 
@@ -158,43 +158,13 @@ func (f *verifyFlags) newVerifier() (*verifier.Verifier, *verifier.Policy, []byt
 }
 
 // verdict is one artifact's outcome, as --format json prints it.
-type verdict struct {
-	Artifact       string               `json:"artifact"`
-	Digest         string               `json:"digest"`
-	Passed         bool                 `json:"passed"`
-	Level          int                  `json:"slsaBuildLevel,omitempty"`
-	BuilderID      string               `json:"builderID,omitempty"`
-	TrustedBuilder string               `json:"trustedBuilder,omitempty"`
-	Identity       string               `json:"certificateIdentity,omitempty"`
-	Issuer         string               `json:"certificateIssuer,omitempty"`
-	Source         string               `json:"sourceRepository,omitempty"`
-	Ref            string               `json:"sourceRef,omitempty"`
-	Commit         string               `json:"sourceCommit,omitempty"`
-	PredicateType  string               `json:"predicateType,omitempty"`
-	Timestamps     []verifier.Timestamp `json:"timestamps,omitempty"`
-	// Unverified are provenance fields nothing vouched for (see
-	// verifier.Result.Unverified).
-	Unverified []string `json:"unverifiedClaims,omitempty"`
-	Failure    *failure `json:"failure,omitempty"`
-	result     *verifier.Result
-}
+type verdict = result.Verdict
 
 // failure is why an artifact failed, as imageverify reports it for images.
-type failure = imageverify.Failure
+type failure = result.Failure
 
 func newVerdict(artifact string, d verifier.Digest, res *verifier.Result, err error) verdict {
-	v := verdict{Artifact: artifact, Digest: d.Algorithm + ":" + d.Hex}
-	if err != nil {
-		v.Failure = imageverify.FailureOf(err)
-		return v
-	}
-	ext := res.Identity.Extensions
-	v.Passed, v.Level, v.BuilderID, v.TrustedBuilder = true, res.Level, res.BuilderID, res.TrustedBuilder
-	v.Identity, v.Issuer, v.PredicateType, v.Timestamps = res.Identity.SAN, res.Identity.Issuer, res.PredicateType, res.Timestamps
-	v.Source, v.Ref, v.Commit = ext.SourceRepositoryURI, ext.SourceRepositoryRef, ext.SourceRepositoryDigest
-	v.Unverified = res.Unverified
-	v.result = res
-	return v
+	return result.NewVerdict(artifact, d, res, err)
 }
 
 // report prints verdicts and returns an exit error when any failed.
@@ -216,15 +186,15 @@ func reportTo(stdout, human io.Writer, format string, printProvenance bool, verd
 		}
 	}
 	if format == "json" {
-		out := map[string]any{"passed": failed == 0, "verdicts": verdicts}
+		out := result.Verify{Passed: failed == 0, Verdicts: verdicts}
 		if printProvenance {
-			var st []any
+			var st []json.RawMessage
 			for _, v := range verdicts {
-				if v.result != nil {
-					st = append(st, jsonRaw(v.result.Payload))
+				if v.Result != nil {
+					st = append(st, v.Result.Payload)
 				}
 			}
-			out["provenance"] = st
+			out.Provenance = &st
 		}
 		if err := writeJSON(stdout, out); err != nil {
 			return err
@@ -233,7 +203,7 @@ func reportTo(stdout, human io.Writer, format string, printProvenance bool, verd
 		for _, v := range verdicts {
 			if v.Passed {
 				if printProvenance {
-					fmt.Fprintln(stdout, string(v.result.Payload))
+					fmt.Fprintln(stdout, string(v.Result.Payload))
 				}
 				var unverified string
 				if len(v.Unverified) > 0 {
@@ -251,10 +221,6 @@ func reportTo(stdout, human io.Writer, format string, printProvenance bool, verd
 	}
 	return nil
 }
-
-type jsonRaw []byte
-
-func (r jsonRaw) MarshalJSON() ([]byte, error) { return r, nil }
 
 func newVerifyArtifactCmd() *cobra.Command {
 	var f verifyFlags
@@ -379,14 +345,7 @@ func digestFile(path string, algs []string) ([]verifier.Digest, error) {
 	hs := make([]hash.Hash, len(algs))
 	ws := make([]io.Writer, len(algs))
 	for i, alg := range algs {
-		switch alg {
-		case "sha256":
-			hs[i] = sha256.New()
-		case "sha384":
-			hs[i] = sha512.New384()
-		case "sha512":
-			hs[i] = sha512.New()
-		default:
+		if hs[i], err = digest.New(alg); err != nil {
 			return nil, fmt.Errorf("artifact %s: no hash %s", path, alg)
 		}
 		ws[i] = hs[i]

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hallmark-dev/hallmark/internal/oidc"
+	"github.com/hallmark-dev/hallmark/internal/result/resulttest"
 	"github.com/hallmark-dev/hallmark/internal/sandbox/sandboxtest"
 	"github.com/hallmark-dev/hallmark/verifier"
 )
@@ -130,6 +131,7 @@ func TestVerifyArtifact(t *testing.T) {
 		if len(res.Provenance) != 1 || res.Provenance[0]["predicateType"] != "https://slsa.dev/provenance/v1" {
 			t.Errorf("provenance = %v", res.Provenance)
 		}
+		resulttest.Check(t, resulttest.VerifySchema, []byte(out))
 	})
 }
 
@@ -176,6 +178,28 @@ func TestVerificationSummaryRoundTrip(t *testing.T) {
 	if out, code := check(other, "--verifier-identity", "https://github.com/"+verifierRef); code != 1 || !strings.Contains(out, "subject") {
 		t.Errorf("artifact not in the VSA: exit %d: %s", code, out)
 	}
+	// --format json prints the verify result: a failure says its check,
+	// as every verify command's does.
+	out, code = check(art, other, "--verifier-identity", "https://github.com/"+verifierRef, "--format", "json")
+	var res struct {
+		Passed   bool `json:"passed"`
+		Verdicts []struct {
+			Passed       bool     `json:"passed"`
+			Levels       []string `json:"levels"`
+			TimeVerified string   `json:"timeVerified"`
+			Failure      *struct {
+				Check string `json:"check"`
+			} `json:"failure"`
+		} `json:"verdicts"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 1 {
+		t.Fatalf("verify-vsa --format json: exit %d, %v: %s", code, err, out)
+	}
+	if res.Passed || len(res.Verdicts) != 2 || !res.Verdicts[0].Passed || fmt.Sprint(res.Verdicts[0].Levels) != "[SLSA_BUILD_LEVEL_3]" || res.Verdicts[0].TimeVerified == "" ||
+		res.Verdicts[1].Failure == nil || res.Verdicts[1].Failure.Check != string(verifier.CheckSubject) {
+		t.Errorf("verify-vsa --format json: %s", out)
+	}
+	resulttest.Check(t, resulttest.VerifySchema, []byte(out))
 
 	t.Run("a resource that is no URI is refused before verifying", func(t *testing.T) {
 		for _, c := range []struct{ uri, want string }{

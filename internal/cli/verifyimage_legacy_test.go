@@ -24,8 +24,9 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/oci/ocitest"
 	"github.com/hallmark-dev/hallmark/internal/oidc"
 	"github.com/hallmark-dev/hallmark/internal/realworld"
-	"github.com/hallmark-dev/hallmark/internal/sandbox"
 	"github.com/hallmark-dev/hallmark/internal/sandbox/sandboxtest"
+	"github.com/hallmark-dev/hallmark/internal/toolcache"
+	"github.com/hallmark-dev/hallmark/internal/toolcache/toolcachetest"
 )
 
 // The checks a slsa-verifier error stands for in Hallmark's verdicts.
@@ -145,7 +146,7 @@ func TestVerifyImageCosignLegacyRealWorld(t *testing.T) {
 // Sigstore bundle carries. Such an attestation is found and not trusted.
 func TestVerifyImageCosignLegacyAttest(t *testing.T) {
 	sb := sandboxtest.Start(t)
-	cosign := sandboxtest.Tool(t, sandbox.Cosign)
+	cosign := toolcachetest.Tool(t, toolcache.Cosign)
 	reg := ocitest.Distribution(t)
 	ocitest.DockerConfig(t, reg)
 	img := reg.Image(t, "acme/app", "cosign-legacy")

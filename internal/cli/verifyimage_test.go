@@ -23,6 +23,8 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/oidc"
 	"github.com/hallmark-dev/hallmark/internal/sandbox"
 	"github.com/hallmark-dev/hallmark/internal/sandbox/sandboxtest"
+	"github.com/hallmark-dev/hallmark/internal/toolcache"
+	"github.com/hallmark-dev/hallmark/internal/toolcache/toolcachetest"
 )
 
 // imageClaims are acme/app's release job calling Hallmark's generic
@@ -234,7 +236,7 @@ func TestAttestPlatformsPushesEachImage(t *testing.T) {
 // a registry without the referrers API.
 func TestImageInteropWithCosign(t *testing.T) {
 	sb := sandboxtest.Start(t)
-	cosign := sandboxtest.Tool(t, sandbox.Cosign)
+	cosign := toolcachetest.Tool(t, toolcache.Cosign)
 	reg := ocitest.Distribution(t, ocitest.WithHtpasswd("release-bot", "hunter2-registry"))
 	ocitest.DockerConfig(t, reg)
 	san := "https://github.com/" + testJobRef

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hallmark-dev/hallmark/internal/result/resulttest"
 )
 
 // Cloud Build provenance and attestor keys from the real-world corpus:
@@ -91,6 +93,7 @@ func TestVerifyImageCloudBuildJSON(t *testing.T) {
 	if !out.Passed || len(out.Verdicts) != 1 || len(out.Provenance) != 1 {
 		t.Fatalf("want one passed verdict with its provenance: %s", stdout)
 	}
+	resulttest.Check(t, resulttest.VerifySchema, []byte(stdout))
 	v := out.Verdicts[0]
 	got := []any{v.Digest, v.Level, v.BuilderID, v.Trusted, v.Source, v.Ref, v.Commit, v.Predicate, out.Provenance[0]["predicateType"]}
 	want := []any{"sha256:87db6d5226440e72f7134b71163df45282127a3f7b0600c946683cb2f43a70a9", 3, gcbWorker + "@v0.3", "google-cloud-build",
@@ -101,6 +104,15 @@ func TestVerifyImageCloudBuildJSON(t *testing.T) {
 			t.Errorf("field %d: %v, want %v", i, got[i], want[i])
 		}
 	}
+
+	// A failed verdict, with --print-provenance and so no statement to
+	// print, follows the schema too.
+	stdout, stderr, code = run(t, "verify-image", gcbTagImage, "--provenance-path", gcbTag, "--gcb-keys", gcbKeys,
+		"--source-uri", "github.com/acme/other", "--format", "json", "--print-provenance")
+	if code != 1 || !strings.Contains(stdout, `"passed": false`) || !strings.Contains(stdout, `"provenance": null`) {
+		t.Fatalf("another source: exit %d: %s %s", code, stdout, stderr)
+	}
+	resulttest.Check(t, resulttest.VerifySchema, []byte(stdout))
 }
 
 // TestVerifyImageFileInputs: what --provenance-path and --gcb-keys refuse
@@ -165,8 +177,8 @@ func TestVerifyImageFileInputs(t *testing.T) {
 // trusted root (slsa-verifier's real generic-generator provenance; a
 // registry that does not exist is never asked).
 func TestVerifyImageBundleFile(t *testing.T) {
-	bundle := filepath.Join("..", "..", "verifier", "testdata", "real", "generic-v2.1.0-push-v13.0.30.intoto.jsonl")
-	root := filepath.Join("..", "..", "verifier", "testdata", "trusted-root-public-good.json")
+	bundle := filepath.Join("..", "..", "testdata", "realworld", "slsa-verifier", "gha_generic", "v2.1.0", "binary-linux-amd64-push-v13.0.30.intoto.jsonl")
+	root := filepath.Join("..", "..", "testdata", "realworld", "sigstore-go", "examples", "trusted-root-public-good.json")
 	const img = "registry.invalid/acme/app@sha256:376e7e01348585b6e6643bc6663146b9d525d9b41228bf180eaeb4d4a3706caa"
 	args := []string{"verify-image", img, "--provenance-path", bundle, "--trusted-root", root, "--source-uri", "github.com/slsa-framework/example-package"}
 	stdout, stderr, code := run(t, args...)

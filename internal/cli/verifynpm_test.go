@@ -21,6 +21,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/oidc"
 	"github.com/hallmark-dev/hallmark/internal/realworld"
+	"github.com/hallmark-dev/hallmark/internal/result/resulttest"
 	"github.com/hallmark-dev/hallmark/internal/sandbox/sandboxtest"
 	"github.com/hallmark-dev/hallmark/internal/signer"
 	"github.com/hallmark-dev/hallmark/verifier"
@@ -276,6 +277,7 @@ func TestVerifyNpmPackageSandbox(t *testing.T) {
 	if !out.Passed || len(out.Verdicts) != 1 || out.Verdicts[0].Level != 2 || !strings.HasPrefix(out.Verdicts[0].Digest, "sha512:") || out.Verdicts[0].Source != "https://github.com/acme/app" {
 		t.Fatalf("json verdict: %s", stdout)
 	}
+	resulttest.Check(t, resulttest.VerifySchema, []byte(stdout))
 }
 
 // hintedKeypair is a keypair whose bundles name it by hint, as npm's

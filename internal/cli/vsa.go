@@ -16,12 +16,15 @@ import (
 	"strings"
 	"time"
 
+	intoto "github.com/in-toto/attestation/go/v1"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/hallmark-dev/hallmark/internal/atomicfile"
+	"github.com/hallmark-dev/hallmark/internal/formats"
+	"github.com/hallmark-dev/hallmark/internal/result"
 	"github.com/hallmark-dev/hallmark/internal/signer"
 	"github.com/hallmark-dev/hallmark/verifier"
 )
@@ -85,8 +88,12 @@ func writeVSA(cmd *cobra.Command, v vsaFlags, policy *verifier.Policy, policyPat
 	resource := v.resourceURI
 	// SLSA's VSA lists one level per track: the highest verified.
 	levels := []string{fmt.Sprintf("SLSA_BUILD_LEVEL_%d", level)}
+	// The predicate is not built with in-toto/attestation's vsa/v1 Go type:
+	// in v1.2.0 it has no verifier.version and its inputAttestations have no
+	// name, both of which SLSA's VSA v1.0 has and verifiers read. The
+	// statement is checked with its go/v1 Statement below.
 	st := map[string]any{
-		"_type":         "https://in-toto.io/Statement/v1",
+		"_type":         formats.StatementTypeV1,
 		"subject":       subjects,
 		"predicateType": verifier.PredicateVSA,
 		"predicate": map[string]any{
@@ -103,6 +110,13 @@ func writeVSA(cmd *cobra.Command, v vsaFlags, policy *verifier.Policy, policyPat
 	payload, err := json.Marshal(st)
 	if err != nil {
 		return err
+	}
+	var check intoto.Statement
+	if err := protojson.Unmarshal(payload, &check); err != nil {
+		return fmt.Errorf("building the VSA: %w", err)
+	}
+	if err := check.Validate(); err != nil {
+		return fmt.Errorf("building the VSA: %w", err)
 	}
 	sc, tr, err := loadTrust(attestFlags{signingConfig: v.signingConfig, trustedRoot: cmd.Flag("trusted-root").Value.String()}, os.Getenv)
 	if err != nil {
@@ -220,19 +234,19 @@ that key, as slsa-verifier's verify-vsa does for Google's BCID summaries.`,
 				}
 				subjects = append(subjects, subjectRef{sd, verifier.Digest{Algorithm: alg, Hex: value}})
 			}
-			var verdicts []map[string]any
+			var verdicts []result.Verdict
 			failed := 0
 			for _, s := range subjects {
 				res, verr := verify(s.digest)
-				vd := map[string]any{"artifact": s.name, "digest": s.digest.String(), "passed": verr == nil}
+				vd := result.Verdict{Artifact: s.name, Digest: s.digest.String(), Passed: verr == nil}
 				if verr != nil {
 					failed++
-					vd["failure"] = verr.Error()
+					vd.Failure = result.FailureOf(verr)
 					if format == "text" {
 						fmt.Fprintf(cmd.OutOrStdout(), "FAILED: %v (%s)\n", verr, s.name)
 					}
 				} else {
-					vd["levels"], vd["verifier"], vd["timeVerified"] = res.Levels, res.Verifier, res.TimeVerified
+					vd.Levels, vd.Verifier, vd.TimeVerified = res.Levels, res.Verifier, &res.TimeVerified
 					if format == "text" {
 						fmt.Fprintf(cmd.OutOrStdout(), "PASSED: %s: verified %s by %s (%v)\n", s.name, res.TimeVerified.Format(time.RFC3339), res.Identity.SAN, res.Levels)
 					}
@@ -240,7 +254,7 @@ that key, as slsa-verifier's verify-vsa does for Google's BCID summaries.`,
 				verdicts = append(verdicts, vd)
 			}
 			if format == "json" {
-				if err := writeJSON(cmd.OutOrStdout(), map[string]any{"passed": failed == 0, "verdicts": verdicts}); err != nil {
+				if err := writeJSON(cmd.OutOrStdout(), result.Verify{Passed: failed == 0, Verdicts: verdicts}); err != nil {
 					return err
 				}
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sethvargo/go-githubactions"
 
+	"github.com/hallmark-dev/hallmark/internal/result"
 	"github.com/hallmark-dev/hallmark/internal/signer"
 )
 
@@ -46,30 +47,14 @@ type AttestRequest struct {
 	RegistryToken string
 }
 
-// AttestResult is the summary `hallmark attest --format json` prints.
-type AttestResult struct {
-	BuilderID string   `json:"builderID"`
-	Bundles   []Bundle `json:"bundles"`
-	// Pushes are the bundles attached to images in their registries, one
-	// for each bundle and image it is about.
-	Pushes []Push `json:"pushes,omitempty"`
-}
-
-// Push is one bundle attached, or not, to one image in its registry.
-type Push struct {
-	Image  string `json:"image"`
-	Bundle string `json:"bundle"`
-	// Manifest is the attestation manifest's digest, Via how it is
-	// discoverable (the referrers API or the referrers tag), Tag the tag
-	// updated, if any.
-	Manifest  string `json:"manifest,omitempty"`
-	Via       string `json:"via,omitempty"`
-	Tag       string `json:"tag,omitempty"`
-	LegacyTag string `json:"legacyTag,omitempty"`
-	// Error says why the bundle is not attached to the image; empty when
-	// it is.
-	Error string `json:"error,omitempty"`
-}
+// AttestResult is the summary `hallmark attest --format json` prints;
+// Push, Bundle and Subject are its parts.
+type (
+	AttestResult = result.Attest
+	Push         = result.Push
+	Bundle       = result.Bundle
+	Subject      = result.Subject
+)
 
 // PartialError is a failure after bundles were signed and written, such
 // as a push that failed for some images: Result says what was done (the
@@ -82,23 +67,6 @@ type PartialError struct {
 
 func (e *PartialError) Error() string { return e.Err.Error() }
 func (e *PartialError) Unwrap() error { return e.Err }
-
-// Bundle is one written bundle.
-type Bundle struct {
-	Path        string    `json:"path"`
-	Subjects    []Subject `json:"subjects"`
-	Identity    string    `json:"certificateIdentity"`
-	Issuer      string    `json:"certificateIssuer"`
-	LogIndex    *int64    `json:"logIndex,omitempty"`
-	LogURL      string    `json:"logURL,omitempty"`
-	Timestamped bool      `json:"timestamped"`
-}
-
-// Subject is one attested artifact.
-type Subject struct {
-	Name   string            `json:"name"`
-	Digest map[string]string `json:"digest"`
-}
 
 // An Attester signs provenance for req, exactly as `hallmark attest` does.
 // Progress and warnings go to stderr.

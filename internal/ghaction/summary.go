@@ -3,8 +3,9 @@ package ghaction
 import (
 	"fmt"
 	"net/url"
-	"sort"
 	"strings"
+
+	"github.com/hallmark-dev/hallmark/internal/digest"
 )
 
 // SummaryContext is what the attest summary says besides the result.
@@ -44,7 +45,7 @@ func AttestSummary(res *AttestResult, sc SummaryContext) string {
 	b.WriteString("| Subject | Digest |\n|---|---|\n")
 	for _, bu := range res.Bundles {
 		for _, s := range bu.Subjects {
-			fmt.Fprintf(&b, "| %s | %s |\n", code(s.Name), code(digestString(s.Digest)))
+			fmt.Fprintf(&b, "| %s | %s |\n", code(s.Name), code(digest.Set(s.Digest).String()))
 		}
 	}
 	b.WriteString("\n")
@@ -153,19 +154,6 @@ func fenced(lang, body string) string {
 		fence += "`"
 	}
 	return fence + lang + "\n" + body + "\n" + fence + "\n"
-}
-
-func digestString(d map[string]string) string {
-	algs := make([]string, 0, len(d))
-	for k := range d {
-		algs = append(algs, k)
-	}
-	sort.Strings(algs)
-	var parts []string
-	for _, a := range algs {
-		parts = append(parts, a+":"+d[a])
-	}
-	return strings.Join(parts, " ")
 }
 
 // code renders s as inline code in a table cell: subject names come from

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/sethvargo/go-githubactions"
+
+	"github.com/hallmark-dev/hallmark/internal/result"
 )
 
 // A Runner runs a hallmark command line in-process and returns its exit
@@ -36,22 +38,7 @@ func (e *VerifyError) Error() string {
 }
 
 // verdicts is what `hallmark verify-artifact --format json` prints.
-type verdicts struct {
-	Passed   bool `json:"passed"`
-	Verdicts []struct {
-		Artifact  string `json:"artifact"`
-		Digest    string `json:"digest"`
-		Passed    bool   `json:"passed"`
-		Level     int    `json:"slsaBuildLevel"`
-		BuilderID string `json:"builderID"`
-		Source    string `json:"sourceRepository"`
-		Ref       string `json:"sourceRef"`
-		Failure   *struct {
-			Check   string `json:"check"`
-			Message string `json:"message"`
-		} `json:"failure"`
-	} `json:"verdicts"`
-}
+type verdicts = result.Verify
 
 // verifyFlags maps the action's inputs to verify-artifact's flags: string
 // inputs, repeatable inputs (one value a line) and booleans.

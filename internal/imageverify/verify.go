@@ -11,12 +11,14 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
 
+	"github.com/hallmark-dev/hallmark/internal/formats"
 	"github.com/hallmark-dev/hallmark/internal/oci"
+	"github.com/hallmark-dev/hallmark/internal/result"
 	"github.com/hallmark-dev/hallmark/verifier"
 )
 
 // PredicateSLSAv1 is SLSA provenance v1's predicate type.
-const PredicateSLSAv1 = "https://slsa.dev/provenance/v1"
+const PredicateSLSAv1 = formats.PredicateSLSAProvenanceV1
 
 // ProvenanceTypes are the predicate types looked for in registries: SLSA
 // provenance v1, and v0.2 as slsa-github-generator's container workflow
@@ -37,42 +39,13 @@ const (
 var ErrSummaryTooOld = errors.New("the summary is too old")
 
 // Failure is why an image failed: the check, what was wanted and what was
-// found, and what to change where the verifying user can.
-type Failure struct {
-	Check   string `json:"check"`
-	Want    string `json:"want,omitempty"`
-	Got     string `json:"got,omitempty"`
-	Message string `json:"message"`
-	// Fix says what to change or pin, when the verifying user can.
-	Fix string `json:"fix,omitempty"`
-}
-
-// Line is the text report of a failure, as the CLI prints it after
-// "FAILED: ": the check, what was wanted and what was found, the
-// artifact, and what to change.
-func (f *Failure) Line(artifact string) string {
-	var s string
-	if f.Want == "" && f.Got == "" {
-		s = fmt.Sprintf("%s: %s (%s)", f.Check, f.Message, artifact)
-	} else {
-		s = fmt.Sprintf("%s: want %s, got %s (%s)", f.Check, f.Want, f.Got, artifact)
-	}
-	if f.Fix != "" {
-		s += "; " + f.Fix
-	}
-	return s
-}
+// found, and what to change where the verifying user can (the verify
+// result's failure).
+type Failure = result.Failure
 
 // FailureOf reads a verification error as a Failure: a *verifier.CheckError
 // gives its check, want, got and fix; any other error is an input failure.
-func FailureOf(err error) *Failure {
-	f := &Failure{Check: CheckInput, Message: err.Error()}
-	var ce *verifier.CheckError
-	if errors.As(err, &ce) {
-		f.Check, f.Want, f.Got, f.Fix = string(ce.Check), ce.Want, ce.Got, ce.Fix
-	}
-	return f
-}
+func FailureOf(err error) *Failure { return result.FailureOf(err) }
 
 // Verdict is one image's outcome.
 type Verdict struct {

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hallmark-dev/hallmark/internal/sandbox"
+	"github.com/hallmark-dev/hallmark/internal/toolcache"
 )
 
 // The clients, in the matrix's order, and the versions the README names.
@@ -30,11 +30,11 @@ var clientOrder = []string{hallmark, cosign, gh, sigstoreGo, sigstoreJS, oras}
 
 var clientVersions = map[string]string{
 	hallmark:   "",
-	cosign:     sandbox.Cosign.Version,
-	gh:         sandbox.Gh.Version,
-	sigstoreGo: sandbox.SigstoreGoVerifier.Version + " (examples/sigstore-go-verification)",
-	sigstoreJS: sandbox.SigstoreJS.Version + " (@sigstore/verify)",
-	oras:       sandbox.Oras.Version,
+	cosign:     toolcache.Cosign.Version,
+	gh:         toolcache.Gh.Version,
+	sigstoreGo: toolcache.SigstoreGoVerifier.Version + " (examples/sigstore-go-verification)",
+	sigstoreJS: toolcache.SigstoreJS.Version + " (@sigstore/verify)",
+	oras:       toolcache.Oras.Version,
 	// Producers of what Hallmark verifies.
 	"actions/attest": "(real bundles from gh's tests)",
 }
@@ -49,7 +49,7 @@ type tools struct {
 // scripts/install-deps.sh installs them all.
 func findTools(t *testing.T, hallmarkBin string) tools {
 	t.Helper()
-	cache, err := sandbox.DefaultCacheDir()
+	cache, err := toolcache.DefaultDir()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,23 +58,23 @@ func findTools(t *testing.T, hallmarkBin string) tools {
 	}
 	tl := tools{hallmark: hallmarkBin}
 	for _, x := range []struct {
-		t   sandbox.Tool
+		t   toolcache.Tool
 		dst *string
-	}{{sandbox.Cosign, &tl.cosign}, {sandbox.Oras, &tl.oras}, {sandbox.SigstoreGoVerifier, &tl.sigstoreGo}} {
+	}{{toolcache.Cosign, &tl.cosign}, {toolcache.Oras, &tl.oras}, {toolcache.SigstoreGoVerifier, &tl.sigstoreGo}} {
 		p := x.t.Path(cache)
 		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm()&0o111 == 0 {
 			missing(x.t.Name + " " + x.t.Version)
 		}
 		*x.dst = p
 	}
-	if !sandbox.Gh.Installed(cache) {
-		missing("gh " + sandbox.Gh.Version)
+	if !toolcache.Gh.Installed(cache) {
+		missing("gh " + toolcache.Gh.Version)
 	}
-	tl.gh = sandbox.Gh.Path(cache, "gh")
-	if !sandbox.SigstoreJS.Installed(cache) {
-		missing("sigstore-js " + sandbox.SigstoreJS.Version)
+	tl.gh = toolcache.Gh.Path(cache, "gh")
+	if !toolcache.SigstoreJS.Installed(cache) {
+		missing("sigstore-js " + toolcache.SigstoreJS.Version)
 	}
-	if tl.sigstoreJS, err = sandbox.SigstoreJS.Path(cache); err != nil {
+	if tl.sigstoreJS, err = toolcache.SigstoreJS.Path(cache); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := exec.LookPath("node"); err != nil {

@@ -13,6 +13,8 @@ import (
 	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/hallmark-dev/hallmark/internal/formats"
 )
 
 // The annotations cosign writes on each layer of a legacy ".att" image.
@@ -37,7 +39,7 @@ const (
 // mediaTypeBundleV01 is the media type of the bundles cosignBundle makes:
 // v0.1 is the version whose log entries may carry only an inclusion
 // promise, as cosign's legacy entries do.
-const mediaTypeBundleV01 = "application/vnd.dev.sigstore.bundle+json;version=0.1"
+const mediaTypeBundleV01 = formats.BundleMediaTypeV01
 
 // errUnsigned: a DSSE layer without the certificate and Rekor entry a
 // Sigstore verifier needs: unsigned, signed with a key, or timestamped by a

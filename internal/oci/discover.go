@@ -12,6 +12,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/hallmark-dev/hallmark/internal/formats"
 )
 
 // Found is one attestation attached to an image.
@@ -261,7 +263,7 @@ func sigstoreAnnotated(desc v1.Descriptor) bool {
 }
 
 func isBundleType(t string) bool {
-	return strings.HasPrefix(t, "application/vnd.dev.sigstore.bundle")
+	return strings.HasPrefix(t, formats.BundleMediaTypePrefix)
 }
 
 // referrerBundle fetches a referrer manifest and its one bundle layer.

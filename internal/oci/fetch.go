@@ -61,6 +61,15 @@ func (c *client) get(ctx context.Context, u string, accept []types.MediaType) (*
 // referrersAPI lists the referrers of d through the referrers API. ok is
 // false when the registry does not serve the API (404, 400, 406, or an
 // answer that is not an OCI index, as the distribution spec prescribes).
+//
+// go-containerregistry's remote.Referrers is not used: it falls back to the
+// referrers tag without saying which of the two answered or that the tag
+// was absent (Discovery.Sources reports both, and verify-image's failure
+// names what was looked at); it fails on a 405 from registries that do not
+// route the endpoint, where this reads absence; and it takes the API's
+// answer only when Content-Type is exactly the OCI index type, so an index
+// served with parameters is silently replaced by the tag's. Pushing (the
+// referrers tag update) does use go-containerregistry.
 func (c *client) referrersAPI(ctx context.Context, d name.Digest) (ok bool, idx *v1.IndexManifest, err error) {
 	resp, err := c.get(ctx, c.url("referrers", d.DigestStr()), []types.MediaType{types.OCIImageIndex})
 	if err != nil {

@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/hallmark-dev/hallmark/internal/formats"
 )
 
 // Media types, artifact types and annotations of Sigstore bundles stored in
@@ -23,7 +25,7 @@ import (
 const (
 	// ArtifactTypeBundle is the artifactType of a referrer manifest holding
 	// a Sigstore bundle v0.3, and the media type of its one layer.
-	ArtifactTypeBundle = "application/vnd.dev.sigstore.bundle.v0.3+json"
+	ArtifactTypeBundle = formats.BundleMediaTypeV03
 	// AnnotationContent says what the bundle carries: ContentDSSE.
 	AnnotationContent = "dev.sigstore.bundle.content"
 	// AnnotationPredicateType is the in-toto predicate type of the bundle's

@@ -17,16 +17,18 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/hallmark-dev/hallmark/internal/digest"
+	"github.com/hallmark-dev/hallmark/internal/formats"
 	"github.com/hallmark-dev/hallmark/internal/subject"
 )
 
 const (
 	// StatementTypeV1 is the _type of an in-toto Statement v1.
-	StatementTypeV1 = v1.StatementTypeUri
+	StatementTypeV1 = formats.StatementTypeV1
 	// PredicateSLSAProvenanceV1 is the predicateType of SLSA provenance v1.0.
-	PredicateSLSAProvenanceV1 = "https://slsa.dev/provenance/v1"
+	PredicateSLSAProvenanceV1 = formats.PredicateSLSAProvenanceV1
 	// PayloadTypeInToto is the DSSE payloadType of an in-toto statement.
-	PayloadTypeInToto = "application/vnd.in-toto+json"
+	PayloadTypeInToto = formats.PayloadTypeInToto
 	// MaxSubjects is the most subjects [Statement] puts in one statement.
 	MaxSubjects = subject.MaxPerStatement
 )
@@ -163,20 +165,11 @@ func subjectDescriptors(subjects []subject.Subject) ([]*v1.ResourceDescriptor, e
 // checkDigest accepts an algorithm in-toto knows with a lowercase hex value of
 // its length.
 func checkDigest(alg, hex string) error {
-	known, ok := v1.HashAlgorithms[alg]
-	if !ok {
+	n := digest.HexLen(alg)
+	if n == 0 {
 		return fmt.Errorf("unknown algorithm %q", alg)
 	}
-	want := 2 * known.HexLength() // HexLength counts bytes
-	if len(hex) != want {
-		return fmt.Errorf("%d hex digits, want %d", len(hex), want)
-	}
-	for i := 0; i < len(hex); i++ {
-		if c := hex[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return fmt.Errorf("%q at offset %d is not a lowercase hex digit", c, i)
-		}
-	}
-	return nil
+	return digest.CheckHex(hex, n)
 }
 
 func predicate(b *Build) (*slsa.Provenance, error) {

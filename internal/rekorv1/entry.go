@@ -23,6 +23,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/hallmark-dev/hallmark/internal/formats"
 	"github.com/hallmark-dev/hallmark/verifier"
 )
 
@@ -32,8 +33,8 @@ var ErrEntry = errors.New("log entry does not match the envelope")
 
 // Bundle media types: v0.1 carries an inclusion promise, v0.2 a proof too.
 const (
-	mediaTypeV01 = "application/vnd.dev.sigstore.bundle+json;version=0.1"
-	mediaTypeV02 = "application/vnd.dev.sigstore.bundle+json;version=0.2"
+	mediaTypeV01 = formats.BundleMediaTypeV01
+	mediaTypeV02 = formats.BundleMediaTypeV02
 )
 
 // Entry is a log entry found for an envelope, and the bundle the two make.

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hallmark-dev/hallmark/internal/toolcache"
 )
 
 // Process is one server the sandbox started, as recorded in the state file.
@@ -208,5 +210,5 @@ func logTail(path string) string {
 	if err != nil {
 		return "    (no log: " + err.Error() + ")"
 	}
-	return tail(data, 15)
+	return toolcache.Tail(data, 15)
 }

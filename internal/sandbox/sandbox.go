@@ -16,6 +16,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/atomicfile"
 	"github.com/hallmark-dev/hallmark/internal/oidc"
+	"github.com/hallmark-dev/hallmark/internal/toolcache"
 )
 
 // File names inside a sandbox folder.
@@ -66,7 +67,7 @@ type Sandbox struct {
 
 // Options tune Up. The zero value works for the hallmark CLI.
 type Options struct {
-	// CacheDir holds the installed servers; DefaultCacheDir when empty.
+	// CacheDir holds the installed servers; toolcache.DefaultDir when empty.
 	CacheDir string
 	// Progress receives human-readable progress lines; discarded when nil.
 	Progress io.Writer
@@ -248,7 +249,7 @@ func Down(ctx context.Context, dir string) (*Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := lockFile(ctx, filepath.Join(dir, lockName))
+	unlock, err := toolcache.Lock(ctx, filepath.Join(dir, lockName))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%w in %s: the folder does not exist", ErrNotRunning, dir)
@@ -285,7 +286,7 @@ func Up(ctx context.Context, dir string, opts Options) (_ *Sandbox, err error) {
 	}
 	cacheDir := opts.CacheDir
 	if cacheDir == "" {
-		if cacheDir, err = DefaultCacheDir(); err != nil {
+		if cacheDir, err = toolcache.DefaultDir(); err != nil {
 			return nil, err
 		}
 	}
@@ -306,7 +307,7 @@ func Up(ctx context.Context, dir string, opts Options) (_ *Sandbox, err error) {
 	if err := os.MkdirAll(filepath.Join(dir, logsDir), 0o700); err != nil {
 		return nil, fmt.Errorf("creating sandbox folder: %w", err)
 	}
-	unlock, err := lockFile(ctx, filepath.Join(dir, lockName))
+	unlock, err := toolcache.Lock(ctx, filepath.Join(dir, lockName))
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +327,7 @@ func Up(ctx context.Context, dir string, opts Options) (_ *Sandbox, err error) {
 	}
 
 	bins := map[string]string{}
-	for _, t := range ServerTools {
+	for _, t := range toolcache.SandboxServers {
 		bin, err := t.Ensure(ctx, cacheDir, progress)
 		if err != nil {
 			return nil, err

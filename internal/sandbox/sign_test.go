@@ -25,6 +25,8 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/oidc"
 	"github.com/hallmark-dev/hallmark/internal/sandbox"
 	"github.com/hallmark-dev/hallmark/internal/sandbox/sandboxtest"
+	"github.com/hallmark-dev/hallmark/internal/toolcache"
+	"github.com/hallmark-dev/hallmark/internal/toolcache/toolcachetest"
 )
 
 func TestMain(m *testing.M) { sandboxtest.Main(m) }
@@ -185,7 +187,7 @@ func TestCosignVerifiesSandboxBundle(t *testing.T) {
 			t.Fatal("no bundle to verify")
 		}
 	}
-	cosign := sandboxtest.Tool(t, sandbox.Cosign)
+	cosign := toolcachetest.Tool(t, toolcache.Cosign)
 	dir := t.TempDir()
 	write := func(name string, data []byte) string {
 		p := filepath.Join(dir, name)

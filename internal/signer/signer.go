@@ -15,12 +15,14 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/sign"
 	"github.com/sigstore/sigstore-go/pkg/verify"
+
+	"github.com/hallmark-dev/hallmark/internal/formats"
 )
 
 // PayloadTypeInToto is the DSSE payload type of in-toto statements.
-const PayloadTypeInToto = "application/vnd.in-toto+json"
+const PayloadTypeInToto = formats.PayloadTypeInToto
 
-const bundleMediaType = "application/vnd.dev.sigstore.bundle.v0.3+json"
+const bundleMediaType = formats.BundleMediaTypeV03
 
 // Options say where and how to sign.
 type Options struct {

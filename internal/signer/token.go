@@ -56,6 +56,12 @@ func IdentityToken(ctx context.Context, explicit string, getenv func(string) str
 
 // requestActionsToken speaks the Actions token-request protocol, as
 // @actions/core's getIDToken does.
+//
+// go-githubactions' GetIDToken (v1.3.1) speaks the same protocol, but
+// Hallmark keeps this one: GetIDToken puts the token service's answer body
+// and, on a transport error, the per-job request URL into its errors, which
+// reach logs; it does not retry the service's 5xx and 429 answers; and it
+// returns an empty token when the answer has none.
 func requestActionsToken(ctx context.Context, reqURL, reqTok, audience string, client *http.Client) (string, error) {
 	if client == nil {
 		client = &http.Client{Timeout: 30 * time.Second}

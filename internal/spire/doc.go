@@ -4,6 +4,6 @@
 // from a real Workload API. StartServerWithDiscovery adds SPIRE's OIDC
 // discovery provider at the server's jwt_issuer, so JWT-SVIDs verify as
 // OIDC ID tokens (Fulcio's spiffe issuer). Binaries come from the tool
-// cache (sandbox.SPIRE and sandbox.SPIREOIDCDiscovery, built by
+// cache (toolcache.SPIRE and toolcache.SPIREOIDCDiscovery, built by
 // scripts/install-deps.sh).
 package spire

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hallmark-dev/hallmark/internal/sandbox"
+	"github.com/hallmark-dev/hallmark/internal/toolcache"
 )
 
 // Discovery is SPIRE's OIDC discovery provider serving one server's JWT
@@ -35,11 +35,11 @@ func DiscoveryBinary(tb testing.TB) string {
 	if testing.Short() {
 		tb.Skip("needs SPIRE; runs without -short")
 	}
-	cache, err := sandbox.DefaultCacheDir()
+	cache, err := toolcache.DefaultDir()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	b := sandbox.SPIREOIDCDiscovery
+	b := toolcache.SPIREOIDCDiscovery
 	if !b.Installed(cache) {
 		tb.Fatalf("SPIRE's oidc-discovery-provider %s is not in %s: run scripts/install-deps.sh", b.Version, cache)
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
-	"github.com/hallmark-dev/hallmark/internal/sandbox"
+	"github.com/hallmark-dev/hallmark/internal/toolcache"
 )
 
 // Server is a running SPIRE server.
@@ -62,14 +62,14 @@ func Binaries(tb testing.TB) string {
 	if testing.Short() {
 		tb.Skip("needs SPIRE; runs without -short")
 	}
-	cache, err := sandbox.DefaultCacheDir()
+	cache, err := toolcache.DefaultDir()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if !sandbox.SPIRE.Installed(cache) {
-		tb.Fatalf("SPIRE %s is not in %s: run scripts/install-deps.sh", sandbox.SPIRE.Version, cache)
+	if !toolcache.SPIRE.Installed(cache) {
+		tb.Fatalf("SPIRE %s is not in %s: run scripts/install-deps.sh", toolcache.SPIRE.Version, cache)
 	}
-	return sandbox.SPIRE.Dir(cache)
+	return toolcache.SPIRE.Dir(cache)
 }
 
 // StartServer starts a SPIRE server, stopped in tb.Cleanup.

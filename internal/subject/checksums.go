@@ -8,6 +8,8 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/hallmark-dev/hallmark/internal/digest"
 )
 
 // ErrMalformedChecksums is matched by errors about a checksums file that is
@@ -93,7 +95,7 @@ func parseChecksumLine(line string) (Subject, error) {
 		return Subject{}, fmt.Errorf("digest has %d characters, want 64 (sha256) or 128 (sha512) hex digits", len(hex))
 	}
 	hex = strings.ToLower(hex)
-	if err := checkHex(hex, len(hex)); err != nil {
+	if err := digest.CheckHex(hex, len(hex)); err != nil {
 		return Subject{}, err
 	}
 	if rest == "" || (rest[0] != ' ' && rest[0] != '*') {

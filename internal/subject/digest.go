@@ -5,26 +5,21 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/hallmark-dev/hallmark/internal/digest"
 )
 
 // Algorithm names, as in-toto spells them in a digest set.
 const (
-	SHA256 = "sha256"
-	SHA512 = "sha512"
+	SHA256 = digest.SHA256
+	SHA512 = digest.SHA512
 )
-
-// hexLen gives the length in hex digits of each algorithm this package
-// accepts.
-var hexLen = map[string]int{
-	SHA256: 64,
-	SHA512: 128,
-}
 
 var (
 	// ErrMalformedDigest is matched by errors about a digest that is not
 	// "sha256:" followed by 64, or "sha512:" followed by 128, lowercase hex
 	// digits.
-	ErrMalformedDigest = errors.New("malformed digest")
+	ErrMalformedDigest = digest.ErrMalformed
 	// ErrInvalidName is matched by errors about a subject name that is empty,
 	// not valid UTF-8 or contains a NUL byte. In-toto statements are JSON, so
 	// their names must be valid UTF-8.
@@ -36,50 +31,22 @@ var (
 // hex digits to match. Anything else is an error matching
 // [ErrMalformedDigest].
 func ParseDigest(s string) (alg, hex string, err error) {
-	alg, hex, ok := strings.Cut(s, ":")
-	if !ok {
-		return "", "", digestError(s, "want ALG:HEX, such as sha256:<64 hex digits>")
-	}
-	want, ok := hexLen[alg]
-	if !ok {
-		return "", "", digestError(s, fmt.Sprintf("algorithm %s: want sha256 or sha512", short(alg)))
-	}
-	if err := checkHex(hex, want); err != nil {
-		return "", "", digestError(s, fmt.Sprintf("%s %v", alg, err))
-	}
-	return alg, hex, nil
+	d, err := digest.Parse(s, SHA256, SHA512)
+	return d.Algorithm, d.Hex, err
 }
 
 // FromNameDigest makes a subject from a name and a digest written "ALG:HEX"
 // (see [ParseDigest]). The name is kept as given; it must be non-empty valid
 // UTF-8 without NUL bytes.
-func FromNameDigest(name, digest string) (Subject, error) {
+func FromNameDigest(name, d string) (Subject, error) {
 	if err := checkName(name); err != nil {
 		return Subject{}, err
 	}
-	alg, hex, err := ParseDigest(digest)
+	alg, hex, err := ParseDigest(d)
 	if err != nil {
 		return Subject{}, fmt.Errorf("subject %q: %w", name, err)
 	}
 	return Subject{Name: name, Digest: map[string]string{alg: hex}}, nil
-}
-
-// checkHex reports whether s is exactly n lowercase hex digits.
-func checkHex(s string, n int) error {
-	if len(s) != n {
-		return fmt.Errorf("digest has %d characters, want %d hex digits", len(s), n)
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if ('0' <= c && c <= '9') || ('a' <= c && c <= 'f') {
-			continue
-		}
-		if 'A' <= c && c <= 'F' {
-			return fmt.Errorf("digest has uppercase hex digit %q at offset %d, want lowercase", c, i)
-		}
-		return fmt.Errorf("digest has non-hex character %q at offset %d", c, i)
-	}
-	return nil
 }
 
 func checkName(name string) error {
@@ -94,16 +61,6 @@ func checkName(name string) error {
 	return nil
 }
 
-func digestError(s, reason string) error {
-	return fmt.Errorf("%w %s: %s", ErrMalformedDigest, short(s), reason)
-}
-
 // short quotes s for an error message, cutting it if it is long so that a
 // garbage input does not flood the terminal.
-func short(s string) string {
-	const max = 160
-	if len(s) > max {
-		return fmt.Sprintf("%q…", s[:max])
-	}
-	return fmt.Sprintf("%q", s)
-}
+func short(s string) string { return digest.Quote(s) }

@@ -10,6 +10,7 @@ import (
 	v1 "github.com/in-toto/attestation/go/v1"
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 
+	"github.com/hallmark-dev/hallmark/internal/digest"
 	"github.com/hallmark-dev/hallmark/internal/subject"
 )
 
@@ -265,38 +266,31 @@ func artifactSubject(uri, digest string) (subject.Subject, error) {
 	return subject.Subject{Name: uri, Digest: map[string]string{alg: hex}}, nil
 }
 
-// digestLen is the hex length of each algorithm accepted in a hint's
-// digest: the ones Chains accepts (go-digest's sha256, sha384 and sha512,
-// and sha1 for git commits).
-var digestLen = map[string]int{"sha1": 40, "sha256": 64, "sha384": 96, "sha512": 128}
+// hintAlgorithms are the algorithms accepted in a hint's digest: the ones
+// Chains accepts (go-digest's sha256, sha384 and sha512, and sha1 for git
+// commits).
+var hintAlgorithms = []string{digest.SHA256, digest.SHA384, digest.SHA512, digest.SHA1}
 
-// parseDigest reads ALG:HEX, with one of the algorithms of digestLen and
-// exactly its number of lowercase hex digits.
+// hintDigestLen is the hex length of alg's digests if alg is one of
+// hintAlgorithms, else 0.
+func hintDigestLen(alg string) int {
+	if !slices.Contains(hintAlgorithms, alg) {
+		return 0
+	}
+	return digest.HexLen(alg)
+}
+
+// parseDigest reads ALG:HEX with one of hintAlgorithms and exactly its
+// number of lowercase hex digits; spaces around either part and an
+// uppercase algorithm name are allowed, as Chains allows them.
 func parseDigest(s string) (alg, hex string, err error) {
-	alg, hex, ok := strings.Cut(strings.TrimSpace(s), ":")
-	alg = strings.ToLower(strings.TrimSpace(alg))
-	hex = strings.TrimSpace(hex)
-	n, known := digestLen[alg]
-	if !ok || !known {
-		return "", "", fmt.Errorf("digest %s: want ALG:HEX with ALG one of sha256, sha384, sha512, sha1", quote(s))
-	}
-	if err := checkHex(hex, n); err != nil {
-		return "", "", fmt.Errorf("digest %s: %w", quote(s), err)
-	}
-	return alg, hex, nil
+	alg, hex, _ = strings.Cut(strings.TrimSpace(s), ":")
+	d, err := digest.Parse(strings.ToLower(strings.TrimSpace(alg))+":"+strings.TrimSpace(hex), hintAlgorithms...)
+	return d.Algorithm, d.Hex, err
 }
 
-func checkHex(s string, n int) error {
-	if len(s) != n {
-		return fmt.Errorf("%d hex digits, want %d", len(s), n)
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return fmt.Errorf("not lowercase hex")
-		}
-	}
-	return nil
-}
+// checkHex reports whether s is exactly n lowercase hex digits.
+func checkHex(s string, n int) error { return digest.CheckHex(s, n) }
 
 // mergeSubjects appends items to subjects as Chains does: an item with the
 // name of an entry and a digest in common with it is the same artifact,

@@ -127,7 +127,7 @@ func remoteDefinition(kind string, rs *pipelinev1.RefSource) (tenancy.Definition
 	}
 	digest := map[string]string{}
 	for alg, hex := range rs.Digest {
-		if n, ok := digestLen[alg]; ok && checkHex(hex, n) == nil {
+		if n := hintDigestLen(alg); n > 0 && checkHex(hex, n) == nil {
 			digest[alg] = hex
 		}
 	}

@@ -17,18 +17,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
-	"github.com/hallmark-dev/hallmark/internal/sandbox"
+	"github.com/hallmark-dev/hallmark/internal/toolcache"
 )
-
-// ChainsController is Tekton Chains' controller, built once into the tool
-// cache (scripts/install-deps.sh) so that tests can run it beside the
-// factory on one apiserver. Chains needs other versions of Tekton and
-// Sigstore than Hallmark's module, so it is built in a throwaway module
-// of its own.
-var ChainsController = sandbox.ModuleBuild{
-	Name: "tekton-chains", Module: "github.com/tektoncd/chains", Version: "v0.26.3",
-	Packages: []string{"github.com/tektoncd/chains/cmd/controller"},
-}
 
 // ChainsNamespace is the namespace Chains' controller reads its
 // configuration from (its SYSTEM_NAMESPACE).
@@ -50,12 +40,12 @@ func (a *API) StartChains(tb testing.TB, config map[string]string, namespaces ..
 	if testing.Short() {
 		tb.Skip("needs Tekton Chains' controller; runs without -short")
 	}
-	cache, err := sandbox.DefaultCacheDir()
+	cache, err := toolcache.DefaultDir()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if !ChainsController.Installed(cache) {
-		tb.Fatalf("Tekton Chains %s is not in %s: run scripts/install-deps.sh", ChainsController.Version, cache)
+	if !toolcache.ChainsController.Installed(cache) {
+		tb.Fatalf("Tekton Chains %s is not in %s: run scripts/install-deps.sh", toolcache.ChainsController.Version, cache)
 	}
 	_ = a.Client.Create(tb.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ChainsNamespace}})
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ChainsNamespace, Name: "chains-config"}, Data: config}
@@ -71,7 +61,7 @@ func (a *API) StartChains(tb testing.TB, config map[string]string, namespaces ..
 	}
 	defer log.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, ChainsController.Path(cache, "controller"),
+	cmd := exec.CommandContext(ctx, toolcache.ChainsController.Path(cache, "controller"),
 		"--kubeconfig="+kubeconfig, "--namespace="+strings.Join(namespaces, ","))
 	cmd.Env = append(os.Environ(),
 		"SYSTEM_NAMESPACE="+ChainsNamespace,

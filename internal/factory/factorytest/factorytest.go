@@ -23,7 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/hallmark-dev/hallmark/internal/factory"
-	"github.com/hallmark-dev/hallmark/internal/sandbox"
+	"github.com/hallmark-dev/hallmark/internal/toolcache"
 )
 
 // TektonVersion is the release whose CRDs are installed.
@@ -46,12 +46,12 @@ func Assets(tb testing.TB) string {
 	if testing.Short() {
 		tb.Skip("needs kube-apiserver and etcd; runs without -short")
 	}
-	cache, err := sandbox.DefaultCacheDir()
+	cache, err := toolcache.DefaultDir()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if !sandbox.KubeAPIServer.Installed(cache) {
-		tb.Fatalf("kube-apiserver %s is not in %s: run scripts/install-deps.sh", sandbox.KubeAPIServer.Version, cache)
+	if !toolcache.KubeAPIServer.Installed(cache) {
+		tb.Fatalf("kube-apiserver %s is not in %s: run scripts/install-deps.sh", toolcache.KubeAPIServer.Version, cache)
 	}
 	etcd, err := exec.LookPath("etcd")
 	if err != nil {
@@ -59,7 +59,7 @@ func Assets(tb testing.TB) string {
 	}
 	dir := tb.TempDir()
 	links := map[string]string{
-		"kube-apiserver": sandbox.KubeAPIServer.Path(cache, "kube-apiserver"),
+		"kube-apiserver": toolcache.KubeAPIServer.Path(cache, "kube-apiserver"),
 		"etcd":           etcd,
 	}
 	if kubectl, err := exec.LookPath("kubectl"); err == nil {

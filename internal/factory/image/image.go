@@ -20,11 +20,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/hallmark-dev/hallmark/internal/sandbox"
+	"github.com/hallmark-dev/hallmark/internal/toolcache"
 )
 
 // Ko is the image builder, built into the tool cache once.
-var Ko = sandbox.Tool{Name: "ko", Version: "v0.19.1", Package: "github.com/google/ko", Binary: "ko"}
+var Ko = toolcache.Tool{Name: "ko", Version: "v0.19.1", Package: "github.com/google/ko", Binary: "ko"}
 
 // Component is one of Hallmark's controllers that ships as an image: its
 // main package, the name its manifests give the image, and the
@@ -96,7 +96,7 @@ func Build(ctx context.Context, o Options) (name.Digest, error) {
 		return name.Digest{}, fmt.Errorf("image: repository %q: %w", o.Repository, err)
 	}
 	if o.Ko == "" {
-		cache, err := sandbox.DefaultCacheDir()
+		cache, err := toolcache.DefaultDir()
 		if err != nil {
 			return name.Digest{}, err
 		}

@@ -17,7 +17,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/factory/image"
 	"github.com/hallmark-dev/hallmark/internal/oci/ocitest"
-	"github.com/hallmark-dev/hallmark/internal/sandbox"
+	"github.com/hallmark-dev/hallmark/internal/toolcache"
 )
 
 func ko(t *testing.T) string {
@@ -25,7 +25,7 @@ func ko(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("builds the controller's image with ko; runs without -short")
 	}
-	cache, err := sandbox.DefaultCacheDir()
+	cache, err := toolcache.DefaultDir()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,9 +15,8 @@ import (
 	"os/signal"
 	"slices"
 
-	"github.com/hallmark-dev/hallmark/internal/factory/factorytest"
 	"github.com/hallmark-dev/hallmark/internal/factory/image"
-	"github.com/hallmark-dev/hallmark/internal/sandbox"
+	"github.com/hallmark-dev/hallmark/internal/toolcache"
 )
 
 type tool interface {
@@ -27,18 +26,18 @@ type tool interface {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	cache, err := sandbox.DefaultCacheDir()
+	cache, err := toolcache.DefaultDir()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testtools:", err)
 		os.Exit(1)
 	}
-	tools := map[string]tool{"ko": image.Ko, factorytest.ChainsController.Name: factorytest.ChainsController}
+	tools := map[string]tool{"ko": image.Ko, toolcache.ChainsController.Name: toolcache.ChainsController}
 	order := []string{}
-	for _, b := range sandbox.FactoryTools {
+	for _, b := range toolcache.FactoryTools {
 		tools[b.Name] = b
 		order = append(order, b.Name)
 	}
-	order = append(order, factorytest.ChainsController.Name, "ko")
+	order = append(order, toolcache.ChainsController.Name, "ko")
 	if len(os.Args) > 1 {
 		order = os.Args[1:]
 	}

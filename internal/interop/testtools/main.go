@@ -12,7 +12,7 @@ import (
 	"os"
 	"os/signal"
 
-	"github.com/hallmark-dev/hallmark/internal/sandbox"
+	"github.com/hallmark-dev/hallmark/internal/toolcache"
 )
 
 func main() {
@@ -25,25 +25,25 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	cache, err := sandbox.DefaultCacheDir()
+	cache, err := toolcache.DefaultDir()
 	if err != nil {
 		return err
 	}
-	for _, t := range sandbox.InteropTools {
+	for _, t := range toolcache.InteropTools {
 		bin, err := t.Ensure(ctx, cache, os.Stderr)
 		if err != nil {
 			return err
 		}
 		fmt.Println(bin)
 	}
-	for _, b := range sandbox.InteropModuleBuilds {
+	for _, b := range toolcache.InteropModuleBuilds {
 		dir, err := b.Ensure(ctx, cache, os.Stderr)
 		if err != nil {
 			return err
 		}
 		fmt.Println(dir)
 	}
-	script, err := sandbox.SigstoreJS.Ensure(ctx, cache, os.Stderr)
+	script, err := toolcache.SigstoreJS.Ensure(ctx, cache, os.Stderr)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@
 // Main also stops the sandbox sandboxtest shares. Without Main, each Start
 // gets its own log, stopped in t.Cleanup.
 //
-// The servers are built once into the tool cache (sandbox.RekorV1Tools,
+// The servers are built once into the tool cache (toolcache.RekorV1Tools,
 // `go run ./internal/rekorv1/testtools`); MariaDB comes from Debian's
 // mariadb-server (scripts/install-deps.sh).
 package rekorv1test
@@ -41,8 +41,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hallmark-dev/hallmark/internal/sandbox"
 	"github.com/hallmark-dev/hallmark/internal/sandbox/sandboxtest"
+	"github.com/hallmark-dev/hallmark/internal/toolcache"
+	"github.com/hallmark-dev/hallmark/internal/toolcache/toolcachetest"
 )
 
 // Log is a running Rekor v1 log.
@@ -91,8 +92,8 @@ func Start(tb testing.TB) *Log {
 		return shared
 	}
 	bins := map[string]string{}
-	for _, t := range sandbox.RekorV1Tools {
-		bins[t.Binary] = sandboxtest.Tool(tb, t)
+	for _, t := range toolcache.RekorV1Tools {
+		bins[t.Binary] = toolcachetest.Tool(tb, t)
 	}
 	began := time.Now()
 	l, err := start(bins)
@@ -271,16 +272,16 @@ func trillianSchema() ([]byte, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	cmd := exec.Command("go", "mod", "download", "-json", sandbox.TrillianModule+"@"+sandbox.TrillianVersion)
+	cmd := exec.Command("go", "mod", "download", "-json", toolcache.TrillianModule+"@"+toolcache.TrillianVersion)
 	cmd.Dir = tmp
 	cmd.Env = append(os.Environ(), "GOFLAGS=", "GOTOOLCHAIN=local")
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("locating Trillian %s's schema: go mod download: %v", sandbox.TrillianVersion, err)
+		return nil, fmt.Errorf("locating Trillian %s's schema: go mod download: %v", toolcache.TrillianVersion, err)
 	}
 	var info struct{ Dir string }
 	if err := json.Unmarshal(out, &info); err != nil || info.Dir == "" {
-		return nil, fmt.Errorf("locating Trillian %s's schema: %v", sandbox.TrillianVersion, err)
+		return nil, fmt.Errorf("locating Trillian %s's schema: %v", toolcache.TrillianVersion, err)
 	}
 	return os.ReadFile(filepath.Join(info.Dir, "storage", "mysql", "schema", "storage.sql"))
 }

@@ -12,18 +12,18 @@ import (
 	"os"
 	"os/signal"
 
-	"github.com/hallmark-dev/hallmark/internal/sandbox"
+	"github.com/hallmark-dev/hallmark/internal/toolcache"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	cache, err := sandbox.DefaultCacheDir()
+	cache, err := toolcache.DefaultDir()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testtools:", err)
 		os.Exit(1)
 	}
-	for _, t := range sandbox.RekorV1Tools {
+	for _, t := range toolcache.RekorV1Tools {
 		bin, err := t.Ensure(ctx, cache, os.Stderr)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "testtools:", err)

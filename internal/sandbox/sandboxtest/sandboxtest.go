@@ -20,7 +20,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,6 +27,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 
 	"github.com/hallmark-dev/hallmark/internal/sandbox"
+	"github.com/hallmark-dev/hallmark/internal/toolcache/toolcachetest"
 )
 
 var (
@@ -114,7 +114,7 @@ func Options(tb testing.TB) sandbox.Options {
 	tb.Helper()
 	return sandbox.Options{
 		IssuerCommand: []string{Binary(tb), "sandbox", "serve-issuer"},
-		Progress:      tbWriter{tb},
+		Progress:      toolcachetest.Log(tb),
 		StartTimeout:  2 * time.Minute,
 	}
 }
@@ -139,30 +139,6 @@ func Binary(tb testing.TB) string {
 		tb.Fatal(binErr)
 	}
 	return binPath
-}
-
-// Tool returns the path of an external tool (cosign, say), installed into
-// the shared cache on first use.
-func Tool(tb testing.TB, t sandbox.Tool) string {
-	tb.Helper()
-	cache, err := sandbox.DefaultCacheDir()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	bin, err := t.Ensure(ctx, cache, tbWriter{tb})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return bin
-}
-
-type tbWriter struct{ tb testing.TB }
-
-func (w tbWriter) Write(p []byte) (int, error) {
-	w.tb.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 // LeafCert returns the signing certificate of b, failing the test if b

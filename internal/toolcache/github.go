@@ -1,4 +1,4 @@
-package sandbox
+package toolcache
 
 // Tools that prove the GitHub mode: a local workflow runner and the workflow
 // linter, at versions that build on this project's Go toolchain.

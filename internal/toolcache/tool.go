@@ -1,8 +1,7 @@
-package sandbox
+package toolcache
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +13,8 @@ import (
 	"time"
 )
 
-// Tool is a server the sandbox installs with `go install` and runs.
+// Tool is a program installed with `go install` (or built from a small
+// main package in a throwaway module) into the cache.
 type Tool struct {
 	Name    string // folder and log name
 	Version string
@@ -30,26 +30,9 @@ type Tool struct {
 	Tags string
 }
 
-// The servers the sandbox runs, at the versions that build together on this
-// project's Go toolchain.
-var (
-	Fulcio = Tool{Name: "fulcio", Version: "v1.8.8", Package: "github.com/sigstore/fulcio", Binary: "fulcio"}
-	Rekor  = Tool{Name: "rekor-tiles", Version: "v2.3.0", Package: "github.com/sigstore/rekor-tiles/v2/cmd/rekor-server/posix", Binary: "posix"}
-	TSA    = Tool{Name: "timestamp-authority", Version: "v2.1.3", Package: "github.com/sigstore/timestamp-authority/v2", Binary: "timestamp-server", Main: tsaMain, Flavor: "hallmark1"}
-	Cosign = Tool{Name: "cosign", Version: "v2.6.5", Package: "github.com/sigstore/cosign/v2/cmd/cosign", Binary: "cosign"}
-)
-
-// tsaMain runs the timestamp authority's own server package; see the file.
-//
-//go:embed tsamain/main.go.txt
-var tsaMain string
-
-// ServerTools are the tools Up needs.
-var ServerTools = []Tool{Fulcio, Rekor, TSA}
-
-// DefaultCacheDir is where tools are installed: $HOME/.cache/hallmark/tools
+// DefaultDir is where tools are installed: $HOME/.cache/hallmark/tools
 // (the user cache folder), or $HALLMARK_CACHE/tools when that is set.
-func DefaultCacheDir() (string, error) {
+func DefaultDir() (string, error) {
 	if d := os.Getenv("HALLMARK_CACHE"); d != "" {
 		return filepath.Join(d, "tools"), nil
 	}
@@ -78,39 +61,62 @@ func (t Tool) folder() string {
 // error.
 func (t Tool) Ensure(ctx context.Context, cacheDir string, progress io.Writer) (string, error) {
 	bin := t.Path(cacheDir)
-	if isExecutable(bin) {
-		return bin, nil
-	}
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		return "", fmt.Errorf("creating tool cache: %w", err)
-	}
-	unlock, err := lockFile(ctx, filepath.Join(cacheDir, t.folder()+".lock"))
+	err := install(ctx, installation{
+		cacheDir: cacheDir, folder: t.folder(), lock: t.folder() + ".lock", name: t.Name, version: t.Version, how: "once",
+		installed: func() bool { return isExecutable(bin) },
+		build:     func(dir string) error { return t.build(ctx, dir) },
+	}, progress)
 	if err != nil {
 		return "", err
+	}
+	return bin, nil
+}
+
+// installation is one program to put into the cache.
+type installation struct {
+	cacheDir, folder, lock string // the program's folder and lock file, in cacheDir
+	name, version, how     string // for progress and errors
+	installed              func() bool
+	build                  func(dir string) error // fills a fresh folder
+}
+
+// install builds in into a fresh folder of the cache and renames that to
+// in.folder, under the lock file in.lock, unless in.installed (asked again
+// once the lock is held, for installs that ran while it waited) holds.
+func install(ctx context.Context, in installation, progress io.Writer) error {
+	if in.installed() {
+		return nil
+	}
+	if err := os.MkdirAll(in.cacheDir, 0o755); err != nil {
+		return fmt.Errorf("creating tool cache: %w", err)
+	}
+	unlock, err := Lock(ctx, filepath.Join(in.cacheDir, in.lock))
+	if err != nil {
+		return err
 	}
 	defer unlock()
-	if isExecutable(bin) { // installed while we waited
-		return bin, nil
+	if in.installed() { // installed while we waited
+		return nil
 	}
-	fmt.Fprintf(progress, "installing %s %s (once; cached in %s)...\n", t.Name, t.Version, cacheDir)
+	fmt.Fprintf(progress, "installing %s %s (%s; cached in %s)...\n", in.name, in.version, in.how, in.cacheDir)
 	start := time.Now()
-	final := filepath.Dir(bin)
-	tmp, err := os.MkdirTemp(cacheDir, "."+t.Name+"-*")
+	tmp, err := os.MkdirTemp(in.cacheDir, "."+in.name+"-*")
 	if err != nil {
-		return "", fmt.Errorf("installing %s: %w", t.Name, err)
+		return fmt.Errorf("installing %s: %w", in.name, err)
 	}
 	defer os.RemoveAll(tmp)
-	if err := t.build(ctx, tmp); err != nil {
-		return "", err
+	if err := in.build(tmp); err != nil {
+		return err
 	}
+	final := filepath.Join(in.cacheDir, in.folder)
 	if err := os.RemoveAll(final); err != nil {
-		return "", err
+		return err
 	}
 	if err := os.Rename(tmp, final); err != nil {
-		return "", fmt.Errorf("installing %s: %w", t.Name, err)
+		return fmt.Errorf("installing %s: %w", in.name, err)
 	}
-	fmt.Fprintf(progress, "installed %s %s in %s\n", t.Name, t.Version, time.Since(start).Round(time.Second))
-	return bin, nil
+	fmt.Fprintf(progress, "installed %s %s in %s\n", in.name, in.version, time.Since(start).Round(time.Second))
+	return nil
 }
 
 // build installs t's binary into dir.
@@ -125,7 +131,7 @@ func (t Tool) build(ctx context.Context, dir string) error {
 			return fmt.Errorf("installing %s: the Go toolchain (go) is not on PATH; install Go 1.26 or put %s in place by hand", t.Name, filepath.Join(dir, t.Binary))
 		}
 		if err != nil {
-			return fmt.Errorf("installing %s %s: go %s: %w\n%s", t.Name, t.Version, strings.Join(args, " "), err, tail(out, 20))
+			return fmt.Errorf("installing %s %s: go %s: %w\n%s", t.Name, t.Version, strings.Join(args, " "), err, Tail(out, 20))
 		}
 		return nil
 	}
@@ -158,8 +164,9 @@ func isExecutable(path string) bool {
 	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }
 
-// lockFile takes an exclusive flock on path, polling so ctx can cancel.
-func lockFile(ctx context.Context, path string) (func(), error) {
+// Lock takes an exclusive flock on path, creating the file, polling so ctx
+// can cancel; the returned func releases it.
+func Lock(ctx context.Context, path string) (func(), error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("opening lock %s: %w", path, err)
@@ -182,8 +189,8 @@ func lockFile(ctx context.Context, path string) (func(), error) {
 	}
 }
 
-// tail returns the last n lines of out, indented, for error messages.
-func tail(out []byte, n int) string {
+// Tail returns the last n lines of out, indented, for error messages.
+func Tail(out []byte, n int) string {
 	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]

@@ -1,4 +1,4 @@
-package sandbox
+package toolcache
 
 import (
 	"context"
@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"time"
 )
 
 // sigstorejsFiles are sigstore-js's package.json and lock file, which pin
@@ -99,55 +98,38 @@ func (t NpmTool) Ensure(ctx context.Context, cacheDir string, progress io.Writer
 	if err != nil {
 		return "", err
 	}
-	if t.installed(cacheDir) {
-		return script, nil
-	}
-	folder := filepath.Base(filepath.Dir(script))
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		return "", fmt.Errorf("creating tool cache: %w", err)
-	}
-	unlock, err := lockFile(ctx, filepath.Join(cacheDir, t.Name+".lock"))
+	err = install(ctx, installation{
+		cacheDir: cacheDir, folder: filepath.Base(filepath.Dir(script)), lock: t.Name + ".lock", name: t.Name, version: t.Version, how: "once, with npm",
+		installed: func() bool { return t.installed(cacheDir) },
+		build:     func(dir string) error { return t.build(ctx, dir) },
+	}, progress)
 	if err != nil {
 		return "", err
 	}
-	defer unlock()
-	if t.installed(cacheDir) {
-		return script, nil
-	}
-	fmt.Fprintf(progress, "installing %s %s with npm (once; cached in %s)...\n", t.Name, t.Version, cacheDir)
-	start := time.Now()
-	tmp, err := os.MkdirTemp(cacheDir, "."+t.Name+"-*")
-	if err != nil {
-		return "", fmt.Errorf("installing %s: %w", t.Name, err)
-	}
-	defer os.RemoveAll(tmp)
+	return script, nil
+}
+
+// build writes t's files into dir and installs its packages there.
+func (t NpmTool) build(ctx context.Context, dir string) error {
 	files, err := t.files()
 	if err != nil {
-		return "", err
+		return err
 	}
 	for n, data := range files {
-		if err := os.WriteFile(filepath.Join(tmp, n), data, 0o644); err != nil {
-			return "", err
+		if err := os.WriteFile(filepath.Join(dir, n), data, 0o644); err != nil {
+			return err
 		}
 	}
 	// npm ci installs exactly what the lock file lists and runs no
 	// package's install scripts.
 	cmd := exec.CommandContext(ctx, "npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error")
-	cmd.Dir = tmp
+	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if errors.Is(err, exec.ErrNotFound) {
-		return "", fmt.Errorf("installing %s: npm is not on PATH; install Node.js 20 or newer with npm", t.Name)
+		return fmt.Errorf("installing %s: npm is not on PATH; install Node.js 20 or newer with npm", t.Name)
 	}
 	if err != nil {
-		return "", fmt.Errorf("installing %s %s: npm ci: %w\n%s", t.Name, t.Version, err, tail(out, 20))
+		return fmt.Errorf("installing %s %s: npm ci: %w\n%s", t.Name, t.Version, err, Tail(out, 20))
 	}
-	final := filepath.Join(cacheDir, folder)
-	if err := os.RemoveAll(final); err != nil {
-		return "", err
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		return "", fmt.Errorf("installing %s: %w", t.Name, err)
-	}
-	fmt.Fprintf(progress, "installed %s %s in %s\n", t.Name, t.Version, time.Since(start).Round(time.Second))
-	return script, nil
+	return nil
 }

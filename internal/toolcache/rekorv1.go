@@ -1,4 +1,4 @@
-package sandbox
+package toolcache
 
 // A Rekor v1 log for tests of verify-artifact --rekor-url: rekor-server on
 // Trillian (log server, log signer, createtree), at versions that build on

@@ -1,9 +1,9 @@
-package sandbox
+package toolcache
 
 // The Sigstore clients and registries the interop suite (internal/interop)
 // runs against what Hallmark writes and reads, at versions that build on
 // this project's Go toolchain and that the module proxy serves. cosign is
-// Cosign (tools.go).
+// Cosign (sigstore.go).
 var (
 	// Gh is the GitHub CLI, for `gh attestation verify`. Its module has no
 	// checksum in the checksum database this machine reaches, so it is a
@@ -19,7 +19,7 @@ var (
 	// use of its verify package.
 	SigstoreGoVerifier = Tool{Name: "sigstore-go-verification", Version: "v1.3.0", Package: "github.com/sigstore/sigstore-go/examples/sigstore-go-verification", Binary: "sigstore-go-verification"}
 	// SigstoreJS is sigstore-js, the npm package `sigstore`, installed
-	// with npm from the lock file in internal/interop/sigstorejs.
+	// with npm from the lock file in internal/toolcache/sigstorejs.
 	SigstoreJS = NpmTool{Name: "sigstore-js", Version: "5.0.1"}
 )
 

@@ -1,4 +1,4 @@
-package sandbox
+package toolcache
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"time"
 )
 
 // ModuleBuild is a set of binaries built from one module at one version in
@@ -35,45 +34,6 @@ type ModuleBuild struct {
 	LDFlags []string
 	Flavor  string
 }
-
-// Factory mode's test servers, at the versions that build on this project's
-// Go toolchain (see TESTBED.md).
-var (
-	SPIRE = ModuleBuild{
-		Name: "spire", Module: "github.com/spiffe/spire", Version: "v1.13.0",
-		Packages: []string{"github.com/spiffe/spire/cmd/spire-server", "github.com/spiffe/spire/cmd/spire-agent"},
-		CGO:      true,
-	}
-	// SPIREOIDCDiscovery is SPIRE's OIDC discovery provider: it serves the
-	// server's JWT signing keys at the jwt_issuer URL, so a relying party
-	// (Fulcio's spiffe issuer) can verify JWT-SVIDs. Its own build: adding
-	// it to SPIRE's would rebuild the server and agent on every machine
-	// that has them.
-	SPIREOIDCDiscovery = ModuleBuild{
-		Name: "spire-oidc-discovery-provider", Module: "github.com/spiffe/spire", Version: "v1.13.0",
-		Packages: []string{"github.com/spiffe/spire/support/oidc-discovery-provider"},
-		// Same flags as SPIRE's build, so the build cache it left is reused.
-		CGO: true,
-	}
-	KubeAPIServer = ModuleBuild{
-		Name: "kube-apiserver", Module: "k8s.io/kubernetes", Version: "v1.34.2",
-		Packages:       []string{"k8s.io/kubernetes/cmd/kube-apiserver"},
-		StagingVersion: "v0.34.2",
-		// Stamped as Kubernetes' release build stamps it, so /version
-		// answers v1.34.2: clients that check the server's version (Tekton
-		// Chains, through knative) refuse an unstamped one.
-		LDFlags: []string{
-			"-X k8s.io/component-base/version.gitVersion=v1.34.2",
-			"-X k8s.io/component-base/version.gitMajor=1",
-			"-X k8s.io/component-base/version.gitMinor=34",
-			"-X k8s.io/component-base/version.gitTreeState=clean",
-		},
-		Flavor: "stamped",
-	}
-)
-
-// FactoryTools are the module builds factory mode's tests need.
-var FactoryTools = []ModuleBuild{SPIRE, SPIREOIDCDiscovery, KubeAPIServer}
 
 func (b ModuleBuild) folder() string {
 	if b.Flavor != "" {
@@ -103,39 +63,15 @@ func (b ModuleBuild) Installed(cacheDir string) bool { return b.installed(cacheD
 // Ensure returns the folder of b's binaries, building them first if the
 // cache does not hold them. Concurrent callers wait for one build.
 func (b ModuleBuild) Ensure(ctx context.Context, cacheDir string, progress io.Writer) (string, error) {
-	if b.installed(cacheDir) {
-		return b.Dir(cacheDir), nil
-	}
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		return "", fmt.Errorf("creating tool cache: %w", err)
-	}
-	unlock, err := lockFile(ctx, filepath.Join(cacheDir, b.folder()+".lock"))
+	err := install(ctx, installation{
+		cacheDir: cacheDir, folder: b.folder(), lock: b.folder() + ".lock", name: b.Name, version: b.Version, how: "once, a few minutes",
+		installed: func() bool { return b.installed(cacheDir) },
+		build:     func(dir string) error { return b.build(ctx, dir) },
+	}, progress)
 	if err != nil {
 		return "", err
 	}
-	defer unlock()
-	if b.installed(cacheDir) {
-		return b.Dir(cacheDir), nil
-	}
-	fmt.Fprintf(progress, "installing %s %s (once, a few minutes; cached in %s)...\n", b.Name, b.Version, cacheDir)
-	start := time.Now()
-	tmp, err := os.MkdirTemp(cacheDir, "."+b.Name+"-*")
-	if err != nil {
-		return "", fmt.Errorf("installing %s: %w", b.Name, err)
-	}
-	defer os.RemoveAll(tmp)
-	if err := b.build(ctx, tmp); err != nil {
-		return "", err
-	}
-	final := b.Dir(cacheDir)
-	if err := os.RemoveAll(final); err != nil {
-		return "", err
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		return "", fmt.Errorf("installing %s: %w", b.Name, err)
-	}
-	fmt.Fprintf(progress, "installed %s %s in %s\n", b.Name, b.Version, time.Since(start).Round(time.Second))
-	return final, nil
+	return b.Dir(cacheDir), nil
 }
 
 var stagingReplace = regexp.MustCompile(`(?m)^\s*(k8s\.io/[A-Za-z0-9._-]+)\s*=>\s*\./staging/`)
@@ -159,7 +95,7 @@ func (b ModuleBuild) build(ctx context.Context, dir string) error {
 			return nil, fmt.Errorf("installing %s: the Go toolchain (go) is not on PATH", b.Name)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("installing %s %s: go %s: %w\n%s", b.Name, b.Version, strings.Join(args, " "), err, tail([]byte(stderr.String()), 20))
+			return nil, fmt.Errorf("installing %s %s: go %s: %w\n%s", b.Name, b.Version, strings.Join(args, " "), err, Tail([]byte(stderr.String()), 20))
 		}
 		return out, nil
 	}
