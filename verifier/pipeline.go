@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/verify"
@@ -59,6 +60,8 @@ type run struct {
 	c       *checker
 	b       *bundle.Bundle
 	digests []Digest
+	// entity is b as sigstore-go reads it, each part decoded once.
+	entity *onceBundle
 
 	payload  []byte
 	stamps   []Timestamp
@@ -129,8 +132,14 @@ func (r *run) checkInput() error {
 	if r.b == nil || r.b.Bundle == nil {
 		return fail(CheckInput, "a bundle", "nil", ErrMalformed)
 	}
-	env, err := r.b.Envelope()
-	if err != nil || env == nil || env.Envelope == nil {
+	r.entity = &onceBundle{Bundle: r.b}
+	var env *dsse.Envelope
+	if sc, err := r.entity.SignatureContent(); err == nil && sc != nil {
+		if ec := sc.EnvelopeContent(); ec != nil {
+			env = ec.RawEnvelope()
+		}
+	}
+	if env == nil {
 		return fail(CheckInput, "a DSSE envelope", "a message signature or none", ErrMalformed)
 	}
 	if n := len(env.Signatures); n != 1 {
@@ -180,7 +189,7 @@ func (r *run) checkSignature() error {
 		if len(r.b.GetVerificationMaterial().GetX509CertificateChain().GetCertificates()) > 1 {
 			sv = r.c.sigstoreChains
 		}
-		res, err := sv.Verify(r.b, verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithoutIdentitiesUnsafe()))
+		res, err := sv.Verify(r.entity, verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithoutIdentitiesUnsafe()))
 		if err != nil {
 			return r.c.classify(r.b, r.payload, err)
 		}
