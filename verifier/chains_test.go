@@ -18,7 +18,7 @@ type testCert struct {
 	key  *ecdsa.PrivateKey
 }
 
-func issue(t *testing.T, tmpl *x509.Certificate, parent *testCert) *testCert {
+func issue(t testing.TB, tmpl *x509.Certificate, parent *testCert) *testCert {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {

@@ -7,8 +7,10 @@ import (
 	"encoding/asn1"
 	"time"
 
+	"crypto/x509/pkix"
+	"math/big"
+
 	"github.com/digitorus/pkcs7"
-	"github.com/digitorus/timestamp"
 	"github.com/sigstore/sigstore-go/pkg/root"
 )
 
@@ -149,28 +151,43 @@ func (l *linkedTSA) Verify(signedTimestamp, signatureBytes []byte) (*root.Timest
 // verifyLinked is the fast path: the verified timestamp, or nil where the
 // authority's own Verify must decide.
 func (l *linkedTSA) verifyLinked(signedTimestamp, signatureBytes []byte) *root.Timestamp {
-	// ParseResponse verifies the signature if the response embeds
-	// certificates.
-	ts, err := timestamp.ParseResponse(signedTimestamp)
+	// timestamp.ParseResponse, with its one parse of the signed data
+	// (it parses it, and the library parses it again).
+	var resp tsResponse
+	if rest, err := asn1.Unmarshal(signedTimestamp, &resp); err != nil || len(rest) > 0 ||
+		resp.Status.Status > 0 || len(resp.TimeStampToken.Bytes) == 0 {
+		return nil
+	}
+	p7, err := pkcs7.Parse(resp.TimeStampToken.FullBytes)
 	if err != nil {
 		return nil
 	}
-	switch ts.HashAlgorithm {
-	case crypto.SHA256, crypto.SHA384, crypto.SHA512:
-	default:
-		return nil
-	}
-	p7, err := pkcs7.Parse(ts.RawToken)
-	if err != nil || len(p7.Certificates) != len(ts.Certificates) {
-		return nil
-	}
-	if len(p7.Certificates) == 0 {
-		// As the library does: the signer is the named certificate,
-		// and the signature is verified with it.
+	switch {
+	case p7.Certificates == nil:
+		// As the library does: the signer is the named certificate.
 		p7.Certificates = []*x509.Certificate{l.tsa.Leaf}
-		if err := p7.Verify(); err != nil {
-			return nil
-		}
+	case len(p7.Certificates) == 0:
+		return nil // the library finds no certificate for the signer
+	}
+	// Once: timestamp.Parse verifies a response that embeds
+	// certificates, and the library verifies it again, on the same bytes.
+	if err := p7.Verify(); err != nil {
+		return nil
+	}
+	var info tstInfo
+	if _, err := asn1.Unmarshal(p7.Content, &info); err != nil || len(info.MessageImprint.HashedMessage) == 0 {
+		return nil
+	}
+	var hash crypto.Hash
+	switch alg := info.MessageImprint.HashAlgorithm.Algorithm; {
+	case alg.Equal(oidSHA256):
+		hash = crypto.SHA256
+	case alg.Equal(oidSHA384):
+		hash = crypto.SHA384
+	case alg.Equal(oidSHA512):
+		hash = crypto.SHA512
+	default:
+		return nil // SHA-1 and unknown algorithms are refused
 	}
 	for _, c := range p7.Certificates {
 		if !l.own(c) {
@@ -180,21 +197,22 @@ func (l *linkedTSA) verifyLinked(signedTimestamp, signatureBytes []byte) *root.T
 	if signer := p7.GetOnlySigner(); signer == nil || !signer.Equal(l.tsa.Leaf) {
 		return nil
 	}
-	if ts.Time.IsZero() || !l.chainValidAt(ts.Time) {
+	at := info.Time
+	if at.IsZero() || !l.chainValidAt(at) {
 		return nil
 	}
-	h := ts.HashAlgorithm.New()
+	h := hash.New()
 	h.Write(signatureBytes)
-	if !bytes.Equal(h.Sum(nil), ts.HashedMessage) {
+	if !bytes.Equal(h.Sum(nil), info.MessageImprint.HashedMessage) {
 		return nil
 	}
-	if !l.tsa.ValidityPeriodStart.IsZero() && ts.Time.Before(l.tsa.ValidityPeriodStart) {
+	if !l.tsa.ValidityPeriodStart.IsZero() && at.Before(l.tsa.ValidityPeriodStart) {
 		return nil
 	}
-	if !l.tsa.ValidityPeriodEnd.IsZero() && ts.Time.After(l.tsa.ValidityPeriodEnd) {
+	if !l.tsa.ValidityPeriodEnd.IsZero() && at.After(l.tsa.ValidityPeriodEnd) {
 		return nil
 	}
-	return &root.Timestamp{Time: ts.Time, URI: l.tsa.URI}
+	return &root.Timestamp{Time: at, URI: l.tsa.URI}
 }
 
 // own reports whether c is one of the authority's certificates.
@@ -227,3 +245,42 @@ next:
 	}
 	return false
 }
+
+// The RFC 3161 structures as github.com/digitorus/timestamp (the version
+// go.mod pins) declares them for ParseResponse and Parse, so encoding/asn1
+// reads a response as it does. TestLinkedTSAMatchesTimestampingAuthority
+// and FuzzLinkedTSA compare the verdicts.
+type tsResponse struct {
+	Status struct {
+		Status       int
+		StatusString []string       `asn1:"optional,utf8"`
+		FailInfo     asn1.BitString `asn1:"optional"`
+	}
+	TimeStampToken asn1.RawValue `asn1:"optional"`
+}
+
+type tstInfo struct {
+	Version        int
+	Policy         asn1.ObjectIdentifier
+	MessageImprint struct {
+		HashAlgorithm pkix.AlgorithmIdentifier
+		HashedMessage []byte
+	}
+	SerialNumber *big.Int
+	Time         time.Time `asn1:"generalized"`
+	Accuracy     struct {
+		Seconds      int64 `asn1:"optional"`
+		Milliseconds int64 `asn1:"tag:0,optional"`
+		Microseconds int64 `asn1:"tag:1,optional"`
+	} `asn1:"optional"`
+	Ordering   bool             `asn1:"optional,default:false"`
+	Nonce      *big.Int         `asn1:"optional"`
+	TSA        asn1.RawValue    `asn1:"tag:0,optional"`
+	Extensions []pkix.Extension `asn1:"tag:1,optional"`
+}
+
+var (
+	oidSHA256 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
+	oidSHA384 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}
+	oidSHA512 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
+)

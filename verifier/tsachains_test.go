@@ -16,7 +16,7 @@ import (
 
 // tsaLeafTemplate is a timestamping certificate as RFC 3161 wants it: one
 // extended key usage, timestamping, marked critical.
-func tsaLeafTemplate(t *testing.T, from, to time.Time, critical bool) *x509.Certificate {
+func tsaLeafTemplate(t testing.TB, from, to time.Time, critical bool) *x509.Certificate {
 	t.Helper()
 	eku, err := asn1.Marshal([]asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 8}})
 	if err != nil {
@@ -119,6 +119,50 @@ func TestLinkedTSAMatchesTimestampingAuthority(t *testing.T) {
 			if newLinkedTSA(a) != nil {
 				t.Errorf("%s: linked", name)
 			}
+		}
+	})
+}
+
+// FuzzLinkedTSA: for any bytes offered as a timestamp response, the linked
+// authority's verdict, time and error are sigstore-go's.
+func FuzzLinkedTSA(f *testing.F) {
+	day := 24 * time.Hour
+	t0 := time.Now().UTC().Truncate(time.Second).Add(-20 * day)
+	tmpl := caTemplate("tsa root", t0, t0.Add(100*day), 1)
+	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping}
+	rootCA := issue(f, tmpl, nil)
+	leaf := issue(f, tsaLeafTemplate(f, t0.Add(10*day), t0.Add(50*day), true), rootCA)
+	tsa := &root.SigstoreTimestampingAuthority{Root: rootCA.cert, Leaf: leaf.cert, URI: "https://tsa.example"}
+	linked := newLinkedTSA(tsa)
+	if linked == nil {
+		f.Fatal("not linked")
+	}
+	signature := []byte("the signature timestamped")
+	for _, embed := range []bool{true, false} {
+		for _, hash := range []crypto.Hash{crypto.SHA256, crypto.SHA384} {
+			h := hash.New()
+			h.Write(signature)
+			ts := timestamp.Timestamp{
+				HashAlgorithm: hash, HashedMessage: h.Sum(nil), Time: t0.Add(20 * day),
+				SerialNumber: big.NewInt(7), Policy: asn1.ObjectIdentifier{1, 2, 3}, AddTSACertificate: embed,
+			}
+			resp, err := ts.CreateResponse(leaf.cert, leaf.key)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(resp)
+		}
+	}
+	f.Fuzz(func(t *testing.T, tsr []byte) {
+		want, wantErr := tsa.Verify(tsr, signature)
+		got, gotErr := linked.Verify(tsr, signature)
+		switch {
+		case (wantErr == nil) != (gotErr == nil):
+			t.Fatalf("sigstore-go says %v, the linked authority %v", wantErr, gotErr)
+		case wantErr != nil && wantErr.Error() != gotErr.Error():
+			t.Fatalf("sigstore-go refuses with %q, the linked authority with %q", wantErr, gotErr)
+		case wantErr == nil && (!want.Time.Equal(got.Time) || want.URI != got.URI):
+			t.Fatalf("sigstore-go verified %v, the linked authority %v", want, got)
 		}
 	})
 }
