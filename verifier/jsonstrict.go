@@ -97,7 +97,7 @@ func (p *strictParser) literal(word string) error {
 func (p *strictParser) object(depth int) (any, error) {
 	p.pos++ // {
 	obj := map[string]any{}
-	var folded map[string]string
+	var folded foldedKeys
 	p.space()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
 		p.pos++
@@ -115,14 +115,9 @@ func (p *strictParser) object(depth int) (any, error) {
 		if _, dup := obj[k]; dup {
 			return nil, fmt.Errorf("key %q given twice", k)
 		}
-		f := foldKey(k)
-		if folded == nil {
-			folded = map[string]string{}
-		}
-		if other, dup := folded[f]; dup {
+		if other, dup := folded.add(k); dup {
 			return nil, fmt.Errorf("keys %q and %q differ only by case", other, k)
 		}
-		folded[f] = k
 		p.space()
 		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
 			return nil, p.errorf("want ':' after an object key")
@@ -314,4 +309,42 @@ func (p *strictParser) number() (any, error) {
 		}
 	}
 	return json.Number(p.data[start:p.pos]), nil
+}
+
+// foldedKeys are an object's keys by foldKey, to find two that differ only
+// by case: a list while the object is small (most are), a map beyond.
+type foldedKeys struct {
+	list []foldedKey
+	m    map[string]string
+}
+
+type foldedKey struct{ folded, key string }
+
+// add records key and returns the key recorded before it that folds alike,
+// if any.
+func (f *foldedKeys) add(key string) (string, bool) {
+	fk := foldKey(key)
+	if f.m != nil {
+		if other, dup := f.m[fk]; dup {
+			return other, true
+		}
+		f.m[fk] = key
+		return "", false
+	}
+	for _, e := range f.list {
+		if e.folded == fk {
+			return e.key, true
+		}
+	}
+	if len(f.list) < 16 {
+		f.list = append(f.list, foldedKey{fk, key})
+		return "", false
+	}
+	f.m = make(map[string]string, 2*len(f.list))
+	for _, e := range f.list {
+		f.m[e.folded] = e.key
+	}
+	f.m[fk] = key
+	f.list = nil
+	return "", false
 }
