@@ -312,39 +312,51 @@ func (p *strictParser) number() (any, error) {
 }
 
 // foldedKeys are an object's keys by foldKey, to find two that differ only
-// by case: a list while the object is small (most are), a map beyond.
+// by case: a list while the object is small (most are), compared without
+// folding where both keys are ASCII, a map beyond.
 type foldedKeys struct {
-	list []foldedKey
+	list []listedKey
 	m    map[string]string
 }
 
-type foldedKey struct{ folded, key string }
+type listedKey struct {
+	key   string
+	ascii bool
+}
 
 // add records key and returns the key recorded before it that folds alike,
 // if any.
 func (f *foldedKeys) add(key string) (string, bool) {
-	fk := foldKey(key)
 	if f.m != nil {
+		fk := foldKey(key)
 		if other, dup := f.m[fk]; dup {
 			return other, true
 		}
 		f.m[fk] = key
 		return "", false
 	}
+	ascii := isASCII(key)
 	for _, e := range f.list {
-		if e.folded == fk {
+		var same bool
+		if e.ascii && ascii {
+			// ASCII keys fold to their upper case (see foldKey).
+			same = strings.EqualFold(e.key, key)
+		} else {
+			same = foldKey(e.key) == foldKey(key)
+		}
+		if same {
 			return e.key, true
 		}
 	}
 	if len(f.list) < 16 {
-		f.list = append(f.list, foldedKey{fk, key})
+		f.list = append(f.list, listedKey{key, ascii})
 		return "", false
 	}
 	f.m = make(map[string]string, 2*len(f.list))
 	for _, e := range f.list {
-		f.m[e.folded] = e.key
+		f.m[foldKey(e.key)] = e.key
 	}
-	f.m[fk] = key
+	f.m[foldKey(key)] = key
 	f.list = nil
 	return "", false
 }

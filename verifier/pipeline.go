@@ -1,6 +1,7 @@
 package verifier
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
@@ -148,9 +149,12 @@ func (r *run) checkInput() error {
 	if env.PayloadType != PayloadTypeInToto {
 		return fail(CheckInput, "payloadType "+PayloadTypeInToto, env.PayloadType, ErrMalformed)
 	}
-	payload, err := env.DecodeB64Payload()
-	if err != nil {
-		return fail(CheckInput, "a base64 payload", "undecodable", ErrMalformed)
+	// The payload as the bundle holds it, not decoded back from the
+	// base64 the envelope was just given (the same bytes); a copy, since
+	// Result.Payload hands it to the caller.
+	payload := bytes.Clone(r.b.GetDsseEnvelope().GetPayload())
+	if payload == nil {
+		payload = []byte{}
 	}
 	if len(r.digests) == 0 {
 		return fail(CheckInput, "at least one artifact digest", "none", ErrMalformed)

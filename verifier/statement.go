@@ -379,14 +379,7 @@ func checkDigestSet(path string, d map[string]string) error {
 // included: it folds ſ to s and the Kelvin sign to k) would confuse map to
 // one string.
 func foldKey(k string) string {
-	ascii := true
-	for i := 0; i < len(k); i++ {
-		if k[i] >= utf8.RuneSelf {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
+	if isASCII(k) {
 		// An ASCII letter's orbit is itself, its other case and at most
 		// one non-ASCII rune (K's Kelvin sign, S's long s): its smallest
 		// is the upper case. Other ASCII runes fold to themselves.
@@ -403,6 +396,16 @@ func foldKey(k string) string {
 		b.WriteRune(min)
 	}
 	return b.String()
+}
+
+// isASCII reports whether s is ASCII alone.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // builderID returns the provenance's builder.id.
