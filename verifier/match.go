@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"regexp/syntax"
 	"strings"
+	"sync"
 
 	"golang.org/x/mod/semver"
 )
@@ -235,9 +236,9 @@ func MatchLoose(expected string) BuilderMatcher {
 
 // releaseTagRE matches refs/tags/vX.Y.Z without pre-release or build
 // suffix and without leading zeros.
-var releaseTagRE = regexp.MustCompile(`^` + releaseTag + `$`)
+var releaseTagRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + releaseTag + `$`) })
 
-func isReleaseTag(ref string) bool { return releaseTagRE.MatchString(ref) }
+func isReleaseTag(ref string) bool { return releaseTagRE().MatchString(ref) }
 
 // matchVersionedTag reports whether tag matches the semantic version prefix
 // expected as slsa-verifier's --source-versioned-tag does: the major must be
