@@ -67,7 +67,7 @@ func TestLinkedTSAMatchesTimestampingAuthority(t *testing.T) {
 			HashAlgorithm: crypto.SHA256, HashedMessage: h[:], Time: at,
 			SerialNumber: big.NewInt(1), Policy: asn1.ObjectIdentifier{1, 2, 3}, AddTSACertificate: embed,
 		}
-		resp, err := ts.CreateResponse(by.cert, by.key)
+		resp, err := ts.CreateResponseWithOpts(by.cert, by.key, crypto.SHA256)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -146,7 +146,7 @@ func FuzzLinkedTSA(f *testing.F) {
 				HashAlgorithm: hash, HashedMessage: h.Sum(nil), Time: t0.Add(20 * day),
 				SerialNumber: big.NewInt(7), Policy: asn1.ObjectIdentifier{1, 2, 3}, AddTSACertificate: embed,
 			}
-			resp, err := ts.CreateResponse(leaf.cert, leaf.key)
+			resp, err := ts.CreateResponseWithOpts(leaf.cert, leaf.key, crypto.SHA256)
 			if err != nil {
 				f.Fatal(err)
 			}
