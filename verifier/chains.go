@@ -2,6 +2,7 @@ package verifier
 
 import (
 	"crypto/x509"
+	"encoding/asn1"
 	"errors"
 	"time"
 
@@ -15,24 +16,37 @@ import (
 // when the verifier is made, and then verifies each leaf against the
 // intermediates it already trusts. It is a local wrapper around
 // root.FulcioCertificateAuthority.Verify, which it must match: the same
-// validity windows, key usage and chain; a CA whose root constrains the
-// path below it (a path length or name constraints) is left to sigstore-go
-// as it is, and so is a bundle that brings intermediates of its own (see
-// checker.sigstoreChains): sigstore-go adds those only to its own CA type.
+// validity windows, key usage, path rules and chain. Where the split chain
+// could decide otherwise than the whole one (a root that constrains the
+// path below it by path length, names or policies; an intermediate that is
+// not a CA or maps policies; a leaf with policy constraints) the CA is left
+// to sigstore-go as it is, and a leaf the linked intermediates do not
+// verify is verified again by sigstore-go's CA, so the linked CA never
+// refuses what sigstore-go accepts. A bundle that brings intermediates of
+// its own is left to sigstore-go too (see checker.sigstoreChains):
+// sigstore-go adds those only to its own CA type. The timestamping
+// authorities are linked the same way, in tsachains.go.
 
 // linkedTrustedMaterial is trusted material whose Fulcio CAs verify leaves
-// against pre-verified intermediates.
+// against pre-verified intermediates, and whose timestamping authorities
+// reuse their signing certificate's pre-verified chains.
 type linkedTrustedMaterial struct {
 	root.TrustedMaterial
-	cas []root.CertificateAuthority
+	cas  []root.CertificateAuthority
+	tsas []root.TimestampingAuthority
 }
 
 func (m *linkedTrustedMaterial) FulcioCertificateAuthorities() []root.CertificateAuthority {
 	return m.cas
 }
 
+func (m *linkedTrustedMaterial) TimestampingAuthorities() []root.TimestampingAuthority {
+	return m.tsas
+}
+
 // linkChains wraps trusted so its Fulcio CAs verify only the leaf's link
-// per bundle. CAs it cannot link safely are kept as they are.
+// per bundle, and its timestamping authorities no link at all. Authorities
+// it cannot link safely are kept as they are.
 func linkChains(trusted root.TrustedMaterial) root.TrustedMaterial {
 	var cas []root.CertificateAuthority
 	changed := false
@@ -44,10 +58,42 @@ func linkChains(trusted root.TrustedMaterial) root.TrustedMaterial {
 		}
 		cas = append(cas, ca)
 	}
+	var tsas []root.TimestampingAuthority
+	for _, tsa := range trusted.TimestampingAuthorities() {
+		if l := newLinkedTSA(tsa); l != nil {
+			tsas = append(tsas, l)
+			changed = true
+			continue
+		}
+		tsas = append(tsas, tsa)
+	}
 	if !changed {
 		return trusted
 	}
-	return &linkedTrustedMaterial{TrustedMaterial: trusted, cas: cas}
+	return &linkedTrustedMaterial{TrustedMaterial: trusted, cas: cas, tsas: tsas}
+}
+
+// oidNameConstraints is the X.509 name constraints extension.
+var oidNameConstraints = asn1.ObjectIdentifier{2, 5, 29, 30}
+
+// constrainsNames reports whether c carries a name constraints extension,
+// whatever its content (crypto/x509 applies it along the chain).
+func constrainsNames(c *x509.Certificate) bool {
+	for _, e := range c.Extensions {
+		if e.Id.Equal(oidNameConstraints) {
+			return true
+		}
+	}
+	return false
+}
+
+// constrainsPolicies reports whether c carries policy constraints or
+// policy mappings: crypto/x509's policy checks read them along the whole
+// chain, so a chain verified in two pieces could be judged otherwise.
+func constrainsPolicies(c *x509.Certificate) bool {
+	return c.RequireExplicitPolicy > 0 || c.RequireExplicitPolicyZero ||
+		c.InhibitPolicyMapping > 0 || c.InhibitPolicyMappingZero ||
+		c.InhibitAnyPolicy > 0 || c.InhibitAnyPolicyZero || len(c.PolicyMappings) > 0
 }
 
 // linkedCA is a Fulcio CA whose intermediates were verified against its
@@ -68,9 +114,17 @@ func newLinkedCA(ca root.CertificateAuthority) *linkedCA {
 	if r.MaxPathLen == 0 {
 		return nil // the root allows no CA below it: verify whole chains
 	}
-	if len(r.PermittedDNSDomains)+len(r.ExcludedDNSDomains)+len(r.PermittedIPRanges)+len(r.ExcludedIPRanges)+
-		len(r.PermittedEmailAddresses)+len(r.ExcludedEmailAddresses)+len(r.PermittedURIDomains)+len(r.ExcludedURIDomains) > 0 {
+	if constrainsNames(r) || constrainsPolicies(r) ||
+		len(r.PermittedDNSDomains)+len(r.ExcludedDNSDomains)+len(r.PermittedIPRanges)+len(r.ExcludedIPRanges)+
+			len(r.PermittedEmailAddresses)+len(r.ExcludedEmailAddresses)+len(r.PermittedURIDomains)+len(r.ExcludedURIDomains) > 0 {
 		return nil
+	}
+	for _, i := range fca.Intermediates {
+		// In a whole chain an intermediate must be a CA and its policy
+		// mappings count; as a trust anchor neither is checked.
+		if !i.BasicConstraintsValid || !i.IsCA || constrainsPolicies(i) {
+			return nil
+		}
 	}
 	roots, inter := x509.NewCertPool(), x509.NewCertPool()
 	roots.AddCert(r)
@@ -103,8 +157,21 @@ func newLinkedCA(ca root.CertificateAuthority) *linkedCA {
 // Verify checks cert as root.FulcioCertificateAuthority.Verify does, at the
 // observer timestamp: the CA's validity period, and a chain whose every
 // certificate is valid at that time; the intermediates' signatures by the
-// root were checked once in newLinkedCA.
+// root were checked once in newLinkedCA. A leaf with policy constraints,
+// or one the linked intermediates do not verify, is verified by
+// sigstore-go's CA as it is.
 func (l *linkedCA) Verify(cert *x509.Certificate, at time.Time) ([][]*x509.Certificate, error) {
+	if constrainsPolicies(cert) {
+		return l.ca.Verify(cert, at)
+	}
+	chains, err := l.verifyLinked(cert, at)
+	if err != nil {
+		return l.ca.Verify(cert, at)
+	}
+	return chains, nil
+}
+
+func (l *linkedCA) verifyLinked(cert *x509.Certificate, at time.Time) ([][]*x509.Certificate, error) {
 	ca := l.ca
 	if !ca.ValidityPeriodStart.IsZero() && at.Before(ca.ValidityPeriodStart) {
 		return nil, errors.New("certificate is not valid yet")

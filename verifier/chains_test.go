@@ -18,7 +18,7 @@ type testCert struct {
 	key  *ecdsa.PrivateKey
 }
 
-func issue(t *testing.T, tmpl *x509.Certificate, parent *testCert) *testCert {
+func issue(t testing.TB, tmpl *x509.Certificate, parent *testCert) *testCert {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -66,6 +66,14 @@ func TestLinkedCAMatchesFulcioCA(t *testing.T) {
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
 	}, otherRoot)
 
+	byRoot := issue(t, &x509.Certificate{
+		NotBefore: t0.Add(30 * 24 * time.Hour), NotAfter: t0.Add(30*24*time.Hour + 10*time.Minute),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+	}, rootCA)
+	// crypto/x509 parses policy constraints but does not write them.
+	constrained := *leaf.cert
+	constrained.RequireExplicitPolicyZero = true
+
 	fca := &root.FulcioCertificateAuthority{Root: rootCA.cert, Intermediates: []*x509.Certificate{inter.cert}}
 	linked := newLinkedCA(fca)
 	if linked == nil {
@@ -81,6 +89,8 @@ func TestLinkedCAMatchesFulcioCA(t *testing.T) {
 		{"leaf after it expired", leaf.cert, signed.Add(time.Hour)},
 		{"leaf before it was valid", leaf.cert, signed.Add(-time.Hour)},
 		{"another CA's leaf", stranger.cert, signed},
+		{"leaf the root signed itself", byRoot.cert, signed},
+		{"leaf requiring an explicit policy", &constrained, signed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, want := fca.Verify(tc.cert, tc.at)
@@ -107,8 +117,30 @@ func TestLinkedCAMatchesFulcioCA(t *testing.T) {
 		if newLinkedCA(&root.FulcioCertificateAuthority{Root: rootCA.cert, Intermediates: []*x509.Certificate{stranger.cert}}) != nil {
 			t.Error("an intermediate the root did not sign was linked")
 		}
+		notCA := issue(t, &x509.Certificate{
+			Subject: pkix.Name{CommonName: "not a CA"}, NotBefore: t0, NotAfter: t0.Add(50 * 24 * time.Hour),
+			KeyUsage: x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+		}, rootCA)
+		if newLinkedCA(&root.FulcioCertificateAuthority{Root: rootCA.cert, Intermediates: []*x509.Certificate{notCA.cert}}) != nil {
+			t.Error("an intermediate that is no CA was linked")
+		}
+		// crypto/x509 parses policy mappings but does not write them.
+		mapping := *issue(t, caTemplate("mapping intermediate", t0, t0.Add(50*24*time.Hour), 0), rootCA).cert
+		mapping.PolicyMappings = []x509.PolicyMapping{{IssuerDomainPolicy: mustOID(t, "1.2.3"), SubjectDomainPolicy: mustOID(t, "1.2.4")}}
+		if newLinkedCA(&root.FulcioCertificateAuthority{Root: rootCA.cert, Intermediates: []*x509.Certificate{&mapping}}) != nil {
+			t.Error("an intermediate mapping policies was linked")
+		}
 		if newLinkedCA(&root.FulcioCertificateAuthority{Root: rootCA.cert}) != nil {
 			t.Error("a CA without intermediates was linked")
 		}
 	})
+}
+
+func mustOID(t *testing.T, s string) x509.OID {
+	t.Helper()
+	oid, err := x509.ParseOID(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return oid
 }

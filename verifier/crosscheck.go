@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // The cross-checks below compare every provenance claim that an attacker
@@ -177,7 +178,7 @@ func runnerBuilderID(env string) string {
 // be at a release tag too), and every GitHub fact the delegator recorded
 // must be the certificate's.
 func crossCheckDelegator(p *predicateV1, c *certFields) (map[string]bool, error) {
-	if !delegatorRE.MatchString(c.BuildSignerURI) {
+	if !delegatorRE().MatchString(c.BuildSignerURI) {
 		return nil, mismatch("signer of buildType "+BuildTypeDelegator, "an slsa-github-generator delegator at a release tag", c.BuildSignerURI)
 	}
 	trw, ref, ok := strings.Cut(p.RunDetails.Builder.ID, "@")
@@ -198,7 +199,9 @@ func crossCheckDelegator(p *predicateV1, c *certFields) (map[string]bool, error)
 	return map[string]bool{"inputs": true, "vars": true}, nil
 }
 
-var delegatorRE = regexp.MustCompile(`^` + delegatorWorkflows + `$`)
+// delegatorRE is compiled on first use: a process that verifies nothing
+// (hallmark version) does not pay for it.
+var delegatorRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + delegatorWorkflows + `$`) })
 
 // checkUpperGitHubEnv compares the GITHUB_* variables a builder recorded
 // with the certificate.

@@ -22,6 +22,7 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Cloud Build's identifiers.
@@ -97,7 +98,7 @@ type gcbKey struct {
 	predicateType string
 }
 
-var gcbRegion = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+var gcbRegion = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`) })
 
 // LoadGCBKeys reads Cloud Build attestor public keys (PEM, ECDSA P-256),
 // given by file name as slsa-verifier v2.7.1 ships them in
@@ -133,7 +134,7 @@ func LoadGCBKeys(files map[string][]byte) (*GCBKeys, error) {
 			id, key.pae = gcbGlobalKeyV01, true
 		case stem == "global-pae-google-hosted-worker_1":
 			id, key.pae, key.predicateType = gcbGlobalKeyV1, true, PredicateSLSAv1
-		case gcbRegion.MatchString(stem):
+		case gcbRegion().MatchString(stem):
 			id = gcbKeyPrefix + stem + gcbRegionalKey
 		default:
 			return nil, fmt.Errorf("loading cloud build keys: %q: want REGION.key (a Cloud KMS location, lowercase), global-pae-provenanceSigner_1.key or global-pae-google-hosted-worker_1.key", name)

@@ -97,7 +97,7 @@ func (p *strictParser) literal(word string) error {
 func (p *strictParser) object(depth int) (any, error) {
 	p.pos++ // {
 	obj := map[string]any{}
-	var folded map[string]string
+	var folded foldedKeys
 	p.space()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
 		p.pos++
@@ -115,14 +115,9 @@ func (p *strictParser) object(depth int) (any, error) {
 		if _, dup := obj[k]; dup {
 			return nil, fmt.Errorf("key %q given twice", k)
 		}
-		f := foldKey(k)
-		if folded == nil {
-			folded = map[string]string{}
-		}
-		if other, dup := folded[f]; dup {
+		if other, dup := folded.add(k); dup {
 			return nil, fmt.Errorf("keys %q and %q differ only by case", other, k)
 		}
-		folded[f] = k
 		p.space()
 		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
 			return nil, p.errorf("want ':' after an object key")
@@ -314,4 +309,54 @@ func (p *strictParser) number() (any, error) {
 		}
 	}
 	return json.Number(p.data[start:p.pos]), nil
+}
+
+// foldedKeys are an object's keys by foldKey, to find two that differ only
+// by case: a list while the object is small (most are), compared without
+// folding where both keys are ASCII, a map beyond.
+type foldedKeys struct {
+	list []listedKey
+	m    map[string]string
+}
+
+type listedKey struct {
+	key   string
+	ascii bool
+}
+
+// add records key and returns the key recorded before it that folds alike,
+// if any.
+func (f *foldedKeys) add(key string) (string, bool) {
+	if f.m != nil {
+		fk := foldKey(key)
+		if other, dup := f.m[fk]; dup {
+			return other, true
+		}
+		f.m[fk] = key
+		return "", false
+	}
+	ascii := isASCII(key)
+	for _, e := range f.list {
+		var same bool
+		if e.ascii && ascii {
+			// ASCII keys fold to their upper case (see foldKey).
+			same = strings.EqualFold(e.key, key)
+		} else {
+			same = foldKey(e.key) == foldKey(key)
+		}
+		if same {
+			return e.key, true
+		}
+	}
+	if len(f.list) < 16 {
+		f.list = append(f.list, listedKey{key, ascii})
+		return "", false
+	}
+	f.m = make(map[string]string, 2*len(f.list))
+	for _, e := range f.list {
+		f.m[foldKey(e.key)] = e.key
+	}
+	f.m[foldKey(key)] = key
+	f.list = nil
+	return "", false
 }

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"regexp/syntax"
 	"strings"
+	"sync"
 
 	"golang.org/x/mod/semver"
 )
@@ -20,26 +21,49 @@ import (
 //   - anything else: the exact string.
 type Pattern struct {
 	src string
-	re  *regexp.Regexp // nil for an exact pattern
+	re  *lazyRegexp // nil for an exact pattern
 }
 
-// ParsePattern compiles a pattern written as described on Pattern.
+// ParsePattern compiles a pattern written as described on Pattern. The
+// expression is checked here; the matcher is built when the pattern is
+// first matched, so a policy of many patterns costs a process only those it
+// uses.
 func ParsePattern(s string) (Pattern, error) {
+	var expr string
 	switch {
 	case strings.HasPrefix(s, "glob:"):
-		re, err := globToRegexp(strings.TrimPrefix(s, "glob:"))
+		e, err := globToRegexp(strings.TrimPrefix(s, "glob:"))
 		if err != nil {
 			return Pattern{}, fmt.Errorf("pattern %q: %w", s, err)
 		}
-		return Pattern{src: s, re: re}, nil
+		expr = e
 	case strings.HasPrefix(s, "regexp:"):
-		re, err := regexp.Compile(`^(?:` + strings.TrimPrefix(s, "regexp:") + `)$`)
-		if err != nil {
-			return Pattern{}, fmt.Errorf("pattern %q: %w", s, err)
-		}
-		return Pattern{src: s, re: re}, nil
+		expr = `^(?:` + strings.TrimPrefix(s, "regexp:") + `)$`
+	default:
+		return Pattern{src: s}, nil
 	}
-	return Pattern{src: s}, nil
+	// regexp.Compile parses as syntax.Parse does with Perl flags; what
+	// parses compiles.
+	if _, err := syntax.Parse(expr, syntax.Perl); err != nil {
+		return Pattern{}, fmt.Errorf("pattern %q: %w", s, err)
+	}
+	return Pattern{src: s, re: &lazyRegexp{expr: expr}}, nil
+}
+
+// lazyRegexp is a regular expression compiled on first use.
+type lazyRegexp struct {
+	expr string
+	once sync.Once
+	re   *regexp.Regexp
+}
+
+// matchString reports whether s matches; an expression that does not
+// compile (ParsePattern has parsed it, so none should) matches nothing.
+func (l *lazyRegexp) matchString(s string) bool {
+	l.once.Do(func() {
+		l.re, _ = regexp.Compile(l.expr)
+	})
+	return l.re != nil && l.re.MatchString(s)
 }
 
 // MustParsePattern is ParsePattern for constants; it panics on error.
@@ -56,7 +80,7 @@ func (p Pattern) Match(s string) bool {
 	if p.re == nil {
 		return s == p.src
 	}
-	return p.re.MatchString(s)
+	return p.re.matchString(s)
 }
 
 // String returns the pattern as written.
@@ -108,7 +132,8 @@ func literalRun(re *syntax.Regexp, b *strings.Builder) bool {
 	return false
 }
 
-func globToRegexp(g string) (*regexp.Regexp, error) {
+// globToRegexp returns the regular expression a glob stands for.
+func globToRegexp(g string) (string, error) {
 	var b strings.Builder
 	b.WriteString("^")
 	inAlt := false
@@ -131,16 +156,16 @@ func globToRegexp(g string) (*regexp.Regexp, error) {
 		case c == ',' && inAlt:
 			b.WriteString("|")
 		case c == '{' || c == '}':
-			return nil, fmt.Errorf("unbalanced or nested braces")
+			return "", fmt.Errorf("unbalanced or nested braces")
 		default:
 			b.WriteString(regexp.QuoteMeta(string(c)))
 		}
 	}
 	if inAlt {
-		return nil, fmt.Errorf("unclosed brace")
+		return "", fmt.Errorf("unclosed brace")
 	}
 	b.WriteString("$")
-	return regexp.Compile(b.String())
+	return b.String(), nil
 }
 
 // BuilderID is what a build's provenance and certificate say about who
@@ -235,9 +260,9 @@ func MatchLoose(expected string) BuilderMatcher {
 
 // releaseTagRE matches refs/tags/vX.Y.Z without pre-release or build
 // suffix and without leading zeros.
-var releaseTagRE = regexp.MustCompile(`^` + releaseTag + `$`)
+var releaseTagRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + releaseTag + `$`) })
 
-func isReleaseTag(ref string) bool { return releaseTagRE.MatchString(ref) }
+func isReleaseTag(ref string) bool { return releaseTagRE().MatchString(ref) }
 
 // matchVersionedTag reports whether tag matches the semantic version prefix
 // expected as slsa-verifier's --source-versioned-tag does: the major must be

@@ -530,7 +530,7 @@ func SHA512(data []byte) Digest {
 // recorded in invocation.environment. The TRW's inputs are in
 // invocation.parameters.inputs.
 func crossCheckDelegatorV02(p *predicateV02, c *certFields) (map[string]bool, error) {
-	if !delegatorRE.MatchString(c.BuildSignerURI) {
+	if !delegatorRE().MatchString(c.BuildSignerURI) {
 		return nil, mismatch("signer of buildType "+BuildTypeDelegator, "an slsa-github-generator delegator at a release tag", c.BuildSignerURI)
 	}
 	trw, ref, ok := strings.Cut(p.Builder.ID, "@")

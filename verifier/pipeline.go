@@ -1,6 +1,7 @@
 package verifier
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/verify"
@@ -59,6 +61,8 @@ type run struct {
 	c       *checker
 	b       *bundle.Bundle
 	digests []Digest
+	// entity is b as sigstore-go reads it, each part decoded once.
+	entity *onceBundle
 
 	payload  []byte
 	stamps   []Timestamp
@@ -129,8 +133,14 @@ func (r *run) checkInput() error {
 	if r.b == nil || r.b.Bundle == nil {
 		return fail(CheckInput, "a bundle", "nil", ErrMalformed)
 	}
-	env, err := r.b.Envelope()
-	if err != nil || env == nil || env.Envelope == nil {
+	r.entity = &onceBundle{Bundle: r.b}
+	var env *dsse.Envelope
+	if sc, err := r.entity.SignatureContent(); err == nil && sc != nil {
+		if ec := sc.EnvelopeContent(); ec != nil {
+			env = ec.RawEnvelope()
+		}
+	}
+	if env == nil {
 		return fail(CheckInput, "a DSSE envelope", "a message signature or none", ErrMalformed)
 	}
 	if n := len(env.Signatures); n != 1 {
@@ -139,9 +149,12 @@ func (r *run) checkInput() error {
 	if env.PayloadType != PayloadTypeInToto {
 		return fail(CheckInput, "payloadType "+PayloadTypeInToto, env.PayloadType, ErrMalformed)
 	}
-	payload, err := env.DecodeB64Payload()
-	if err != nil {
-		return fail(CheckInput, "a base64 payload", "undecodable", ErrMalformed)
+	// The payload as the bundle holds it, not decoded back from the
+	// base64 the envelope was just given (the same bytes); a copy, since
+	// Result.Payload hands it to the caller.
+	payload := bytes.Clone(r.b.GetDsseEnvelope().GetPayload())
+	if payload == nil {
+		payload = []byte{}
 	}
 	if len(r.digests) == 0 {
 		return fail(CheckInput, "at least one artifact digest", "none", ErrMalformed)
@@ -180,7 +193,7 @@ func (r *run) checkSignature() error {
 		if len(r.b.GetVerificationMaterial().GetX509CertificateChain().GetCertificates()) > 1 {
 			sv = r.c.sigstoreChains
 		}
-		res, err := sv.Verify(r.b, verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithoutIdentitiesUnsafe()))
+		res, err := sv.Verify(r.entity, verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithoutIdentitiesUnsafe()))
 		if err != nil {
 			return r.c.classify(r.b, r.payload, err)
 		}

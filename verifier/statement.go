@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	intoto "github.com/in-toto/attestation/go/v1"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -380,6 +381,12 @@ func checkDigestSet(path string, d map[string]string) error {
 // included: it folds ſ to s and the Kelvin sign to k) would confuse map to
 // one string.
 func foldKey(k string) string {
+	if isASCII(k) {
+		// An ASCII letter's orbit is itself, its other case and at most
+		// one non-ASCII rune (K's Kelvin sign, S's long s): its smallest
+		// is the upper case. Other ASCII runes fold to themselves.
+		return strings.ToUpper(k)
+	}
 	var b strings.Builder
 	for _, r := range k {
 		min := r
@@ -391,6 +398,16 @@ func foldKey(k string) string {
 		b.WriteRune(min)
 	}
 	return b.String()
+}
+
+// isASCII reports whether s is ASCII alone.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // builderID returns the provenance's builder.id.

@@ -81,8 +81,27 @@ type VSA struct {
 // the policy's thresholds, the signer's identity, the statement (read
 // once, strictly), that one of digests is a subject, and then that the
 // summary says PASSED, vouches for at least p.MinLevel and names the
-// expected resource and policy. It is pure, like Verify.
+// expected resource and policy. It is pure, like Verify. To check many
+// summaries under one policy, make a VSAVerifier once instead.
 func VerifyVSA(b *bundle.Bundle, trusted root.TrustedMaterial, p VSAPolicy, digests ...Digest) (*VSA, error) {
+	v, err := NewVSAVerifier(trusted, p)
+	if err != nil {
+		return nil, err
+	}
+	return v.Verify(b, digests...)
+}
+
+// VSAVerifier verifies verification summaries against one trusted root
+// and one VSAPolicy, as VerifyVSA does, with what depends on them alone
+// (the policy's patterns, the trusted root's verified chains) prepared
+// once. It holds no mutable state: one VSAVerifier serves any number of
+// goroutines.
+type VSAVerifier struct {
+	c *checker
+}
+
+// NewVSAVerifier validates the policy and prepares a verifier for it.
+func NewVSAVerifier(trusted root.TrustedMaterial, p VSAPolicy) (*VSAVerifier, error) {
 	if trusted == nil {
 		return nil, errors.New("verify vsa: no trusted material")
 	}
@@ -105,7 +124,13 @@ func VerifyVSA(b *bundle.Bundle, trusted root.TrustedMaterial, p VSAPolicy, dige
 		return nil, fmt.Errorf("verify vsa: %w", err)
 	}
 	c.vsa = &vsaExpects{VSAPolicy: p, san: san}
-	return verifyVSA(c, b, digests)
+	return &VSAVerifier{c: c}, nil
+}
+
+// Verify verifies one summary bundle for a resource with any of the
+// digests.
+func (v *VSAVerifier) Verify(b *bundle.Bundle, digests ...Digest) (*VSA, error) {
+	return verifyVSA(v.c, b, digests)
 }
 
 // verifyVSA runs the pipeline for a summary and reads the result.

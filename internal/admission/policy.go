@@ -111,7 +111,7 @@ func (p *compiledPolicy) build(spec *ImagePolicySpec, trust Trust) error {
 	}
 	p.verifier = v
 	for i, s := range spec.VerificationSummaries {
-		sp, err := summaryPolicy(s)
+		sp, err := summaryPolicy(s, trust)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("verificationSummaries[%d]: %w", i, err))
 			continue
@@ -190,7 +190,7 @@ func newVerifier(spec *ImagePolicySpec, trust Trust) (*verifier.Verifier, error)
 	return v, nil
 }
 
-func summaryPolicy(s SummaryPolicy) (imageverify.SummaryPolicy, error) {
+func summaryPolicy(s SummaryPolicy, trust Trust) (imageverify.SummaryPolicy, error) {
 	if s.Issuer == "" || s.Identity == "" {
 		return imageverify.SummaryPolicy{}, errors.New("issuer and identity name the verifier that signs: both are required")
 	}
@@ -208,6 +208,14 @@ func summaryPolicy(s SummaryPolicy) (imageverify.SummaryPolicy, error) {
 			return imageverify.SummaryPolicy{}, fmt.Errorf("maxAge %s: want a positive duration", s.MaxAge.Duration)
 		}
 		sp.MaxAge = s.MaxAge.Duration
+	}
+	if trust.Root != nil {
+		// Prepared once per policy, for every image it governs.
+		v, err := verifier.NewVSAVerifier(trust.Root, sp.VSAPolicy)
+		if err != nil {
+			return imageverify.SummaryPolicy{}, err
+		}
+		sp.Verifier = v
 	}
 	return sp, nil
 }

@@ -86,6 +86,12 @@ type options struct {
 type SummaryPolicy struct {
 	verifier.VSAPolicy
 	MaxAge time.Duration
+	// Verifier, if set, verifies the summaries for VSAPolicy: one made
+	// once with verifier.NewVSAVerifier(trusted, VSAPolicy), for the
+	// trusted material WithVSA is given, so that a long-running caller
+	// (the admission controller) does not prepare one per image. Without
+	// it, each summary is checked with verifier.VerifyVSA.
+	Verifier *verifier.VSAVerifier
 }
 
 // WithRegistry sets how the registry is reached (credentials, transport,
@@ -194,7 +200,12 @@ func verifySummaries(ctx context.Context, prov Verdict, img name.Digest, d verif
 	now := o.now()
 	for _, b := range bundles {
 		for _, p := range o.vsa {
-			vsa, err := verifier.VerifyVSA(b, o.vsaRoot, p.VSAPolicy, d)
+			var vsa *verifier.VSA
+			if p.Verifier != nil {
+				vsa, err = p.Verifier.Verify(b, d)
+			} else {
+				vsa, err = verifier.VerifyVSA(b, o.vsaRoot, p.VSAPolicy, d)
+			}
 			if err == nil && p.MaxAge > 0 {
 				if expires := vsa.TimeVerified.Add(p.MaxAge); !now.Before(expires) {
 					err = &verifier.CheckError{Check: verifier.CheckVSA, Want: "a summary verified within " + p.MaxAge.String(),
