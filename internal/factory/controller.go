@@ -371,15 +371,16 @@ func (r *reconciler) reconcile(ctx context.Context, req ctrl.Request, obj client
 		ann[AnnotationBundle] = fmt.Sprintf("omitted: %d bytes exceed the annotation budget", len(bundleJSON))
 	}
 	ann[AnnotationStored] = truncate(strings.Join(where, ", "))
-	if err := r.mark(ctx, obj, ann); err != nil {
-		return ctrl.Result{}, err
+	result, marked, err := r.settle(ctx, obj, ann, log)
+	if !marked {
+		return result, err
 	}
 	runsTotal.WithLabelValues(kind, StateSigned).Inc()
 	log.Info("signed", "subjects", len(att.Subjects), "signer", res.identity, "max_level", att.Factory.MaxLevel, "duration", time.Since(start).Round(time.Millisecond))
 	if !r.cfg.QuietSuccess {
 		r.events.Eventf(obj, nil, corev1.EventTypeNormal, "Signed", "Sign", "signed provenance for %d subjects as %s; level at most %d, %s", len(att.Subjects), res.identity, att.Factory.MaxLevel, describeSource(att.Factory.Source))
 	}
-	return r.release(ctx, obj, log)
+	return result, err
 }
 
 func describeSource(s *tekton.SourceRecord) string {
@@ -542,10 +543,19 @@ func (r *reconciler) sign(ctx context.Context, obj client.Object, id string, att
 
 // mark merges annotations into the run (an empty value removes one). A
 // merge patch carries no resourceVersion, so it does not fight Tekton's
-// own status updates. It is sent for, and answered with, the run's
-// metadata only: the apiserver encodes and the controller decodes no
-// spec or status, and nothing is diffed here.
+// own status updates.
 func (r *reconciler) mark(ctx context.Context, obj client.Object, ann map[string]string) error {
+	return client.IgnoreNotFound(r.patchMeta(ctx, obj, ann, nil))
+}
+
+// patchMeta merges annotations into the run (an empty value removes one)
+// and, when finalizers is not nil, replaces its finalizers, locked to the
+// resourceVersion obj was read at: a finalizer another controller added
+// meanwhile makes it fail with a conflict rather than be dropped. The
+// patch is sent for, and answered with, the run's metadata only: the
+// apiserver encodes and the controller decodes no spec or status, and
+// nothing is diffed here. On success obj's metadata is the apiserver's.
+func (r *reconciler) patchMeta(ctx context.Context, obj client.Object, ann map[string]string, finalizers []string) error {
 	set := map[string]any{}
 	for k, v := range ann {
 		switch _, ok := obj.GetAnnotations()[k]; {
@@ -555,26 +565,34 @@ func (r *reconciler) mark(ctx context.Context, obj client.Object, ann map[string
 			set[k] = nil
 		}
 	}
-	if len(set) == 0 {
+	meta := map[string]any{}
+	if len(set) > 0 {
+		meta["annotations"] = set
+	}
+	if finalizers != nil {
+		meta["finalizers"] = finalizers
+		meta["resourceVersion"] = obj.GetResourceVersion()
+	}
+	if len(meta) == 0 {
 		return nil
 	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": set}})
+	patch, err := json.Marshal(map[string]any{"metadata": meta})
 	if err != nil {
 		return err
 	}
-	meta := &metav1.PartialObjectMetadata{}
-	meta.SetGroupVersionKind(pipelinev1.SchemeGroupVersion.WithKind(kindOf(obj)))
-	meta.SetNamespace(obj.GetNamespace())
-	meta.SetName(obj.GetName())
-	if err := r.client.Patch(ctx, meta, client.RawPatch(types.MergePatchType, patch)); err != nil {
-		return client.IgnoreNotFound(err)
+	pm := &metav1.PartialObjectMetadata{}
+	pm.SetGroupVersionKind(pipelinev1.SchemeGroupVersion.WithKind(kindOf(obj)))
+	pm.SetNamespace(obj.GetNamespace())
+	pm.SetName(obj.GetName())
+	if err := r.client.Patch(ctx, pm, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return err
 	}
 	// What later steps read (the finalizers, and the resourceVersion a
 	// patch of them is locked to) as the apiserver has it now.
-	obj.SetAnnotations(meta.GetAnnotations())
-	obj.SetFinalizers(meta.GetFinalizers())
-	obj.SetResourceVersion(meta.GetResourceVersion())
-	obj.SetDeletionTimestamp(meta.GetDeletionTimestamp())
+	obj.SetAnnotations(pm.GetAnnotations())
+	obj.SetFinalizers(pm.GetFinalizers())
+	obj.SetResourceVersion(pm.GetResourceVersion())
+	obj.SetDeletionTimestamp(pm.GetDeletionTimestamp())
 	return nil
 }
 
