@@ -170,7 +170,7 @@ func logSize(tb testing.TB, sandboxDir string) int64 {
 // profile, with $HALLMARK_BENCH_PROFILE set to a folder, takes CPU
 // profiles of the apiserver and the controller over the benchmark's first
 // 20 seconds into it (apiserver.pprof, controller.pprof); the returned
-// function waits for them.
+// function waits for them and takes their heap profiles (*.heap).
 func profile(tb testing.TB, w *world, ctl *controllerProcess) func() {
 	tb.Helper()
 	dir := os.Getenv("HALLMARK_BENCH_PROFILE")
@@ -204,5 +204,10 @@ func profile(tb testing.TB, w *world, ctl *controllerProcess) func() {
 	wg.Add(2)
 	go get(apiClient, strings.TrimSuffix(w.api.Config.Host, "/")+"/debug/pprof/profile?seconds=20", "apiserver.pprof")
 	go get(http.DefaultClient, ctl.pprof+"profile?seconds=20", "controller.pprof")
-	return wg.Wait
+	return func() {
+		wg.Wait()
+		wg.Add(2)
+		get(apiClient, strings.TrimSuffix(w.api.Config.Host, "/")+"/debug/pprof/heap", "apiserver.heap")
+		get(http.DefaultClient, ctl.pprof+"heap", "controller.heap")
+	}
 }
