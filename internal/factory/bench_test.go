@@ -117,8 +117,10 @@ func benchOnce(b *testing.B, n int, backlog bool) {
 	// Progress from the controller's own metrics, so that polling does not
 	// load the apiserver; its RSS at each quarter.
 	quarters := map[int]float64{}
+	maxLimit := 0.0
 	for {
-		signed, failed := ctl.counts(b)
+		signed, failed, limit := ctl.metricValues(b)
+		maxLimit = max(maxLimit, limit)
 		if failed > 0 {
 			b.Fatalf("%d runs failed to sign (controller log: %s)", failed, ctl.log)
 		}
@@ -168,6 +170,7 @@ func benchOnce(b *testing.B, n int, backlog bool) {
 	}
 	b.ReportMetric(elapsed.Seconds(), "s-to-all-signed")
 	b.ReportMetric(float64(n)/elapsed.Seconds(), "runs/s")
+	b.ReportMetric(maxLimit, "peak-signing-limit")
 	reportCPU(b, cpuBefore, cpuAfter, n)
 	reportRequests(b, reqBefore, reqAfter, n)
 	b.ReportMetric(created.Seconds(), "s-to-create")
@@ -273,6 +276,13 @@ func freeAddr(tb testing.TB) string {
 
 // counts reads how many TaskRuns the controller signed and failed.
 func (p *controllerProcess) counts(tb testing.TB) (signed, failed int) {
+	signed, failed, _ = p.metricValues(tb)
+	return signed, failed
+}
+
+// metricValues reads how many TaskRuns the controller signed and failed,
+// and how many it signs at once now (0 from a build without the metric).
+func (p *controllerProcess) metricValues(tb testing.TB) (signed, failed int, limit float64) {
 	tb.Helper()
 	resp, err := http.Get(p.metrics)
 	if err != nil {
@@ -283,6 +293,10 @@ func (p *controllerProcess) counts(tb testing.TB) (signed, failed int) {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
+		if v, ok := strings.CutPrefix(line, "hallmark_factory_signing_limit "); ok {
+			limit, _ = strconv.ParseFloat(v, 64)
+			continue
+		}
 		if !strings.HasPrefix(line, "hallmark_factory_runs_total{") || !strings.Contains(line, `kind="TaskRun"`) {
 			continue
 		}
@@ -295,7 +309,7 @@ func (p *controllerProcess) counts(tb testing.TB) (signed, failed int) {
 			failed = int(v)
 		}
 	}
-	return signed, failed
+	return signed, failed, limit
 }
 
 // procMiB reads a memory field (VmRSS, VmHWM) of a process, in MiB.
