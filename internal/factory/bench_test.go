@@ -16,9 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/hallmark-dev/hallmark/internal/factory"
 	"github.com/hallmark-dev/hallmark/internal/factory/factorytest"
@@ -54,6 +56,9 @@ func BenchmarkThousandTaskRunsBacklog(b *testing.B) { benchRuns(b, 1000, true) }
 func BenchmarkTenThousandTaskRunsBacklog(b *testing.B) { benchRuns(b, 10000, true) }
 
 func benchRuns(b *testing.B, n int, backlog bool) {
+	// The controller runs in a process of its own; envtest's few lines
+	// here need no logger.
+	ctrllog.SetLogger(logr.Discard())
 	for range b.N {
 		benchOnce(b, n, backlog)
 	}
