@@ -39,21 +39,25 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		tenantID      = fs.Bool("tenant-identity", false, "sign each namespace's runs with the SVID SPIFFE-ID/tenant/NAMESPACE (one SPIRE entry per namespace); a namespace without one is not signed")
 		tenancyPolicy = fs.String("tenancy-policy", "hallmark-system/hallmark-tenancy", "NAMESPACE/NAME of the ConfigMap whose key policy.yaml is the tenancy policy; nothing is signed without it")
 		namespaces    = fs.String("namespaces", "", "comma-separated namespaces to watch (default: all)")
-		workers       = fs.Int("workers", 32, "runs signed at once (signing mostly waits on the log: about this many signatures a second)")
+		workers       = fs.Int("workers", factory.DefaultWorkers, "most runs signed at once; between --min-workers and this, the controller picks how many from the signer's latency (signing mostly waits on the log)")
+		minWorkers    = fs.Int("min-workers", factory.DefaultMinWorkers, "fewest runs signed at once (at most --workers; equal to it fixes the number)")
 		signDeadline  = fs.Duration("sign-deadline", signer.DefaultDeadline, "deadline of one signing: every certificate, timestamp and log request with its retries")
 		signTimeout   = fs.Duration("sign-timeout", signer.DefaultTimeout, "timeout of each try of a request to Fulcio, the TSA or Rekor")
 		maxRetries    = fs.Int("max-retries", 3, "failed attempts before a run is marked failed")
 		backoff       = fs.Duration("backoff", 5*time.Second, "pause after the first failure; doubles after each")
 		storeDir      = fs.String("store-dir", "", "also write each bundle under this folder")
+		bundleAnn     = fs.String("bundle-annotation", factory.BundleAnnotationAuto, "when the run's annotation factory.hallmark.dev/bundle holds the whole bundle: auto (only when neither --store-dir nor --store-oci kept it) or always (whenever it fits); its digest and where it is stored are annotated either way")
 		ociStore      = fs.Bool("store-oci", true, "attach bundles to image subjects as OCI referrers")
 		chainsCompat  = fs.Bool("chains-compatible", false, "also attach each bundle to its image under cosign's sha256-HEX.att tag, where Tekton Chains' OCI storage puts attestations (needs --store-oci)")
 		skipChains    = fs.Bool("skip-chains-signed", false, "skip runs Tekton Chains has already signed (annotation chains.tekton.dev/signed: true); by default both sign, each under its own annotations")
 		finalizer     = fs.Bool("finalizer", false, "hold each run with the finalizer factory.hallmark.dev/attest until it is attested, so a run pruned first is still attested; off removes it from runs that hold it")
 		finalizerWait = fs.Duration("finalizer-timeout", 10*time.Minute, "longest a deleted run is held for its attestation before the finalizer is released anyway")
+		signedEvents  = fs.Bool("signed-events", true, "record a Normal Event Signed on each signed run (false: only the annotations and metrics say so; Warning Events are recorded either way)")
 		leaderElect   = fs.Bool("leader-elect", false, "elect a leader among replicas")
 		leaderNS      = fs.String("leader-election-namespace", "", "namespace of the leader election lease")
 		metricsAddr   = fs.String("metrics-bind-address", ":8080", "Prometheus metrics address (0 disables)")
 		probeAddr     = fs.String("health-probe-bind-address", ":8081", "health probe address (0 disables)")
+		pprofAddr     = fs.String("pprof-bind-address", "0", "serve Go profiles at /debug/pprof/ on this address, such as 127.0.0.1:6060 (0 disables)")
 		logLevel      = fs.String("log-level", "info", "debug, info, warn or error")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -137,16 +141,20 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		BuilderID:               *builderID,
 		TenantIdentity:          *tenantID,
 		TenancyPolicy:           types.NamespacedName{Namespace: policyNS, Name: policyName},
+		BundleAnnotation:        *bundleAnn,
 		Workers:                 *workers,
+		MinWorkers:              min(*minWorkers, *workers),
 		MaxRetries:              *maxRetries,
 		Backoff:                 *backoff,
 		SkipChainsSigned:        *skipChains,
 		Finalizer:               *finalizer,
+		QuietSuccess:            !*signedEvents,
 		FinalizerTimeout:        *finalizerWait,
 		LeaderElection:          *leaderElect,
 		LeaderElectionNamespace: *leaderNS,
 		MetricsAddr:             *metricsAddr,
 		ProbeAddr:               *probeAddr,
+		PprofAddr:               *pprofAddr,
 		Log:                     log,
 	}
 	if *namespaces != "" {
@@ -169,7 +177,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	if err != nil {
 		return fail(err)
 	}
-	log.Info("starting", "signer", id, "tenant_identity", cfg.TenantIdentity, "tenancy_policy", *tenancyPolicy, "namespaces", cfg.Namespaces, "workers", cfg.Workers)
+	log.Info("starting", "signer", id, "tenant_identity", cfg.TenantIdentity, "tenancy_policy", *tenancyPolicy, "namespaces", cfg.Namespaces, "workers", cfg.Workers, "min_workers", cfg.MinWorkers)
 	if err := mgr.Start(ctx); err != nil {
 		return fail(err)
 	}

@@ -21,10 +21,16 @@ const (
 	AnnotationReason = AnnotationPrefix + "reason"
 	// AnnotationSigner is the signing identity (a SPIFFE ID).
 	AnnotationSigner = AnnotationPrefix + "signer"
-	// AnnotationBundle holds the Sigstore bundle JSON when it fits the
-	// annotation budget; otherwise it says where the bundle is not.
+	// AnnotationBundle holds the Sigstore bundle JSON when no store kept
+	// it (or with BundleAnnotationAlways) and it fits the annotation
+	// budget; over the budget it says that the bundle was omitted.
 	AnnotationBundle = AnnotationPrefix + "bundle"
-	// AnnotationStored lists where else the bundle was stored.
+	// AnnotationBundleDigest is the SHA-256 digest of the bundle JSON
+	// ("sha256:HEX"), exactly as stored: what was read from the places
+	// AnnotationStored names is the bundle the controller signed when its
+	// digest is this.
+	AnnotationBundleDigest = AnnotationPrefix + "bundle-digest"
+	// AnnotationStored lists where the bundle was stored.
 	AnnotationStored = AnnotationPrefix + "stored"
 	// AnnotationRetries counts failed attempts to sign.
 	AnnotationRetries = AnnotationPrefix + "retries"

@@ -64,8 +64,8 @@ func verifyWithCLI(t *testing.T, w *world) {
 		}
 		return p
 	}
-	bundlePath := write("provenance.sigstore.json", ann[factory.AnnotationBundle])
-	claimedPath := write("claimed.sigstore.json", claimedAnn[factory.AnnotationBundle])
+	bundlePath := write("provenance.sigstore.json", string(signedBundle(t, ann)))
+	claimedPath := write("claimed.sigstore.json", string(signedBundle(t, claimedAnn)))
 	trustBundle := write("spire-bundle.pem", string(w.srv.BundlePEM(t)))
 	policy := write("policy.yaml", `builders:
   - name: hallmark-factory

@@ -2,6 +2,9 @@ package factory
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +17,7 @@ import (
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -61,12 +65,24 @@ type Config struct {
 	BuilderVersion map[string]string
 	// Stores keep bundles beyond the run's annotations (files, OCI).
 	Stores []Store
+	// BundleAnnotation says when the run's annotation AnnotationBundle
+	// holds the whole bundle: BundleAnnotationAuto (the default) only when
+	// no store kept it, BundleAnnotationAlways whenever it fits. A bundle
+	// in an annotation is stored in etcd, sent to every watcher of runs
+	// and held in the apiserver's watch cache: most of what a signed run
+	// costs the cluster. AnnotationBundleDigest and AnnotationStored are
+	// written either way.
+	BundleAnnotation string
 	// Namespaces to watch; all when empty.
 	Namespaces []string
-	// Workers is how many runs are signed at once; 32 when zero. Signing
-	// mostly waits (a Rekor v2 write takes up to a second), so workers cost
-	// little and bound the throughput: about Workers signatures a second.
-	Workers int
+	// Workers is the most runs signed at once; DefaultWorkers when zero.
+	// MinWorkers is the fewest: DefaultMinWorkers when zero, at most
+	// Workers. Between the two, the controller picks how many from the
+	// signer's latency (limit.go): signing mostly waits (a Rekor v2 write
+	// takes up to a second), so while the latency holds, more at once
+	// means more signatures a second; when it climbs, fewer. Equal values
+	// fix the number.
+	Workers, MinWorkers int
 	// MaxRetries is how many failed attempts a run gets before it is
 	// marked failed; 3 when zero.
 	MaxRetries int
@@ -88,6 +104,11 @@ type Config struct {
 	// FinalizerTimeout bounds how long the finalizer holds a run after its
 	// deletion was asked for (10 minutes when zero).
 	FinalizerTimeout time.Duration
+	// QuietSuccess records no Normal Event "Signed" for each signed run:
+	// the run's annotations and the metric hallmark_factory_runs_total
+	// say it as well, and each Event is a write to the apiserver and
+	// etcd. Warning Events (refused, failed) are recorded either way.
+	QuietSuccess bool
 	// LeaderElection, with LeaderElectionNamespace, lets replicas stand by.
 	LeaderElection          bool
 	LeaderElectionNamespace string
@@ -95,9 +116,29 @@ type Config struct {
 	// ":8080" when empty). ProbeAddr serves /healthz and /readyz ("0"
 	// disables, the default).
 	MetricsAddr, ProbeAddr string
+	// PprofAddr serves Go's profiles at /debug/pprof/ ("0", the default,
+	// disables). Bind it to a loopback or pod-local address: profiles show
+	// the controller's internals.
+	PprofAddr string
 	// Log receives structured logs; discarded when nil.
 	Log *slog.Logger
 }
+
+// Values of Config.BundleAnnotation.
+const (
+	// BundleAnnotationAuto puts the bundle in the run's annotation only
+	// when no store kept it.
+	BundleAnnotationAuto = "auto"
+	// BundleAnnotationAlways puts the bundle in the run's annotation
+	// whenever it fits, stored elsewhere or not.
+	BundleAnnotationAlways = "always"
+)
+
+// Defaults of Config.Workers and Config.MinWorkers.
+const (
+	DefaultWorkers    = 256
+	DefaultMinWorkers = 16
+)
 
 const (
 	controllerName   = "hallmark-factory"
@@ -115,8 +156,18 @@ func (c *Config) defaults() error {
 	if c.TenancyPolicy.Name == "" || c.TenancyPolicy.Namespace == "" {
 		return errors.New("factory: no tenancy policy ConfigMap (namespace and name)")
 	}
+	switch c.BundleAnnotation {
+	case "":
+		c.BundleAnnotation = BundleAnnotationAuto
+	case BundleAnnotationAuto, BundleAnnotationAlways:
+	default:
+		return fmt.Errorf("factory: bundle annotation %q: want %q or %q", c.BundleAnnotation, BundleAnnotationAuto, BundleAnnotationAlways)
+	}
 	if c.Workers == 0 {
-		c.Workers = 32
+		c.Workers = DefaultWorkers
+	}
+	if c.MinWorkers == 0 {
+		c.MinWorkers = min(DefaultMinWorkers, c.Workers)
 	}
 	if c.MaxRetries == 0 {
 		c.MaxRetries = 3
@@ -127,7 +178,10 @@ func (c *Config) defaults() error {
 	if c.FinalizerTimeout == 0 {
 		c.FinalizerTimeout = 10 * time.Minute
 	}
-	if c.Workers < 0 || c.MaxRetries < 0 || c.Backoff < 0 || c.FinalizerTimeout < 0 {
+	if c.MinWorkers > c.Workers {
+		return fmt.Errorf("factory: %d min workers exceed %d workers", c.MinWorkers, c.Workers)
+	}
+	if c.Workers < 0 || c.MinWorkers < 0 || c.MaxRetries < 0 || c.Backoff < 0 || c.FinalizerTimeout < 0 {
 		return errors.New("factory: negative workers, retries, backoff or finalizer timeout")
 	}
 	if c.MetricsAddr == "" {
@@ -135,6 +189,9 @@ func (c *Config) defaults() error {
 	}
 	if c.ProbeAddr == "" {
 		c.ProbeAddr = "0"
+	}
+	if c.PprofAddr == "" {
+		c.PprofAddr = "0"
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
@@ -185,6 +242,7 @@ func NewManager(restConfig *rest.Config, c Config) (manager.Manager, error) {
 		Cache:                   cacheOpts,
 		Metrics:                 metricsserver.Options{BindAddress: c.MetricsAddr},
 		HealthProbeBindAddress:  c.ProbeAddr,
+		PprofBindAddress:        c.PprofAddr,
 		LeaderElection:          c.LeaderElection,
 		LeaderElectionID:        leaderElectionID,
 		LeaderElectionNamespace: c.LeaderElectionNamespace,
@@ -201,7 +259,7 @@ func NewManager(restConfig *rest.Config, c Config) (manager.Manager, error) {
 		}
 	}
 	r := &reconciler{client: mgr.GetClient(), reader: mgr.GetAPIReader(), cfg: c, events: mgr.GetEventRecorder(controllerName), log: c.Log,
-		policies: &policyReader{client: mgr.GetClient(), name: c.TenancyPolicy}}
+		policies: &policyReader{client: mgr.GetClient(), name: c.TenancyPolicy}, limit: newSigningLimit(c.MinWorkers, c.Workers)}
 	// Names are checked for uniqueness per process; tests run several managers.
 	skip := true
 	copts := controller.Options{MaxConcurrentReconciles: c.Workers, SkipNameValidation: &skip}
@@ -246,6 +304,7 @@ type reconciler struct {
 	events   recorder.EventRecorder
 	log      *slog.Logger
 	policies *policyReader
+	limit    *signingLimit
 }
 
 // permanent marks errors that retrying cannot fix.
@@ -301,21 +360,27 @@ func (r *reconciler) reconcile(ctx context.Context, req ctrl.Request, obj client
 	if res.logURL != "" {
 		ann[AnnotationTransparency] = res.logURL + "?logIndex=" + strconv.FormatInt(res.logIndex, 10)
 	}
-	if bundleFits(obj, len(bundleJSON)) {
+	sum := sha256.Sum256(bundleJSON)
+	ann[AnnotationBundleDigest] = "sha256:" + hex.EncodeToString(sum[:])
+	switch {
+	case len(where) > 0 && r.cfg.BundleAnnotation == BundleAnnotationAuto:
+		ann[AnnotationBundle] = "" // kept elsewhere: not in etcd too
+	case bundleFits(obj, len(bundleJSON)):
 		ann[AnnotationBundle] = string(bundleJSON)
-	} else {
+	default:
 		ann[AnnotationBundle] = fmt.Sprintf("omitted: %d bytes exceed the annotation budget", len(bundleJSON))
 	}
-	if len(where) > 0 {
-		ann[AnnotationStored] = truncate(strings.Join(where, ", "))
-	}
-	if err := r.mark(ctx, obj, ann); err != nil {
-		return ctrl.Result{}, err
+	ann[AnnotationStored] = truncate(strings.Join(where, ", "))
+	result, marked, err := r.settle(ctx, obj, ann, log)
+	if !marked {
+		return result, err
 	}
 	runsTotal.WithLabelValues(kind, StateSigned).Inc()
 	log.Info("signed", "subjects", len(att.Subjects), "signer", res.identity, "max_level", att.Factory.MaxLevel, "duration", time.Since(start).Round(time.Millisecond))
-	r.events.Eventf(obj, nil, corev1.EventTypeNormal, "Signed", "Sign", "signed provenance for %d subjects as %s; level at most %d, %s", len(att.Subjects), res.identity, att.Factory.MaxLevel, describeSource(att.Factory.Source))
-	return r.release(ctx, obj, log)
+	if !r.cfg.QuietSuccess {
+		r.events.Eventf(obj, nil, corev1.EventTypeNormal, "Signed", "Sign", "signed provenance for %d subjects as %s; level at most %d, %s", len(att.Subjects), res.identity, att.Factory.MaxLevel, describeSource(att.Factory.Source))
+	}
+	return result, err
 }
 
 func describeSource(s *tekton.SourceRecord) string {
@@ -444,10 +509,16 @@ func (r *reconciler) sign(ctx context.Context, obj client.Object, id string, att
 	if err != nil {
 		return nil, nil, nil, permanent{err}
 	}
-	res, err := r.cfg.Signer.Sign(ctx, id, payload)
-	if err != nil {
+	if err := r.limit.acquire(ctx); err != nil {
 		return nil, nil, nil, err
 	}
+	began := time.Now()
+	res, err := r.cfg.Signer.Sign(ctx, id, payload)
+	if err != nil {
+		r.limit.release(0)
+		return nil, nil, nil, err
+	}
+	r.limit.release(time.Since(began))
 	if res.Identity != id {
 		// Never store provenance of one namespace signed as another.
 		return nil, nil, nil, fmt.Errorf("the signer signed as %s, want %s: bundle discarded", res.Identity, id)
@@ -474,22 +545,54 @@ func (r *reconciler) sign(ctx context.Context, obj client.Object, id string, att
 // merge patch carries no resourceVersion, so it does not fight Tekton's
 // own status updates.
 func (r *reconciler) mark(ctx context.Context, obj client.Object, ann map[string]string) error {
-	base := obj.DeepCopyObject().(client.Object)
-	a := obj.GetAnnotations()
-	if a == nil {
-		a = map[string]string{}
-	}
+	return client.IgnoreNotFound(r.patchMeta(ctx, obj, ann, nil))
+}
+
+// patchMeta merges annotations into the run (an empty value removes one)
+// and, when finalizers is not nil, replaces its finalizers, locked to the
+// resourceVersion obj was read at: a finalizer another controller added
+// meanwhile makes it fail with a conflict rather than be dropped. The
+// patch is sent for, and answered with, the run's metadata only: the
+// apiserver encodes and the controller decodes no spec or status, and
+// nothing is diffed here. On success obj's metadata is the apiserver's.
+func (r *reconciler) patchMeta(ctx context.Context, obj client.Object, ann map[string]string, finalizers []string) error {
+	set := map[string]any{}
 	for k, v := range ann {
-		if v == "" {
-			delete(a, k)
-		} else {
-			a[k] = v
+		switch _, ok := obj.GetAnnotations()[k]; {
+		case v != "":
+			set[k] = v
+		case ok:
+			set[k] = nil
 		}
 	}
-	obj.SetAnnotations(a)
-	if err := r.client.Patch(ctx, obj, client.MergeFrom(base)); err != nil {
-		return client.IgnoreNotFound(err)
+	meta := map[string]any{}
+	if len(set) > 0 {
+		meta["annotations"] = set
 	}
+	if finalizers != nil {
+		meta["finalizers"] = finalizers
+		meta["resourceVersion"] = obj.GetResourceVersion()
+	}
+	if len(meta) == 0 {
+		return nil
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": meta})
+	if err != nil {
+		return err
+	}
+	pm := &metav1.PartialObjectMetadata{}
+	pm.SetGroupVersionKind(pipelinev1.SchemeGroupVersion.WithKind(kindOf(obj)))
+	pm.SetNamespace(obj.GetNamespace())
+	pm.SetName(obj.GetName())
+	if err := r.client.Patch(ctx, pm, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return err
+	}
+	// What later steps read (the finalizers, and the resourceVersion a
+	// patch of them is locked to) as the apiserver has it now.
+	obj.SetAnnotations(pm.GetAnnotations())
+	obj.SetFinalizers(pm.GetFinalizers())
+	obj.SetResourceVersion(pm.GetResourceVersion())
+	obj.SetDeletionTimestamp(pm.GetDeletionTimestamp())
 	return nil
 }
 

@@ -20,5 +20,9 @@
 // left alone; a failure is retried with exponential backoff up to
 // Config.MaxRetries times, then the run is marked failed and an Event gives
 // the reason. The informer caches keep only what the controller reads
-// (cache.go), so its memory does not grow with the runs it is done with.
+// (cache.go), so its memory does not grow with the runs it is done with. A
+// bundle a registry or file keeps stays out of the run's annotations
+// (Config.BundleAnnotation), which name where it is and its digest, so
+// that etcd and the apiserver's watch cache do not hold it; and how many
+// runs are signed at once follows the signer's latency (limit.go).
 package factory

@@ -2,6 +2,8 @@ package factory_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"os"
@@ -244,6 +246,31 @@ func digestOf(t *testing.T, d name.Digest) verifier.Digest {
 	return dg
 }
 
+// signedBundle returns the bundle a signed run's annotations lead to: the
+// annotation itself, or the file it names in AnnotationStored, whose
+// digest must be the one in AnnotationBundleDigest.
+func signedBundle(t testing.TB, ann map[string]string) []byte {
+	t.Helper()
+	raw := []byte(ann[factory.AnnotationBundle])
+	if len(raw) == 0 {
+		for _, where := range strings.Split(ann[factory.AnnotationStored], ", ") {
+			if path, ok := strings.CutPrefix(where, "file:"); ok {
+				var err error
+				if raw, err = os.ReadFile(path); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	if len(raw) == 0 {
+		t.Fatalf("no bundle in the annotations or a file they name: %v", ann)
+	}
+	if sum := sha256.Sum256(raw); ann[factory.AnnotationBundleDigest] != "sha256:"+hex.EncodeToString(sum[:]) {
+		t.Fatalf("bundle digest %q, want sha256:%x", ann[factory.AnnotationBundleDigest], sum)
+	}
+	return raw
+}
+
 const artifactDigest = "sha256:9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b"
 
 func TestFactory(t *testing.T) {
@@ -279,8 +306,14 @@ func TestFactory(t *testing.T) {
 		if ann[factory.AnnotationSigner] != factoryID || !strings.Contains(ann[factory.AnnotationTransparency], "logIndex=") {
 			t.Errorf("signer %q transparency %q", ann[factory.AnnotationSigner], ann[factory.AnnotationTransparency])
 		}
+		// Kept in a file and a registry, the bundle stays out of the
+		// run's annotations, which name where it is and its digest.
+		if _, ok := ann[factory.AnnotationBundle]; ok {
+			t.Errorf("bundle annotation with the bundle stored elsewhere (%s)", ann[factory.AnnotationStored])
+		}
+		raw := signedBundle(t, ann)
 		b := &bundle.Bundle{}
-		if err := b.UnmarshalJSON([]byte(ann[factory.AnnotationBundle])); err != nil {
+		if err := b.UnmarshalJSON(raw); err != nil {
 			t.Fatal(err)
 		}
 		v := w.verifier(t, factoryID)
@@ -300,7 +333,7 @@ func TestFactory(t *testing.T) {
 
 		// The same bundle is in a file and attached to the image.
 		file := filepath.Join(files, "ci", "TaskRun-build-app-"+string(tr.UID)+".sigstore.json")
-		if raw, err := os.ReadFile(file); err != nil || string(raw) != ann[factory.AnnotationBundle] {
+		if fileRaw, err := os.ReadFile(file); err != nil || string(fileRaw) != string(raw) || !strings.Contains(ann[factory.AnnotationStored], "file:"+file) {
 			t.Errorf("file store %s: %v", file, err)
 		}
 		found, err := oci.Discover(t.Context(), img, provenance.PredicateSLSAProvenanceV1, oci.WithInsecureRegistry(true))
@@ -359,7 +392,7 @@ func TestFactory(t *testing.T) {
 			t.Fatalf("annotations %v", ann)
 		}
 		b := &bundle.Bundle{}
-		if err := b.UnmarshalJSON([]byte(ann[factory.AnnotationBundle])); err != nil {
+		if err := b.UnmarshalJSON(signedBundle(t, ann)); err != nil {
 			t.Fatal(err)
 		}
 		res, err := w.verifier(t, "spiffe://example.org/ns/hallmark-system/*").Verify(b, digestOf(t, cliImage))

@@ -114,15 +114,17 @@ func (w *jwtWorld) jwtController(t *testing.T, ns string, s *factory.JWTSVIDSign
 		t.Fatalf("signer ID %s, want %s", id, factoryID)
 	}
 	w.startManager(t, factory.Config{
-		Signer:      s,
-		SignerID:    id,
-		Stores:      []factory.Store{factory.FileStore{Dir: t.TempDir()}},
-		Namespaces:  []string{ns},
-		Workers:     2,
-		MaxRetries:  2,
-		Backoff:     backoff,
-		MetricsAddr: "0",
-		Log:         slog.New(slog.NewJSONHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Signer:   s,
+		SignerID: id,
+		Stores:   []factory.Store{factory.FileStore{Dir: t.TempDir()}},
+		// The tests read the bundle from the run.
+		BundleAnnotation: factory.BundleAnnotationAlways,
+		Namespaces:       []string{ns},
+		Workers:          2,
+		MaxRetries:       2,
+		Backoff:          backoff,
+		MetricsAddr:      "0",
+		Log:              slog.New(slog.NewJSONHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 }
 

@@ -88,10 +88,43 @@ func (r *reconciler) lifecycle(ctx context.Context, obj client.Object, log *slog
 
 // finish marks obj with its final state and releases it.
 func (r *reconciler) finish(ctx context.Context, obj client.Object, ann map[string]string) (ctrl.Result, error) {
-	if err := r.mark(ctx, obj, ann); err != nil {
-		return ctrl.Result{}, err
+	res, _, err := r.settle(ctx, obj, ann, r.log.With("kind", kindOf(obj), "namespace", obj.GetNamespace(), "name", obj.GetName()))
+	return res, err
+}
+
+// settle marks obj with its final state and releases it; marked reports
+// whether the mark was written. A TaskRun that holds the finalizer and
+// waits for no PipelineRun is marked and released in one patch, locked to
+// the version it was read at; if another writer came between, the mark is
+// written alone (it must not be lost: the run is signed) and the finalizer
+// released on a fresh read.
+func (r *reconciler) settle(ctx context.Context, obj client.Object, ann map[string]string, log *slog.Logger) (res ctrl.Result, marked bool, err error) {
+	tr, ok := obj.(*pipelinev1.TaskRun)
+	if !ok || !controllerutil.ContainsFinalizer(obj, Finalizer) || r.pendingOwner(ctx, tr) != "" {
+		if err := r.mark(ctx, obj, ann); err != nil {
+			return ctrl.Result{}, false, err
+		}
+		res, err := r.release(ctx, obj, log)
+		return res, true, err
 	}
-	return r.release(ctx, obj, r.log.With("kind", kindOf(obj), "namespace", obj.GetNamespace(), "name", obj.GetName()))
+	base := obj.DeepCopyObject().(client.Object)
+	rest := make([]string, 0, len(obj.GetFinalizers()))
+	for _, f := range obj.GetFinalizers() {
+		if f != Finalizer {
+			rest = append(rest, f)
+		}
+	}
+	err = r.patchMeta(ctx, obj, ann, rest)
+	switch {
+	case err == nil, apierrors.IsNotFound(err):
+		return ctrl.Result{}, true, nil
+	case apierrors.IsConflict(err):
+		if err := r.mark(ctx, base, ann); err != nil {
+			return ctrl.Result{}, false, err
+		}
+		return ctrl.Result{RequeueAfter: conflictRetry}, true, nil
+	}
+	return ctrl.Result{}, false, err
 }
 
 // release removes the finalizer from a run the controller is done with. A
@@ -171,7 +204,12 @@ func (r *reconciler) removeFinalizer(ctx context.Context, obj client.Object) (ct
 // controller's finalizer written meanwhile makes it fail, and it is tried
 // again on a fresh read rather than dropping the other's.
 func (r *reconciler) patchFinalizers(ctx context.Context, obj, base client.Object) (ctrl.Result, error) {
-	err := r.client.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+	finalizers := obj.GetFinalizers()
+	if finalizers == nil {
+		finalizers = []string{}
+	}
+	obj.SetResourceVersion(base.GetResourceVersion())
+	err := r.patchMeta(ctx, obj, nil, finalizers)
 	switch {
 	case apierrors.IsConflict(err):
 		return ctrl.Result{RequeueAfter: conflictRetry}, nil

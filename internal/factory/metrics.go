@@ -20,8 +20,12 @@ var (
 		Help:    "Time from reading a completed run to its signed bundle being stored.",
 		Buckets: prometheus.ExponentialBuckets(0.05, 2, 10),
 	}, []string{"kind"})
+	signingLimitGauge = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hallmark_factory_signing_limit",
+		Help: "How many runs the controller signs at once now: between --min-workers and --workers, chosen from the signer's latency.",
+	})
 )
 
 func init() {
-	metrics.Registry.MustRegister(runsTotal, retriesTotal, signDuration)
+	metrics.Registry.MustRegister(runsTotal, retriesTotal, signDuration, signingLimitGauge)
 }

@@ -83,6 +83,7 @@ func bundleTooLarge(t *testing.T, w *world) {
 	w.api.Namespace(t, "big")
 	w.controller(t, "big", w.agent, func(c *factory.Config) {
 		c.Stores = []factory.Store{factory.FileStore{Dir: files}}
+		c.BundleAnnotation = factory.BundleAnnotationAlways
 	})
 	var refs []string
 	for i := range 900 {
