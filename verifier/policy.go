@@ -294,20 +294,20 @@ func DefaultPolicy() *Policy {
 
 // compiledPolicy is a policy's patterns and programs, built once.
 type compiledPolicy struct {
-	builders     []compiledBuilder
-	identity     []identityMatch
-	spiffe       [][]SPIFFEIDMatcher
-	expressions  []cel.Program
-	exprSources  []string
+	builders    []compiledBuilder
+	identity    []identityMatch
+	spiffe      [][]SPIFFEIDMatcher
+	expressions []cel.Program
+	exprSources []string
 	// attestExpressions are Attestations.Expressions, compiled.
 	attestExpressions []cel.Program
 	attestSources     []string
-	source       string
-	thresholds   resolvedThresholds
-	maxSubjects  int
-	predTypes    []string
-	expectLoose  BuilderMatcher
-	explicitSCTs bool
+	source            string
+	thresholds        resolvedThresholds
+	maxSubjects       int
+	predTypes         []string
+	expectLoose       BuilderMatcher
+	explicitSCTs      bool
 }
 
 type compiledBuilder struct {
