@@ -52,6 +52,9 @@ type Bundle struct {
 	LogIndex    *int64    `json:"logIndex,omitempty"`
 	LogURL      string    `json:"logURL,omitempty"`
 	Timestamped bool      `json:"timestamped"`
+	// PredicateType is the statement's predicate type when it is not
+	// provenance: an SBOM's (attest --sbom).
+	PredicateType string `json:"predicateType,omitempty"`
 }
 
 // Subject is one attested artifact.
