@@ -239,7 +239,8 @@ func (r *run) checkAttestationExpressions() error {
 func ParseSBOM(data []byte) (string, error) {
 	v, err := decodeStrict(data)
 	if err != nil {
-		return "", fmt.Errorf("decoding SBOM: %w: %w", ErrMalformed, err)
+		return "", fmt.Errorf("SBOM is no JSON document that every reader reads alike (SPDX tag-value and CycloneDX XML are not read: "+
+			"write SPDX or CycloneDX JSON, e.g. syft -o spdx-json): %w: %w", ErrMalformed, err)
 	}
 	doc, ok := v.(map[string]any)
 	if !ok {

@@ -31,6 +31,9 @@ type verifyFlags struct {
 	trustedRoot, policy, format                            string
 	spiffeBundles, spiffeIDs                               []string
 	spiffeTrustDomain                                      string
+	// pred selects an attestation other than provenance (verify-artifact
+	// and verify-image register its flags).
+	pred predicateFlags
 	// stderr is told which trusted root was used.
 	stderr io.Writer
 }
@@ -125,6 +128,10 @@ func (f *verifyFlags) newVerifier() (*verifier.Verifier, *verifier.Policy, []byt
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if err := f.pred.resolve(); err != nil {
+		return nil, nil, nil, err
+	}
+	f.pred.narrow(p)
 	if f.spiffeTrustDomain != "" && len(f.spiffeBundles) == 0 {
 		return nil, nil, nil, errors.New("--spiffe-trust-domain applies to --spiffe-trust-bundle: give the bundle")
 	}
@@ -176,6 +183,9 @@ type verdict struct {
 	Unverified []string `json:"unverifiedClaims,omitempty"`
 	Failure    *failure `json:"failure,omitempty"`
 	result     *verifier.Result
+	// attestation is set instead of result for an attestation that is not
+	// provenance (--predicate-type).
+	attestation *verifier.AttestationResult
 }
 
 type failure struct {
@@ -243,20 +253,41 @@ func reportTo(stdout, human io.Writer, format string, printProvenance bool, verd
 	if format == "json" {
 		out := map[string]any{"passed": failed == 0, "verdicts": verdicts}
 		if printProvenance {
-			var st []any
+			var st, preds []any
 			for _, v := range verdicts {
 				if v.result != nil {
 					st = append(st, jsonRaw(v.result.Payload))
 				}
+				if v.attestation != nil {
+					doc, err := v.attestation.PredicateJSON()
+					if err != nil {
+						return err
+					}
+					preds = append(preds, jsonRaw(doc))
+				}
 			}
-			out["provenance"] = st
+			if preds != nil {
+				out["predicates"] = preds
+			} else {
+				out["provenance"] = st
+			}
 		}
 		if err := writeJSON(stdout, out); err != nil {
 			return err
 		}
 	} else {
 		for _, v := range verdicts {
-			if v.Passed {
+			if v.Passed && v.attestation != nil {
+				if printProvenance {
+					doc, err := v.attestation.PredicateJSON()
+					if err != nil {
+						return err
+					}
+					fmt.Fprintln(stdout, string(doc))
+				}
+				fmt.Fprintf(human, "PASSED: %s (%s): %s attestation signed by %s (trusted as %s, level %d), source %s@%s\n",
+					v.Artifact, v.Digest, v.PredicateType, v.Identity, v.TrustedBuilder, v.Level, v.Source, v.Ref)
+			} else if v.Passed {
 				if printProvenance {
 					fmt.Fprintln(stdout, string(v.result.Payload))
 				}
@@ -297,6 +328,12 @@ subject, that the predicate is SLSA provenance from a builder the policy
 trusts for a level, and that the source, ref, build type and parameters are
 the expected ones.
 
+--predicate-type spdx|cyclonedx|URI verifies an attestation of that type
+instead (an SBOM, as attest --sbom and actions/attest-sbom make them): the
+same signature, identity and trusted-signer rules, the source and ref the
+certificate records, and --attestation-expression conditions over it;
+--print-predicate prints the verified SBOM.
+
 --provenance-path takes a Sigstore bundle (v0.1-v0.3) or a .intoto.jsonl file
 of bundles. Nothing is fetched: verification is offline. The one online mode
 is opt-in: --from-github OWNER/REPO fetches each artifact's bundles from the
@@ -336,7 +373,10 @@ where you can); 2 on usage errors.`,
 					return fmt.Errorf("--provenance-path: %w", err)
 				}
 			}
-			bundles, perr := verifier.ParseBundles(data)
+			if f.pred.on() && vsa.out != "" {
+				return errors.New("--vsa-output summarises provenance: leave out --predicate-type")
+			}
+			bundles, perr := f.pred.parseBundles(data)
 			algs := verifier.SubjectDigestAlgorithms(bundles)
 			var verdicts []verdict
 			for _, a := range args {
@@ -348,7 +388,7 @@ where you can); 2 on usage errors.`,
 					if data, err = gh.fetch(cmd.Context(), "sha256:"+sha[0].Hex, githubGetenv, cmd.ErrOrStderr()); err != nil {
 						return err
 					}
-					bundles, perr = verifier.ParseBundles(data)
+					bundles, perr = f.pred.parseBundles(data)
 					algs = verifier.SubjectDigestAlgorithms(bundles)
 				}
 				ds, err := digestFile(a, algs)
@@ -359,10 +399,15 @@ where you can); 2 on usage errors.`,
 					verdicts = append(verdicts, newVerdict(a, ds[0], nil, perr))
 					continue
 				}
+				if f.pred.on() {
+					res, verr := v.VerifyAttestationAny(bundles, f.pred.predicateType, ds...)
+					verdicts = append(verdicts, attestationVerdict(a, ds[0], res, verr))
+					continue
+				}
 				res, verr := v.VerifyAny(bundles, ds...)
 				verdicts = append(verdicts, newVerdict(a, ds[0], res, verr))
 			}
-			if err := reportTo(cmd.OutOrStdout(), cmd.ErrOrStderr(), f.format, f.printProvenance, verdicts); err != nil {
+			if err := reportTo(cmd.OutOrStdout(), cmd.ErrOrStderr(), f.format, f.printProvenance || f.pred.printPredicate, verdicts); err != nil {
 				return err
 			}
 			if vsa.out != "" {
@@ -372,9 +417,10 @@ where you can); 2 on usage errors.`,
 		},
 	}
 	f.register(cmd.Flags())
+	f.pred.register(cmd.Flags())
 	vsa.register(cmd.Flags())
 	gh.register(cmd.Flags())
-	cmd.Flags().StringVar(&provenancePath, "provenance-path", "", "the provenance: a Sigstore bundle or an .intoto.jsonl file of bundles")
+	cmd.Flags().StringVar(&provenancePath, "provenance-path", "", "the provenance (or, with --predicate-type, the attestation): a Sigstore bundle or an .intoto.jsonl file of bundles")
 	return cmd
 }
 

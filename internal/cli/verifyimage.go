@@ -41,7 +41,8 @@ Under the legacy tag, cosign's layers (a DSSE envelope with the signing
 certificate and its Rekor entry as annotations, as slsa-github-generator's
 container workflow attaches them) are verified offline like any bundle; a
 layer without a certificate and log entry is never trusted. SLSA provenance
-v1 and v0.2 are looked for.
+v1 and v0.2 are looked for; with --predicate-type spdx|cyclonedx|URI, an
+attestation of that type (an SBOM), verified as verify-artifact does.
 Credentials come from the docker config and its credential helpers.
 
 Name the image by digest: a tag can move between verification and use, so
@@ -66,6 +67,9 @@ found); 2 on usage and registry errors.`,
     --gcb-keys gcb-keys/ --source-uri github.com/acme/app --builder-id https://cloudbuild.googleapis.com/GoogleHostedWorker`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if file.given() && f.pred.on() {
+				return errors.New("--predicate-type reads attestations from the registry: leave out --provenance-path and --gcb-keys")
+			}
 			if file.given() {
 				return runVerifyImageFile(f, file, args[0], cmd.OutOrStdout())
 			}
@@ -73,6 +77,7 @@ found); 2 on usage and registry errors.`,
 		},
 	}
 	f.register(cmd.Flags())
+	f.pred.register(cmd.Flags())
 	cmd.Flags().BoolVar(&insecure, "allow-insecure-registry", false, "allow plain HTTP to the registry (local registries)")
 	file.register(cmd.Flags())
 	return cmd
@@ -85,11 +90,16 @@ func runVerifyImage(ctx context.Context, f verifyFlags, ref string, stdout, stde
 	if err != nil {
 		return err
 	}
-	vd, err := verifyImage(ctx, v, ref, stderr, opts...)
+	vd, err := func() (verdict, error) {
+		if f.pred.on() {
+			return verifyImageAttestation(ctx, v, f.pred, ref, stderr, opts...)
+		}
+		return verifyImage(ctx, v, ref, stderr, opts...)
+	}()
 	if err != nil {
 		return err
 	}
-	return reportTo(stdout, stderr, f.format, f.printProvenance, []verdict{vd})
+	return reportTo(stdout, stderr, f.format, f.printProvenance || f.pred.printPredicate, []verdict{vd})
 }
 
 // verifyImage finds ref's provenance and verifies it with v. An error is
