@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // GeneratorName is the generator's executable name.
@@ -92,12 +93,16 @@ func (g Generator) Generate(ctx context.Context, t Target, f Format) (*Document,
 	}
 	var stderr tail
 	cmd.Stderr = &stderr
+	// Processes the generator leaves behind holding its output open do
+	// not hold attest up.
+	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("running %s: %w", g.Path, err)
 	}
 	doc, rerr := Read(out, limit)
 	if errors.Is(rerr, ErrTooLarge) {
 		_ = cmd.Process.Kill()
+		_ = out.Close()
 		_ = cmd.Wait()
 		return nil, fmt.Errorf("SBOM of %s: %w", t, rerr)
 	}
