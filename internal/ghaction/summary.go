@@ -32,6 +32,9 @@ func AttestSummary(res *AttestResult, sc SummaryContext) string {
 	b.WriteString("### Hallmark: SLSA provenance\n\n")
 	b.WriteString("| Subject | Digest |\n|---|---|\n")
 	for _, bu := range res.Bundles {
+		if bu.PredicateType != "" {
+			continue // an SBOM about the same subjects
+		}
 		for _, s := range bu.Subjects {
 			fmt.Fprintf(&b, "| %s | %s |\n", code(s.Name), code(digestString(s.Digest)))
 		}
@@ -39,7 +42,11 @@ func AttestSummary(res *AttestResult, sc SummaryContext) string {
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "- **Builder:** %s\n", code(res.BuilderID))
 	for _, bu := range res.Bundles {
-		fmt.Fprintf(&b, "- **Bundle:** %s, signed by %s (issuer %s)\n", code(bu.Path), code(bu.Identity), code(bu.Issuer))
+		what := "Bundle"
+		if bu.PredicateType != "" {
+			what = "SBOM bundle (" + code(bu.PredicateType) + ")"
+		}
+		fmt.Fprintf(&b, "- **%s:** %s, signed by %s (issuer %s)\n", what, code(bu.Path), code(bu.Identity), code(bu.Issuer))
 		switch {
 		case bu.LogIndex != nil:
 			fmt.Fprintf(&b, "- **Log entry:** %d in %s\n", *bu.LogIndex, code(bu.LogURL))
@@ -54,10 +61,18 @@ func AttestSummary(res *AttestResult, sc SummaryContext) string {
 		fmt.Fprintf(&b, "- **Attestation:** %s\n", code(u))
 	}
 	var cmds []string
+	imaged := false
 	for _, bu := range res.Bundles {
+		if bu.PredicateType != "" {
+			cmds = append(cmds, sbomVerifyCommands(bu, sc)...)
+			continue
+		}
 		if sc.Image != "" {
-			cmds = append(cmds, VerifyImageCommand(sc.Image, sc.Repository, res.BuilderID, bu.Issuer, sc.TrustedRoot))
-			break
+			if !imaged {
+				cmds = append(cmds, VerifyImageCommand(sc.Image, sc.Repository, res.BuilderID, bu.Issuer, sc.TrustedRoot))
+			}
+			imaged = true
+			continue
 		}
 		for _, s := range bu.Subjects {
 			cmds = append(cmds, VerifyCommand(s.Name, bu.Path, sc.Repository, res.BuilderID, bu.Issuer, sc.TrustedRoot))
@@ -100,6 +115,31 @@ func VerifyImageCommand(image, repository, builderID, issuer, trustedRoot string
 	}
 	args = append(args, "--trusted-root", shellQuote(trustedRoot))
 	return strings.Join(args, " ")
+}
+
+// sbomVerifyCommands check an SBOM bundle: verify-artifact of each subject
+// with --predicate-type, or verify-image for a pushed image. An SBOM has no
+// builder id: the workflow that signed is named instead.
+func sbomVerifyCommands(bu Bundle, sc SummaryContext) []string {
+	trustedRoot := sc.TrustedRoot
+	if trustedRoot == "" {
+		trustedRoot = "trusted_root.json"
+	}
+	tail := []string{"--predicate-type", shellQuote(bu.PredicateType), "--source-uri", shellQuote("github.com/" + sc.Repository),
+		"--signer-workflow", shellQuote(strings.TrimPrefix(bu.Identity, "https://"))}
+	if bu.Issuer != "" && bu.Issuer != GitHubIssuer {
+		tail = append(tail, "--cert-oidc-issuer", shellQuote(bu.Issuer))
+	}
+	tail = append(tail, "--trusted-root", shellQuote(trustedRoot))
+	if sc.Image != "" {
+		return []string{strings.Join(append([]string{"hallmark", "verify-image", shellQuote(sc.Image)}, tail...), " ")}
+	}
+	var cmds []string
+	for _, s := range bu.Subjects {
+		args := append([]string{"hallmark", "verify-artifact", shellQuote(s.Name), "--provenance-path", shellQuote(bu.Path)}, tail...)
+		cmds = append(cmds, strings.Join(args, " "))
+	}
+	return cmds
 }
 
 // fenced renders body as a fenced code block whose fence is longer than
