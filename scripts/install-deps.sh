@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 apt_packages=(
   "docker-registry:docker-registry"
   "etcd-server:etcd"
+  "mariadb-server:mariadb-install-db"
 )
 
 missing=()
@@ -26,10 +27,43 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# The sandbox's servers and cosign, built once into the tool cache.
-go run ./cmd/hallmark sandbox install fulcio rekor-tiles timestamp-authority cosign act actionlint
-# Factory mode's SPIRE server and agent and kube-apiserver (minutes, once).
-go run ./internal/factory/testtools
-# The Sigstore clients the interop suite runs: cosign, gh, oras,
-# sigstore-go's verifier, sigstore-js (npm).
-go run ./internal/interop/testtools
+# Tools built once into the tool cache, by four installers run side by side:
+# a cold machine spends most of this downloading modules and linking, which
+# overlap; each tool is built under its own lock, so installers that share
+# one (cosign) build it once. Each installer's output is shown when it ends.
+installers=(
+  # The sandbox's servers and cosign.
+  "sandbox:go run ./cmd/hallmark sandbox install fulcio rekor-tiles timestamp-authority cosign act actionlint"
+  # Factory mode's SPIRE server and agent, kube-apiserver, Tekton Chains'
+  # controller (to run beside the factory) and ko (the controller's image).
+  "factory:go run ./internal/factory/testtools"
+  # A Rekor v1 log (rekor-server on Trillian; MariaDB above) for
+  # verify-artifact --rekor-url.
+  "rekorv1:go run ./internal/rekorv1/testtools"
+  # The Sigstore clients the interop suite runs: cosign, gh, oras,
+  # sigstore-go's verifier, sigstore-js (npm).
+  "interop:go run ./internal/interop/testtools"
+)
+echo "install-deps: tools into the tool cache (first run on a machine: many minutes; then seconds)"
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+pids=()
+for entry in "${installers[@]}"; do
+  name=${entry%%:*} cmd=${entry#*:}
+  (
+    start=$SECONDS
+    if $cmd >"$logs/$name" 2>&1; then
+      echo "install-deps: $name tools ready in $((SECONDS - start)) s"
+    else
+      echo "install-deps: $name tools FAILED after $((SECONDS - start)) s:" >&2
+      cat "$logs/$name" >&2
+      exit 1
+    fi
+  ) &
+  pids+=($!)
+done
+failed=0
+for pid in "${pids[@]}"; do
+  wait "$pid" || failed=1
+done
+exit $failed

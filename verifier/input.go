@@ -52,7 +52,7 @@ func parseBundle(data []byte, limit int) (*bundle.Bundle, error) {
 	if err := b.UnmarshalJSON(data); err != nil {
 		if isBareEnvelope(data) {
 			return nil, fail(CheckInput, "a Sigstore bundle, media type v0.1 to v0.3", "a bare DSSE envelope", ErrBareEnvelope).
-				with("a bare envelope (slsa-github-generator before v2.1.0 wrote .intoto.jsonl files of them) carries no log entry or timestamp; verify provenance from a release made with v2.1.0 or later, whose .intoto.jsonl holds Sigstore bundles")
+				with("a bare envelope (slsa-github-generator before v2.1.0 wrote .intoto.jsonl files of them) carries no certificate, log entry or timestamp: its entry is in the public Rekor log, which verify-artifact --rekor-url https://rekor.sigstore.dev looks up (online); or verify provenance from a release made with v2.1.0 or later, whose .intoto.jsonl holds Sigstore bundles")
 		}
 		return nil, fail(CheckInput, "a Sigstore bundle, media type v0.1 to v0.3", "one that does not parse", fmt.Errorf("%w: %w", ErrMalformed, err))
 	}

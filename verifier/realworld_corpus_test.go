@@ -29,7 +29,9 @@ import (
 //     so does Hallmark.
 //   - a bare DSSE envelope (slsa-github-generator up to v2.0.0) carries no
 //     log entry; slsa-verifier searches Rekor online for it. Offline,
-//     Hallmark refuses it and says what it is.
+//     Hallmark refuses it and says what it is; verify-artifact --rekor-url
+//     looks it up as slsa-verifier does (internal/rekorv1, tested against
+//     a real Rekor v1 log: public-good's is not reachable here).
 //   - sigstore-conformance's statements are made up for the suite: it
 //     checks the evidence (signature, log, timestamps, certificate) and the
 //     identity, which Hallmark must accept too; the provenance itself (its

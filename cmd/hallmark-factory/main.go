@@ -8,6 +8,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	// CA roots for an image without system ones (internal/factory/image
+	// builds on an empty base): used only when the system has none.
+	_ "golang.org/x/crypto/x509roots/fallback"
 )
 
 func main() {

@@ -46,6 +46,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		backoff       = fs.Duration("backoff", 5*time.Second, "pause after the first failure; doubles after each")
 		storeDir      = fs.String("store-dir", "", "also write each bundle under this folder")
 		ociStore      = fs.Bool("store-oci", true, "attach bundles to image subjects as OCI referrers")
+		chainsCompat  = fs.Bool("chains-compatible", false, "also attach each bundle to its image under cosign's sha256-HEX.att tag, where Tekton Chains' OCI storage puts attestations (needs --store-oci)")
+		skipChains    = fs.Bool("skip-chains-signed", false, "skip runs Tekton Chains has already signed (annotation chains.tekton.dev/signed: true); by default both sign, each under its own annotations")
+		finalizer     = fs.Bool("finalizer", false, "hold each run with the finalizer factory.hallmark.dev/attest until it is attested, so a run pruned first is still attested; off removes it from runs that hold it")
+		finalizerWait = fs.Duration("finalizer-timeout", 10*time.Minute, "longest a deleted run is held for its attestation before the finalizer is released anyway")
 		leaderElect   = fs.Bool("leader-elect", false, "elect a leader among replicas")
 		leaderNS      = fs.String("leader-election-namespace", "", "namespace of the leader election lease")
 		metricsAddr   = fs.String("metrics-bind-address", ":8080", "Prometheus metrics address (0 disables)")
@@ -136,6 +140,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		Workers:                 *workers,
 		MaxRetries:              *maxRetries,
 		Backoff:                 *backoff,
+		SkipChainsSigned:        *skipChains,
+		Finalizer:               *finalizer,
+		FinalizerTimeout:        *finalizerWait,
 		LeaderElection:          *leaderElect,
 		LeaderElectionNamespace: *leaderNS,
 		MetricsAddr:             *metricsAddr,
@@ -148,8 +155,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	if *storeDir != "" {
 		cfg.Stores = append(cfg.Stores, factory.FileStore{Dir: *storeDir})
 	}
+	if *chainsCompat && !*ociStore {
+		return fail(fmt.Errorf("--chains-compatible writes cosign's .att tags next to the OCI referrers: it needs --store-oci"))
+	}
 	if *ociStore {
-		cfg.Stores = append(cfg.Stores, factory.OCIStore{Options: []oci.Option{oci.WithLogger(log)}})
+		cfg.Stores = append(cfg.Stores, factory.OCIStore{Options: []oci.Option{oci.WithLogger(log)}, Legacy: *chainsCompat})
 	}
 	restConfig, err := ctrl.GetConfig()
 	if err != nil {

@@ -2,16 +2,16 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 
 	"github.com/hallmark-dev/hallmark/internal/ghaction"
-	"github.com/hallmark-dev/hallmark/internal/oci"
+	"github.com/hallmark-dev/hallmark/internal/githubapi"
 	"github.com/hallmark-dev/hallmark/internal/signer"
 )
 
@@ -30,14 +30,12 @@ func newActionCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return actionError(cmd.OutOrStdout(), ghaction.Attest(cmd.Context(), ghaction.AttestConfig{
-				Attest:    AttestForAction,
-				Push:      pushForAction,
-				CheckPush: checkPushForAction,
-				Upload:    ghaction.StoreUploader(os.Getenv, os.ReadFile),
-				Getenv:    os.Getenv,
-				ReadFile:  os.ReadFile,
-				Stdout:    cmd.OutOrStdout(),
-				Stderr:    cmd.ErrOrStderr(),
+				Attest:   AttestForAction,
+				Upload:   ghaction.StoreUploader(os.Getenv, os.ReadFile),
+				Getenv:   os.Getenv,
+				ReadFile: os.ReadFile,
+				Stdout:   cmd.OutOrStdout(),
+				Stderr:   cmd.ErrOrStderr(),
 			}))
 		},
 	})
@@ -72,13 +70,17 @@ func actionError(stdout io.Writer, err error) error {
 }
 
 // AttestForAction signs provenance for req along the very code path of
-// `hallmark attest`, and returns the summary it prints with --format json.
+// `hallmark attest`, pushes it with push-to-registry, and returns the
+// summary it prints with --format json. A failure after bundles were signed
+// is a *ghaction.PartialError saying what was done.
 func AttestForAction(ctx context.Context, req ghaction.AttestRequest, stderr io.Writer) (*ghaction.AttestResult, error) {
 	f := attestFlags{
 		subjectPaths:      req.SubjectPaths,
 		subjectChecksums:  req.SubjectChecksums,
 		subjectNames:      req.SubjectNames,
 		subjectDigests:    req.SubjectDigests,
+		subjectImagesEach: req.SubjectImages,
+		pushToRegistry:    req.PushToRegistry,
 		bundlePath:        req.BundlePath,
 		signingConfig:     req.SigningConfig,
 		trustedRoot:       req.TrustedRoot,
@@ -92,43 +94,25 @@ func AttestForAction(ctx context.Context, req ghaction.AttestRequest, stderr io.
 		sbom: sbomFlags{generate: len(req.SBOMFormats) > 0 && req.SBOMSource == "", formats: req.SBOMFormats,
 			source: req.SBOMSource, path: req.SBOMPath},
 	}
+	if req.PushToRegistry {
+		// subject-name is the image (REGISTRY/REPO), subject-digest its
+		// digest: the bundle goes to NAME@DIGEST.
+		for i := range req.SubjectNames {
+			f.pushImages = append(f.pushImages, req.SubjectNames[i]+"@"+req.SubjectDigests[i])
+		}
+	}
+	if req.RegistryToken != "" {
+		if in, err := githubapi.InstanceFor(os.Getenv("GITHUB_SERVER_URL"), ""); err == nil {
+			f.registryToken = githubRegistryToken{registry: in.Registry, user: os.Getenv("GITHUB_ACTOR"), token: req.RegistryToken}
+		}
+	}
 	sum, err := attest(ctx, f, strings.NewReader(""), stderr, os.Getenv)
+	var ke *keptError
+	if errors.As(err, &ke) && ke.result != nil {
+		return nil, &ghaction.PartialError{Result: ke.result, Err: err}
+	}
 	if err != nil {
 		return nil, err
 	}
-	return &sum.AttestResult, nil
-}
-
-// pushForAction attaches a bundle to the image ref as an OCI 1.1 referrer
-// (the referrers tag schema on registries without the referrers API), with
-// the credentials of the Docker config, within attest's push deadline.
-func pushForAction(ctx context.Context, ref, bundlePath string) (string, error) {
-	subject, err := name.NewDigest(ref)
-	if err != nil {
-		return "", fmt.Errorf("image %q: want REGISTRY/REPO@sha256:HEX: %w", ref, err)
-	}
-	data, err := os.ReadFile(bundlePath)
-	if err != nil {
-		return "", err
-	}
-	ctx, cancel := context.WithTimeout(ctx, defaultPushDeadline)
-	defer cancel()
-	p, err := oci.Push(ctx, subject, oci.Attestation{Bundle: data, PredicateType: "https://slsa.dev/provenance/v1"}, oci.WithTimeout(signer.DefaultTimeout))
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("%s (%s)", p.Manifest, p.Source), nil
-}
-
-// checkPushForAction is the action's registry check before signing: the
-// image exists and the registry takes pushes.
-func checkPushForAction(ctx context.Context, ref string) error {
-	subject, err := name.NewDigest(ref)
-	if err != nil {
-		return fmt.Errorf("image %q: want REGISTRY/REPO@sha256:HEX: %w", ref, err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, defaultPushDeadline)
-	defer cancel()
-	_, err = oci.CheckPush(ctx, subject, oci.WithTimeout(signer.DefaultTimeout))
-	return err
+	return sum, nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/hallmark-dev/hallmark/internal/atomicfile"
 	"github.com/hallmark-dev/hallmark/internal/ghaction"
+	"github.com/hallmark-dev/hallmark/internal/githubapi"
 	"github.com/hallmark-dev/hallmark/internal/githubctx"
 	"github.com/hallmark-dev/hallmark/internal/provenance"
 	"github.com/hallmark-dev/hallmark/internal/signer"
@@ -37,14 +39,22 @@ type attestFlags struct {
 	subjectNames     []string
 	subjectDigests   []string
 	subjectImages    []string
-	bundlePath       string
-	bundlePaths      []string // push's bundles
-	perSubject       bool
-	format           string
-	signingConfig    string
-	trustedRoot      string
-	identityToken    string
-	private          bool
+	// subjectImagesEach are --subject-images: images each attested on
+	// its own; attest moves them to subjectImages and sets perImage.
+	subjectImagesEach []string
+	perImage          bool
+	// pushImages are more images the bundles are pushed to: the action's
+	// subject-name@subject-digest.
+	pushImages    []string
+	registryToken githubRegistryToken
+	bundlePath    string
+	bundlePaths   []string // push's bundles
+	perSubject    bool
+	format        string
+	signingConfig string
+	trustedRoot   string
+	identityToken string
+	private       bool
 	// privateRepository consents to naming a repository that is not
 	// public in Sigstore's public-good logs.
 	privateRepository bool
@@ -82,6 +92,9 @@ Subjects (any mix; the same name with two digests is an error):
   --subject-checksums  sha256sum/sha512sum output, a file or - for stdin
   --subject-name/--subject-digest   a name and sha256:HEX, in pairs
   --subject-image      REGISTRY/REPO@sha256:HEX
+  --subject-images     images each attested on its own: one statement and
+                       bundle per digest (alone; not with the flags above);
+                       each value may be a newline- or comma-separated list
 
 Build facts: inside GitHub Actions they come from the runner environment and
 the job's token (builder.id is the token's job_workflow_ref). Elsewhere pass
@@ -90,6 +103,10 @@ repository, repository_id, repository_owner_id, ref, sha, workflow_ref,
 event_name, run_id, run_attempt, runner_environment, and optionally
 server_url and job_workflow_ref; see docs/facts.schema.json) or
 --facts-from-token. Facts that contradict the token's claims are refused.
+The GitHub server (for GitHub Enterprise Server or a ghe.com tenant) is the
+facts file's server_url, else the one the token's issuer names
+(https://HOST/_services/token, https://token.actions.SUB.ghe.com), else
+$GITHUB_SERVER_URL, else github.com.
 
 Private repositories: when the token says the repository is private or
 internal (claim repository_visibility), attest refuses to name it in
@@ -106,7 +123,9 @@ public-good Sigstore's are fetched through TUF.
 
 Output: --bundle-path (default provenance.sigstore.json). More than 1,024
 subjects are split into BASE.1.sigstore.json, BASE.2.sigstore.json, ...;
---per-subject writes BASE.<subject>.sigstore.json for each subject. Files are
+--per-subject writes BASE.<subject>.sigstore.json for each subject;
+--subject-images with more than one digest writes
+BASE.<repository>-<first 12 digits of the digest>.sigstore.json for each. Files are
 written only after every bundle is signed and checked, each atomically; if a
 later bundle fails, those already signed (and logged) are still written, and
 the error says which.
@@ -117,7 +136,14 @@ reserved in its folder, and with --push-to-registry each image is looked up
 and the registry's write access probed. The certificate must name the
 token's identity and each timestamp must be over this signature before
 anything is written to the log. If pushing fails after signing, the bundle
-is kept and the message says how to push it with 'hallmark push'.
+is kept and the message says how to push it with 'hallmark push'. Several
+images are checked and pushed side by side; one that fails is named, and
+does not stop the others.
+
+Registry credentials come from the docker config (docker login, its auths,
+credHelpers and credsStore); inside GitHub Actions the job's GITHUB_TOKEN, if
+set, logs in to GitHub's container registry when the config has nothing for
+it.
 
 SBOMs: --sbom also makes an SBOM of each subject (a file, looked into when
 it is an archive, or an image read from its registry) with hallmark-sbom,
@@ -148,6 +174,7 @@ check) and again after it (the pushes).`,
 	fl.StringArrayVar(&f.subjectNames, "subject-name", nil, "subject name, paired with --subject-digest (repeatable)")
 	fl.StringArrayVar(&f.subjectDigests, "subject-digest", nil, "subject digest sha256:HEX or sha512:HEX, paired with --subject-name (repeatable)")
 	fl.StringArrayVar(&f.subjectImages, "subject-image", nil, "container image by digest, REGISTRY/REPO@sha256:HEX (repeatable)")
+	fl.StringArrayVar(&f.subjectImagesEach, "subject-images", nil, "container images by digest, each attested on its own (one statement and bundle per digest): newline/comma-separated REGISTRY/REPO@sha256:HEX lists (repeatable)")
 	fl.StringVar(&f.bundlePath, "bundle-path", DefaultBundlePath, "where to write the bundle")
 	fl.BoolVar(&f.perSubject, "per-subject", false, "write one bundle per subject")
 	fl.StringVar(&f.format, "format", "text", "output format: text or json")
@@ -162,7 +189,7 @@ check) and again after it (the pushes).`,
 	fl.DurationVar(&f.timeout, "timeout", signer.DefaultTimeout, "timeout of each try of a request to a Sigstore server or the registry")
 	fl.IntVar(&f.retries, "retries", signer.DefaultRetries, "retries of a failed request within the deadline (backoff doubles from 1s; a longer Retry-After is honoured)")
 	fl.DurationVar(&f.pushDeadline, "push-deadline", defaultPushDeadline, "deadline of the registry work, before signing (image and write access) and again after it (the pushes)")
-	fl.BoolVar(&f.pushToRegistry, "push-to-registry", false, "attach the bundle to each --subject-image as an OCI 1.1 referrer (the referrers tag on registries without the API); credentials from the docker config")
+	fl.BoolVar(&f.pushToRegistry, "push-to-registry", false, "attach each bundle to the images it is about (--subject-image, --subject-images) as an OCI 1.1 referrer (the referrers tag on registries without the API); credentials from the docker config")
 	fl.BoolVar(&f.pushLegacyTag, "push-legacy-tag", false, "with --push-to-registry, also push under cosign's legacy tag sha256-HEX.att for older consumers")
 	fl.BoolVar(&f.attestPlatforms, "attest-platforms", false, "with --push-to-registry, also attest and push each platform image of a multi-platform index")
 	fl.BoolVar(&f.allowInsecureRegistry, "allow-insecure-registry", false, "allow plain HTTP to the registry (local registries)")
@@ -228,6 +255,94 @@ func collectSubjects(ctx context.Context, f attestFlags, stdin io.Reader) ([]sub
 	return subject.Merge(lists...)
 }
 
+// expandImages moves --subject-images into the image list, one image an
+// item, and marks the run as one attestation per image.
+func expandImages(f attestFlags) (attestFlags, error) {
+	if len(f.subjectImagesEach) == 0 {
+		return f, nil
+	}
+	if len(f.subjectPaths)+len(f.subjectChecksums)+len(f.subjectNames)+len(f.subjectDigests)+len(f.subjectImages) > 0 {
+		return f, errors.New("--subject-images attests each image on its own: give --subject-path, --subject-checksums, --subject-name or --subject-image in another attest")
+	}
+	var refs []string
+	for _, v := range f.subjectImagesEach {
+		for _, item := range strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == ',' }) {
+			if item = strings.TrimSpace(item); item != "" {
+				refs = append(refs, item)
+			}
+		}
+	}
+	if len(refs) == 0 {
+		return f, errors.New("--subject-images lists no image: want REGISTRY/REPO@sha256:HEX, one a line or comma-separated")
+	}
+	f.subjectImages, f.subjectImagesEach, f.perImage = refs, nil, true
+	return f, nil
+}
+
+// subjectGroups gathers the subjects and groups them into statements: up
+// to provenance.MaxSubjects a statement, one a subject with --per-subject,
+// one a digest with --subject-images.
+func subjectGroups(ctx context.Context, f attestFlags, stdin io.Reader) ([][]subject.Subject, error) {
+	if f.perImage {
+		return imageGroups(f.subjectImages)
+	}
+	subjects, err := collectSubjects(ctx, f, stdin)
+	if err != nil {
+		return nil, err
+	}
+	if !f.perSubject {
+		return subject.Split(subjects, provenance.MaxSubjects), nil
+	}
+	groups := make([][]subject.Subject, len(subjects))
+	for i, s := range subjects {
+		groups[i] = []subject.Subject{s}
+	}
+	return groups, nil
+}
+
+// imageGroups makes one group a digest of the images refs: an image named
+// twice, or in two repositories (mirrors), is one statement with a
+// subject for each name.
+func imageGroups(refs []string) ([][]subject.Subject, error) {
+	var groups [][]subject.Subject
+	at := map[string]int{}
+	for _, ref := range refs {
+		s, err := subject.FromImageRef(ref)
+		if err != nil {
+			return nil, fmt.Errorf("--subject-images: %w", err)
+		}
+		d := digestString(s.Digest)
+		i, ok := at[d]
+		if !ok {
+			i, at[d] = len(groups), len(groups)
+			groups = append(groups, nil)
+		}
+		if !slices.ContainsFunc(groups[i], func(o subject.Subject) bool { return o.Name == s.Name }) {
+			groups[i] = append(groups[i], s)
+		}
+	}
+	return groups, nil
+}
+
+// groupLabel names a group's subjects for a message: NAME@DIGEST, ...
+func groupLabel(g []subject.Subject) string {
+	parts := make([]string, len(g))
+	for i, s := range g {
+		parts[i] = s.Name + "@" + digestString(s.Digest)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// digestString is a subject's digests as ALG:HEX, sorted.
+func digestString(d map[string]string) string {
+	parts := make([]string, 0, len(d))
+	for alg, hex := range d {
+		parts = append(parts, alg+":"+hex)
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, " ")
+}
+
 // loadTrust reads the signing config and trusted root named by flags or
 // environment, or fetches the public-good ones.
 func loadTrust(f attestFlags, getenv func(string) string) (*root.SigningConfig, *root.TrustedRoot, error) {
@@ -267,7 +382,8 @@ func firstNonEmpty(vs ...string) string {
 }
 
 // buildContext finds the build facts: the runner's environment, a facts
-// file, or the token's claims.
+// file, or the token's claims. Facts that name no GitHub server are on the
+// server of the token's issuer (tokenServer).
 func buildContext(f attestFlags, getenv func(string) string, claims map[string]any) (*githubctx.Context, error) {
 	switch {
 	case f.factsFile != "":
@@ -279,10 +395,14 @@ func buildContext(f attestFlags, getenv func(string) string, claims map[string]a
 		if err != nil {
 			return nil, fmt.Errorf("--facts %s: %w (see docs/facts.schema.json)", f.factsFile, err)
 		}
+		if c, err = c.With(githubctx.Options{DefaultServerURL: tokenServer(claims, getenv)}); err != nil {
+			return nil, fmt.Errorf("--facts %s: %w", f.factsFile, err)
+		}
 		return c, nil
 	case f.factsFromToken:
 		str := func(k string) string { s, _ := claims[k].(string); return s }
 		return githubctx.Explicit(githubctx.Facts{
+			ServerURL:  tokenServer(claims, getenv),
 			Repository: str("repository"), RepositoryID: str("repository_id"), RepositoryOwnerID: str("repository_owner_id"),
 			Ref: str("ref"), SHA: str("sha"), WorkflowRef: str("workflow_ref"), JobWorkflowRef: str("job_workflow_ref"),
 			EventName: str("event_name"), RunID: str("run_id"), RunAttempt: str("run_attempt"), RunnerEnvironment: str("runner_environment"),
@@ -297,12 +417,21 @@ func buildContext(f attestFlags, getenv func(string) string, claims map[string]a
 	}
 }
 
-// attestSummary is what attest prints with --format json: the action's
-// result (the action reads it as one) and the registry pushes.
-type attestSummary struct {
-	ghaction.AttestResult
-	Pushes []pushRecord `json:"pushes,omitempty"`
+// tokenServer is the GitHub server the identity token's issuer names
+// (github.com, a ghe.com tenant, a GitHub Enterprise Server), else
+// $GITHUB_SERVER_URL, else "" (github.com).
+func tokenServer(claims map[string]any, getenv func(string) string) string {
+	if iss, _ := claims["iss"].(string); iss != "" {
+		if s, ok := githubapi.ServerForIssuer(iss); ok {
+			return s
+		}
+	}
+	return getenv("GITHUB_SERVER_URL")
 }
+
+// attestSummary is what attest prints with --format json: the action's
+// result (the action reads it as one), registry pushes included.
+type attestSummary = ghaction.AttestResult
 
 func runAttest(ctx context.Context, f attestFlags, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) error {
 	if err := checkFormat(f.format); err != nil {
@@ -371,6 +500,10 @@ func attest(ctx context.Context, f attestFlags, stdin io.Reader, stderr io.Write
 	if f.factsFile != "" && f.factsFromToken {
 		return nil, errors.New("--facts and --facts-from-token contradict each other: give one")
 	}
+	f, err := expandImages(f)
+	if err != nil {
+		return nil, err
+	}
 	if err := checkPushFlags(f); err != nil {
 		return nil, err
 	}
@@ -383,11 +516,11 @@ func attest(ctx context.Context, f attestFlags, stdin io.Reader, stderr io.Write
 		return nil, err
 	}
 	started := time.Now().UTC().Truncate(time.Second)
-	subjects, err := collectSubjects(ctx, f, stdin)
+	groups, err := subjectGroups(ctx, f, stdin)
 	if err != nil {
 		return nil, err
 	}
-	sboms, err := makeSBOMs(ctx, f, sbomFormats, subjects, stderr)
+	sboms, err := makeSBOMs(ctx, f, sbomFormats, slices.Concat(groups...), stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -426,17 +559,7 @@ func attest(ctx context.Context, f attestFlags, stdin io.Reader, stderr io.Write
 		build.StartedOn = started
 	}
 
-	groups := subject.Split(subjects, provenance.MaxSubjects)
-	if f.perSubject {
-		groups = groups[:0]
-		for _, s := range subjects {
-			groups = append(groups, []subject.Subject{s})
-		}
-	}
-	paths, err := bundlePaths(f.bundlePath, groups, f.perSubject)
-	if err != nil {
-		return nil, err
-	}
+	paths := bundlePaths(f.bundlePath, groups, f.perSubject, f.perImage)
 	build.FinishedOn = time.Now().UTC().Truncate(time.Second)
 	payloads := make([][]byte, len(groups))
 	for i, g := range groups {
@@ -571,13 +694,21 @@ func attest(ctx context.Context, f attestFlags, stdin io.Reader, stderr io.Write
 	}
 	if firstErr != nil {
 		err := signingError(firstErr, f)
-		if len(groups) > 1 {
+		switch {
+		case f.perImage && len(groups) > 1:
+			err = fmt.Errorf("signing the attestation of %s (bundle %d of %d): %w", groupLabel(groups[failedAt]), failedAt+1, len(groups), err)
+		case len(groups) > 1:
 			err = fmt.Errorf("signing bundle %d of %d: %w", failedAt+1, len(groups), err)
 		}
 		if len(datas) > 0 {
-			// The bundles signed spent their entries: keep them.
+			// The bundles signed spent their entries: keep them, and
+			// say how to push them without signing again.
 			kept, kerr := commitBundles(keptPaths, keptOuts, datas, out)
-			return nil, &keptError{err: err, kept: kept, keepErr: kerr}
+			ke := &keptError{err: err, kept: kept, keepErr: kerr, result: &attestSummary{BuilderID: build.BuilderID, Bundles: out}}
+			if f.pushToRegistry && len(kept) > 0 {
+				ke.next = pushCommand(f, kept, &pushError{images: imagesOf(f, out)})
+			}
+			return nil, ke
 		}
 		return nil, err
 	}
@@ -585,19 +716,36 @@ func attest(ctx context.Context, f attestFlags, stdin io.Reader, stderr io.Write
 	if err != nil {
 		return nil, err
 	}
-	pushes, err := pushAttestations(ctx, f, written, platforms, legacyStamp(f, sc, tr), stderr, getenv)
+	summary := &attestSummary{BuilderID: build.BuilderID, Bundles: out}
+	summary.Pushes, err = pushAttestations(ctx, f, written, platforms, legacyStamp(f, sc, tr), stderr, getenv)
 	if err != nil {
-		ke := &keptError{err: err, kept: written}
+		ke := &keptError{err: err, kept: written, result: summary}
 		var pe *pushError
 		if errors.As(err, &pe) {
 			ke.next = pushCommand(f, written, pe)
 		}
 		return nil, ke
 	}
-
-	summary := &attestSummary{AttestResult: ghaction.AttestResult{BuilderID: build.BuilderID}, Pushes: pushes}
-	summary.Bundles = out
 	return summary, nil
+}
+
+// imagesOf are the images among f's push targets that the bundles are
+// about.
+func imagesOf(f attestFlags, bundles []ghaction.Bundle) []string {
+	var out []string
+	for _, ref := range f.pushTargets() {
+		img, err := f.image(ref)
+		if err != nil {
+			continue
+		}
+		for _, b := range bundles {
+			if slices.ContainsFunc(b.Subjects, func(s ghaction.Subject) bool { return "sha256:"+s.Digest["sha256"] == img.DigestStr() }) {
+				out = append(out, ref)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // bundleSizeEstimate is room enough for the bundle of payload: the
@@ -670,19 +818,35 @@ type keptError struct {
 	kept    []string
 	keepErr error
 	next    string
+	// result is what was done: the bundles signed, the pushes made.
+	result *attestSummary
 }
 
 func (e *keptError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.err.Error())
-	if len(e.kept) > 0 {
-		fmt.Fprintf(&b, "\nthe signed bundle is kept: %s", strings.Join(e.kept, ", "))
+	if e.result != nil {
+		var done []string
+		for _, p := range e.result.Pushes {
+			if p.Error == "" {
+				done = append(done, p.Image)
+			}
+		}
+		if len(done) > 0 {
+			fmt.Fprintf(&b, "\nattached already: %s", strings.Join(done, ", "))
+		}
+	}
+	switch {
+	case len(e.kept) == 1:
+		fmt.Fprintf(&b, "\nthe signed bundle is kept: %s", e.kept[0])
+	case len(e.kept) > 1:
+		fmt.Fprintf(&b, "\nthe signed bundles are kept: %s", strings.Join(e.kept, ", "))
 	}
 	if e.keepErr != nil {
 		fmt.Fprintf(&b, "\n%v", e.keepErr)
 	}
 	if e.next != "" {
-		fmt.Fprintf(&b, "\npush it without signing again:\n  %s", e.next)
+		fmt.Fprintf(&b, "\npush %s without signing again:\n  %s", map[bool]string{true: "it", false: "them"}[strings.Count(e.next, "--bundle-path ") == 1], e.next)
 	}
 	return b.String()
 }
@@ -725,17 +889,25 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // bundlePaths names the bundle files: the path itself for one bundle,
 // BASE.N.sigstore.json for split statements, BASE.<subject>.sigstore.json
-// per subject.
-func bundlePaths(path string, groups [][]subject.Subject, perSubject bool) ([]string, error) {
-	if len(groups) == 1 && !perSubject {
-		return []string{path}, nil
+// per subject, BASE.<repository>-<12 digits of the digest>.sigstore.json
+// per image.
+func bundlePaths(path string, groups [][]subject.Subject, perSubject, perImage bool) []string {
+	if len(groups) == 1 && (!perSubject || perImage) {
+		return []string{path}
 	}
 	base := strings.TrimSuffix(strings.TrimSuffix(path, ".json"), ".sigstore")
 	seen := map[string]bool{}
 	paths := make([]string, len(groups))
 	for i, g := range groups {
 		tag := fmt.Sprint(i + 1)
-		if perSubject {
+		switch {
+		case perImage:
+			hex := g[0].Digest["sha256"]
+			tag = strings.Trim(unsafeName.ReplaceAllString(filepath.Base(g[0].Name), "_"), "._") + "-" + hex[:min(12, len(hex))]
+			if seen[tag] {
+				tag = fmt.Sprintf("%s-%d", tag, i+1)
+			}
+		case perSubject:
 			tag = strings.Trim(unsafeName.ReplaceAllString(filepath.Base(g[0].Name), "_"), "._")
 			if tag == "" || seen[tag] {
 				tag = fmt.Sprintf("%s%d", tag, i+1)
@@ -744,5 +916,5 @@ func bundlePaths(path string, groups [][]subject.Subject, perSubject bool) ([]st
 		seen[tag] = true
 		paths[i] = base + "." + tag + ".sigstore.json"
 	}
-	return paths, nil
+	return paths
 }

@@ -9,12 +9,14 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/hallmark-dev/hallmark/internal/ghaction"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/signer"
 )
@@ -25,24 +27,40 @@ func checkPushFlags(f attestFlags) error {
 	if !f.pushToRegistry && (f.pushLegacyTag || f.attestPlatforms) {
 		return errors.New("--push-legacy-tag and --attest-platforms need --push-to-registry")
 	}
-	if f.pushToRegistry && len(f.subjectImages) == 0 {
-		return errors.New("--push-to-registry needs --subject-image: only images can carry attestations in a registry")
+	if f.pushToRegistry && len(f.pushTargets()) == 0 {
+		return errors.New("--push-to-registry needs --subject-image or --subject-images: only images can carry attestations in a registry")
 	}
 	return nil
 }
 
-// pushRecord is one bundle attached to one image, for attest's summary.
-type pushRecord struct {
-	Image     string `json:"image"`
-	Bundle    string `json:"bundle"`
-	Manifest  string `json:"manifest"`
-	Via       string `json:"via"`
-	Tag       string `json:"tag,omitempty"`
-	LegacyTag string `json:"legacyTag,omitempty"`
-}
+// pushRecord is one bundle attached, or not, to one image.
+type pushRecord = ghaction.Push
+
+// pushConcurrency is how many images are checked or pushed to at once.
+const pushConcurrency = 4
 
 func (f attestFlags) ociOptions() []oci.Option {
-	return []oci.Option{oci.WithInsecureRegistry(f.allowInsecureRegistry), oci.WithTimeout(f.timeout)}
+	opts := []oci.Option{oci.WithInsecureRegistry(f.allowInsecureRegistry), oci.WithTimeout(f.timeout)}
+	if f.registryToken.token != "" {
+		opts = append(opts, oci.WithGitHubToken(f.registryToken.registry, f.registryToken.user, f.registryToken.token))
+	}
+	return opts
+}
+
+// githubRegistryToken is the GitHub token that logs in to the GitHub
+// instance's container registry when the docker config has nothing for it.
+type githubRegistryToken struct{ registry, user, token string }
+
+// pushTargets are the images the bundles go to: --subject-image and
+// --subject-images, and the action's subject-name@subject-digest.
+func (f attestFlags) pushTargets() []string {
+	var out []string
+	for _, ref := range append(append([]string(nil), f.subjectImages...), f.pushImages...) {
+		if !slices.Contains(out, ref) {
+			out = append(out, ref)
+		}
+	}
+	return out
 }
 
 func (f attestFlags) image(ref string) (name.Digest, error) {
@@ -57,32 +75,69 @@ func (f attestFlags) image(ref string) (name.Digest, error) {
 	return img, nil
 }
 
+// forEach runs do(0..n-1), at most limit at once, and waits for all.
+func forEach(n, limit int, do func(i int)) {
+	sem := make(chan struct{}, limit)
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			do(i)
+		}()
+	}
+	wg.Wait()
+}
+
 // checkRegistries is attest's registry work before signing, under
 // --push-to-registry: each image must exist and its registry must take
 // pushes from these credentials; with --attest-platforms, each index's
-// platforms are listed now. Nothing is written to the registry.
+// platforms are listed now. The images are checked side by side, and every
+// one that fails is named. Nothing is written to the registry.
 func checkRegistries(ctx context.Context, f attestFlags) (map[string][]oci.Platform, error) {
 	if !f.pushToRegistry {
 		return nil, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.pushDeadline)
 	defer cancel()
-	platforms := map[string][]oci.Platform{}
-	for _, ref := range f.subjectImages {
-		img, err := f.image(ref)
-		if err != nil {
-			return nil, err
+	images := f.pushTargets()
+	type checked struct {
+		img       name.Digest
+		platforms []oci.Platform
+		err       error
+	}
+	results := make([]checked, len(images))
+	forEach(len(images), pushConcurrency, func(i int) {
+		r := &results[i]
+		if r.img, r.err = f.image(images[i]); r.err != nil {
+			return
 		}
-		if _, err := oci.CheckPush(ctx, img, f.ociOptions()...); err != nil {
-			return nil, registryError(fmt.Errorf("--push-to-registry: %w (nothing was signed)", err), f)
+		if _, err := oci.CheckPush(ctx, r.img, f.ociOptions()...); err != nil {
+			r.err = fmt.Errorf("--push-to-registry: %w", err)
+			return
 		}
 		if f.attestPlatforms {
-			ps, err := oci.Platforms(ctx, img, f.ociOptions()...)
-			if err != nil {
-				return nil, registryError(fmt.Errorf("--attest-platforms: %w (nothing was signed)", err), f)
+			if r.platforms, r.err = oci.Platforms(ctx, r.img, f.ociOptions()...); r.err != nil {
+				r.err = fmt.Errorf("--attest-platforms: %w", r.err)
 			}
-			platforms[img.String()] = ps
 		}
+	})
+	platforms := map[string][]oci.Platform{}
+	var errs []error
+	for i, r := range results {
+		if r.err != nil {
+			errs = append(errs, registryError(r.err, f))
+			continue
+		}
+		platforms[results[i].img.String()] = r.platforms
+	}
+	switch {
+	case len(errs) == 1 && len(images) == 1:
+		return nil, fmt.Errorf("%w (nothing was signed)", errs[0])
+	case len(errs) > 0:
+		return nil, fmt.Errorf("%w\nnothing was signed", &imagesError{errs: errs, of: len(images), what: "cannot take their attestation"})
 	}
 	return platforms, nil
 }
@@ -95,27 +150,47 @@ func registryError(err error, f attestFlags) error {
 	return err
 }
 
+// imagesError is the failures of several images, each naming its image.
+type imagesError struct {
+	errs []error
+	of   int
+	what string
+}
+
+func (e *imagesError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d of %d images %s:", len(e.errs), e.of, e.what)
+	for _, err := range e.errs {
+		b.WriteString("\n  - " + strings.ReplaceAll(err.Error(), "\n", "\n    "))
+	}
+	return b.String()
+}
+
+func (e *imagesError) Unwrap() []error { return e.errs }
+
+// bundleFile is a written bundle and what its statement is about.
+type bundleFile struct {
+	path, predicateType string
+	data                []byte
+	digests             []string
+}
+
 // pushAttestations is attest's last step under --push-to-registry, and all
-// of `hallmark push`: each bundle is attached to every --subject-image it
-// is about, as an OCI 1.1 referrer (the referrers tag schema on registries
-// without the API) and, with --push-legacy-tag, under cosign's
-// sha256-HEX.att tag too. The pushes share one --push-deadline. With
+// of `hallmark push`: each bundle is attached to every image it is about,
+// as an OCI 1.1 referrer (the referrers tag schema on registries without
+// the API) and, with --push-legacy-tag, under cosign's sha256-HEX.att tag
+// too. The images are pushed to side by side, at most pushConcurrency at
+// once, within one --push-deadline; an image that fails does not stop the
+// others, and the records say what went where, failures included. With
 // --attest-platforms, each platform image of an index (as listed in
-// platforms before signing) gets its own provenance, signed and pushed the
-// same way.
+// platforms before signing) then gets its own provenance, signed and pushed
+// the same way.
 func pushAttestations(ctx context.Context, f attestFlags, bundlePaths []string, platforms map[string][]oci.Platform, stamp stampFunc, stderr io.Writer, getenv func(string) string) ([]pushRecord, error) {
 	if !f.pushToRegistry {
 		return nil, nil
 	}
 	pctx, cancel := context.WithTimeout(ctx, f.pushDeadline)
 	defer cancel()
-	var records []pushRecord
-	opts := f.ociOptions()
-	type bundleFile struct {
-		path, predicateType string
-		data                []byte
-		digests             []string
-	}
 	var files []bundleFile
 	for _, p := range bundlePaths {
 		data, err := os.ReadFile(p)
@@ -128,52 +203,119 @@ func pushAttestations(ctx context.Context, f attestFlags, bundlePaths []string, 
 		}
 		files = append(files, bundleFile{path: p, predicateType: pt, data: data, digests: digests})
 	}
-	for i, ref := range f.subjectImages {
-		img, err := f.image(ref)
-		if err != nil {
-			return nil, err
-		}
-		unfinished := func(err error) error { return &pushError{err: err, images: f.subjectImages[i:]} }
-		pushed := 0
-		for _, b := range files {
-			if !slices.Contains(b.digests, img.DigestStr()) {
-				continue
-			}
-			att := oci.Attestation{Bundle: b.data, PredicateType: b.predicateType}
-			p, err := oci.Push(pctx, img, att, opts...)
-			if err != nil {
-				return records, unfinished(registryError(fmt.Errorf("pushing %s to %s: %w", b.path, img, err), f))
-			}
-			where := string(p.Source)
-			if p.Tag != "" {
-				where += " " + p.Tag
-			}
-			fmt.Fprintf(stderr, "pushed %s to %s as %s (%s)\n", b.path, img, p.Manifest.DigestStr(), where)
-			rec := pushRecord{Image: img.String(), Bundle: b.path, Manifest: p.Manifest.DigestStr(), Via: string(p.Source), Tag: p.Tag}
-			if f.pushLegacyTag {
-				att.Timestamp = stamp
-				lp, err := oci.PushLegacy(pctx, img, att, opts...)
-				if err != nil {
-					return records, unfinished(registryError(fmt.Errorf("pushing %s to %s under the legacy tag: %w", b.path, img, err), f))
+	images := f.pushTargets()
+	results := make([]imagePush, len(images))
+	out := &syncWriter{w: stderr}
+	forEach(len(images), pushConcurrency, func(i int) {
+		results[i] = pushImage(pctx, f, images[i], files, stamp, out)
+	})
+	var records []pushRecord
+	var failed, lacking []string
+	var errs []error
+	for i, r := range results {
+		records = append(records, r.records...)
+		if r.err != nil {
+			failed = append(failed, images[i])
+			errs = append(errs, r.err)
+			for _, b := range r.bundles {
+				if !slices.Contains(lacking, b) {
+					lacking = append(lacking, b)
 				}
-				fmt.Fprintf(stderr, "pushed %s to %s under the legacy tag %s\n", b.path, img, lp.Tag)
-				rec.LegacyTag = lp.Tag
 			}
-			records = append(records, rec)
-			pushed++
 		}
-		if pushed == 0 {
-			return records, unfinished(fmt.Errorf("no bundle is about %s", img))
-		}
-		if f.attestPlatforms {
-			if err := attestPlatforms(ctx, f, img, platforms[img.String()], stderr, getenv); err != nil {
-				// The platforms' own runs say what they kept; the index's
-				// pushes are done.
+	}
+	if len(errs) == 1 && len(images) == 1 {
+		return records, &pushError{err: errs[0], images: failed, bundles: lacking}
+	}
+	if len(errs) > 0 {
+		return records, &pushError{err: &imagesError{errs: errs, of: len(images), what: "lack their attestation"}, images: failed, bundles: lacking}
+	}
+	if f.attestPlatforms {
+		for _, r := range results {
+			if err := attestPlatforms(ctx, f, r.img, platforms[r.img.String()], stderr, getenv); err != nil {
+				// The platforms' own runs say what they kept; the
+				// indexes' pushes are done.
 				return records, err
 			}
 		}
 	}
 	return records, nil
+}
+
+// imagePush is what pushing to one image did.
+type imagePush struct {
+	img     name.Digest
+	records []pushRecord
+	// bundles are the bundles about the image; err, if set, is why it
+	// lacks one of them.
+	bundles []string
+	err     error
+}
+
+// pushImage attaches to the image ref every bundle about it.
+func pushImage(ctx context.Context, f attestFlags, ref string, files []bundleFile, stamp stampFunc, out io.Writer) imagePush {
+	var r imagePush
+	var err error
+	if r.img, err = f.image(ref); err != nil {
+		r.err = err
+		r.records = append(r.records, pushRecord{Image: ref, Error: err.Error()})
+		return r
+	}
+	img := r.img
+	var about []bundleFile
+	for _, b := range files {
+		if slices.Contains(b.digests, img.DigestStr()) {
+			about = append(about, b)
+			r.bundles = append(r.bundles, b.path)
+		}
+	}
+	if len(about) == 0 {
+		r.err = fmt.Errorf("no bundle is about %s", img)
+		r.records = append(r.records, pushRecord{Image: img.String(), Error: r.err.Error()})
+		return r
+	}
+	opts := f.ociOptions()
+	for _, b := range about {
+		att := oci.Attestation{Bundle: b.data, PredicateType: b.predicateType}
+		p, err := oci.Push(ctx, img, att, opts...)
+		if err != nil {
+			r.err = registryError(fmt.Errorf("pushing %s to %s: %w", b.path, img, err), f)
+			r.records = append(r.records, pushRecord{Image: img.String(), Bundle: b.path, Error: r.err.Error()})
+			return r
+		}
+		where := string(p.Source)
+		if p.Tag != "" {
+			where += " " + p.Tag
+		}
+		fmt.Fprintf(out, "pushed %s to %s as %s (%s)\n", b.path, img, p.Manifest.DigestStr(), where)
+		rec := pushRecord{Image: img.String(), Bundle: b.path, Manifest: p.Manifest.DigestStr(), Via: string(p.Source), Tag: p.Tag}
+		if f.pushLegacyTag {
+			att.Timestamp = stamp
+			lp, err := oci.PushLegacy(ctx, img, att, opts...)
+			if err != nil {
+				r.err = registryError(fmt.Errorf("pushing %s to %s under the legacy tag: %w", b.path, img, err), f)
+				rec.Error = r.err.Error()
+				r.records = append(r.records, rec)
+				return r
+			}
+			fmt.Fprintf(out, "pushed %s to %s under the legacy tag %s\n", b.path, img, lp.Tag)
+			rec.LegacyTag = lp.Tag
+		}
+		r.records = append(r.records, rec)
+	}
+	return r
+}
+
+// syncWriter serialises writes of lines from pushes side by side.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
 
 // stampFunc timestamps the bytes of a legacy attestation layer.
@@ -195,11 +337,12 @@ func legacyStamp(f attestFlags, sc *root.SigningConfig, tr *root.TrustedRoot) st
 	}
 }
 
-// pushError is a push that stopped at an image: that image and the ones
-// after it still lack their attestations.
+// pushError is a push that failed for some images: they still lack their
+// attestations, which are in bundles (all the written bundles if empty).
 type pushError struct {
-	err    error
-	images []string
+	err     error
+	images  []string
+	bundles []string
 }
 
 func (e *pushError) Error() string { return e.err.Error() }
@@ -209,6 +352,9 @@ func (e *pushError) Unwrap() error { return e.err }
 // bundles to the images the failed push pe left without them.
 func pushCommand(f attestFlags, bundles []string, pe *pushError) string {
 	images := pe.images
+	if len(pe.bundles) > 0 {
+		bundles = pe.bundles
+	}
 	args := []string{"hallmark", "push"}
 	for _, img := range images {
 		args = append(args, "--subject-image", shellWord(img))
@@ -252,8 +398,8 @@ func attestPlatforms(ctx context.Context, f attestFlags, img name.Digest, platfo
 	for _, p := range platforms {
 		pf := f
 		pf.subjectPaths, pf.subjectChecksums, pf.subjectNames, pf.subjectDigests = nil, nil, nil, nil
-		pf.subjectImages = []string{p.Digest.String()}
-		pf.perSubject, pf.attestPlatforms = false, false
+		pf.subjectImages, pf.subjectImagesEach, pf.pushImages = []string{p.Digest.String()}, nil, nil
+		pf.perSubject, pf.perImage, pf.attestPlatforms = false, false, false
 		pf.bundlePath = base + "." + strings.ReplaceAll(p.String(), "/", "-") + ".sigstore.json"
 		pf.format = "text"
 		fmt.Fprintf(stderr, "attesting platform %s: %s\n", p, p.Digest.DigestStr())

@@ -25,8 +25,11 @@ envelope, which cosign checks; that spends no log entry).
 
 Use it when attest signed and wrote a bundle but could not push it (attest
 prints this command then): pushing again spends no log entry. Each bundle is
-pushed to every --subject-image among its subjects; an image no bundle is
-about is an error. Credentials come from the docker config.`,
+pushed to every --subject-image among its subjects, four images at a time;
+an image no bundle is about is an error, and one that fails is named and
+stops no other. Credentials come from the docker config (docker login, its
+credHelpers and credsStore); inside GitHub Actions, $GITHUB_TOKEN logs in to
+GitHub's container registry when the config has nothing for it.`,
 		Example: `  hallmark push --subject-image ghcr.io/acme/app@sha256:... --bundle-path provenance.sigstore.json`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -256,15 +256,19 @@ func sbomBundles(set *sbomSet, groups [][]subject.Subject, paths []string, bundl
 			singles = append(singles, []subject.Subject{s})
 		}
 	}
-	// One subject's SBOM is named as --per-subject names its provenance.
+	// One subject's SBOM is named beside the provenance of that subject
+	// alone when it has one (one subject, --per-subject, --per-image), else
+	// as --per-subject would name its provenance.
 	pathOf := map[string]string{}
 	if len(singles) > 1 {
-		ps, err := bundlePaths(bundlePath, singles, true)
-		if err != nil {
-			return nil, err
-		}
+		ps := bundlePaths(bundlePath, singles, true, false)
 		for i, s := range singles {
 			pathOf[s[0].Name] = ps[i]
+		}
+	}
+	for i, g := range groups {
+		if len(g) == 1 {
+			pathOf[g[0].Name] = paths[i]
 		}
 	}
 	var out []sbomBundle

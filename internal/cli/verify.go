@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/hallmark-dev/hallmark/internal/imageverify"
 	"github.com/hallmark-dev/hallmark/verifier"
 )
 
@@ -188,39 +189,13 @@ type verdict struct {
 	attestation *verifier.AttestationResult
 }
 
-type failure struct {
-	Check   string `json:"check"`
-	Want    string `json:"want,omitempty"`
-	Got     string `json:"got,omitempty"`
-	Message string `json:"message"`
-	// Fix says what to change or pin, when the verifying user can.
-	Fix string `json:"fix,omitempty"`
-}
-
-// line is the text report of a failure: the check, what was wanted and what
-// was found, the artifact, and what to change.
-func (f *failure) line(artifact string) string {
-	var s string
-	if f.Want == "" && f.Got == "" {
-		s = fmt.Sprintf("%s: %s (%s)", f.Check, f.Message, artifact)
-	} else {
-		s = fmt.Sprintf("%s: want %s, got %s (%s)", f.Check, f.Want, f.Got, artifact)
-	}
-	if f.Fix != "" {
-		s += "; " + f.Fix
-	}
-	return s
-}
+// failure is why an artifact failed, as imageverify reports it for images.
+type failure = imageverify.Failure
 
 func newVerdict(artifact string, d verifier.Digest, res *verifier.Result, err error) verdict {
 	v := verdict{Artifact: artifact, Digest: d.Algorithm + ":" + d.Hex}
 	if err != nil {
-		f := &failure{Check: "input", Message: err.Error()}
-		var ce *verifier.CheckError
-		if errors.As(err, &ce) {
-			f.Check, f.Want, f.Got, f.Fix = string(ce.Check), ce.Want, ce.Got, ce.Fix
-		}
-		v.Failure = f
+		v.Failure = imageverify.FailureOf(err)
 		return v
 	}
 	ext := res.Identity.Extensions
@@ -298,7 +273,7 @@ func reportTo(stdout, human io.Writer, format string, printProvenance bool, verd
 				fmt.Fprintf(human, "PASSED: %s (%s): SLSA build level %d, builder %s, source %s@%s, signed by %s%s\n",
 					v.Artifact, v.Digest, v.Level, v.BuilderID, v.Source, v.Ref, v.Identity, unverified)
 			} else {
-				fmt.Fprintf(human, "FAILED: %s\n", v.Failure.line(v.Artifact))
+				fmt.Fprintf(human, "FAILED: %s\n", v.Failure.Line(v.Artifact))
 			}
 		}
 	}
@@ -314,6 +289,7 @@ func (r jsonRaw) MarshalJSON() ([]byte, error) { return r, nil }
 
 func newVerifyArtifactCmd() *cobra.Command {
 	var f verifyFlags
+	var rekor rekorURLFlag
 	var provenancePath string
 	var vsa vsaFlags
 	var gh githubSource
@@ -349,11 +325,19 @@ ID[@REF], --signer-workflow OWNER/REPO/PATH[@REF] and an exact --spiffe-id
 name a builder you trust (at release tags when no ref is given). --policy
 FILE replaces the built-in policy, and then every flag only narrows it.
 
+A file of bare DSSE envelopes (slsa-github-generator up to v2.0.0) holds no
+log entry and is refused offline. With --rekor-url URL
+(https://rekor.sigstore.dev for those releases) the envelope's entry is
+looked up on that Rekor v1 log, and envelope and entry are verified as one
+bundle, with the same checks. Nothing else is asked of the log.
+
 Exit status: 0 when every artifact passed; 1 when any failed (the line names
 the failed check with what was wanted and what was found, and what to pin
-where you can); 2 on usage errors.`,
+where you can); 2 on usage errors and when the --rekor-url log cannot be asked.`,
 		Example: `  hallmark verify-artifact dist/app --provenance-path dist/provenance.sigstore.json \
-    --source-uri github.com/acme/app --source-tag v1.2.3 --trusted-root trusted_root.json`,
+    --source-uri github.com/acme/app --source-tag v1.2.3 --trusted-root trusted_root.json
+  hallmark verify-artifact app-linux-amd64 --provenance-path app-linux-amd64.intoto.jsonl \
+    --source-uri github.com/acme/app --rekor-url https://rekor.sigstore.dev`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := gh.check(provenancePath, vsa); err != nil {
@@ -377,6 +361,11 @@ where you can); 2 on usage errors.`,
 				return errors.New("--vsa-output summarises provenance: leave out --predicate-type")
 			}
 			bundles, perr := f.pred.parseBundles(data)
+			if rekor.client != nil && errors.Is(perr, verifier.ErrBareEnvelope) {
+				if bundles, perr, err = bareEnvelopeBundles(cmd.Context(), rekor.client, data, cmd.ErrOrStderr()); err != nil {
+					return err
+				}
+			}
 			algs := verifier.SubjectDigestAlgorithms(bundles)
 			var verdicts []verdict
 			for _, a := range args {
@@ -421,6 +410,7 @@ where you can); 2 on usage errors.`,
 	vsa.register(cmd.Flags())
 	gh.register(cmd.Flags())
 	cmd.Flags().StringVar(&provenancePath, "provenance-path", "", "the provenance (or, with --predicate-type, the attestation): a Sigstore bundle or an .intoto.jsonl file of bundles")
+	cmd.Flags().Var(&rekor, "rekor-url", rekorURLHelp)
 	return cmd
 }
 

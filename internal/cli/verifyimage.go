@@ -5,23 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/spf13/cobra"
 
+	"github.com/hallmark-dev/hallmark/internal/imageverify"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/verifier"
 )
 
 // predicateSLSAv1 is the predicate type verify-image looks for in registries.
-const predicateSLSAv1 = "https://slsa.dev/provenance/v1"
-
-// provenanceTypes are the predicate types verify-image looks for: SLSA
-// provenance v1, and v0.2 as slsa-github-generator's container workflow
-// attaches it (cosign's legacy .att tag).
-var provenanceTypes = []string{predicateSLSAv1, verifier.PredicateSLSAv02}
+const predicateSLSAv1 = imageverify.PredicateSLSAv1
 
 func newVerifyImageCmd() *cobra.Command {
 	var f verifyFlags
@@ -102,61 +95,21 @@ func runVerifyImage(ctx context.Context, f verifyFlags, ref string, stdout, stde
 	return reportTo(stdout, stderr, f.format, f.printProvenance || f.pred.printPredicate, []verdict{vd})
 }
 
-// verifyImage finds ref's provenance and verifies it with v. An error is
+// verifyImage finds ref's provenance and verifies it with v, through the
+// flow the admission controller shares (internal/imageverify). An error is
 // returned only when the registry could not be asked; a verdict that the
 // image failed (or has no provenance) is not an error.
 func verifyImage(ctx context.Context, v *verifier.Verifier, ref string, stderr io.Writer, opts ...oci.Option) (verdict, error) {
-	r, err := oci.ParseReference(ref, opts...)
+	vd, err := imageverify.Verify(ctx, v, ref, imageverify.WithRegistry(opts...))
 	if err != nil {
 		return verdict{}, err
 	}
-	img, ok := r.(name.Digest)
-	if !ok {
-		now, _, err := oci.Resolve(ctx, ref, opts...)
-		if err != nil {
-			return verdict{}, err
-		}
-		return verdict{Artifact: ref, Digest: now.DigestStr(), Failure: &failure{
-			Check: "input", Want: "an image named by digest (IMAGE@sha256:HEX)", Got: "a tag, now pointing to " + now.DigestStr(),
-			Message: "a tag can move between verification and use", Fix: "pin the digest: verify-image " + now.String(),
-		}}, nil
+	if vd.Failure != nil {
+		return verdict{Artifact: vd.Ref, Digest: vd.Digest, Failure: vd.Failure}, nil
 	}
-	d, err := verifier.ParseDigest(img.DigestStr())
+	d, err := verifier.ParseDigest(vd.Digest)
 	if err != nil {
 		return verdict{}, fmt.Errorf("image %s: %w", ref, err)
 	}
-	found, err := oci.DiscoverAny(ctx, img, provenanceTypes, opts...)
-	var nf *oci.NotFoundError
-	if errors.As(err, &nf) {
-		got := ""
-		for i, s := range nf.Discovery.Sources {
-			if i > 0 {
-				got += "; "
-			}
-			got += s.String()
-		}
-		return verdict{Artifact: ref, Digest: d.String(), Failure: &failure{
-			Check: "attestation", Want: "SLSA provenance (" + strings.Join(provenanceTypes, " or ") + ") attached to " + img.String(), Got: got, Message: err.Error(),
-		}}, nil
-	}
-	if err != nil {
-		return verdict{}, err
-	}
-	// Parse errors are verdicts too: the registry holds something claiming
-	// to be provenance that is not a bundle.
-	var bundles []*bundle.Bundle
-	var perr error
-	for _, a := range found.Attestations {
-		b, err := verifier.ParseBundle(a.Bundle)
-		if err != nil {
-			perr = errors.Join(perr, fmt.Errorf("%s %s: %w", a.Source, a.Manifest.DigestStr(), err))
-			continue
-		}
-		bundles = append(bundles, b)
-	}
-	if len(bundles) == 0 {
-		return newVerdict(ref, d, nil, perr), nil
-	}
-	res, err := v.VerifyAny(bundles, d)
-	return newVerdict(ref, d, res, err), nil
+	return newVerdict(ref, d, vd.Result, nil), nil
 }

@@ -7,32 +7,43 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// Annotations the controller writes on runs.
+// Annotations the controller writes on runs: all under its own prefix, so
+// that Tekton Chains in the same cluster, which reads
+// chains.tekton.dev/signed, never takes a run Hallmark signed for one it
+// signed itself, and the other way round.
 const (
-	// AnnotationSigned is Chains' "signed" annotation: "true" once signed,
-	// "failed" once given up.
-	AnnotationSigned = "chains.tekton.dev/signed"
-	// AnnotationRetries is Chains' count of failed attempts.
-	AnnotationRetries = "chains.tekton.dev/retries"
-	// AnnotationTransparency is Chains' pointer to the log entry.
-	AnnotationTransparency = "chains.tekton.dev/transparency"
-
+	// AnnotationPrefix is the prefix of every annotation the controller
+	// writes.
+	AnnotationPrefix = "factory.hallmark.dev/"
 	// AnnotationState is "signed", "failed", "skipped" or "refused".
-	AnnotationState = "factory.hallmark.dev/state"
+	AnnotationState = AnnotationPrefix + "state"
 	// AnnotationReason says why a run was skipped, refused or failed.
-	AnnotationReason = "factory.hallmark.dev/reason"
+	AnnotationReason = AnnotationPrefix + "reason"
 	// AnnotationSigner is the signing identity (a SPIFFE ID).
-	AnnotationSigner = "factory.hallmark.dev/signer"
+	AnnotationSigner = AnnotationPrefix + "signer"
 	// AnnotationBundle holds the Sigstore bundle JSON when it fits the
 	// annotation budget; otherwise it says where the bundle is not.
-	AnnotationBundle = "factory.hallmark.dev/bundle"
+	AnnotationBundle = AnnotationPrefix + "bundle"
 	// AnnotationStored lists where else the bundle was stored.
-	AnnotationStored = "factory.hallmark.dev/stored"
+	AnnotationStored = AnnotationPrefix + "stored"
+	// AnnotationRetries counts failed attempts to sign.
+	AnnotationRetries = AnnotationPrefix + "retries"
+	// AnnotationTransparency points at the log entry.
+	AnnotationTransparency = AnnotationPrefix + "transparency"
 	// AnnotationNextAttempt is when a run that failed to sign is tried
 	// again (RFC 3339). Writing the retry count is itself an update the
 	// controller sees at once, so the backoff must live on the run.
-	AnnotationNextAttempt = "factory.hallmark.dev/next-attempt"
+	AnnotationNextAttempt = AnnotationPrefix + "next-attempt"
 )
+
+// ChainsSigned is Tekton Chains' annotation: "true" once Chains signed a
+// run. The controller reads it (Config.SkipChainsSigned) and never writes
+// it.
+const ChainsSigned = "chains.tekton.dev/signed"
+
+// Finalizer is the controller's finalizer (Config.Finalizer): a run that
+// carries it is not deleted before it is attested, or given up on.
+const Finalizer = "factory.hallmark.dev/attest"
 
 // Values of AnnotationState.
 const (

@@ -73,6 +73,21 @@ type Config struct {
 	// Backoff is the pause after the first failure; it doubles after each
 	// (5 s when zero, at most 5 min).
 	Backoff time.Duration
+	// SkipChainsSigned leaves alone, marked skipped, a run Tekton Chains
+	// has already signed (chains.tekton.dev/signed: "true" when the
+	// controller reads it). Off by default: both sign, each under its own
+	// annotations.
+	SkipChainsSigned bool
+	// Finalizer holds each run with the finalizer factory.hallmark.dev/attest
+	// from the moment the controller sees it until it is attested, skipped,
+	// refused or given up on, so that a run pruned before it was signed is
+	// still attested. Deletion is never blocked longer than
+	// FinalizerTimeout after it was asked for; with Finalizer off, the
+	// controller removes the finalizer from runs it finds holding it.
+	Finalizer bool
+	// FinalizerTimeout bounds how long the finalizer holds a run after its
+	// deletion was asked for (10 minutes when zero).
+	FinalizerTimeout time.Duration
 	// LeaderElection, with LeaderElectionNamespace, lets replicas stand by.
 	LeaderElection          bool
 	LeaderElectionNamespace string
@@ -109,8 +124,11 @@ func (c *Config) defaults() error {
 	if c.Backoff == 0 {
 		c.Backoff = 5 * time.Second
 	}
-	if c.Workers < 0 || c.MaxRetries < 0 || c.Backoff < 0 {
-		return errors.New("factory: negative workers, retries or backoff")
+	if c.FinalizerTimeout == 0 {
+		c.FinalizerTimeout = 10 * time.Minute
+	}
+	if c.Workers < 0 || c.MaxRetries < 0 || c.Backoff < 0 || c.FinalizerTimeout < 0 {
+		return errors.New("factory: negative workers, retries, backoff or finalizer timeout")
 	}
 	if c.MetricsAddr == "" {
 		c.MetricsAddr = ":8080"
@@ -142,12 +160,17 @@ func NewManager(restConfig *rest.Config, c Config) (manager.Manager, error) {
 	cacheOpts := cache.Options{
 		// Managed fields are most of a run's bytes and never read here.
 		DefaultTransform: cache.TransformStripManagedFields(),
-		// Of ConfigMaps, only the tenancy policy is watched.
 		ByObject: map[client.Object]cache.ByObject{
+			// Of ConfigMaps, only the tenancy policy is watched.
 			&corev1.ConfigMap{}: {
 				Namespaces: map[string]cache.Config{c.TenancyPolicy.Namespace: {}},
 				Field:      fields.OneTermEqualSelector("metadata.name", c.TenancyPolicy.Name),
 			},
+			// Runs and namespaces keep only what the controller reads
+			// (cache.go), so memory stays flat as runs accumulate.
+			&pipelinev1.TaskRun{}:     {Transform: trimRun},
+			&pipelinev1.PipelineRun{}: {Transform: trimRun},
+			&corev1.Namespace{}:       {Transform: trimNamespace},
 		},
 	}
 	if len(c.Namespaces) > 0 {
@@ -177,14 +200,12 @@ func NewManager(restConfig *rest.Config, c Config) (manager.Manager, error) {
 			return nil, err
 		}
 	}
-	r := &reconciler{client: mgr.GetClient(), cfg: c, events: mgr.GetEventRecorder(controllerName), log: c.Log,
+	r := &reconciler{client: mgr.GetClient(), reader: mgr.GetAPIReader(), cfg: c, events: mgr.GetEventRecorder(controllerName), log: c.Log,
 		policies: &policyReader{client: mgr.GetClient(), name: c.TenancyPolicy}}
 	// Names are checked for uniqueness per process; tests run several managers.
 	skip := true
 	copts := controller.Options{MaxConcurrentReconciles: c.Workers, SkipNameValidation: &skip}
-	pending := predicate.NewPredicateFuncs(func(o client.Object) bool {
-		return !final(o) && o.GetDeletionTimestamp() == nil && done(o)
-	})
+	pending := predicate.NewPredicateFuncs(c.wants)
 	if err := ctrl.NewControllerManagedBy(mgr).Named("taskrun").For(&pipelinev1.TaskRun{}).
 		WithEventFilter(pending).WithOptions(copts).
 		Complete(reconcileFunc(func(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
@@ -220,6 +241,7 @@ func done(o client.Object) bool {
 
 type reconciler struct {
 	client   client.Client
+	reader   client.Reader // the apiserver itself, for a PipelineRun's TaskRuns
 	cfg      Config
 	events   recorder.EventRecorder
 	log      *slog.Logger
@@ -235,20 +257,25 @@ func (r *reconciler) reconcile(ctx context.Context, req ctrl.Request, obj client
 	if err := r.client.Get(ctx, req.NamespacedName, obj); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if final(obj) || obj.GetDeletionTimestamp() != nil || !done(obj) {
-		return ctrl.Result{}, nil
-	}
-	if wait := untilNextAttempt(obj, time.Now()); wait > 0 {
-		return ctrl.Result{RequeueAfter: wait}, nil
-	}
 	kind := kindOf(obj)
 	log := r.log.With("kind", kind, "namespace", obj.GetNamespace(), "name", obj.GetName())
+	if res, done, err := r.lifecycle(ctx, obj, log); done || err != nil {
+		return res, err
+	}
+	if wait := untilNextAttempt(obj, time.Now()); wait > 0 {
+		return ctrl.Result{RequeueAfter: r.capWait(obj, wait)}, nil
+	}
+	if r.cfg.SkipChainsSigned && obj.GetAnnotations()[ChainsSigned] == "true" {
+		log.Info("signed by Tekton Chains: skipped")
+		runsTotal.WithLabelValues(kind, StateSkipped).Inc()
+		return r.finish(ctx, obj, map[string]string{AnnotationState: StateSkipped, AnnotationReason: "signed by Tekton Chains (" + ChainsSigned + ": true) and the controller runs with --skip-chains-signed"})
+	}
 	start := time.Now()
 	att, id, err := r.attestation(ctx, obj)
 	if errors.Is(err, tekton.ErrNotSucceeded) || errors.Is(err, tekton.ErrNothingToAttest) {
 		log.Info("nothing to attest", "reason", err.Error())
 		runsTotal.WithLabelValues(kind, StateSkipped).Inc()
-		return ctrl.Result{}, r.mark(ctx, obj, map[string]string{AnnotationState: StateSkipped, AnnotationReason: truncate(err.Error())})
+		return r.finish(ctx, obj, map[string]string{AnnotationState: StateSkipped, AnnotationReason: truncate(err.Error())})
 	}
 	if errors.Is(err, tekton.ErrRefused) || errors.Is(err, tenancy.ErrNoTenant) {
 		return r.refuse(ctx, obj, log, err)
@@ -264,7 +291,6 @@ func (r *reconciler) reconcile(ctx context.Context, req ctrl.Request, obj client
 	}
 	signDuration.WithLabelValues(kind).Observe(time.Since(start).Seconds())
 	ann := map[string]string{
-		AnnotationSigned:  "true",
 		AnnotationState:   StateSigned,
 		AnnotationSigner:  res.identity,
 		AnnotationRetries: "",
@@ -289,7 +315,7 @@ func (r *reconciler) reconcile(ctx context.Context, req ctrl.Request, obj client
 	runsTotal.WithLabelValues(kind, StateSigned).Inc()
 	log.Info("signed", "subjects", len(att.Subjects), "signer", res.identity, "max_level", att.Factory.MaxLevel, "duration", time.Since(start).Round(time.Millisecond))
 	r.events.Eventf(obj, nil, corev1.EventTypeNormal, "Signed", "Sign", "signed provenance for %d subjects as %s; level at most %d, %s", len(att.Subjects), res.identity, att.Factory.MaxLevel, describeSource(att.Factory.Source))
-	return ctrl.Result{}, nil
+	return r.release(ctx, obj, log)
 }
 
 func describeSource(s *tekton.SourceRecord) string {
@@ -308,7 +334,7 @@ func (r *reconciler) refuse(ctx context.Context, obj client.Object, log *slog.Lo
 	log.Warn("refused", "reason", err.Error())
 	runsTotal.WithLabelValues(kindOf(obj), StateRefused).Inc()
 	r.events.Eventf(obj, nil, corev1.EventTypeWarning, "SigningRefused", "Sign", "%s", truncate(err.Error()))
-	return ctrl.Result{}, r.mark(ctx, obj, map[string]string{
+	return r.finish(ctx, obj, map[string]string{
 		AnnotationState: StateRefused, AnnotationReason: truncate(err.Error()),
 		AnnotationRetries: "", AnnotationNextAttempt: "",
 	})
@@ -324,10 +350,9 @@ func (r *reconciler) failed(ctx context.Context, obj client.Object, log *slog.Lo
 		log.Error("giving up", "attempts", n, "error", err.Error())
 		runsTotal.WithLabelValues(kind, StateFailed).Inc()
 		r.events.Eventf(obj, nil, corev1.EventTypeWarning, "SigningFailed", "Sign", "%s", truncate(err.Error()))
-		return ctrl.Result{}, r.mark(ctx, obj, map[string]string{
-			AnnotationSigned: "failed", AnnotationState: StateFailed,
-			AnnotationRetries: strconv.Itoa(n), AnnotationReason: truncate(err.Error()),
-			AnnotationNextAttempt: "",
+		return r.finish(ctx, obj, map[string]string{
+			AnnotationState: StateFailed, AnnotationRetries: strconv.Itoa(n),
+			AnnotationReason: truncate(err.Error()), AnnotationNextAttempt: "",
 		})
 	}
 	retriesTotal.WithLabelValues(kind).Inc()
@@ -340,7 +365,7 @@ func (r *reconciler) failed(ctx context.Context, obj client.Object, log *slog.Lo
 	if err := r.mark(ctx, obj, map[string]string{AnnotationRetries: strconv.Itoa(n), AnnotationNextAttempt: next}); err != nil {
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{RequeueAfter: wait}, nil
+	return ctrl.Result{RequeueAfter: r.capWait(obj, wait)}, nil
 }
 
 // untilNextAttempt is how long a run that failed to sign must still wait
@@ -385,8 +410,10 @@ func (r *reconciler) attestation(ctx context.Context, obj client.Object) (*tekto
 			if ref.Kind != "TaskRun" {
 				continue
 			}
+			// From the apiserver: the cache keeps little of a TaskRun the
+			// controller is done with (cache.go).
 			tr := &pipelinev1.TaskRun{}
-			err := r.client.Get(ctx, client.ObjectKey{Namespace: run.Namespace, Name: ref.Name}, tr)
+			err := r.reader.Get(ctx, client.ObjectKey{Namespace: run.Namespace, Name: ref.Name}, tr)
 			if apierrors.IsNotFound(err) {
 				continue // pruned: its results are not attested
 			}

@@ -8,11 +8,17 @@
 // key never leaves the controller, so build steps cannot reach it. Rekor
 // and/or an RFC 3161 timestamp prove when it signed.
 //
-// State lives in the run's annotations, with Tekton Chains' names where
-// they mean the same (chains.tekton.dev/signed, …/retries,
-// …/transparency) and factory.hallmark.dev/* for the rest. The controller
-// adds no finalizer, so it never blocks deleting a run. A run with nothing
-// to attest is marked skipped and left alone; a failure is retried with
-// exponential backoff up to Config.MaxRetries times, then the run is marked
-// failed and an Event gives the reason.
+// State lives in the run's annotations, all under factory.hallmark.dev/, so
+// the controller runs beside Tekton Chains on one cluster: it never writes
+// chains.tekton.dev/signed, which Chains reads to skip a run, and it reads
+// that annotation only to skip runs Chains signed when told to
+// (Config.SkipChainsSigned). With Config.Finalizer, the finalizer
+// factory.hallmark.dev/attest keeps a run from being deleted (pruned) before
+// it is attested, and is released once the run is marked, or
+// Config.FinalizerTimeout after its deletion was asked for: it never blocks
+// deletion for good. A run with nothing to attest is marked skipped and
+// left alone; a failure is retried with exponential backoff up to
+// Config.MaxRetries times, then the run is marked failed and an Event gives
+// the reason. The informer caches keep only what the controller reads
+// (cache.go), so its memory does not grow with the runs it is done with.
 package factory

@@ -92,11 +92,6 @@ func (w *world) controller(t *testing.T, ns string, agent *spire.Agent, mod func
 	w.controllerWith(t, ns, agent, mod)
 }
 
-func (w *world) controllerTB(t testing.TB, ns string, mod func(*factory.Config)) {
-	t.Helper()
-	w.controllerWith(t, ns, w.agent, mod)
-}
-
 func (w *world) controllerWith(t testing.TB, ns string, agent *spire.Agent, mod func(*factory.Config)) {
 	t.Helper()
 	s, err := factory.NewSVIDSigner(t.Context(), agent.Addr(), signer.Options{
@@ -270,11 +265,16 @@ func TestFactory(t *testing.T) {
 		)
 		w.api.Create(t, tr)
 		ann := w.waitState(t, tr)
-		if ann[factory.AnnotationState] != factory.StateSigned || ann[factory.AnnotationSigned] != "true" {
+		if ann[factory.AnnotationState] != factory.StateSigned {
 			t.Fatalf("annotations %v", ann)
 		}
+		for k := range ann {
+			if strings.HasPrefix(k, "chains.tekton.dev/") {
+				t.Errorf("annotation %s: Tekton Chains' annotations are Chains' own", k)
+			}
+		}
 		if len(tr.GetFinalizers()) != 0 {
-			t.Errorf("finalizers %v: the controller must never block deletion", tr.GetFinalizers())
+			t.Errorf("finalizers %v without Config.Finalizer", tr.GetFinalizers())
 		}
 		if ann[factory.AnnotationSigner] != factoryID || !strings.Contains(ann[factory.AnnotationTransparency], "logIndex=") {
 			t.Errorf("signer %q transparency %q", ann[factory.AnnotationSigner], ann[factory.AnnotationTransparency])
@@ -352,7 +352,7 @@ func TestFactory(t *testing.T) {
 		pr.Status.ChildReferences = []pipelinev1.ChildStatusReference{{Name: "release-build", PipelineTaskName: "build"}}
 		pr.Status.ChildReferences[0].Kind = "TaskRun"
 		pr.Status.ChildReferences[0].APIVersion = "tekton.dev/v1"
-		pr.Status.Results = []pipelinev1.PipelineRunResult{{Name: "ARTIFACT_URI", Value: *pipelinev1.NewStructuredValues("pkg:generic/cli@2.0.0")}, {Name: "ARTIFACT_DIGEST", Value: *pipelinev1.NewStructuredValues(artifactDigest)}}
+		pr.Status.Results = []pipelinev1.PipelineRunResult{{Name: "cli_ARTIFACT_OUTPUTS", Value: *pipelinev1.NewObject(map[string]string{"uri": "pkg:generic/cli@2.0.0", "digest": artifactDigest, "isBuildArtifact": "true"})}}
 		w.api.Create(t, pr)
 		ann := w.waitState(t, pr)
 		if ann[factory.AnnotationState] != factory.StateSigned {
@@ -379,7 +379,7 @@ func TestFactory(t *testing.T) {
 		for _, tr := range []*pipelinev1.TaskRun{noHints, failed} {
 			w.api.Create(t, tr)
 			ann := w.waitState(t, tr)
-			if ann[factory.AnnotationState] != factory.StateSkipped || ann[factory.AnnotationSigned] != "" || ann[factory.AnnotationRetries] != "" {
+			if ann[factory.AnnotationState] != factory.StateSkipped || ann[factory.AnnotationRetries] != "" {
 				t.Errorf("%s: annotations %v", tr.Name, ann)
 			}
 		}
@@ -387,7 +387,7 @@ func TestFactory(t *testing.T) {
 
 	t.Run("deleted-while-pending", func(t *testing.T) {
 		tr := factorytest.TaskRun("ci", "gone")
-		factorytest.Succeeded(tr, factorytest.StringResult("ARTIFACT_URI", "x"), factorytest.StringResult("ARTIFACT_DIGEST", artifactDigest))
+		factorytest.Succeeded(tr, factorytest.BuildArtifact("ARTIFACT_OUTPUTS", "x", artifactDigest))
 		w.api.Create(t, tr)
 		if err := w.api.Client.Delete(t.Context(), tr); err != nil {
 			t.Fatal(err)
@@ -413,10 +413,10 @@ func TestFactoryFailures(t *testing.T) {
 		w.controller(t, "agent-down", agent, nil)
 		agent.Stop()
 		tr := factorytest.TaskRun("agent-down", "build")
-		factorytest.Succeeded(tr, factorytest.StringResult("ARTIFACT_URI", "pkg:generic/x@1"), factorytest.StringResult("ARTIFACT_DIGEST", artifactDigest))
+		factorytest.Succeeded(tr, factorytest.BuildArtifact("ARTIFACT_OUTPUTS", "pkg:generic/x@1", artifactDigest))
 		w.api.Create(t, tr)
 		ann := w.waitState(t, tr)
-		if ann[factory.AnnotationSigned] != "failed" || ann[factory.AnnotationRetries] != "3" || !strings.Contains(ann[factory.AnnotationReason], "SPIRE agent") {
+		if ann[factory.AnnotationState] != factory.StateFailed || ann[factory.AnnotationRetries] != "3" || !strings.Contains(ann[factory.AnnotationReason], "SPIRE agent") {
 			t.Fatalf("annotations %v", ann)
 		}
 		if _, ok := ann[factory.AnnotationNextAttempt]; ok {
@@ -436,7 +436,7 @@ func TestFactoryFailures(t *testing.T) {
 			factorytest.StringResult("IMAGE_DIGEST", artifactDigest))
 		w.api.Create(t, tr)
 		ann := w.waitState(t, tr)
-		if ann[factory.AnnotationSigned] != "failed" || !strings.Contains(ann[factory.AnnotationReason], "attaching to") {
+		if ann[factory.AnnotationState] != factory.StateFailed || !strings.Contains(ann[factory.AnnotationReason], "attaching to") {
 			t.Fatalf("annotations %v", ann)
 		}
 		w.waitEvent(t, "registry-down", "build", "SigningFailed")

@@ -154,11 +154,10 @@ func TestFactoryJWTSVID(t *testing.T) {
 		w.jwtController(t, "jwt", w.jwtSigner(t, ""), 100*time.Millisecond)
 		tr := factorytest.TaskRun("jwt", "build")
 		factorytest.Succeeded(tr,
-			factorytest.StringResult("ARTIFACT_URI", "pkg:generic/app@1.0.0"),
-			factorytest.StringResult("ARTIFACT_DIGEST", artifactDigest))
+			factorytest.BuildArtifact("ARTIFACT_OUTPUTS", "pkg:generic/app@1.0.0", artifactDigest))
 		w.api.Create(t, tr)
 		ann := w.waitState(t, tr)
-		if ann[factory.AnnotationState] != factory.StateSigned || ann[factory.AnnotationSigned] != "true" {
+		if ann[factory.AnnotationState] != factory.StateSigned {
 			t.Fatalf("annotations %v", ann)
 		}
 		if ann[factory.AnnotationSigner] != factoryID || !strings.Contains(ann[factory.AnnotationTransparency], "logIndex=") {
@@ -316,8 +315,7 @@ builders:
 		w.jwtController(t, "jwt-audience", s, time.Second)
 		tr := factorytest.TaskRun("jwt-audience", "build")
 		factorytest.Succeeded(tr,
-			factorytest.StringResult("ARTIFACT_URI", "pkg:generic/app@1.0.0"),
-			factorytest.StringResult("ARTIFACT_DIGEST", artifactDigest))
+			factorytest.BuildArtifact("ARTIFACT_OUTPUTS", "pkg:generic/app@1.0.0", artifactDigest))
 		w.api.Create(t, tr)
 		// Fulcio refuses at once, so only the backoff (1 s, doubling)
 		// spaces the attempts: once the first failure is counted, the count
@@ -339,7 +337,7 @@ builders:
 		}
 		ann := w.waitState(t, tr)
 		// The reason names what Fulcio had to match: the audience.
-		if ann[factory.AnnotationSigned] != "failed" || ann[factory.AnnotationRetries] != "3" || !strings.Contains(ann[factory.AnnotationReason], `aud "not-sigstore"`) {
+		if ann[factory.AnnotationState] != factory.StateFailed || ann[factory.AnnotationRetries] != "3" || !strings.Contains(ann[factory.AnnotationReason], `aud "not-sigstore"`) {
 			t.Fatalf("annotations %v", ann)
 		}
 		w.waitEvent(t, "jwt-audience", "build", "SigningFailed")
@@ -363,8 +361,7 @@ builders:
 		})
 		tr := factorytest.TaskRun("jwt-tenant", "build")
 		factorytest.Succeeded(tr,
-			factorytest.StringResult("ARTIFACT_URI", "pkg:generic/app@1.0.0"),
-			factorytest.StringResult("ARTIFACT_DIGEST", artifactDigest))
+			factorytest.BuildArtifact("ARTIFACT_OUTPUTS", "pkg:generic/app@1.0.0", artifactDigest))
 		w.api.Create(t, tr)
 		ann := w.waitState(t, tr)
 		if ann[factory.AnnotationState] != factory.StateSigned || ann[factory.AnnotationSigner] != tenantID {

@@ -36,7 +36,7 @@ func leaderAndMetrics(t *testing.T, w *world) {
 		c.MetricsAddr = addr
 	})
 	tr := factorytest.TaskRun("ops", "build")
-	factorytest.Succeeded(tr, factorytest.StringResult("ARTIFACT_URI", "pkg:generic/ops@1"), factorytest.StringResult("ARTIFACT_DIGEST", artifactDigest))
+	factorytest.Succeeded(tr, factorytest.BuildArtifact("ARTIFACT_OUTPUTS", "pkg:generic/ops@1", artifactDigest))
 	w.api.Create(t, tr)
 	if ann := w.waitState(t, tr); ann[factory.AnnotationState] != factory.StateSigned {
 		t.Fatalf("annotations %v", ann)

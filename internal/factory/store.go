@@ -44,7 +44,14 @@ func (f FileStore) Store(_ context.Context, run Run, bundle []byte, _ *tekton.At
 
 // OCIStore attaches the bundle to every image subject as an OCI 1.1
 // referrer (or the referrers tag on registries without the API).
-type OCIStore struct{ Options []oci.Option }
+type OCIStore struct {
+	Options []oci.Option
+	// Legacy also writes each attestation under cosign's tag
+	// sha256-HEX.att, where Tekton Chains' OCI storage puts them, for
+	// verifiers that read only that (cosign verify-attestation without
+	// the new bundle format, policy controllers of that era).
+	Legacy bool
+}
 
 // Store pushes the bundle to each image's registry.
 func (s OCIStore) Store(ctx context.Context, _ Run, bundle []byte, att *tekton.Attestation) (string, error) {
@@ -57,12 +64,21 @@ func (s OCIStore) Store(ctx context.Context, _ Run, bundle []byte, att *tekton.A
 		if err != nil {
 			return "", fmt.Errorf("image subject %s: %w", ref, err)
 		}
-		p, err := oci.Push(ctx, d, oci.Attestation{Bundle: bundle, PredicateType: provenance.PredicateSLSAProvenanceV1}, s.Options...)
+		att := oci.Attestation{Bundle: bundle, PredicateType: provenance.PredicateSLSAProvenanceV1}
+		p, err := oci.Push(ctx, d, att, s.Options...)
 		if err != nil {
 			return "", fmt.Errorf("attaching to %s: %w", ref, err)
 		}
+		if s.Legacy {
+			if _, err := oci.PushLegacy(ctx, d, att, s.Options...); err != nil {
+				return "", fmt.Errorf("attaching to %s under cosign's .att tag: %w", ref, err)
+			}
+		}
 		if where == "" {
 			where = "oci:" + p.Manifest.String()
+			if s.Legacy {
+				where += " and .att"
+			}
 		}
 	}
 	if len(att.Images) > 1 {

@@ -35,6 +35,15 @@ type AttestRequest struct {
 	// PrivateRepository consents to naming a private or internal
 	// repository in Sigstore's public-good logs.
 	PrivateRepository bool
+	// SubjectImages are images REGISTRY/REPO@sha256:HEX each attested on
+	// its own: one statement and bundle per digest (--subject-images).
+	SubjectImages []string
+	// PushToRegistry attaches each bundle to the images it is about:
+	// SubjectImages, and SubjectNames[i]@SubjectDigests[i].
+	PushToRegistry bool
+	// RegistryToken is the GitHub token that logs in to GitHub's container
+	// registry when the docker config has no credentials for it.
+	RegistryToken string
 	// SBOMFormats, when set, are the formats of the SBOMs to make
 	// (attest --sbom --sbom-format); SBOMSource makes one SBOM of a
 	// directory about every subject (--sbom-source); SBOMPath attests an
@@ -48,7 +57,38 @@ type AttestRequest struct {
 type AttestResult struct {
 	BuilderID string   `json:"builderID"`
 	Bundles   []Bundle `json:"bundles"`
+	// Pushes are the bundles attached to images in their registries, one
+	// for each bundle and image it is about.
+	Pushes []Push `json:"pushes,omitempty"`
 }
+
+// Push is one bundle attached, or not, to one image in its registry.
+type Push struct {
+	Image  string `json:"image"`
+	Bundle string `json:"bundle"`
+	// Manifest is the attestation manifest's digest, Via how it is
+	// discoverable (the referrers API or the referrers tag), Tag the tag
+	// updated, if any.
+	Manifest  string `json:"manifest,omitempty"`
+	Via       string `json:"via,omitempty"`
+	Tag       string `json:"tag,omitempty"`
+	LegacyTag string `json:"legacyTag,omitempty"`
+	// Error says why the bundle is not attached to the image; empty when
+	// it is.
+	Error string `json:"error,omitempty"`
+}
+
+// PartialError is a failure after bundles were signed and written, such
+// as a push that failed for some images: Result says what was done (the
+// bundles, and each push with the error of each that failed); the error
+// says what failed and how to finish without signing again.
+type PartialError struct {
+	Result *AttestResult
+	Err    error
+}
+
+func (e *PartialError) Error() string { return e.Err.Error() }
+func (e *PartialError) Unwrap() error { return e.Err }
 
 // Bundle is one written bundle.
 type Bundle struct {
@@ -74,18 +114,10 @@ type Subject struct {
 // Progress and warnings go to stderr.
 type Attester func(ctx context.Context, req AttestRequest, stderr io.Writer) (*AttestResult, error)
 
-// Pusher attaches a written bundle to the image ref (REGISTRY/REPO@DIGEST)
-// in its registry and returns where it went.
-type Pusher func(ctx context.Context, ref, bundlePath string) (string, error)
-
 // Uploader stores a written bundle in the attestation store of the
 // repository OWNER/REPO with the GitHub token and returns the attestation's
 // id and page.
 type Uploader func(ctx context.Context, repository, token, bundlePath string) (id, url string, err error)
-
-// PushChecker finds out, writing nothing, whether a bundle could be pushed
-// to the image ref now: the image exists and the registry takes pushes.
-type PushChecker func(ctx context.Context, ref string) error
 
 // ErrNoStoreAccess is matched by an [Uploader]'s error when the token may
 // not write to the attestation store: with attestation-store: auto the
@@ -137,12 +169,8 @@ func forkPullRequest(cfg AttestConfig, errNoToken error) error {
 
 // AttestConfig wires the attest action to the rest of hallmark.
 type AttestConfig struct {
+	// Attest signs, writes and, with push-to-registry, pushes the bundles.
 	Attest Attester
-	// Push attaches bundles to images when push-to-registry is true;
-	// CheckPush, when set, runs before anything is signed, so a registry
-	// that would refuse the push costs no log entry.
-	Push      Pusher
-	CheckPush PushChecker
 	// Upload stores bundles in the repository's attestation store, per
 	// the input attestation-store; nil stores nothing.
 	Upload Uploader
@@ -165,8 +193,9 @@ type AttestConfig struct {
 // step summary.
 //
 // Inputs: subject-path, subject-digest, subject-name, subject-checksums,
-// push-to-registry, show-summary, bundle-path, signing-config, trusted-root,
-// private, private-repository, attestation-store. Outputs: bundle-path,
+// subject-images, push-to-registry, show-summary, bundle-path,
+// signing-config, trusted-root, private, private-repository,
+// attestation-store, github-token. Outputs: bundle-path,
 // certificate-identity, certificate-issuer, builder-id, log-index,
 // attestation-id, attestation-url.
 //
@@ -176,7 +205,12 @@ func Attest(ctx context.Context, cfg AttestConfig) error {
 	a := githubactions.New(githubactions.WithGetenv(cfg.Getenv), githubactions.WithWriter(cfg.Stdout))
 	err := attest(ctx, cfg, a)
 	if err != nil {
-		a.AddStepSummary("### Hallmark: attestation FAILED\n\n" + fenced("", err.Error()))
+		summary := "### Hallmark: attestation FAILED\n\n" + fenced("", err.Error())
+		var pe *PartialError
+		if errors.As(err, &pe) && pe.Result != nil && len(pe.Result.Pushes) > 0 {
+			summary += "\n" + pushTable(pe.Result.Pushes)
+		}
+		a.AddStepSummary(summary)
 	}
 	return err
 }
@@ -207,6 +241,13 @@ func attest(ctx context.Context, cfg AttestConfig, a *githubactions.Action) erro
 	case name != "" || digest != "":
 		return errors.New("inputs subject-name and subject-digest go together: give both or neither")
 	}
+	req.SubjectImages = list(a.GetInput("subject-images"))
+	if len(req.SubjectImages) > 0 && (name != "" || len(req.SubjectPaths) > 0 || len(req.SubjectChecksums) > 0) {
+		return errors.New("input subject-images attests each image on its own: give subject-path, subject-checksums or subject-name in another step")
+	}
+	if len(req.SubjectPaths)+len(req.SubjectChecksums)+len(req.SubjectNames)+len(req.SubjectImages) == 0 {
+		return errors.New("nothing to attest: give the input subject-path, subject-checksums, subject-name with subject-digest, or subject-images")
+	}
 	var err error
 	if req.Private, err = boolInput(a, "private", false); err != nil {
 		return err
@@ -217,16 +258,13 @@ func attest(ctx context.Context, cfg AttestConfig, a *githubactions.Action) erro
 	if err := sbomInputs(a, &req); err != nil {
 		return err
 	}
-	push, err := boolInput(a, "push-to-registry", false)
-	if err != nil {
+	if req.PushToRegistry, err = boolInput(a, "push-to-registry", false); err != nil {
 		return err
 	}
-	if push && cfg.Push == nil {
-		return errors.New("input push-to-registry: this hallmark cannot push attestations to registries yet")
+	if req.PushToRegistry && name == "" && len(req.SubjectImages) == 0 {
+		return errors.New("input push-to-registry needs subject-images, or subject-name (the image, REGISTRY/REPO) and subject-digest")
 	}
-	if push && (name == "" || digest == "") {
-		return errors.New("input push-to-registry needs subject-name (the image, REGISTRY/REPO) and subject-digest")
-	}
+	req.RegistryToken = ghToken
 	show, err := boolInput(a, "show-summary", true)
 	if err != nil {
 		return err
@@ -258,11 +296,6 @@ func attest(ctx context.Context, cfg AttestConfig, a *githubactions.Action) erro
 	}
 	a.AddMask(token)
 	req.IdentityToken = token
-	if push && cfg.CheckPush != nil {
-		if err := cfg.CheckPush(ctx, name+"@"+digest); err != nil {
-			return fmt.Errorf("input push-to-registry: %w (nothing was signed)", err)
-		}
-	}
 
 	res, err := cfg.Attest(ctx, req, cfg.Stderr)
 	if err != nil {
@@ -271,19 +304,7 @@ func attest(ctx context.Context, cfg AttestConfig, a *githubactions.Action) erro
 	if len(res.Bundles) == 0 {
 		return errors.New("attest wrote no bundle")
 	}
-	sum := SummaryContext{Repository: cfg.Getenv("GITHUB_REPOSITORY"), TrustedRoot: req.TrustedRoot}
-	if push {
-		ref := name + "@" + digest
-		sum.Image = ref
-		for _, b := range res.Bundles {
-			where, err := cfg.Push(ctx, ref, b.Path)
-			if err != nil {
-				return fmt.Errorf("pushing %s to the registry of %s: %w\nthe signed bundle is kept at %s; push it without signing again:\n  hallmark push --subject-image %s --bundle-path %s",
-					b.Path, ref, err, b.Path, ref, b.Path)
-			}
-			sum.Pushed = append(sum.Pushed, where)
-		}
-	}
+	sum := SummaryContext{Repository: cfg.Getenv("GITHUB_REPOSITORY"), TrustedRoot: req.TrustedRoot, Server: cfg.Getenv("GITHUB_SERVER_URL"), Pushes: res.Pushes}
 
 	if store != "false" && cfg.Upload != nil {
 		repo := cfg.Getenv("GITHUB_REPOSITORY")

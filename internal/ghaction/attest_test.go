@@ -39,7 +39,6 @@ func TestAttestInputs(t *testing.T) {
 	tests := []struct {
 		name    string
 		inputs  map[string]string
-		push    bool // the config can push
 		want    ghaction.AttestRequest
 		wantErr string
 	}{
@@ -80,8 +79,22 @@ func TestAttestInputs(t *testing.T) {
 		{name: "name without digest", inputs: map[string]string{"subject-name": "ghcr.io/acme/app"}, wantErr: "subject-name and subject-digest go together"},
 		{name: "digest without name", inputs: map[string]string{"subject-digest": digest}, wantErr: "subject-name and subject-digest go together"},
 		{name: "not a boolean", inputs: map[string]string{"subject-path": "a", "private": "yes"}, wantErr: `input private: "yes" is not a boolean`},
-		{name: "push without a pusher", inputs: map[string]string{"subject-name": "r/a", "subject-digest": digest, "push-to-registry": "true"}, wantErr: "cannot push"},
-		{name: "push without an image", inputs: map[string]string{"subject-path": "a", "push-to-registry": "true"}, push: true, wantErr: "push-to-registry needs subject-name"},
+		{
+			name:   "image by name and digest, pushed",
+			inputs: map[string]string{"subject-name": "ghcr.io/acme/app", "subject-digest": digest, "push-to-registry": "true"},
+			want: ghaction.AttestRequest{SubjectNames: []string{"ghcr.io/acme/app"}, SubjectDigests: []string{digest}, BundlePath: "provenance.sigstore.json",
+				PushToRegistry: true},
+		},
+		{
+			name: "several images, one a line or comma-separated, pushed with the GitHub token",
+			inputs: map[string]string{"subject-images": "ghcr.io/acme/app@" + digest + "\n\n docker.io/acme/app@" + digest + " , quay.io/acme/app@" + digest + "\n",
+				"push-to-registry": "true", "github-token": "ghs_job_token_1"},
+			want: ghaction.AttestRequest{SubjectImages: []string{"ghcr.io/acme/app@" + digest, "docker.io/acme/app@" + digest, "quay.io/acme/app@" + digest},
+				BundlePath: "provenance.sigstore.json", PushToRegistry: true, RegistryToken: "ghs_job_token_1"},
+		},
+		{name: "push without an image", inputs: map[string]string{"subject-path": "a", "push-to-registry": "true"}, wantErr: "push-to-registry needs subject-images, or subject-name"},
+		{name: "no subject", inputs: map[string]string{"bundle-path": "p.json"}, wantErr: "nothing to attest: give the input subject-path"},
+		{name: "images with other subjects", inputs: map[string]string{"subject-path": "a", "subject-images": "ghcr.io/acme/app@" + digest}, wantErr: "input subject-images attests each image on its own"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,9 +102,6 @@ func TestAttestInputs(t *testing.T) {
 			r.withTokenService(t)
 			var got ghaction.AttestRequest
 			cfg := ghaction.AttestConfig{Attest: fakeAttest(&got), Getenv: r.getenv, Stdout: io.Discard, Stderr: io.Discard}
-			if tt.push {
-				cfg.Push = func(context.Context, string, string) (string, error) { return "", nil }
-			}
 			err := ghaction.Attest(context.Background(), cfg)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -155,58 +165,66 @@ func TestAttestMasksTokens(t *testing.T) {
 	}
 }
 
-func TestAttestPushesImage(t *testing.T) {
+// TestAttestPushesImages: the summary lists each image with its bundle and
+// where it went, with a verify-image command for each; when a push fails
+// after signing, the summary still lists every image's result, the failed
+// one with its error.
+func TestAttestPushesImages(t *testing.T) {
 	digest := "sha256:" + strings.Repeat("cd", 32)
-	r := newRunner(t, map[string]string{"subject-name": "ghcr.io/acme/app", "subject-digest": digest, "push-to-registry": "true"})
+	images := []string{"ghcr.io/acme/app@" + digest, "quay.io/acme/app@" + digest}
+	pushes := []ghaction.Push{
+		{Image: images[0], Bundle: "provenance.sigstore.json", Manifest: "sha256:" + strings.Repeat("ef", 32), Via: "referrers API"},
+		{Image: images[1], Bundle: "provenance.sigstore.json", Manifest: "sha256:" + strings.Repeat("01", 32), Via: "referrers tag", Tag: "sha256-cdcd"},
+	}
+	pushing := func(got *ghaction.AttestRequest, err error) ghaction.Attester {
+		return func(ctx context.Context, req ghaction.AttestRequest, stderr io.Writer) (*ghaction.AttestResult, error) {
+			res, _ := fakeAttest(got)(ctx, req, stderr)
+			res.Pushes = pushes
+			if err != nil {
+				return nil, &ghaction.PartialError{Result: res, Err: err}
+			}
+			return res, nil
+		}
+	}
+	r := newRunner(t, map[string]string{"subject-images": strings.Join(images, ","), "push-to-registry": "true"})
 	r.withTokenService(t)
+	r.env["GITHUB_SERVER_URL"] = "https://octo.ghe.com"
 	var got ghaction.AttestRequest
-	var pushedRef, pushedBundle string
-	err := ghaction.Attest(context.Background(), ghaction.AttestConfig{
-		Attest: fakeAttest(&got), Getenv: r.getenv, Stdout: io.Discard, Stderr: io.Discard,
-		Push: func(_ context.Context, ref, bundle string) (string, error) {
-			pushedRef, pushedBundle = ref, bundle
-			return "ghcr.io/acme/app@sha256:" + strings.Repeat("ef", 32) + " (referrers API)", nil
-		},
-	})
-	if err != nil {
+	if err := ghaction.Attest(context.Background(), ghaction.AttestConfig{Attest: pushing(&got, nil), Getenv: r.getenv, Stdout: io.Discard, Stderr: io.Discard}); err != nil {
 		t.Fatal(err)
 	}
-	if pushedRef != "ghcr.io/acme/app@"+digest || pushedBundle != "provenance.sigstore.json" {
-		t.Errorf("pushed %s to %s", pushedBundle, pushedRef)
+	if !got.PushToRegistry || !reflect.DeepEqual(got.SubjectImages, images) {
+		t.Errorf("request %+v: want both images, pushed", got)
 	}
 	summary := r.read(t, r.summary)
-	for _, want := range []string{"- **Pushed to:** `ghcr.io/acme/app@sha256:efef", "hallmark verify-image ghcr.io/acme/app@" + digest + " --source-uri github.com/acme/app"} {
+	for _, want := range []string{
+		"| `" + images[0] + "` | `provenance.sigstore.json` | `sha256:efef",
+		"| `" + images[1] + "` | `provenance.sigstore.json` | `sha256:0101",
+		"hallmark verify-image " + images[0] + " --source-uri octo.ghe.com/acme/app",
+		"hallmark verify-image " + images[1] + " --source-uri octo.ghe.com/acme/app",
+	} {
 		if !strings.Contains(summary, want) {
 			t.Errorf("summary lacks %q:\n%s", want, summary)
 		}
 	}
 
-	t.Run("push fails", func(t *testing.T) {
-		err := ghaction.Attest(context.Background(), ghaction.AttestConfig{
-			Attest: fakeAttest(&got), Getenv: r.getenv, Stdout: io.Discard, Stderr: io.Discard,
-			Push: func(context.Context, string, string) (string, error) { return "", errDenied },
-		})
+	t.Run("one push fails", func(t *testing.T) {
+		r := newRunner(t, map[string]string{"subject-images": strings.Join(images, ","), "push-to-registry": "true"})
+		r.withTokenService(t)
+		pushes[1].Manifest, pushes[1].Via, pushes[1].Tag, pushes[1].Error = "", "", "", errDenied.Error()
+		err := ghaction.Attest(context.Background(), ghaction.AttestConfig{Attest: pushing(&got, errDenied), Getenv: r.getenv, Stdout: io.Discard, Stderr: io.Discard})
 		if !errors.Is(err, errDenied) {
-			t.Errorf("err = %v, want it to wrap %v", err, errDenied)
+			t.Fatalf("err = %v, want it to wrap %v", err, errDenied)
 		}
-		if !strings.Contains(err.Error(), "hallmark push --subject-image ghcr.io/acme/app@"+digest+" --bundle-path provenance.sigstore.json") {
-			t.Errorf("err = %v, want the command that pushes the kept bundle", err)
-		}
-	})
-
-	t.Run("registry refuses before signing", func(t *testing.T) {
-		signed := false
-		err := ghaction.Attest(context.Background(), ghaction.AttestConfig{
-			Attest: func(context.Context, ghaction.AttestRequest, io.Writer) (*ghaction.AttestResult, error) {
-				signed = true
-				return nil, errors.New("signed")
-			},
-			Getenv: r.getenv, Stdout: io.Discard, Stderr: io.Discard,
-			Push:      func(context.Context, string, string) (string, error) { return "", nil },
-			CheckPush: func(context.Context, string) error { return errDenied },
-		})
-		if !errors.Is(err, errDenied) || signed {
-			t.Errorf("err = %v, signed = %v: want the registry's refusal before anything is signed", err, signed)
+		summary := r.read(t, r.summary)
+		for _, want := range []string{
+			"### Hallmark: attestation FAILED",
+			"| `" + images[0] + "` | `provenance.sigstore.json` | `sha256:efef",
+			"| `" + images[1] + "` | `provenance.sigstore.json` | **not pushed:** `" + errDenied.Error() + "`",
+		} {
+			if !strings.Contains(summary, want) {
+				t.Errorf("summary lacks %q:\n%s", want, summary)
+			}
 		}
 	})
 }

@@ -19,6 +19,12 @@ func lines(v string) []string {
 	return out
 }
 
+// list splits an input of one item a line or comma-separated items into
+// its non-empty, trimmed items.
+func list(v string) []string {
+	return lines(strings.ReplaceAll(v, ",", "\n"))
+}
+
 // boolInput reads a boolean input as the Actions toolkit does: true/True/TRUE
 // or false/False/FALSE; empty means def.
 func boolInput(a *githubactions.Action, name string, def bool) (bool, error) {

@@ -2,6 +2,7 @@ package ghaction
 
 import (
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 )
@@ -10,15 +11,25 @@ import (
 type SummaryContext struct {
 	// Repository is OWNER/REPO, the source the verify command expects.
 	Repository string
+	// Server is GITHUB_SERVER_URL, the GitHub the repository is on;
+	// empty means github.com.
+	Server string
 	// TrustedRoot is the private trusted root the action was given, if any.
 	TrustedRoot string
-	// Image is REGISTRY/REPO@DIGEST when the bundle was pushed to the
-	// image's registry: the verify command is then verify-image.
-	Image string
-	// Pushed says where bundles were attached in a registry.
-	Pushed []string
+	// Pushes are the bundles attached to images in their registries: the
+	// verify commands are then verify-image, one for each image.
+	Pushes []Push
 	// Stored are the pages of the attestations in GitHub's store.
 	Stored []string
+}
+
+// sourceURI is the repository as --source-uri names it: HOST/OWNER/REPO.
+func (sc SummaryContext) sourceURI() string {
+	host := "github.com"
+	if u, err := url.Parse(sc.Server); err == nil && u.Host != "" {
+		host = u.Host
+	}
+	return host + "/" + sc.Repository
 }
 
 // AttestSummary renders the step summary of the attest action: a table of
@@ -54,28 +65,47 @@ func AttestSummary(res *AttestResult, sc SummaryContext) string {
 			b.WriteString("- **Log entry:** none (private: the signing time comes from a timestamp authority)\n")
 		}
 	}
-	for _, p := range sc.Pushed {
-		fmt.Fprintf(&b, "- **Pushed to:** %s\n", code(p))
-	}
 	for _, u := range sc.Stored {
 		fmt.Fprintf(&b, "- **Attestation:** %s\n", code(u))
 	}
+	if len(sc.Pushes) > 0 {
+		b.WriteString("\n" + pushTable(sc.Pushes))
+	}
 	var cmds []string
-	imaged := false
+	issuer := ""
+	if len(res.Bundles) > 0 {
+		issuer = res.Bundles[0].Issuer
+	}
+	sboms := map[string]Bundle{}
 	for _, bu := range res.Bundles {
+		if bu.PredicateType != "" {
+			sboms[bu.Path] = bu
+		}
+	}
+	seen := map[string]bool{}
+	for _, p := range sc.Pushes {
+		sb, isSBOM := sboms[p.Bundle]
+		key := p.Image + " " + sb.PredicateType
+		if p.Error != "" || seen[key] {
+			continue
+		}
+		seen[key] = true
+		if isSBOM {
+			cmds = append(cmds, sbomVerifyImageCommand(p.Image, sb, sc))
+			continue
+		}
+		cmds = append(cmds, VerifyImageCommand(p.Image, sc.sourceURI(), res.BuilderID, issuer, sc.TrustedRoot))
+	}
+	for _, bu := range res.Bundles {
+		if len(sc.Pushes) > 0 {
+			break
+		}
 		if bu.PredicateType != "" {
 			cmds = append(cmds, sbomVerifyCommands(bu, sc)...)
 			continue
 		}
-		if sc.Image != "" {
-			if !imaged {
-				cmds = append(cmds, VerifyImageCommand(sc.Image, sc.Repository, res.BuilderID, bu.Issuer, sc.TrustedRoot))
-			}
-			imaged = true
-			continue
-		}
 		for _, s := range bu.Subjects {
-			cmds = append(cmds, VerifyCommand(s.Name, bu.Path, sc.Repository, res.BuilderID, bu.Issuer, sc.TrustedRoot))
+			cmds = append(cmds, VerifyCommand(s.Name, bu.Path, sc.sourceURI(), res.BuilderID, bu.Issuer, sc.TrustedRoot))
 		}
 	}
 	b.WriteString("\nVerify with:\n\n")
@@ -83,16 +113,38 @@ func AttestSummary(res *AttestResult, sc SummaryContext) string {
 	return b.String()
 }
 
+// pushTable lists each image, its bundle and where the bundle went in its
+// registry, or why it did not.
+func pushTable(ps []Push) string {
+	var b strings.Builder
+	b.WriteString("| Image | Bundle | Attached as |\n|---|---|---|\n")
+	for _, p := range ps {
+		where := code(p.Manifest) + " (" + p.Via
+		if p.Tag != "" {
+			where += ", tag " + code(p.Tag)
+		}
+		if p.LegacyTag != "" {
+			where += ", legacy tag " + code(p.LegacyTag)
+		}
+		where += ")"
+		if p.Error != "" {
+			where = "**not pushed:** " + code(p.Error)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", code(p.Image), code(p.Bundle), where)
+	}
+	return b.String()
+}
+
 // VerifyCommand is the `hallmark verify-artifact` command line that checks
-// artifact against bundle: the source repository, the exact builder, and
-// the issuer when it is not GitHub's.
-func VerifyCommand(artifact, bundle, repository, builderID, issuer, trustedRoot string) string {
+// artifact against bundle: the source repository (HOST/OWNER/REPO), the
+// exact builder, and the issuer when it is not GitHub's.
+func VerifyCommand(artifact, bundle, source, builderID, issuer, trustedRoot string) string {
 	if trustedRoot == "" {
 		trustedRoot = "trusted_root.json"
 	}
 	args := []string{"hallmark", "verify-artifact", shellQuote(artifact),
 		"--provenance-path", shellQuote(bundle),
-		"--source-uri", shellQuote("github.com/" + repository),
+		"--source-uri", shellQuote(source),
 		"--builder-id", shellQuote(builderID)}
 	if issuer != "" && issuer != GitHubIssuer {
 		args = append(args, "--cert-oidc-issuer", shellQuote(issuer))
@@ -103,12 +155,12 @@ func VerifyCommand(artifact, bundle, repository, builderID, issuer, trustedRoot 
 
 // VerifyImageCommand is the `hallmark verify-image` command line that finds
 // image's provenance in its registry and checks it.
-func VerifyImageCommand(image, repository, builderID, issuer, trustedRoot string) string {
+func VerifyImageCommand(image, source, builderID, issuer, trustedRoot string) string {
 	if trustedRoot == "" {
 		trustedRoot = "trusted_root.json"
 	}
 	args := []string{"hallmark", "verify-image", shellQuote(image),
-		"--source-uri", shellQuote("github.com/" + repository),
+		"--source-uri", shellQuote(source),
 		"--builder-id", shellQuote(builderID)}
 	if issuer != "" && issuer != GitHubIssuer {
 		args = append(args, "--cert-oidc-issuer", shellQuote(issuer))
@@ -118,28 +170,34 @@ func VerifyImageCommand(image, repository, builderID, issuer, trustedRoot string
 }
 
 // sbomVerifyCommands check an SBOM bundle: verify-artifact of each subject
-// with --predicate-type, or verify-image for a pushed image. An SBOM has no
-// builder id: the workflow that signed is named instead.
+// with --predicate-type. An SBOM has no builder id: the workflow that
+// signed is named instead.
 func sbomVerifyCommands(bu Bundle, sc SummaryContext) []string {
+	var cmds []string
+	for _, s := range bu.Subjects {
+		args := append([]string{"hallmark", "verify-artifact", shellQuote(s.Name), "--provenance-path", shellQuote(bu.Path)}, sbomVerifyTail(bu, sc)...)
+		cmds = append(cmds, strings.Join(args, " "))
+	}
+	return cmds
+}
+
+// sbomVerifyImageCommand checks the SBOM bundle bu pushed beside image.
+func sbomVerifyImageCommand(image string, bu Bundle, sc SummaryContext) string {
+	return strings.Join(append([]string{"hallmark", "verify-image", shellQuote(image)}, sbomVerifyTail(bu, sc)...), " ")
+}
+
+// sbomVerifyTail are the flags that check an SBOM bundle's type and signer.
+func sbomVerifyTail(bu Bundle, sc SummaryContext) []string {
 	trustedRoot := sc.TrustedRoot
 	if trustedRoot == "" {
 		trustedRoot = "trusted_root.json"
 	}
-	tail := []string{"--predicate-type", shellQuote(bu.PredicateType), "--source-uri", shellQuote("github.com/" + sc.Repository),
+	tail := []string{"--predicate-type", shellQuote(bu.PredicateType), "--source-uri", shellQuote(sc.sourceURI()),
 		"--signer-workflow", shellQuote(strings.TrimPrefix(bu.Identity, "https://"))}
 	if bu.Issuer != "" && bu.Issuer != GitHubIssuer {
 		tail = append(tail, "--cert-oidc-issuer", shellQuote(bu.Issuer))
 	}
-	tail = append(tail, "--trusted-root", shellQuote(trustedRoot))
-	if sc.Image != "" {
-		return []string{strings.Join(append([]string{"hallmark", "verify-image", shellQuote(sc.Image)}, tail...), " ")}
-	}
-	var cmds []string
-	for _, s := range bu.Subjects {
-		args := append([]string{"hallmark", "verify-artifact", shellQuote(s.Name), "--provenance-path", shellQuote(bu.Path)}, tail...)
-		cmds = append(cmds, strings.Join(args, " "))
-	}
-	return cmds
+	return append(tail, "--trusted-root", shellQuote(trustedRoot))
 }
 
 // fenced renders body as a fenced code block whose fence is longer than

@@ -83,7 +83,7 @@ func TestVerifyCommandQuotes(t *testing.T) {
 			`hallmark verify-artifact 'it'\''s $(x)' --provenance-path p.json --source-uri github.com/acme/app --builder-id B --cert-oidc-issuer http://127.0.0.1:5556 --trusted-root trusted_root.json`},
 	}
 	for _, tt := range tests {
-		if got := ghaction.VerifyCommand(tt.artifact, "p.json", "acme/app", "B", tt.issuer, ""); got != tt.want {
+		if got := ghaction.VerifyCommand(tt.artifact, "p.json", "github.com/acme/app", "B", tt.issuer, ""); got != tt.want {
 			t.Errorf("VerifyCommand(%q)\ngot  %s\nwant %s", tt.artifact, got, tt.want)
 		}
 	}
@@ -105,8 +105,13 @@ func TestAttestSummarySBOM(t *testing.T) {
 	if !strings.Contains(out, want) || !strings.Contains(out, "SBOM bundle (`https://spdx.dev/Document`)") {
 		t.Fatalf("summary:\n%s\nwant a line with %s", out, want)
 	}
-	img := ghaction.AttestSummary(res, ghaction.SummaryContext{Repository: "acme/app", Image: "ghcr.io/acme/app@sha256:" + strings.Repeat("a", 64)})
-	if strings.Count(img, "hallmark verify-image") != 2 || !strings.Contains(img, "--predicate-type https://spdx.dev/Document") {
+	image := "ghcr.io/acme/app@sha256:" + strings.Repeat("a", 64)
+	img := ghaction.AttestSummary(res, ghaction.SummaryContext{Repository: "acme/app", Pushes: []ghaction.Push{
+		{Image: image, Bundle: res.Bundles[0].Path, Manifest: "sha256:" + strings.Repeat("b", 64), Via: "referrers API"},
+		{Image: image, Bundle: sb.Path, Manifest: "sha256:" + strings.Repeat("c", 64), Via: "referrers API"},
+	}})
+	if strings.Count(img, "hallmark verify-image") != 2 || !strings.Contains(img, "hallmark verify-image "+image+" --predicate-type https://spdx.dev/Document") ||
+		strings.Contains(img, "verify-artifact") {
 		t.Fatalf("image summary:\n%s", img)
 	}
 }

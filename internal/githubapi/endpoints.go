@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -12,23 +13,31 @@ const (
 	DotComServer = "https://github.com"
 	DotComAPI    = "https://api.github.com"
 	DotComIssuer = "https://token.actions.githubusercontent.com"
+	// DotComRegistry is the host of GitHub's container registry.
+	DotComRegistry = "ghcr.io"
 )
 
-// Instance is one GitHub: its web server, its REST API and the issuer of
-// its Actions OIDC tokens.
+// Instance is one GitHub: its web server, its REST API, the issuer of its
+// Actions OIDC tokens and its container registry.
 type Instance struct {
 	ServerURL, APIURL, Issuer string
+	// Registry is the host of its container registry, where a GitHub token
+	// logs in: ghcr.io, containers.SUB.ghe.com, or containers.HOST of a
+	// GitHub Enterprise Server (which serves it there with subdomain
+	// isolation, its default).
+	Registry string
 }
 
 // InstanceFor derives the GitHub instance from GITHUB_SERVER_URL and
 // GITHUB_API_URL as the runner sets them (either may be empty):
 //
 //   - github.com: API https://api.github.com, issuer
-//     https://token.actions.githubusercontent.com;
+//     https://token.actions.githubusercontent.com, registry ghcr.io;
 //   - a data-residency tenant https://SUB.ghe.com: API
-//     https://api.SUB.ghe.com, issuer https://token.actions.SUB.ghe.com;
+//     https://api.SUB.ghe.com, issuer https://token.actions.SUB.ghe.com,
+//     registry containers.SUB.ghe.com;
 //   - GitHub Enterprise Server https://HOST: API https://HOST/api/v3,
-//     issuer https://HOST/_services/token.
+//     issuer https://HOST/_services/token, registry containers.HOST.
 //
 // A given API URL is taken as it is.
 func InstanceFor(serverURL, apiURL string) (Instance, error) {
@@ -43,14 +52,16 @@ func InstanceFor(serverURL, apiURL string) (Instance, error) {
 	host := strings.ToLower(u.Hostname())
 	switch {
 	case host == "github.com":
-		in.APIURL, in.Issuer = DotComAPI, DotComIssuer
+		in.APIURL, in.Issuer, in.Registry = DotComAPI, DotComIssuer, DotComRegistry
 	case strings.HasSuffix(host, ".ghe.com") && strings.Count(host, ".") == 2:
 		sub := strings.TrimSuffix(host, ".ghe.com")
 		in.APIURL = u.Scheme + "://api." + sub + ".ghe.com"
 		in.Issuer = "https://token.actions." + sub + ".ghe.com"
+		in.Registry = "containers." + sub + ".ghe.com"
 	default:
 		in.APIURL = in.ServerURL + "/api/v3"
 		in.Issuer = in.ServerURL + "/_services/token"
+		in.Registry = "containers." + host
 	}
 	if apiURL != "" {
 		a, err := url.Parse(strings.TrimSuffix(apiURL, "/"))
@@ -64,23 +75,37 @@ func InstanceFor(serverURL, apiURL string) (Instance, error) {
 
 // ServerForIssuer is the web server of the GitHub whose Actions tokens iss
 // issues, the inverse of [InstanceFor]'s issuer; false for an issuer of no
-// GitHub's form.
+// GitHub's form. An enterprise that customised its issuer has its slug as
+// the path (https://token.actions.githubusercontent.com/SLUG, and likewise
+// on ghe.com); the server is the same.
 func ServerForIssuer(iss string) (string, bool) {
 	u, err := url.Parse(iss)
-	if err != nil || u.Scheme != "https" || u.Host == "" {
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Port() != "" {
 		return "", false
 	}
 	host := strings.ToLower(u.Host)
+	slugOK := u.Path == "" || enterpriseSlug.MatchString(u.Path)
 	switch {
-	case iss == DotComIssuer:
+	case host == "token.actions.githubusercontent.com" && slugOK:
 		return DotComServer, true
-	case strings.HasPrefix(host, "token.actions.") && strings.HasSuffix(host, ".ghe.com") && u.Path == "":
-		return "https://" + strings.TrimPrefix(host, "token.actions."), true
+	case strings.HasPrefix(host, "token.actions.") && strings.HasSuffix(host, ".ghe.com") && slugOK:
+		sub := strings.TrimSuffix(strings.TrimPrefix(host, "token.actions."), ".ghe.com")
+		if !tenantName.MatchString(sub) {
+			return "", false
+		}
+		return "https://" + sub + ".ghe.com", true
 	case u.Path == "/_services/token":
-		return "https://" + u.Host, true
+		return "https://" + host, true
 	}
 	return "", false
 }
+
+var (
+	// enterpriseSlug is the path of a customised issuer: one segment.
+	enterpriseSlug = regexp.MustCompile(`^/[A-Za-z0-9][A-Za-z0-9-]*$`)
+	// tenantName is a ghe.com subdomain.
+	tenantName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+)
 
 // SplitRepository splits OWNER/REPO.
 func SplitRepository(repo string) (owner, name string, err error) {

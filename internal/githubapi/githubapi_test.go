@@ -184,11 +184,11 @@ func TestInstanceFor(t *testing.T) {
 		want        githubapi.Instance
 		wantErr     bool
 	}{
-		{server: "", want: githubapi.Instance{ServerURL: "https://github.com", APIURL: "https://api.github.com", Issuer: "https://token.actions.githubusercontent.com"}},
-		{server: "https://github.com/", api: "https://api.github.com", want: githubapi.Instance{ServerURL: "https://github.com", APIURL: "https://api.github.com", Issuer: "https://token.actions.githubusercontent.com"}},
-		{server: "https://octo.ghe.com", want: githubapi.Instance{ServerURL: "https://octo.ghe.com", APIURL: "https://api.octo.ghe.com", Issuer: "https://token.actions.octo.ghe.com"}},
-		{server: "https://git.acme.example", want: githubapi.Instance{ServerURL: "https://git.acme.example", APIURL: "https://git.acme.example/api/v3", Issuer: "https://git.acme.example/_services/token"}},
-		{server: "https://git.acme.example", api: "http://127.0.0.1:8080/api/v3/", want: githubapi.Instance{ServerURL: "https://git.acme.example", APIURL: "http://127.0.0.1:8080/api/v3", Issuer: "https://git.acme.example/_services/token"}},
+		{server: "", want: githubapi.Instance{ServerURL: "https://github.com", APIURL: "https://api.github.com", Issuer: "https://token.actions.githubusercontent.com", Registry: "ghcr.io"}},
+		{server: "https://github.com/", api: "https://api.github.com", want: githubapi.Instance{ServerURL: "https://github.com", APIURL: "https://api.github.com", Issuer: "https://token.actions.githubusercontent.com", Registry: "ghcr.io"}},
+		{server: "https://octo.ghe.com", want: githubapi.Instance{ServerURL: "https://octo.ghe.com", APIURL: "https://api.octo.ghe.com", Issuer: "https://token.actions.octo.ghe.com", Registry: "containers.octo.ghe.com"}},
+		{server: "https://git.acme.example", want: githubapi.Instance{ServerURL: "https://git.acme.example", APIURL: "https://git.acme.example/api/v3", Issuer: "https://git.acme.example/_services/token", Registry: "containers.git.acme.example"}},
+		{server: "https://git.acme.example", api: "http://127.0.0.1:8080/api/v3/", want: githubapi.Instance{ServerURL: "https://git.acme.example", APIURL: "http://127.0.0.1:8080/api/v3", Issuer: "https://git.acme.example/_services/token", Registry: "containers.git.acme.example"}},
 		{server: "https://github.com/acme", wantErr: true},
 		{server: "ftp://github.com", wantErr: true},
 		{server: "https://github.com", api: "api.github.com", wantErr: true},
@@ -204,8 +204,32 @@ func TestInstanceFor(t *testing.T) {
 			}
 		}
 	}
-	if _, ok := githubapi.ServerForIssuer("https://accounts.google.com"); ok {
-		t.Error("a non-GitHub issuer has a GitHub server")
+}
+
+func TestServerForIssuer(t *testing.T) {
+	tests := []struct {
+		iss, want string
+	}{
+		{iss: "https://token.actions.githubusercontent.com", want: "https://github.com"},
+		{iss: "https://token.actions.githubusercontent.com/acme-corp", want: "https://github.com"},
+		{iss: "https://token.actions.octo.ghe.com", want: "https://octo.ghe.com"},
+		{iss: "https://token.actions.octo.ghe.com/octo", want: "https://octo.ghe.com"},
+		{iss: "https://git.acme.example/_services/token", want: "https://git.acme.example"},
+		{iss: "https://accounts.google.com"},
+		{iss: "http://git.acme.example/_services/token"},
+		{iss: "https://token.actions.githubusercontent.com/a/b"},
+		{iss: "https://token.actions.githubusercontent.com.evil.example"},
+		{iss: "https://token.actions.ghe.com"},
+		{iss: "https://token.actions.o_o.ghe.com"},
+		{iss: "https://token.actions.octo.ghe.com/x!y"},
+		{iss: "https://user@git.acme.example/_services/token"},
+		{iss: "https://git.acme.example:8443/_services/token"},
+	}
+	for _, tt := range tests {
+		got, ok := githubapi.ServerForIssuer(tt.iss)
+		if ok != (tt.want != "") || got != tt.want {
+			t.Errorf("ServerForIssuer(%q) = %q, %v; want %q", tt.iss, got, ok, tt.want)
+		}
 	}
 }
 
@@ -236,6 +260,28 @@ func FuzzListAnswer(f *testing.F) {
 			if len(l.Bundle) > 0 && !json.Valid(l.Bundle) {
 				t.Fatalf("a listed bundle is not JSON: %q", l.Bundle)
 			}
+		}
+	})
+}
+
+// FuzzServerForIssuer: an issuer (a token's iss claim) never yields a
+// server with a path, credentials or query, and the server it yields is one
+// InstanceFor accepts.
+func FuzzServerForIssuer(f *testing.F) {
+	for _, s := range []string{"https://token.actions.githubusercontent.com", "https://token.actions.octo.ghe.com/octo",
+		"https://git.acme.example/_services/token", "https://a@b/_services/token", "https://token.actions.x.ghe.com.evil/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, iss string) {
+		server, ok := githubapi.ServerForIssuer(iss)
+		if !ok {
+			return
+		}
+		if _, err := githubapi.InstanceFor(server, ""); err != nil {
+			t.Fatalf("ServerForIssuer(%q) = %q, which InstanceFor refuses: %v", iss, server, err)
+		}
+		if strings.Count(server, "/") != 2 || strings.ContainsAny(server, "@?#") {
+			t.Fatalf("ServerForIssuer(%q) = %q: not a bare server URL", iss, server)
 		}
 	})
 }

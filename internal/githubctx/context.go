@@ -48,6 +48,9 @@ type Context struct {
 	facts                 Facts
 	workflow              workflowRef
 	startedOn, finishedOn time.Time
+	// serverDefaulted: the facts named no server, and DefaultServerURL
+	// stands in until [Options.DefaultServerURL] names one.
+	serverDefaulted bool
 }
 
 var _ provenance.Context = (*Context)(nil)
@@ -61,6 +64,11 @@ type Options struct {
 	JobWorkflowRef string
 	// StartedOn and FinishedOn bound the build; zero leaves them unknown.
 	StartedOn, FinishedOn time.Time
+	// DefaultServerURL is the GitHub server when the facts named none (a
+	// facts file without server_url, or [Explicit] with an empty
+	// ServerURL): the server of the identity token's issuer, say
+	// (githubapi.ServerForIssuer). Facts that name a server keep it.
+	DefaultServerURL string
 }
 
 // envVars are the variables FromEnv requires, in the order they are reported.
@@ -146,10 +154,16 @@ func FromEnv(getenv func(string) string, readFile func(string) ([]byte, error)) 
 // empty ServerURL means [DefaultServerURL]. All problems are reported at once,
 // joined, each a [*FactError] whose Field is the Facts field's name.
 func Explicit(f Facts) (*Context, error) {
-	if f.ServerURL == "" {
+	defaulted := f.ServerURL == ""
+	if defaulted {
 		f.ServerURL = DefaultServerURL
 	}
-	return newContext(f, func(field string) string { return field })
+	c, err := newContext(f, func(field string) string { return field })
+	if err != nil {
+		return nil, err
+	}
+	c.serverDefaulted = defaulted
+	return c, nil
 }
 
 func newContext(f Facts, name func(string) string) (*Context, error) {
@@ -176,6 +190,13 @@ func (c *Context) With(o Options) (*Context, error) {
 	}
 	if !o.FinishedOn.IsZero() {
 		n.finishedOn = o.FinishedOn
+	}
+	if o.DefaultServerURL != "" && n.serverDefaulted {
+		if err := checkServerURL(o.DefaultServerURL); err != nil {
+			return nil, &FactError{Field: "ServerURL", Value: o.DefaultServerURL, Err: fmt.Errorf("%w: %v", ErrInvalidFact, err)}
+		}
+		n.facts.ServerURL = strings.TrimSuffix(o.DefaultServerURL, "/")
+		n.serverDefaulted = false
 	}
 	return &n, nil
 }

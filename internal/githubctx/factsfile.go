@@ -8,6 +8,8 @@ import (
 	"io"
 	"reflect"
 	"strings"
+
+	"github.com/hallmark-dev/hallmark/internal/githubapi"
 )
 
 // ErrFactsFile is matched by errors about a facts file that is not one JSON
@@ -54,10 +56,16 @@ func ParseFacts(data []byte) (*Context, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v (want one JSON object of the string fields %s)", ErrFactsFile, err, strings.Join(FactNames(), ", "))
 	}
-	if f.ServerURL == "" {
+	defaulted := f.ServerURL == ""
+	if defaulted {
 		f.ServerURL = DefaultServerURL
 	}
-	return newContext(f, func(field string) string { return jsonNames[field] })
+	c, err := newContext(f, func(field string) string { return jsonNames[field] })
+	if err != nil {
+		return nil, err
+	}
+	c.serverDefaulted = defaulted
+	return c, nil
 }
 
 // ErrContradictsToken is matched by a [*ContradictionError].
@@ -72,10 +80,16 @@ type ContradictionError struct {
 	Fact, Claim string
 	// Value is the fact, TokenValue the claim.
 	Value, TokenValue string
+	// Note, if set, says what the claim means.
+	Note string
 }
 
 func (e *ContradictionError) Error() string {
-	return fmt.Sprintf("build fact %s is %q, but the identity token's %s claim is %q", e.Fact, e.Value, e.Claim, e.TokenValue)
+	msg := fmt.Sprintf("build fact %s is %q, but the identity token's %s claim is %q", e.Fact, e.Value, e.Claim, e.TokenValue)
+	if e.Note != "" {
+		msg += " (" + e.Note + ")"
+	}
+	return msg
 }
 
 // Is reports whether target is [ErrContradictsToken].
@@ -86,7 +100,11 @@ func (e *ContradictionError) Is(target error) bool { return target == ErrContrad
 // workflow_ref, job_workflow_ref, event_name, run_id, run_attempt,
 // runner_environment) and returns every difference, each a
 // [*ContradictionError]. A claim the token does not carry is not compared:
-// tokens of other issuers carry none of them.
+// tokens of other issuers carry none of them. The server is compared with
+// the one the token's issuer names (iss https://token.actions.
+// githubusercontent.com is github.com's; a GitHub Enterprise Server's is
+// https://HOST/_services/token, a ghe.com tenant's
+// https://token.actions.SUB.ghe.com).
 func (c *Context) CheckClaims(claims map[string]any) error {
 	f := c.facts
 	var errs []error
@@ -101,6 +119,14 @@ func (c *Context) CheckClaims(claims map[string]any) error {
 			continue
 		}
 		errs = append(errs, &ContradictionError{Fact: name, Claim: name, Value: x.value, TokenValue: claim})
+	}
+	// The token's issuer names the GitHub it comes from; the certificate's
+	// URIs are on that server.
+	if iss, _ := claims["iss"].(string); iss != "" {
+		if server, ok := githubapi.ServerForIssuer(iss); ok && !strings.EqualFold(server, f.ServerURL) {
+			errs = append(errs, &ContradictionError{Fact: jsonNames["ServerURL"], Claim: "iss", Value: f.ServerURL, TokenValue: iss,
+				Note: "the token comes from the GitHub at " + server})
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -150,7 +150,7 @@ func (r *runner) runEnv(t *testing.T, env []string, prog string, args ...string)
 	case errors.As(err, &ee) && ctx.Err() == nil:
 		code = ee.ExitCode()
 	default:
-		t.Fatalf("%s %s: %v\n%s%s", filepath.Base(prog), strings.Join(args, " "), err, out.String(), errb.String())
+		t.Fatalf("%s %s: %v\n%s%s", filepath.Base(prog), strings.Join(redactTokens(args), " "), err, out.String(), errb.String())
 	}
 	return out.String(), errb.String(), code
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -170,9 +171,21 @@ func (w *world) hallmarkRun(t *testing.T, args ...string) string {
 	t.Helper()
 	stdout, stderr, code := w.r.run(t, w.tl.hallmark, args...)
 	if code != 0 {
-		t.Fatalf("hallmark %s: exit %d\n%s%s", strings.Join(args, " "), code, stdout, stderr)
+		t.Fatalf("hallmark %s: exit %d\n%s%s", strings.Join(redactTokens(args), " "), code, stdout, stderr)
 	}
 	return stdout + stderr
+}
+
+// redactTokens is args with the value of --identity-token hidden: tokens
+// stay out of test logs too.
+func redactTokens(args []string) []string {
+	out := slices.Clone(args)
+	for i := range out {
+		if out[i] == "--identity-token" && i+1 < len(out) {
+			out[i+1] = "REDACTED"
+		}
+	}
+	return out
 }
 
 // attest signs provenance for the artifact (or, with image flags, an
@@ -203,7 +216,7 @@ func (w *world) hallmarkArtifacts(t *testing.T) {
 	vsa := filepath.Join(w.dir, "app.vsa.sigstore.json")
 	w.hallmarkRun(t, "verify-artifact", w.artifact, "--provenance-path", rekor, "--source-uri", source,
 		"--trusted-root", w.sb.TrustedRootPath(), "--cert-oidc-issuer", w.issuer,
-		"--vsa-out", vsa, "--vsa-signing-config", w.sb.SigningConfigPath(),
+		"--vsa-out", vsa, "--vsa-resource-uri", "pkg:generic/app@1.0.0", "--vsa-signing-config", w.sb.SigningConfigPath(),
 		"--identity-token", w.token(t, map[string]string{"repository": "acme/app", "ref": "refs/heads/main", "job_workflow_ref": verifierRef}))
 
 	for _, c := range []artifactCase{

@@ -28,30 +28,39 @@ func CheckPush(ctx context.Context, subject name.Digest, opts ...Option) (*v1.De
 	}
 	desc, err := remote.Head(subject, o.remoteOptions(ctx)...)
 	if err != nil {
-		return nil, classify("image "+subject.String(), err)
+		return nil, o.explain(classify("image "+subject.String(), err), subject.Registry, false)
 	}
+	if err := checkWrite(ctx, subject, o); err != nil {
+		return nil, o.explain(err, subject.Registry, true)
+	}
+	o.log.Info("registry accepts pushes", "repository", subject.Repository.String())
+	return desc, nil
+}
+
+// checkWrite starts an upload to the subject's repository and cancels it.
+func checkWrite(ctx context.Context, subject name.Digest, o *options) error {
 	repo := subject.Repository
-	auth, err := authn.Resolve(ctx, o.keychain, repo)
+	auth, err := authn.Resolve(ctx, o.auth, repo)
 	if err != nil {
-		return nil, fmt.Errorf("credentials for %s: %w", repo.RegistryStr(), err)
+		return err
 	}
 	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, o.roundTripper(), []string{repo.Scope(transport.PushScope)})
 	if err != nil {
-		return nil, classify("write access to "+repo.String(), err)
+		return classify("write access to "+repo.String(), err)
 	}
 	u := fmt.Sprintf("%s://%s/v2/%s/blobs/uploads/", repo.Scheme(), repo.RegistryStr(), repo.RepositoryStr())
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, http.NoBody)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	client := &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	res, err := client.Do(req)
 	if err != nil {
-		return nil, classify("write access to "+repo.String(), err)
+		return classify("write access to "+repo.String(), err)
 	}
 	res.Body.Close()
 	if err := transport.CheckError(res, http.StatusAccepted); err != nil {
-		return nil, classify("write access to "+repo.String(), err)
+		return classify("write access to "+repo.String(), err)
 	}
 	if loc := res.Header.Get("Location"); loc != "" {
 		// Cancel the upload; a registry that does not is no reason to fail.
@@ -63,6 +72,5 @@ func CheckPush(ctx context.Context, subject name.Digest, opts ...Option) (*v1.De
 			}
 		}
 	}
-	o.log.Info("registry accepts pushes", "repository", repo.String())
-	return desc, nil
+	return nil
 }

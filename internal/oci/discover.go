@@ -138,9 +138,10 @@ func DiscoverAny(ctx context.Context, subject name.Digest, predicateTypes []stri
 	}
 	c, err := newClient(ctx, subject.Repository, o)
 	if err != nil {
-		return nil, err
+		return nil, o.explain(err, subject.Registry, false)
 	}
-	return c.discover(ctx, subject, predicateTypes)
+	d, err := c.discover(ctx, subject, predicateTypes)
+	return d, o.explain(err, subject.Registry, false)
 }
 
 func (c *client) discover(ctx context.Context, subject name.Digest, predicateTypes []string) (*Discovery, error) {

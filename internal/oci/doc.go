@@ -40,8 +40,19 @@
 // verifier package. Tags are resolved with Resolve; a tag can move, so
 // verify and deploy by digest.
 //
-// Credentials come from the docker config and its credential helpers
-// (authn.DefaultKeychain) unless WithKeychain says otherwise; registries on
-// loopback or private addresses speak plain HTTP, others only with
-// WithInsecureRegistry.
+// # Credentials
+//
+// Credentials come from the docker config as docker itself reads it
+// (authn.DefaultKeychain): $DOCKER_CONFIG/config.json, else
+// ~/.docker/config.json, with its auths entries (Docker Hub's key is
+// https://index.docker.io/v1/), the credential helper credHelpers names for
+// the registry, or the credsStore, each helper run as
+// docker-credential-NAME get. When the config has nothing for GitHub's
+// container registry, a GitHub token logs in to it (WithGitHubToken; inside
+// GitHub Actions, $GITHUB_TOKEN). WithKeychain replaces the docker config.
+// A refusal is an *AuthError naming the registry, where the credentials
+// came from and what to configure.
+//
+// Registries on loopback or private addresses speak plain HTTP, others only
+// with WithInsecureRegistry.
 package oci

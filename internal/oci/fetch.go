@@ -27,9 +27,9 @@ type client struct {
 }
 
 func newClient(ctx context.Context, repo name.Repository, o *options) (*client, error) {
-	auth, err := authn.Resolve(ctx, o.keychain, repo)
+	auth, err := authn.Resolve(ctx, o.auth, repo)
 	if err != nil {
-		return nil, fmt.Errorf("credentials for %s: %w", repo.RegistryStr(), err)
+		return nil, err
 	}
 	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, o.roundTripper(), []string{repo.Scope(transport.PullScope)})
 	if err != nil {
@@ -147,9 +147,10 @@ func Resolve(ctx context.Context, ref string, opts ...Option) (name.Digest, *v1.
 	}
 	c, err := newClient(ctx, r.Context(), o)
 	if err != nil {
-		return name.Digest{}, nil, err
+		return name.Digest{}, nil, o.explain(err, r.Context().Registry, false)
 	}
-	return c.resolve(ctx, r)
+	d, desc, err := c.resolve(ctx, r)
+	return d, desc, o.explain(err, r.Context().Registry, false)
 }
 
 var manifestTypes = []types.MediaType{types.OCIManifestSchema1, types.OCIImageIndex, types.DockerManifestSchema2, types.DockerManifestList}
@@ -215,6 +216,11 @@ func Platforms(ctx context.Context, d name.Digest, opts ...Option) ([]Platform, 
 	if d, err = reparse(d, o); err != nil {
 		return nil, err
 	}
+	ps, err := platforms(ctx, d, o)
+	return ps, o.explain(err, d.Registry, false)
+}
+
+func platforms(ctx context.Context, d name.Digest, o *options) ([]Platform, error) {
 	c, err := newClient(ctx, d.Repository, o)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -59,8 +60,10 @@ var (
 	// ErrUnreachable: the registry did not answer (connection refused,
 	// DNS, TLS, timeout).
 	ErrUnreachable = errors.New("registry unreachable")
-	// ErrUnauthorized: the registry refused the credentials (401/403).
-	ErrUnauthorized = errors.New("registry refused the credentials")
+	// ErrUnauthorized: the registry refused access (401/403), to the
+	// credentials sent or to none; an *AuthError says which and what to
+	// configure.
+	ErrUnauthorized = errors.New("registry refused access")
 	// ErrNotFound: the image, manifest or blob does not exist (404).
 	ErrNotFound = errors.New("not found in registry")
 	// ErrRegistry: the registry answered with a server error (5xx) or
@@ -78,7 +81,9 @@ var (
 )
 
 // Option configures registry access. Defaults: credentials from the docker
-// config and its credential helpers (authn.DefaultKeychain), TLS unless the
+// config and its credential helpers (authn.DefaultKeychain), and inside
+// GitHub Actions the job's GITHUB_TOKEN for GitHub's container registry when
+// the config has none for it (see WithGitHubToken), TLS unless the
 // registry is on loopback or a private address, remote.DefaultTransport,
 // three retries of transient failures (honouring Retry-After), 30 s for
 // each try to be answered, a silent logger. The context's deadline bounds
@@ -87,6 +92,12 @@ type Option func(*options) error
 
 type options struct {
 	keychain  authn.Keychain
+	custom    bool // keychain is WithKeychain's
+	github    *githubToken
+	githubSet bool
+	// auth resolves credentials: keychain, then github; it remembers
+	// where each registry's came from, for the errors of a refusal.
+	auth      *keychain
 	transport http.RoundTripper
 	insecure  bool
 	retries   int
@@ -101,7 +112,7 @@ func WithKeychain(k authn.Keychain) Option {
 		if k == nil {
 			return errors.New("oci: nil keychain")
 		}
-		o.keychain = k
+		o.keychain, o.custom = k, true
 		return nil
 	}
 }
@@ -185,6 +196,10 @@ func makeOptions(opts []Option) (*options, error) {
 			return nil, err
 		}
 	}
+	if !o.githubSet {
+		o.github = gitHubTokenFromEnv(os.Getenv)
+	}
+	o.auth = &keychain{base: o.keychain, github: o.github, custom: o.custom}
 	return o, nil
 }
 
@@ -219,7 +234,7 @@ func (o *options) roundTripper() http.RoundTripper {
 func (o *options) remoteOptions(ctx context.Context) []remote.Option {
 	return []remote.Option{
 		remote.WithContext(ctx),
-		remote.WithAuthFromKeychain(o.keychain),
+		remote.WithAuthFromKeychain(o.auth),
 		remote.WithTransport(o.roundTripper()),
 		remote.WithRetryPredicate(func(error) bool { return false }),
 	}
@@ -255,7 +270,7 @@ func classify(what string, err error) error {
 	if errors.As(err, &te) {
 		switch {
 		case te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden:
-			return fmt.Errorf("%s: %w (HTTP %d; log in with docker login or a credential helper): %v", what, ErrUnauthorized, te.StatusCode, err)
+			return fmt.Errorf("%s: %w (HTTP %d): %v", what, ErrUnauthorized, te.StatusCode, err)
 		case te.StatusCode == http.StatusNotFound:
 			return fmt.Errorf("%s: %w: %v", what, ErrNotFound, err)
 		default:

@@ -76,7 +76,16 @@ type Pushed struct {
 // referrers tag, so a failure leaves nothing that lists an incomplete
 // attestation.
 func Push(ctx context.Context, subject name.Digest, att Attestation, opts ...Option) (*Pushed, error) {
-	subject, o, ro, desc, err := prepare(ctx, subject, att, opts)
+	o, err := makeOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	p, err := push(ctx, subject, att, o)
+	return p, o.explain(err, subject.Registry, true)
+}
+
+func push(ctx context.Context, subject name.Digest, att Attestation, o *options) (*Pushed, error) {
+	subject, ro, desc, err := prepare(ctx, subject, att, o)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +143,16 @@ func Push(ctx context.Context, subject name.Digest, att Attestation, opts ...Opt
 // the timestamp over its signature. Attestations already under the tag
 // are kept.
 func PushLegacy(ctx context.Context, subject name.Digest, att Attestation, opts ...Option) (*Pushed, error) {
-	subject, o, ro, _, err := prepare(ctx, subject, att, opts)
+	o, err := makeOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	p, err := pushLegacy(ctx, subject, att, o)
+	return p, o.explain(err, subject.Registry, true)
+}
+
+func pushLegacy(ctx context.Context, subject name.Digest, att Attestation, o *options) (*Pushed, error) {
+	subject, ro, _, err := prepare(ctx, subject, att, o)
 	if err != nil {
 		return nil, err
 	}
@@ -321,27 +339,23 @@ type rawManifest struct {
 func (r rawManifest) RawManifest() ([]byte, error)        { return r.raw, nil }
 func (r rawManifest) MediaType() (types.MediaType, error) { return r.mediaType, nil }
 
-// prepare checks the options and the attestation, and that the image
-// exists, before anything is written; it returns the subject as the
-// options read it, the remote options and the image's descriptor.
-func prepare(ctx context.Context, subject name.Digest, att Attestation, opts []Option) (name.Digest, *options, []remote.Option, *v1.Descriptor, error) {
-	o, err := makeOptions(opts)
-	if err != nil {
-		return subject, nil, nil, nil, err
-	}
+// prepare checks the attestation, and that the image exists, before
+// anything is written; it returns the subject as the options read it, the
+// remote options and the image's descriptor.
+func prepare(ctx context.Context, subject name.Digest, att Attestation, o *options) (name.Digest, []remote.Option, *v1.Descriptor, error) {
 	if err := att.check(); err != nil {
-		return subject, nil, nil, nil, err
+		return subject, nil, nil, err
 	}
-	subject, err = reparse(subject, o)
+	subject, err := reparse(subject, o)
 	if err != nil {
-		return subject, nil, nil, nil, err
+		return subject, nil, nil, err
 	}
 	ro := o.remoteOptions(ctx)
 	desc, err := remote.Head(subject, ro...)
 	if err != nil {
-		return subject, nil, nil, nil, classify("image "+subject.String(), err)
+		return subject, nil, nil, classify("image "+subject.String(), err)
 	}
-	return subject, o, ro, desc, nil
+	return subject, ro, desc, nil
 }
 
 // writeBlobs pushes layers to the subject's repository; a manifest naming

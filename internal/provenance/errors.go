@@ -12,9 +12,15 @@ var (
 	// [MaxSubjects] subjects. Callers split first, with
 	// github.com/hallmark-dev/hallmark/internal/subject.Split.
 	ErrTooManySubjects = errors.New("too many subjects")
-	// ErrDuplicateSubject is matched when two subjects of one statement
-	// share a name.
-	ErrDuplicateSubject = errors.New("duplicate subject name")
+	// ErrDuplicateSubject is matched when one artifact is listed twice:
+	// two subjects of one statement with one name and a digest in common.
+	// One name with different digests (two images of one repository) is
+	// two artifacts, and allowed.
+	ErrDuplicateSubject = errors.New("duplicate subject")
+	// ErrInvalidInvocationID is matched for an invocation id with
+	// whitespace, control characters or invalid UTF-8. SLSA leaves its
+	// format to the builder: it need not be a URI.
+	ErrInvalidInvocationID = errors.New("invalid invocation id")
 	// ErrInvalidSubjectName is matched for a subject name that is empty or
 	// not valid UTF-8.
 	ErrInvalidSubjectName = errors.New("invalid subject name")

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	slsa "github.com/in-toto/attestation/go/predicates/provenance/v1"
@@ -76,12 +77,15 @@ type Context interface {
 // struct, is first encoded with encoding/json.
 //
 // The statement must have between 1 and [MaxSubjects] subjects
-// ([ErrNoSubjects], [ErrTooManySubjects]) with distinct ([ErrDuplicateSubject]),
-// non-empty UTF-8 names ([ErrInvalidSubjectName]), each with at least one digest of an algorithm in-toto knows, in
-// lowercase hex of the right length ([ErrInvalidDigest]). BuildType,
-// ExternalParameters and BuilderID are required ([ErrMissingField]);
-// BuildType, BuilderID, InvocationID and each dependency's URI, where set,
-// must be absolute URIs ([ErrInvalidURI]). Each failure is a [*FieldError]
+// ([ErrNoSubjects], [ErrTooManySubjects]), none listed twice (one name with
+// a digest in common: [ErrDuplicateSubject]), with non-empty UTF-8 names
+// ([ErrInvalidSubjectName]), each with at least one digest of an algorithm
+// in-toto knows, in lowercase hex of the right length ([ErrInvalidDigest]).
+// BuildType, ExternalParameters and BuilderID are required
+// ([ErrMissingField]); BuildType, BuilderID and each dependency's URI, where
+// set, must be absolute URIs ([ErrInvalidURI]); InvocationID is opaque, as
+// SLSA defines it, but has no whitespace or control characters
+// ([ErrInvalidInvocationID]). Each failure is a [*FieldError]
 // naming the field.
 func Statement(subjects []subject.Subject, b *Build) (*v1.Statement, error) {
 	if b == nil {
@@ -135,10 +139,14 @@ func subjectDescriptors(subjects []subject.Subject) ([]*v1.ResourceDescriptor, e
 		case !utf8.ValidString(s.Name):
 			return nil, fieldErr(field+".name", ErrInvalidSubjectName, "%q is not valid UTF-8", s.Name)
 		}
-		if j, ok := seen[s.Name]; ok {
-			return nil, fieldErr(field+".name", ErrDuplicateSubject, "%q is also subject[%d]", s.Name, j)
+		for _, alg := range slices.Sorted(maps.Keys(s.Digest)) {
+			hex := s.Digest[alg]
+			key := s.Name + "\x00" + alg + ":" + hex
+			if j, ok := seen[key]; ok {
+				return nil, fieldErr(field, ErrDuplicateSubject, "%q with %s:%s is also subject[%d]", s.Name, alg, hex, j)
+			}
+			seen[key] = i
 		}
-		seen[s.Name] = i
 		if len(s.Digest) == 0 {
 			return nil, fieldErr(field+".digest", ErrInvalidDigest, "no digest")
 		}
@@ -201,10 +209,8 @@ func predicate(b *Build) (*slsa.Provenance, error) {
 	if err := checkDescriptors("runDetails.builder.builderDependencies", b.BuilderDependencies); err != nil {
 		return nil, err
 	}
-	if b.InvocationID != "" {
-		if err := checkURI("runDetails.metadata.invocationId", b.InvocationID); err != nil {
-			return nil, err
-		}
+	if b.InvocationID != "" && (!utf8.ValidString(b.InvocationID) || strings.ContainsFunc(b.InvocationID, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) })) {
+		return nil, fieldErr("runDetails.metadata.invocationId", ErrInvalidInvocationID, "%q: want an id without whitespace or control characters", b.InvocationID)
 	}
 	if err := checkDescriptors("runDetails.byproducts", b.Byproducts); err != nil {
 		return nil, err

@@ -203,7 +203,7 @@ func TestStatementErrors(t *testing.T) {
 		{name: "too many subjects", subjects: subjects(provenance.MaxSubjects + 1), want: provenance.ErrTooManySubjects, wantField: "subject"},
 		{name: "empty subject name", subjects: []subject.Subject{{Digest: one[0].Digest}}, want: provenance.ErrInvalidSubjectName, wantField: "subject[0].name"},
 		{name: "invalid UTF-8 subject name", subjects: []subject.Subject{{Name: "a\xff", Digest: one[0].Digest}}, want: provenance.ErrInvalidSubjectName, wantField: "subject[0].name"},
-		{name: "duplicate subject", subjects: []subject.Subject{one[0], subjects(2)[1], one[0]}, want: provenance.ErrDuplicateSubject, wantField: "subject[2].name"},
+		{name: "duplicate subject", subjects: []subject.Subject{one[0], subjects(2)[1], one[0]}, want: provenance.ErrDuplicateSubject, wantField: "subject[2]"},
 		{name: "subject without digest", subjects: []subject.Subject{{Name: "a"}}, want: provenance.ErrInvalidDigest, wantField: "subject[0].digest"},
 		{name: "unknown algorithm", subjects: []subject.Subject{{Name: "a", Digest: map[string]string{"blake3": hexA}}}, want: provenance.ErrInvalidDigest, wantField: "subject[0].digest.blake3"},
 		{name: "short digest", subjects: []subject.Subject{{Name: "a", Digest: map[string]string{"sha256": "abc"}}}, want: provenance.ErrInvalidDigest, wantField: "subject[0].digest.sha256"},
@@ -221,7 +221,8 @@ func TestStatementErrors(t *testing.T) {
 		{name: "relative builder id", subjects: one, edit: func(b *provenance.Build) { b.BuilderID = "acme/app/.github/workflows/x.yml@refs/heads/main" }, want: provenance.ErrInvalidURI, wantField: "runDetails.builder.id"},
 		{name: "builder id with space", subjects: one, edit: func(b *provenance.Build) { b.BuilderID = "https://example.com/a b" }, want: provenance.ErrInvalidURI, wantField: "runDetails.builder.id"},
 		{name: "builder id only a scheme", subjects: one, edit: func(b *provenance.Build) { b.BuilderID = "https:" }, want: provenance.ErrInvalidURI, wantField: "runDetails.builder.id"},
-		{name: "bad invocation id", subjects: one, edit: func(b *provenance.Build) { b.InvocationID = "42" }, want: provenance.ErrInvalidURI, wantField: "runDetails.metadata.invocationId"},
+		{name: "invocation id with space", subjects: one, edit: func(b *provenance.Build) { b.InvocationID = "run 42" }, want: provenance.ErrInvalidInvocationID, wantField: "runDetails.metadata.invocationId"},
+		{name: "invocation id with newline", subjects: one, edit: func(b *provenance.Build) { b.InvocationID = "42\n" }, want: provenance.ErrInvalidInvocationID, wantField: "runDetails.metadata.invocationId"},
 		{name: "bad dependency URI", subjects: one, edit: func(b *provenance.Build) {
 			b.ResolvedDependencies = []*v1.ResourceDescriptor{{Uri: "github.com/acme/app", Digest: map[string]string{"gitCommit": commit}}}
 		}, want: provenance.ErrInvalidURI, wantField: "buildDefinition.resolvedDependencies[0].uri"},
@@ -263,6 +264,34 @@ func TestStatementErrors(t *testing.T) {
 			var fe *provenance.FieldError
 			if !errors.As(err, &fe) || fe.Field != tt.wantField {
 				t.Fatalf("err = %v; want a *FieldError for %s", err, tt.wantField)
+			}
+		})
+	}
+}
+
+// TestStatementAccepts covers inputs the checks must let through: one
+// name with two different digests is two artifacts (two images of one
+// repository), and an invocation id is opaque, as SLSA defines it.
+func TestStatementAccepts(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		subjects []subject.Subject
+		edit     func(b *provenance.Build)
+	}{
+		{name: "one name, two digests", subjects: []subject.Subject{
+			{Name: "registry.example.com/acme/app", Digest: map[string]string{"sha256": hexA}},
+			{Name: "registry.example.com/acme/app", Digest: map[string]string{"sha256": hexB}},
+		}},
+		{name: "opaque invocation id", subjects: []subject.Subject{{Name: "a", Digest: map[string]string{"sha256": hexA}}},
+			edit: func(b *provenance.Build) { b.InvocationID = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := minimalBuild()
+			if tc.edit != nil {
+				tc.edit(b)
+			}
+			if _, err := provenance.Statement(tc.subjects, b); err != nil {
+				t.Fatal(err)
 			}
 		})
 	}

@@ -25,6 +25,9 @@ type Tool struct {
 	Main string
 	// Flavor tells a wrapper build apart from the released binary in the cache.
 	Flavor string
+	// Tags are build tags for `go install` (a build with them needs a
+	// Flavor, so the cache tells it from the default build).
+	Tags string
 }
 
 // The servers the sandbox runs, at the versions that build together on this
@@ -127,6 +130,9 @@ func (t Tool) build(ctx context.Context, dir string) error {
 		return nil
 	}
 	if t.Main == "" {
+		if t.Tags != "" {
+			return run("", "install", "-tags="+t.Tags, t.Package+"@"+t.Version)
+		}
 		return run("", "install", t.Package+"@"+t.Version)
 	}
 	src, err := os.MkdirTemp("", "hallmark-"+t.Name+"-src-*")

@@ -30,6 +30,10 @@ type ModuleBuild struct {
 	StagingVersion string
 	// CGO builds with cgo (SPIRE's sqlite datastore needs it).
 	CGO bool
+	// LDFlags are passed to go build's -ldflags; Flavor, when set, tells
+	// such a build apart from a plain one in the cache.
+	LDFlags []string
+	Flavor  string
 }
 
 // Factory mode's test servers, at the versions that build on this project's
@@ -55,13 +59,28 @@ var (
 		Name: "kube-apiserver", Module: "k8s.io/kubernetes", Version: "v1.34.2",
 		Packages:       []string{"k8s.io/kubernetes/cmd/kube-apiserver"},
 		StagingVersion: "v0.34.2",
+		// Stamped as Kubernetes' release build stamps it, so /version
+		// answers v1.34.2: clients that check the server's version (Tekton
+		// Chains, through knative) refuse an unstamped one.
+		LDFlags: []string{
+			"-X k8s.io/component-base/version.gitVersion=v1.34.2",
+			"-X k8s.io/component-base/version.gitMajor=1",
+			"-X k8s.io/component-base/version.gitMinor=34",
+			"-X k8s.io/component-base/version.gitTreeState=clean",
+		},
+		Flavor: "stamped",
 	}
 )
 
 // FactoryTools are the module builds factory mode's tests need.
 var FactoryTools = []ModuleBuild{SPIRE, SPIREOIDCDiscovery, KubeAPIServer}
 
-func (b ModuleBuild) folder() string { return b.Name + "-" + b.Version }
+func (b ModuleBuild) folder() string {
+	if b.Flavor != "" {
+		return b.Name + "-" + b.Version + "-" + b.Flavor
+	}
+	return b.Name + "-" + b.Version
+}
 
 // Dir is the folder holding b's binaries under cacheDir.
 func (b ModuleBuild) Dir(cacheDir string) string { return filepath.Join(cacheDir, b.folder()) }
@@ -188,7 +207,11 @@ func (b ModuleBuild) build(ctx context.Context, dir string) error {
 	if _, err := run(src, "mod", "tidy", "-e"); err != nil {
 		return err
 	}
-	args := append([]string{"build", "-o", dir + string(filepath.Separator)}, b.Packages...)
+	args := []string{"build", "-o", dir + string(filepath.Separator)}
+	if len(b.LDFlags) > 0 {
+		args = append(args, "-ldflags="+strings.Join(b.LDFlags, " "))
+	}
+	args = append(args, b.Packages...)
 	_, err = run(src, args...)
 	return err
 }

@@ -2,7 +2,6 @@ package tekton
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -14,7 +13,6 @@ import (
 	v1 "github.com/in-toto/attestation/go/v1"
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/hallmark-dev/hallmark/internal/provenance"
 	"github.com/hallmark-dev/hallmark/internal/subject"
@@ -98,35 +96,37 @@ func FromTaskRun(tr *pipelinev1.TaskRun, o Options) (*Attestation, error) {
 	if o.Policy == nil || o.Tenant == nil {
 		return nil, ErrNoPolicy
 	}
-	h := ParseHints(taskResults(tr.Status.Results), params(tr.Spec.Params))
-	if len(h.Subjects) == 0 {
-		return nil, errorWithWarnings(ErrNothingToAttest, h.Warnings)
-	}
 	u := o.taskRunUnit(tr, depTask, nil)
-	d, err := o.decide(tr.Namespace, []unit{u}, h)
+	units := []unit{u}
+	subjects, images, warnings := subjectsOf(units)
+	warnings = append(u.warnings, warnings...)
+	if len(subjects) == 0 {
+		return nil, errorWithWarnings(ErrNothingToAttest, warnings)
+	}
+	d, err := o.decide(tr.Namespace, units)
 	if err != nil {
 		return nil, err
 	}
 	f := o.factoryRecord("TaskRun", tr.Namespace, tr.Name, string(tr.UID), tr.Spec.ServiceAccountName, d)
 	b := &provenance.Build{
 		BuildType:          BuildType,
-		ExternalParameters: externalParameters(tr.Spec, tr.Status.Provenance),
+		ExternalParameters: externalParameters(tr.Spec, tr.Status.Provenance, tr.Spec.TaskRef != nil && remoteResolver(tr.Spec.TaskRef.Resolver)),
 		InternalParameters: internalParameters(tr.Status.Provenance, f),
 		BuilderID:          o.builderID(),
 		BuilderVersion:     o.BuilderVersion,
-		InvocationID:       invocationID(tr.UID),
+		InvocationID:       string(tr.UID),
 		StartedOn:          timeOf(tr.Status.StartTime),
 		FinishedOn:         timeOf(tr.Status.CompletionTime),
+		Byproducts:         u.byproducts,
 	}
-	b.ResolvedDependencies = dedupe(append(u.deps, d.materials...))
-	b.Byproducts = append(resultByproducts("taskRunResults/", taskResults(tr.Status.Results)), h.Byproducts...)
-	return &Attestation{Subjects: h.Subjects, Images: h.Images, Warnings: append(h.Warnings, u.warnings...), Factory: f, build: b}, nil
+	b.ResolvedDependencies = dedupe(append(slices.Clone(u.deps), d.materials...))
+	return &Attestation{Subjects: subjects, Images: images, Warnings: capWarnings(append(warnings, d.warnings...)), Factory: f, build: b}, nil
 }
 
 // FromPipelineRun reads a finished, successful PipelineRun and the TaskRuns
 // it ran (its status's child references, fetched by the caller). Subjects
 // come from the PipelineRun's results and, as Chains' deep inspection does,
-// from its TaskRuns' results.
+// from its TaskRuns' and their steps' results, each read on its own.
 func FromPipelineRun(pr *pipelinev1.PipelineRun, taskRuns []*pipelinev1.TaskRun, o Options) (*Attestation, error) {
 	if pr == nil || !pr.IsDone() {
 		return nil, ErrNotDone
@@ -137,53 +137,59 @@ func FromPipelineRun(pr *pipelinev1.PipelineRun, taskRuns []*pipelinev1.TaskRun,
 	if o.Policy == nil || o.Tenant == nil {
 		return nil, ErrNoPolicy
 	}
-	taskRuns = slices.Clone(taskRuns)
-	slices.SortFunc(taskRuns, func(a, b *pipelinev1.TaskRun) int { return strings.Compare(a.Name, b.Name) })
-	outputs := pipelineResults(pr.Status.Results)
-	inputs := params(pr.Spec.Params)
-	for _, tr := range taskRuns {
-		outputs = append(outputs, taskResults(tr.Status.Results)...)
-		inputs = append(inputs, params(tr.Spec.Params)...)
-	}
-	h := ParseHints(outputs, inputs)
-	if len(h.Subjects) == 0 {
-		return nil, errorWithWarnings(ErrNothingToAttest, h.Warnings)
-	}
+	taskRuns = orderChildren(pr, taskRuns)
 	pu, pipelineTrusted := o.pipelineUnit(pr)
 	pu.untrusted = append(pu.untrusted, uninspected(pr, taskRuns)...)
+	readPipelineRun(&pu, pr)
 	units := []unit{pu}
-	warnings := h.Warnings
 	for _, tr := range taskRuns {
-		u := o.taskRunUnit(tr, depPipelineTask, &pipelineTrusted)
-		units = append(units, u)
+		units = append(units, o.taskRunUnit(tr, depPipelineTask, &pipelineTrusted))
+	}
+	var warnings []string
+	for _, u := range units {
 		warnings = append(warnings, u.warnings...)
 	}
-	d, err := o.decide(pr.Namespace, units, h)
+	subjects, images, dropped := subjectsOf(units)
+	warnings = append(warnings, dropped...)
+	if len(subjects) == 0 {
+		return nil, errorWithWarnings(ErrNothingToAttest, warnings)
+	}
+	d, err := o.decide(pr.Namespace, units)
 	if err != nil {
 		return nil, err
 	}
 	f := o.factoryRecord("PipelineRun", pr.Namespace, pr.Name, string(pr.UID), pr.Spec.TaskRunTemplate.ServiceAccountName, d)
 	b := &provenance.Build{
 		BuildType:          BuildType,
-		ExternalParameters: externalParameters(pr.Spec, pr.Status.Provenance),
+		ExternalParameters: externalParameters(pr.Spec, pr.Status.Provenance, pr.Spec.PipelineRef != nil && remoteResolver(pr.Spec.PipelineRef.Resolver)),
 		InternalParameters: internalParameters(pr.Status.Provenance, f),
 		BuilderID:          o.builderID(),
 		BuilderVersion:     o.BuilderVersion,
-		InvocationID:       invocationID(pr.UID),
+		InvocationID:       string(pr.UID),
 		StartedOn:          timeOf(pr.Status.StartTime),
 		FinishedOn:         timeOf(pr.Status.CompletionTime),
 	}
 	var deps []*v1.ResourceDescriptor
 	for _, u := range units {
 		deps = append(deps, u.deps...)
+		b.Byproducts = append(b.Byproducts, u.byproducts...)
 	}
 	b.ResolvedDependencies = dedupe(append(deps, d.materials...))
-	b.Byproducts = resultByproducts("pipelineRunResults/", pipelineResults(pr.Status.Results))
-	for _, tr := range taskRuns {
-		b.Byproducts = append(b.Byproducts, resultByproducts("taskRunResults/"+tr.Name+"/", taskResults(tr.Status.Results))...)
+	return &Attestation{Subjects: subjects, Images: images, Warnings: capWarnings(append(warnings, d.warnings...)), Factory: f, build: b}, nil
+}
+
+// remoteResolver reports whether a reference is resolved remotely in the
+// sense of Chains, which writes buildConfigSource only for those: any
+// resolver but none (and "Cluster", as Chains spells it).
+func remoteResolver(r pipelinev1.ResolverName) bool {
+	return r != "" && r != "Cluster"
+}
+
+func capWarnings(w []string) []string {
+	if len(w) > maxWarnings {
+		return append(w[:maxWarnings:maxWarnings], fmt.Sprintf("… and %d more warnings", len(w)-maxWarnings))
 	}
-	b.Byproducts = append(b.Byproducts, h.Byproducts...)
-	return &Attestation{Subjects: h.Subjects, Images: h.Images, Warnings: warnings, Factory: f, build: b}, nil
+	return w
 }
 
 func (o Options) builderID() string {
@@ -202,9 +208,11 @@ func errorWithWarnings(err error, warnings []string) error {
 	return fmt.Errorf("%w (%s)", err, strings.Join(warnings, "; "))
 }
 
-func externalParameters(spec any, p *pipelinev1.Provenance) map[string]any {
+// externalParameters are Chains': the run's spec and, for a definition a
+// remote resolver fetched, where from.
+func externalParameters(spec any, p *pipelinev1.Provenance, remote bool) map[string]any {
 	ext := map[string]any{"runSpec": spec}
-	if p != nil && p.RefSource != nil {
+	if remote && p != nil && p.RefSource != nil {
 		ref := ""
 		for _, alg := range slices.Sorted(maps.Keys(p.RefSource.Digest)) {
 			ref = alg + ":" + p.RefSource.Digest[alg]
@@ -244,62 +252,21 @@ func imageDependency(imageID string) *v1.ResourceDescriptor {
 	return &v1.ResourceDescriptor{Uri: uri, Digest: map[string]string{alg: hex}}
 }
 
+// dedupe drops a dependency that repeats an earlier one's URI, digest and
+// content (and, Hallmark's own, annotations), whatever its name, as Chains
+// does; a Task's or Pipeline's definition is always kept.
 func dedupe(rds []*v1.ResourceDescriptor) []*v1.ResourceDescriptor {
 	seen := map[string]bool{}
 	var out []*v1.ResourceDescriptor
 	for _, rd := range rds {
-		key := rd.GetName() + "\x00" + rd.GetUri() + "\x00" + fmt.Sprint(rd.GetDigest()) + "\x00" + fmt.Sprint(rd.GetAnnotations().AsMap())
-		if !seen[key] {
-			seen[key] = true
-			out = append(out, rd)
-		}
-	}
-	return out
-}
-
-func resultByproducts(prefix string, rs []Result) []*v1.ResourceDescriptor {
-	var out []*v1.ResourceDescriptor
-	for _, r := range rs {
-		content, err := json.Marshal(r.Value)
-		if err != nil {
+		key := rd.GetUri() + "\x00" + digestKey(rd.GetDigest()) + "\x00" + string(rd.GetContent()) + "\x00" + fmt.Sprint(rd.GetAnnotations().AsMap())
+		if seen[key] && rd.GetName() != depTask && rd.GetName() != depPipeline {
 			continue
 		}
-		out = append(out, &v1.ResourceDescriptor{Name: prefix + r.Name, Content: content, MediaType: "application/json"})
+		seen[key] = true
+		out = append(out, rd)
 	}
 	return out
-}
-
-func taskResults(rs []pipelinev1.TaskRunResult) []Result {
-	out := make([]Result, 0, len(rs))
-	for _, r := range rs {
-		out = append(out, Result{Name: r.Name, Value: r.Value})
-	}
-	return out
-}
-
-func pipelineResults(rs []pipelinev1.PipelineRunResult) []Result {
-	out := make([]Result, 0, len(rs))
-	for _, r := range rs {
-		out = append(out, Result{Name: r.Name, Value: r.Value})
-	}
-	return out
-}
-
-func params(ps pipelinev1.Params) []Result {
-	out := make([]Result, 0, len(ps))
-	for _, p := range ps {
-		out = append(out, Result{Name: p.Name, Value: p.Value})
-	}
-	return out
-}
-
-// invocationID names the run by its Kubernetes UID, as Chains does, written
-// as a URN so it is the URI SLSA asks for.
-func invocationID(uid types.UID) string {
-	if uid == "" {
-		return ""
-	}
-	return "urn:uuid:" + string(uid)
 }
 
 func timeOf(t *metav1.Time) time.Time {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
@@ -122,45 +123,64 @@ const (
 )
 
 func TestParseHints(t *testing.T) {
+	const commit1 = "0123456789abcdef0123456789abcdef01234567"
 	for _, tc := range []struct {
-		name      string
-		outputs   []tekton.Result
-		inputs    []tekton.Result
-		subjects  []string
-		materials []string
-		warnings  int
+		name     string
+		results  []tekton.Result
+		params   []tekton.Result
+		subjects []string
+		images   []string
+		inputs   []string // URIs of Inputs, then of Git
+		warnings int
 	}{
-		{name: "image-url-and-digest", outputs: []tekton.Result{str("IMAGE_URL", "r.example/a:v1"), str("IMAGE_DIGEST", d1)}, subjects: []string{"r.example/a"}},
-		{name: "prefixed-image", outputs: []tekton.Result{str("APP_IMAGE_URL", "r.example/app"), str("APP_IMAGE_DIGEST", d1), str("DEBUG_IMAGE_URL", "r.example/dbg"), str("DEBUG_IMAGE_DIGEST", d2)}, subjects: []string{"r.example/app", "r.example/dbg"}},
-		{name: "image-url-already-pinned", outputs: []tekton.Result{str("IMAGE_URL", "r.example/a@"+d2), str("IMAGE_DIGEST", d1)}, subjects: []string{"r.example/a"}},
-		{name: "image-url-without-digest", outputs: []tekton.Result{str("IMAGE_URL", "r.example/a")}, warnings: 1},
-		{name: "images-list", outputs: []tekton.Result{str("IMAGES", "r.example/a@"+d1+"\n r.example/b@"+d2+",,")}, subjects: []string{"r.example/a", "r.example/b"}},
-		{name: "images-with-tag-only", outputs: []tekton.Result{str("IMAGES", "r.example/a:v1")}, warnings: 1},
-		{name: "artifact-uri", outputs: []tekton.Result{str("ARTIFACT_URI", "pkg:npm/left-pad@1.3.0"), str("ARTIFACT_DIGEST", d1)}, subjects: []string{"pkg:npm/left-pad@1.3.0"}},
-		{name: "artifact-outputs", outputs: []tekton.Result{obj("bin_ARTIFACT_OUTPUTS", map[string]string{"uri": "https://x/bin", "digest": d1, "isBuildArtifact": "true"})}, subjects: []string{"https://x/bin"}},
-		{name: "artifact-outputs-byproduct", outputs: []tekton.Result{obj("ARTIFACT_OUTPUTS", map[string]string{"uri": "https://x/log", "digest": d1})}},
-		{name: "artifact-outputs-as-string", outputs: []tekton.Result{str("ARTIFACT_OUTPUTS", "https://x/bin")}, warnings: 1},
-		{name: "conflicting-digests", outputs: []tekton.Result{str("IMAGE_URL", "r.example/a"), str("IMAGE_DIGEST", d1), str("IMAGES", "r.example/a@"+d2+",r.example/b@"+d1)}, subjects: []string{"r.example/b"}, warnings: 1},
-		{name: "uppercase-hex", outputs: []tekton.Result{str("ARTIFACT_URI", "a"), str("ARTIFACT_DIGEST", "sha256:AB")}, warnings: 1},
-		{name: "git-params", inputs: []tekton.Result{str("CHAINS-GIT_URL", "https://github.com/a/b"), str("CHAINS-GIT_COMMIT", "0123456789abcdef0123456789abcdef01234567")}, materials: []string{"git+https://github.com/a/b"}},
-		{name: "git-bad-commit", inputs: []tekton.Result{str("CHAINS-GIT_URL", "https://github.com/a/b"), str("CHAINS-GIT_COMMIT", "main")}, warnings: 1},
-		{name: "artifact-inputs", inputs: []tekton.Result{obj("src_ARTIFACT_INPUTS", map[string]string{"uri": "git+https://github.com/a/b.git", "digest": "sha1:0123456789abcdef0123456789abcdef01234567"})}, materials: []string{"git+https://github.com/a/b.git"}},
-		{name: "artifact-inputs-relative-uri", inputs: []tekton.Result{obj("ARTIFACT_INPUTS", map[string]string{"uri": "b.git", "digest": d1})}, warnings: 1},
+		{name: "image-url-and-digest", results: []tekton.Result{str("IMAGE_URL", "r.example/a:v1"), str("IMAGE_DIGEST", d1)}, subjects: []string{"r.example/a"}, images: []string{"r.example/a@" + d1}},
+		{name: "digest-before-url", results: []tekton.Result{str("IMAGE_DIGEST", d1), str("IMAGE_URL", "r.example/a")}, subjects: []string{"r.example/a"}, images: []string{"r.example/a@" + d1}},
+		{name: "prefixed-image", results: []tekton.Result{str("APP_IMAGE_URL", "r.example/app"), str("APP_IMAGE_DIGEST", d1), str("DEBUG_IMAGE_URL", "r.example/dbg"), str("DEBUG_IMAGE_DIGEST", d2)}, subjects: []string{"r.example/app", "r.example/dbg"}, images: []string{"r.example/app@" + d1, "r.example/dbg@" + d2}},
+		{name: "image-url-already-pinned", results: []tekton.Result{str("IMAGE_URL", "r.example/a@"+d2), str("IMAGE_DIGEST", d1)}, subjects: []string{"r.example/a"}, images: []string{"r.example/a@" + d1}},
+		{name: "image-url-without-digest", results: []tekton.Result{str("IMAGE_URL", "r.example/a")}, warnings: 1},
+		{name: "image-digest-without-url", results: []tekton.Result{str("IMAGE_DIGEST", d1)}, warnings: 1},
+		{name: "images-list", results: []tekton.Result{str("IMAGES", "r.example/a@"+d1+"\n r.example/b@"+d2+",,")}, subjects: []string{"r.example/a", "r.example/b"}, images: []string{"r.example/a@" + d1, "r.example/b@" + d2}},
+		{name: "images-with-tag-only", results: []tekton.Result{str("IMAGES", "r.example/a:v1")}, warnings: 1},
+		{name: "one-repository-two-images", results: []tekton.Result{str("IMAGE_URL", "r.example/a"), str("IMAGE_DIGEST", d1), str("IMAGES", "r.example/a@"+d2+",r.example/b@"+d1)},
+			subjects: []string{"r.example/a", "r.example/b", "r.example/a"}, images: []string{"r.example/a@" + d2, "r.example/b@" + d1, "r.example/a@" + d1}},
+		{name: "same-image-twice", results: []tekton.Result{str("IMAGE_URL", "r.example/a"), str("IMAGE_DIGEST", d1), str("IMAGES", "r.example/a@"+d1)}, subjects: []string{"r.example/a"}, images: []string{"r.example/a@" + d1}},
+		{name: "artifact-uri-is-no-subject", results: []tekton.Result{str("ARTIFACT_URI", "pkg:npm/left-pad@1.3.0"), str("ARTIFACT_DIGEST", d1)}},
+		{name: "artifact-outputs", results: []tekton.Result{obj("bin_ARTIFACT_OUTPUTS", map[string]string{"uri": "https://x/bin", "digest": d1, "isBuildArtifact": "true"})}, subjects: []string{"https://x/bin"}},
+		{name: "artifact-outputs-sha384", results: []tekton.Result{obj("bin_ARTIFACT_OUTPUTS", map[string]string{"uri": "https://x/bin", "digest": "sha384:" + strings.Repeat("a", 96), "isBuildArtifact": "true"})}, subjects: []string{"https://x/bin"}},
+		{name: "artifact-outputs-sha1", results: []tekton.Result{obj("bin_ARTIFACT_OUTPUTS", map[string]string{"uri": "https://x/bin", "digest": "sha1:" + commit1, "isBuildArtifact": "true"})}, subjects: []string{"https://x/bin"}},
+		{name: "artifact-outputs-byproduct", results: []tekton.Result{obj("ARTIFACT_OUTPUTS", map[string]string{"uri": "https://x/log", "digest": d1})}},
+		{name: "artifact-outputs-as-string", results: []tekton.Result{str("ARTIFACT_OUTPUTS", "https://x/bin")}, warnings: 1},
+		{name: "uppercase-hex", results: []tekton.Result{obj("ARTIFACT_OUTPUTS", map[string]string{"uri": "a", "digest": "sha256:" + strings.Repeat("AB", 32), "isBuildArtifact": "true"})}, warnings: 1},
+		{name: "unknown-algorithm", results: []tekton.Result{obj("ARTIFACT_OUTPUTS", map[string]string{"uri": "a", "digest": "md5:" + strings.Repeat("a", 32), "isBuildArtifact": "true"})}, warnings: 1},
+		{name: "git-params", params: []tekton.Result{str("CHAINS-GIT_URL", "https://github.com/a/b"), str("CHAINS-GIT_COMMIT", commit1)}, inputs: []string{"git+https://github.com/a/b.git"}},
+		{name: "git-result-overrides-param", params: []tekton.Result{str("CHAINS-GIT_URL", "https://github.com/a/b"), str("CHAINS-GIT_COMMIT", commit1)},
+			results: []tekton.Result{str("CHAINS-GIT_URL", "https://github.com/a/c.git")}, inputs: []string{"git+https://github.com/a/c.git"}},
+		{name: "git-bad-commit", params: []tekton.Result{str("CHAINS-GIT_URL", "https://github.com/a/b"), str("CHAINS-GIT_COMMIT", "main")}, warnings: 1},
+		{name: "git-url-only", params: []tekton.Result{str("CHAINS-GIT_URL", "https://github.com/a/b")}, warnings: 1},
+		{name: "artifact-inputs", results: []tekton.Result{obj("src_ARTIFACT_INPUTS", map[string]string{"uri": "git+https://github.com/a/b.git", "digest": "sha1:" + commit1})}, inputs: []string{"git+https://github.com/a/b.git"}},
+		{name: "artifact-inputs-in-params-ignored", params: []tekton.Result{obj("src_ARTIFACT_INPUTS", map[string]string{"uri": "git+https://github.com/a/b.git", "digest": "sha1:" + commit1})}},
+		{name: "artifact-inputs-relative-uri", results: []tekton.Result{obj("ARTIFACT_INPUTS", map[string]string{"uri": "b.git", "digest": d1})}, warnings: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := tekton.ParseHints(tc.outputs, tc.inputs)
-			var subjects, materials []string
+			h := tekton.ParseHints(tc.results, tc.params)
+			var subjects, inputs []string
 			for _, s := range h.Subjects {
 				subjects = append(subjects, s.Name)
 			}
-			for _, m := range h.Materials {
-				materials = append(materials, m.GetUri())
+			for _, m := range h.Inputs {
+				inputs = append(inputs, m.GetUri())
+			}
+			if h.Git != nil {
+				inputs = append(inputs, h.Git.GetUri())
 			}
 			if !slices.Equal(subjects, tc.subjects) {
 				t.Errorf("subjects = %q, want %q", subjects, tc.subjects)
 			}
-			if !slices.Equal(materials, tc.materials) {
-				t.Errorf("materials = %q, want %q", materials, tc.materials)
+			if !slices.Equal(h.Images, tc.images) {
+				t.Errorf("images = %q, want %q", h.Images, tc.images)
+			}
+			if !slices.Equal(inputs, tc.inputs) {
+				t.Errorf("inputs = %q, want %q", inputs, tc.inputs)
 			}
 			if len(h.Warnings) != tc.warnings {
 				t.Errorf("warnings = %q, want %d", h.Warnings, tc.warnings)
@@ -170,23 +190,24 @@ func TestParseHints(t *testing.T) {
 }
 
 // FuzzParseHints feeds arbitrary result names and values: whatever a step
-// writes, the hints parse without panicking, and every subject they give is
-// one the provenance core accepts.
+// writes, the hints parse without panicking, and every subject and input
+// they give is one the provenance core accepts.
 func FuzzParseHints(f *testing.F) {
 	f.Add("IMAGE_URL", "r.example/a:v1", "IMAGE_DIGEST", d1, "uri", "https://x")
 	f.Add("IMAGES", "r.example/a@"+d1+",b@"+d2, "x", "", "isBuildArtifact", "true")
-	f.Add("X_ARTIFACT_URI", "pkg:x", "X_ARTIFACT_DIGEST", "sha512:00", "digest", d1)
+	f.Add("X_ARTIFACT_OUTPUTS", "pkg:x", "X_ARTIFACT_INPUTS", "sha384:00", "digest", d1)
 	f.Add("bin_ARTIFACT_OUTPUTS", "", "CHAINS-GIT_URL", "https://g/x", "digest", d2)
 	f.Fuzz(func(t *testing.T, n1, v1, n2, v2, k, v string) {
-		outputs := []tekton.Result{str(n1, v1), str(n2, v2), obj(n1, map[string]string{k: v, "uri": v1, "digest": v2, "isBuildArtifact": "true"})}
-		h := tekton.ParseHints(outputs, outputs)
-		if len(h.Subjects) == 0 {
+		results := []tekton.Result{str(n1, v1), str(n2, v2), obj(n1, map[string]string{k: v, "uri": v1, "digest": v2, "isBuildArtifact": "true"})}
+		h := tekton.ParseHints(results, results)
+		if len(h.Subjects) == 0 || len(h.Subjects) > provenance.MaxSubjects {
 			return
 		}
-		if len(h.Subjects) > provenance.MaxSubjects {
-			return
+		deps := h.Inputs
+		if h.Git != nil {
+			deps = append(deps, h.Git)
 		}
-		b := &provenance.Build{BuildType: tekton.BuildType, ExternalParameters: map[string]any{"x": 1}, BuilderID: tekton.DefaultBuilderID, ResolvedDependencies: h.Materials, Byproducts: h.Byproducts}
+		b := &provenance.Build{BuildType: tekton.BuildType, ExternalParameters: map[string]any{"x": 1}, BuilderID: tekton.DefaultBuilderID, ResolvedDependencies: deps}
 		if _, err := provenance.Statement(h.Subjects, b); err != nil {
 			t.Fatalf("hints %+v give an invalid statement: %v", h, err)
 		}

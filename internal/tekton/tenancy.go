@@ -83,15 +83,6 @@ type SourceRecord struct {
 	Reason   string `json:"reason"`
 }
 
-// unit is what one run (a TaskRun, or a PipelineRun's own definition) says
-// on its own, before the units of a PipelineRun are merged.
-type unit struct {
-	deps      []*v1.ResourceDescriptor
-	untrusted []string // definitions from no trusted source, for reasons
-	fetched   *observation
-	warnings  []string
-}
-
 // observation is a source a trusted fetcher reported.
 type observation struct {
 	src    tenancy.Source
@@ -136,7 +127,7 @@ func remoteDefinition(kind string, rs *pipelinev1.RefSource) (tenancy.Definition
 	}
 	digest := map[string]string{}
 	for alg, hex := range rs.Digest {
-		if n, ok := materialDigestLen[alg]; ok && checkHex(hex, n) == nil {
+		if n, ok := digestLen[alg]; ok && checkHex(hex, n) == nil {
 			digest[alg] = hex
 		}
 	}
@@ -180,8 +171,8 @@ func objectURI(ns, resource, name string) string {
 }
 
 // taskRunUnit reads a TaskRun's definitions (its Task and StepActions),
-// step images and, when its Task is a trusted source fetcher, the source
-// it fetched. pipelineTrust is the embedding Pipeline's trust for a child
+// step images, hints and results and, when its Task is a trusted source
+// fetcher, the source it fetched. pipelineTrust is the embedding Pipeline's trust for a child
 // TaskRun, nil for a TaskRun of its own.
 func (o Options) taskRunUnit(tr *pipelinev1.TaskRun, depName string, pipelineTrust *bool) unit {
 	var u unit
@@ -210,16 +201,7 @@ func (o Options) taskRunUnit(tr *pipelinev1.TaskRun, depName string, pipelineTru
 		u.untrusted = append(u.untrusted, "the Task of TaskRun "+tr.Name+" (no recorded source)")
 	}
 	o.stepActions(&u, tr, spec)
-	for _, s := range tr.Status.Steps {
-		if rd := imageDependency(s.ImageID); rd != nil {
-			u.deps = append(u.deps, rd)
-		}
-	}
-	for _, s := range tr.Status.Sidecars {
-		if rd := imageDependency(s.ImageID); rd != nil {
-			u.deps = append(u.deps, rd)
-		}
-	}
+	readTaskRun(&u, tr)
 	if taskTrusted && tr.IsSuccessful() {
 		if f, ok := o.Policy.Fetcher(o.Tenant, taskDef); ok {
 			u.fetched = fetched(tr, f, taskDef, &u)
@@ -282,42 +264,74 @@ func fetched(tr *pipelinev1.TaskRun, f *tenancy.SourceFetcher, d tenancy.Definit
 	return &observation{src: src, commit: commit, reason: fmt.Sprintf("results %s and %s of TaskRun %s from trusted Task %s (%s%s)", f.URLResult, f.CommitResult, tr.Name, d.EntryPoint, definitionURI(d.URI), pin)}
 }
 
-// claim is a git source a run's type hints name.
+// claim is a git source one producer's type hints name.
 type claim struct {
 	uri    string // as the hint gave it
 	src    tenancy.Source
 	ok     bool // src was read
 	commit string
+	origin string // the producer, for reasons
 }
 
-// decision is what the policy makes of a run's units and hints.
+// decision is what the policy makes of a run's units: the source and
+// whether it is verified, the level vouched for, and the dependencies
+// naming sources and inputs.
 type decision struct {
 	source    *SourceRecord
 	maxLevel  int
 	materials []*v1.ResourceDescriptor
+	warnings  []string
+}
+
+// isGitInput reports whether an input names a git source: a git+ URI, or
+// a sha1 digest (a commit). Such an input is a source claim, never an
+// inputs/result of its own.
+func isGitInput(rd *v1.ResourceDescriptor) bool {
+	_, sha1 := rd.GetDigest()["sha1"]
+	return strings.HasPrefix(rd.GetUri(), "git+") || sha1
+}
+
+// claims lists the git sources the producers of units name, each with its
+// producer: a run's CHAINS-GIT_URL is paired only with its own
+// CHAINS-GIT_COMMIT.
+func claims(units []unit) []claim {
+	var out []claim
+	for _, u := range units {
+		for _, p := range u.producers {
+			var ins []input
+			if p.hints.Git != nil {
+				ins = append(ins, input{p.hints.Git, p.hints.GitURL})
+			}
+			for _, rd := range p.hints.Inputs {
+				ins = append(ins, input{rd, rd.GetUri()})
+			}
+			for _, in := range ins {
+				if isGitInput(in.rd) {
+					c := claim{uri: in.rd.GetUri(), commit: in.rd.GetDigest()["sha1"], origin: p.origin}
+					c.src, c.ok = parseClaim(in.raw)
+					out = append(out, c)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // decide merges a run's units: which source it built and whether that is
-// verified, the level the controller vouches for, and the source
+// verified, the level the controller vouches for, and the source and input
 // dependencies. A claim the namespace may not make refuses the run (an
 // error wrapping ErrRefused) or, if its tenant says so, is signed
-// unverified.
-func (o Options) decide(namespace string, units []unit, h Hints) (*decision, error) {
+// unverified. Sources are never pooled across runs: each fetch and each
+// claim keeps the run that made it, and runs that disagree leave the
+// source unverified, with a warning, rather than one of them picked.
+func (o Options) decide(namespace string, units []unit) (*decision, error) {
 	var obs []observation
 	for _, u := range units {
 		if u.fetched != nil && !slices.ContainsFunc(obs, func(x observation) bool { return sameSource(x.src, x.commit, u.fetched.src, u.fetched.commit) }) {
 			obs = append(obs, *u.fetched)
 		}
 	}
-	var claims []claim
-	for _, m := range h.Materials {
-		if !strings.HasPrefix(m.GetUri(), "git+") {
-			continue
-		}
-		c := claim{uri: m.GetUri(), commit: m.GetDigest()["sha1"]}
-		c.src, c.ok = parseClaim(m.GetUri())
-		claims = append(claims, c)
-	}
+	cs := claims(units)
 	t := o.Tenant
 	d := &decision{maxLevel: t.Level()}
 
@@ -329,45 +343,68 @@ func (o Options) decide(namespace string, units []unit, h Hints) (*decision, err
 			break
 		}
 	}
-	for _, c := range claims {
+	for _, c := range cs {
 		if forbidden == nil && c.ok && !t.MayClaim(c.src) {
-			forbidden = &SourceRecord{URI: c.src.URI, Digest: sha1Digest(c.commit), Reason: o.forbidden(namespace, c.src, "claimed by the run's type hints (CHAINS-GIT_URL or *ARTIFACT_INPUTS)")}
+			forbidden = &SourceRecord{URI: c.src.URI, Digest: sha1Digest(c.commit), Reason: o.forbidden(namespace, c.src, "claimed by the "+c.origin+" (CHAINS-GIT_URL or *ARTIFACT_INPUTS)")}
 		}
 	}
+	// matches reports whether a claim names the fetched source x.
+	matches := func(c claim, x observation) bool { return c.ok && sameSource(c.src, c.commit, x.src, x.commit) }
 	switch {
 	case forbidden != nil:
 		if t.Refuses() {
 			return nil, fmt.Errorf("%w: %s", ErrRefused, forbidden.Reason)
 		}
 		d.source = forbidden
-	case len(obs) == 1:
-		d.source = &SourceRecord{URI: obs[0].src.URI, Digest: map[string]string{"sha1": obs[0].commit}, Verified: true, Reason: obs[0].reason}
-	case len(obs) > 1:
+	case len(obs) > 0:
+		// The claims must name fetched sources only, and single out one
+		// when several were fetched.
 		var picked []observation
-		for _, x := range obs {
-			if slices.ContainsFunc(claims, func(c claim) bool { return c.ok && sameSource(c.src, c.commit, x.src, x.commit) }) {
-				picked = append(picked, x)
+		var stray []claim
+		for _, c := range cs {
+			i := slices.IndexFunc(obs, func(x observation) bool { return matches(c, x) })
+			switch {
+			case i < 0:
+				stray = append(stray, c)
+			case !slices.ContainsFunc(picked, func(x observation) bool { return sameSource(x.src, x.commit, obs[i].src, obs[i].commit) }):
+				picked = append(picked, obs[i])
 			}
 		}
+		x := obs[0]
 		if len(picked) == 1 {
-			d.source = &SourceRecord{URI: picked[0].src.URI, Digest: map[string]string{"sha1": picked[0].commit}, Verified: true, Reason: picked[0].reason + ", singled out among " + fmt.Sprint(len(obs)) + " fetched sources by the run's type hints"}
-		} else {
-			var names []string
-			for _, x := range obs {
-				names = append(names, x.src.Repo+"@"+x.commit)
-			}
-			d.source = &SourceRecord{URI: obs[0].src.URI, Digest: map[string]string{"sha1": obs[0].commit}, Reason: fmt.Sprintf("trusted Tasks fetched %d sources (%s) and the run's type hints single out none", len(obs), strings.Join(names, ", "))}
+			x = picked[0]
 		}
-	case len(claims) > 0:
-		c := claims[0]
-		uri, why := c.uri, "claimed by the run's type hints (CHAINS-GIT_URL or *ARTIFACT_INPUTS in params or results), not reported by a trusted source fetcher"
+		rec := &SourceRecord{URI: x.src.URI, Digest: map[string]string{"sha1": x.commit}, Reason: x.reason}
+		switch {
+		case len(stray) > 0:
+			rec.Reason = fmt.Sprintf("trusted Tasks fetched %s but the %s claims %s", describeObservations(obs), stray[0].origin, describeClaim(stray[0]))
+			d.warnings = append(d.warnings, "source unverified: "+rec.Reason)
+		case len(obs) == 1:
+			rec.Verified = true
+		case len(picked) == 1:
+			rec.Verified = true
+			rec.Reason += fmt.Sprintf(", singled out among %d fetched sources by the %s", len(obs), originsOf(cs))
+		case len(picked) > 1:
+			rec.Reason = fmt.Sprintf("trusted Tasks fetched %s and the runs' type hints claim %d of them", describeObservations(obs), len(picked))
+			d.warnings = append(d.warnings, "source unverified: "+rec.Reason)
+		default:
+			rec.Reason = fmt.Sprintf("trusted Tasks fetched %s and the runs' type hints single out none", describeObservations(obs))
+		}
+		d.source = rec
+	case len(cs) > 0:
+		c := cs[0]
+		uri, why := c.uri, "claimed by the "+c.origin+" (CHAINS-GIT_URL or *ARTIFACT_INPUTS), not reported by a trusted source fetcher"
 		if c.ok {
 			uri = c.src.URI
 		} else {
-			why = "claimed by the run's type hints but not an https git repository URL"
+			why = "claimed by the " + c.origin + " but not an https git repository URL"
 		}
-		if len(claims) > 1 {
-			why += fmt.Sprintf(" (and %d other claims)", len(claims)-1)
+		for _, other := range cs[1:] {
+			if !(c.ok && other.ok && sameSource(c.src, c.commit, other.src, other.commit)) && !(other.uri == c.uri && other.commit == c.commit) {
+				why += fmt.Sprintf("; the %s claims %s instead", other.origin, describeClaim(other))
+				d.warnings = append(d.warnings, fmt.Sprintf("runs claim different sources: the %s claims %s, the %s claims %s", c.origin, describeClaim(c), other.origin, describeClaim(other)))
+				break
+			}
 		}
 		d.source = &SourceRecord{URI: uri, Digest: sha1Digest(c.commit), Reason: why}
 	}
@@ -382,24 +419,111 @@ func (o Options) decide(namespace string, units []unit, h Hints) (*decision, err
 
 	// The verified source is Chains' inputs/result; other git claims are
 	// kept under a name no verifier reads as the source.
-	for _, m := range h.Materials {
-		if !strings.HasPrefix(m.GetUri(), "git+") {
-			d.materials = append(d.materials, m)
+	var verified *v1.ResourceDescriptor
+	var verifiedSrc tenancy.Source
+	if d.source != nil && d.source.Verified {
+		verifiedSrc = mustSource(d.source.URI)
+		verified = &v1.ResourceDescriptor{Name: depInput, Uri: d.source.URI, Digest: maps.Clone(d.source.Digest)}
+	}
+	listed := false
+	for _, in := range inputsInChainsOrder(units) {
+		rd := in.rd
+		if !isGitInput(rd) {
+			d.materials = append(d.materials, &v1.ResourceDescriptor{Name: depInput, Uri: rd.GetUri(), Digest: maps.Clone(rd.GetDigest())})
 			continue
 		}
-		if d.source != nil && d.source.Verified {
-			if src, ok := parseClaim(m.GetUri()); ok && sameSource(src, m.GetDigest()["sha1"], mustSource(d.source.URI), d.source.Digest["sha1"]) {
+		if verified != nil {
+			if src, ok := parseClaim(in.raw); ok && sameSource(src, rd.GetDigest()["sha1"], verifiedSrc, d.source.Digest["sha1"]) {
+				// The claim of the verified source: listed once, where
+				// Chains lists the claim.
+				if !listed {
+					d.materials = append(d.materials, verified)
+					listed = true
+				}
 				continue
 			}
 		}
-		claimed := &v1.ResourceDescriptor{Name: depClaimed, Uri: m.GetUri(), Digest: m.GetDigest()}
+		claimed := &v1.ResourceDescriptor{Name: depClaimed, Uri: rd.GetUri(), Digest: maps.Clone(rd.GetDigest())}
 		claimed.Annotations, _ = structpb.NewStruct(map[string]any{AnnotationVerified: false})
 		d.materials = append(d.materials, claimed)
 	}
-	if d.source != nil && d.source.Verified {
-		d.materials = append([]*v1.ResourceDescriptor{{Name: depInput, Uri: d.source.URI, Digest: maps.Clone(d.source.Digest)}}, d.materials...)
+	if verified != nil && !listed {
+		d.materials = append([]*v1.ResourceDescriptor{verified}, d.materials...)
 	}
 	return d, nil
+}
+
+// inputsInChainsOrder lists the git sources and inputs the producers of
+// units name, in the order Chains lists them: of each TaskRun's steps (git
+// sources, then inputs), a PipelineRun's own inputs, each TaskRun's (git
+// source, then inputs), and a PipelineRun's own git source.
+func inputsInChainsOrder(units []unit) []input {
+	var out []input
+	git := func(p producer) {
+		if p.hints.Git != nil {
+			out = append(out, input{p.hints.Git, p.hints.GitURL})
+		}
+	}
+	inputs := func(p producer) {
+		for _, rd := range p.hints.Inputs {
+			out = append(out, input{rd, rd.GetUri()})
+		}
+	}
+	each := func(kind producerKind, fns ...func(producer)) {
+		for _, u := range units {
+			for _, fn := range fns {
+				for _, p := range u.producers {
+					if p.kind == kind {
+						fn(p)
+					}
+				}
+			}
+		}
+	}
+	each(producerStep, git, inputs)
+	each(producerPipelineRun, inputs)
+	for _, u := range units {
+		for _, p := range u.producers {
+			if p.kind == producerTaskRun {
+				git(p)
+				inputs(p)
+			}
+		}
+	}
+	each(producerPipelineRun, git)
+	return out
+}
+
+// input is a git source or input a producer names: its dependency, and the
+// URL the tenancy policy reads.
+type input struct {
+	rd  *v1.ResourceDescriptor
+	raw string
+}
+
+func describeObservations(obs []observation) string {
+	var names []string
+	for _, x := range obs {
+		names = append(names, x.src.Repo+"@"+x.commit)
+	}
+	return strings.Join(names, ", ")
+}
+
+func describeClaim(c claim) string {
+	if c.ok {
+		return c.src.Repo + "@" + c.commit
+	}
+	return quote(c.uri) + "@" + quote(c.commit)
+}
+
+func originsOf(cs []claim) string {
+	var out []string
+	for _, c := range cs {
+		if !slices.Contains(out, c.origin) {
+			out = append(out, c.origin)
+		}
+	}
+	return strings.Join(out, " and the ")
 }
 
 func (o Options) forbidden(namespace string, s tenancy.Source, how string) string {

@@ -81,7 +81,7 @@ func fromBundle(tr *pipelinev1.TaskRun, entry string) *pipelinev1.TaskRun {
 }
 
 func artifact() []tekton.Result {
-	return []tekton.Result{str("ARTIFACT_URI", "pkg:generic/app@1"), str("ARTIFACT_DIGEST", d1)}
+	return []tekton.Result{obj("app_ARTIFACT_OUTPUTS", map[string]string{"uri": "pkg:generic/app@1", "digest": d1, "isBuildArtifact": "true"})}
 }
 
 func clone(ns, name, url, c string) *pipelinev1.TaskRun {
@@ -207,7 +207,7 @@ func TestTenantSourceDecisions(t *testing.T) {
 		{name: "forbidden-claim-signed-unverified", ns: "team-b", tr: claimParams(fromBundle(taskRun("team-b", "build", artifact()...), "go-build"), "https://github.com/team-a/app"),
 			source: "git+https://github.com/team-a/app.git", level: 1, reason: "namespace team-b (tenant team-b) may not claim source github.com/team-a/app"},
 		{name: "claim-not-https", ns: "ci", tr: claimParams(fromBundle(taskRun("ci", "build", artifact()...), "go-build"), "ssh://git@github.com/team-a/app"),
-			source: "git+ssh://git@github.com/team-a/app", level: 1, reason: "not an https git repository URL"},
+			source: "git+ssh://git@github.com/team-a/app.git", level: 1, reason: "not an https git repository URL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := tekton.FromTaskRun(tc.tr, testOptions(t, tc.ns))
@@ -339,7 +339,7 @@ func TestTenantPipelineRun(t *testing.T) {
 			level:    2, verified: true},
 		{name: "two-fetches-none-singled-out", pr: pipelineRun("ci", "release", true),
 			children: []*pipelinev1.TaskRun{clone("ci", "release-clone", "https://github.com/acme/app", commit), clone("ci", "release-clone-config", "https://github.com/acme/config", commit2), inline(build("release-build"))},
-			level:    1, reason: "fetched 2 sources"},
+			level:    1, reason: "single out none"},
 		{name: "two-fetches-singled-out", pr: pipelineRun("ci", "release", true),
 			children: []*pipelinev1.TaskRun{clone("ci", "release-clone", "https://github.com/acme/app", commit), clone("ci", "release-clone-config", "https://github.com/acme/config", commit2), claimParams(inline(build("release-build")), "https://github.com/acme/app")},
 			level:    3, verified: true, reason: "singled out among 2"},
@@ -420,6 +420,203 @@ func FuzzTenantSource(f *testing.F) {
 		}
 		if !slices.Equal(inputs, []string{src.URI}) {
 			t.Fatalf("git inputs/result %q, want only %s", inputs, src.URI)
+		}
+	})
+}
+
+// withParams adds string params to tr.
+func withParams(tr *pipelinev1.TaskRun, kv ...string) *pipelinev1.TaskRun {
+	for i := 0; i+1 < len(kv); i += 2 {
+		tr.Spec.Params = append(tr.Spec.Params, pipelinev1.Param{Name: kv[i], Value: *pipelinev1.NewStructuredValues(kv[i+1])})
+	}
+	return tr
+}
+
+// TestPerRunHints: each TaskRun (and each step) of a PipelineRun is read on
+// its own, and only then are the subjects merged; a source is a pair from
+// one run, and runs that disagree about it leave it unverified, with a
+// warning.
+func TestPerRunHints(t *testing.T) {
+	image := func(ns, name, repo, digest string) *pipelinev1.TaskRun {
+		return inline(taskRun(ns, name, str("IMAGE_URL", repo), str("IMAGE_DIGEST", digest)))
+	}
+	for _, tc := range []struct {
+		name     string
+		children []*pipelinev1.TaskRun
+		subjects []string // NAME@DIGEST
+		images   []string
+		source   string // "" for none
+		verified bool
+		warning  string // a warning that must be given
+	}{
+		{name: "two-tasks-unprefixed-images", children: []*pipelinev1.TaskRun{
+			image("ci", "release-app", "r.example/acme/app", d1), image("ci", "release-worker", "r.example/acme/worker", d2)},
+			subjects: []string{"r.example/acme/app@" + d1, "r.example/acme/worker@" + d2},
+			images:   []string{"r.example/acme/app@" + d1, "r.example/acme/worker@" + d2}},
+		{name: "one-repository-two-tasks", children: []*pipelinev1.TaskRun{
+			image("ci", "release-amd64", "r.example/acme/app", d1), image("ci", "release-arm64", "r.example/acme/app", d2)},
+			subjects: []string{"r.example/acme/app@" + d1, "r.example/acme/app@" + d2}},
+		{name: "git-url-and-commit-of-different-runs-never-pair", children: []*pipelinev1.TaskRun{
+			withParams(image("ci", "release-app", "r.example/acme/app", d1), "CHAINS-GIT_URL", "https://github.com/acme/app"),
+			withParams(image("ci", "release-worker", "r.example/acme/worker", d2), "CHAINS-GIT_COMMIT", commit)},
+			subjects: []string{"r.example/acme/app@" + d1, "r.example/acme/worker@" + d2},
+			warning:  "want a URL and a 40-digit commit"},
+		{name: "two-runs-claim-different-sources", children: []*pipelinev1.TaskRun{
+			claimParams(image("ci", "release-app", "r.example/acme/app", d1), "https://github.com/acme/app"),
+			withParams(image("ci", "release-worker", "r.example/acme/worker", d2), "CHAINS-GIT_URL", "https://github.com/acme/worker", "CHAINS-GIT_COMMIT", commit2)},
+			subjects: []string{"r.example/acme/app@" + d1, "r.example/acme/worker@" + d2},
+			source:   "git+https://github.com/acme/app.git", warning: "runs claim different sources"},
+		{name: "fetch-and-matching-claim", children: []*pipelinev1.TaskRun{
+			clone("ci", "release-clone", "https://github.com/acme/app", commit),
+			claimParams(image("ci", "release-app", "r.example/acme/app", d1), "https://github.com/acme/app")},
+			subjects: []string{"r.example/acme/app@" + d1}, source: "git+https://github.com/acme/app.git", verified: true},
+		{name: "fetch-and-conflicting-claim", children: []*pipelinev1.TaskRun{
+			clone("ci", "release-clone", "https://github.com/acme/app", commit),
+			withParams(image("ci", "release-app", "r.example/acme/app", d1), "CHAINS-GIT_URL", "https://github.com/acme/app", "CHAINS-GIT_COMMIT", commit2)},
+			subjects: []string{"r.example/acme/app@" + d1}, source: "git+https://github.com/acme/app.git", warning: "but the params and results of TaskRun release-app claims github.com/acme/app@" + commit2},
+		{name: "two-fetches-each-claimed", children: []*pipelinev1.TaskRun{
+			clone("ci", "release-clone-app", "https://github.com/acme/app", commit),
+			clone("ci", "release-clone-config", "https://github.com/acme/config", commit2),
+			claimParams(image("ci", "release-app", "r.example/acme/app", d1), "https://github.com/acme/app"),
+			withParams(image("ci", "release-config", "r.example/acme/config", d2), "CHAINS-GIT_URL", "https://github.com/acme/config", "CHAINS-GIT_COMMIT", commit2)},
+			subjects: []string{"r.example/acme/app@" + d1, "r.example/acme/config@" + d2}, source: "git+https://github.com/acme/app.git", warning: "claim 2 of them"},
+		{name: "claim-in-a-step-result", children: []*pipelinev1.TaskRun{func() *pipelinev1.TaskRun {
+			tr := image("ci", "release-app", "r.example/acme/app", d1)
+			tr.Status.Steps = []pipelinev1.StepState{{Name: "clone", Results: []pipelinev1.TaskRunStepResult{
+				{Name: "CHAINS-GIT_URL", Type: pipelinev1.ResultsTypeString, Value: *pipelinev1.NewStructuredValues("https://github.com/acme/app")},
+				{Name: "CHAINS-GIT_COMMIT", Type: pipelinev1.ResultsTypeString, Value: *pipelinev1.NewStructuredValues(commit)},
+			}}}
+			return tr
+		}()}, subjects: []string{"r.example/acme/app@" + d1}, source: "git+https://github.com/acme/app.git"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := tekton.FromPipelineRun(pipelineRun("ci", "release", true), tc.children, testOptions(t, "ci"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var subjects []string
+			for _, s := range a.Subjects {
+				subjects = append(subjects, s.Name+"@sha256:"+s.Digest["sha256"])
+			}
+			if !slices.Equal(subjects, tc.subjects) {
+				t.Errorf("subjects %q, want %q", subjects, tc.subjects)
+			}
+			if tc.images != nil && !slices.Equal(a.Images, tc.images) {
+				t.Errorf("images %q, want %q", a.Images, tc.images)
+			}
+			f := read(t, a).factory
+			switch {
+			case tc.source == "" && f.Source != nil:
+				t.Errorf("source %+v, want none", f.Source)
+			case tc.source != "" && (f.Source == nil || f.Source.URI != tc.source || f.Source.Verified != tc.verified):
+				t.Errorf("source %+v, want %s verified=%v", f.Source, tc.source, tc.verified)
+			}
+			if tc.source != "" && !tc.verified && f.MaxLevel > 1 {
+				t.Errorf("maxLevel %d with an unverified source", f.MaxLevel)
+			}
+			if tc.warning != "" && !slices.ContainsFunc(a.Warnings, func(w string) bool { return strings.Contains(w, tc.warning) }) {
+				t.Errorf("warnings %q, want one with %q", a.Warnings, tc.warning)
+			}
+		})
+	}
+}
+
+// TestStepActionOnlyRun: a TaskRun whose hints are all in its steps'
+// results (StepActions) is attested.
+func TestStepActionOnlyRun(t *testing.T) {
+	tr := fromBundle(taskRun("ci", "build"), "go-build")
+	tr.Status.Steps = []pipelinev1.StepState{
+		{Name: "build", Results: []pipelinev1.TaskRunStepResult{
+			{Name: "IMAGE_URL", Type: pipelinev1.ResultsTypeString, Value: *pipelinev1.NewStructuredValues("r.example/acme/app")},
+			{Name: "IMAGE_DIGEST", Type: pipelinev1.ResultsTypeString, Value: *pipelinev1.NewStructuredValues(d1)},
+		}},
+		{Name: "package", Results: []pipelinev1.TaskRunStepResult{
+			{Name: "IMAGE_URL", Type: pipelinev1.ResultsTypeString, Value: *pipelinev1.NewStructuredValues("r.example/acme/cli")},
+			{Name: "IMAGE_DIGEST", Type: pipelinev1.ResultsTypeString, Value: *pipelinev1.NewStructuredValues(d2)},
+		}},
+	}
+	a, err := tekton.FromTaskRun(tr, testOptions(t, "ci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"r.example/acme/app@" + d1, "r.example/acme/cli@" + d2}
+	if !slices.Equal(a.Images, want) {
+		t.Errorf("images %q, want %q (each step's URL with its own digest)", a.Images, want)
+	}
+}
+
+// TestCredentialsRedacted: a clone URL with a token in it, in a claim or a
+// fetcher's results, reaches neither the warnings nor the statement.
+func TestCredentialsRedacted(t *testing.T) {
+	const token = "ghp_0123456789abcdefSECRET"
+	tr := fromBundle(taskRun("ci", "clone", append(artifact(), str("url", "https://x-access-token:"+token+"@github.com/acme/app"), str("commit", commit),
+		obj("src_ARTIFACT_INPUTS", map[string]string{"uri": "git+https://" + token + "@github.com/acme/lib.git", "digest": "sha1:" + commit2}))...), "git-clone")
+	tr.Spec.Params = pipelinev1.Params{
+		{Name: "CHAINS-GIT_URL", Value: *pipelinev1.NewStructuredValues("https://user:" + token + "@github.com/acme/app")},
+		{Name: "CHAINS-GIT_COMMIT", Value: *pipelinev1.NewStructuredValues(commit)},
+	}
+	a, err := tekton.FromTaskRun(tr, testOptions(t, "ci"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := a.Statement()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := provenance.MarshalStatement(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Byproducts hold the results as written (base64 in the JSON), as
+	// Chains records them; every field Hallmark reads is redacted.
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	delete(doc["predicate"].(map[string]any)["runDetails"].(map[string]any), "byproducts")
+	delete(doc["predicate"].(map[string]any)["buildDefinition"].(map[string]any), "externalParameters")
+	rest, _ := json.Marshal(doc)
+	if strings.Contains(string(rest), token) || strings.Contains(strings.Join(a.Warnings, "\n"), token) {
+		t.Fatalf("token in the statement or warnings:\n%s\n%q", rest, a.Warnings)
+	}
+	if !strings.Contains(string(rest), "REDACTED@github.com") {
+		t.Errorf("no redacted URL recorded: %s", rest)
+	}
+}
+
+// FuzzStepResults feeds whatever a StepAction's step could write as its
+// results into a PipelineRun's TaskRun: FromPipelineRun never panics, and
+// a statement it gives is one the core accepts, with no subject but those
+// the step and the TaskRun named.
+func FuzzStepResults(f *testing.F) {
+	f.Add("IMAGE_URL", "r.example/a", "IMAGE_DIGEST", d1, "https://github.com/acme/app")
+	f.Add("x-ARTIFACT_OUTPUTS", "", "CHAINS-GIT_COMMIT", commit, "ssh://git@h/a")
+	f.Add("IMAGES", "r.example/a@"+d1+"\nr.example/a@"+d2, "CHAINS-GIT_URL", "https://x:t@github.com/acme/app", "")
+	f.Fuzz(func(t *testing.T, n1, v1, n2, v2, url string) {
+		tr := inline(taskRun("ci", "release-build", str("IMAGES", "r.example/app@"+d1)))
+		tr.Status.Steps = []pipelinev1.StepState{{Name: "s", Results: []pipelinev1.TaskRunStepResult{
+			{Name: n1, Type: pipelinev1.ResultsTypeString, Value: *pipelinev1.NewStructuredValues(v1)},
+			{Name: n2, Type: pipelinev1.ResultsTypeString, Value: *pipelinev1.NewStructuredValues(v2)},
+			{Name: n1, Type: pipelinev1.ResultsTypeObject, Value: *pipelinev1.NewObject(map[string]string{"uri": url, "digest": v2, "isBuildArtifact": "true"})},
+			{Name: "CHAINS-GIT_URL", Type: pipelinev1.ResultsTypeString, Value: *pipelinev1.NewStructuredValues(url)},
+		}}}
+		a, err := tekton.FromPipelineRun(pipelineRun("ci", "release", true), []*pipelinev1.TaskRun{clone("ci", "release-clone", "https://github.com/acme/app", commit), tr}, testOptions(t, "ci"))
+		if err != nil {
+			if !errors.Is(err, tekton.ErrRefused) {
+				t.Fatalf("err = %v", err)
+			}
+			return
+		}
+		if len(a.Subjects) > provenance.MaxSubjects {
+			return
+		}
+		if _, err := a.Statement(); err != nil {
+			t.Fatalf("statement: %v", err)
+		}
+		for _, s := range a.Subjects {
+			if s.Name != "r.example/app" && !strings.Contains(v1+v2+url, strings.TrimSpace(s.Name)) && !strings.Contains(s.Name, "r.example") {
+				t.Fatalf("subject %q named by no hint", s.Name)
+			}
 		}
 	})
 }

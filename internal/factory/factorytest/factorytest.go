@@ -132,6 +132,12 @@ func ObjectResult(name string, value map[string]string) pipelinev1.TaskRunResult
 	return pipelinev1.TaskRunResult{Name: name, Type: pipelinev1.ResultsTypeObject, Value: *pipelinev1.NewObject(value)}
 }
 
+// BuildArtifact is an *ARTIFACT_OUTPUTS result naming a build artifact,
+// the subject hint of Chains' slsa/v2alpha4.
+func BuildArtifact(name, uri, digest string) pipelinev1.TaskRunResult {
+	return ObjectResult(name, map[string]string{"uri": uri, "digest": digest, "isBuildArtifact": "true"})
+}
+
 // TaskRun is a TaskRun as a user creates it, running a Task that declares
 // Chains' type hints.
 func TaskRun(ns, name string) *pipelinev1.TaskRun {
@@ -206,6 +212,27 @@ func (a *API) CreateE(tb testing.TB, obj client.Object) error {
 		return err
 	}
 	return a.Client.Status().Patch(tb.Context(), obj, client.RawPatch("application/merge-patch+json", patch))
+}
+
+// SetStatus writes obj's status through the status subresource, as
+// Tekton's controller does when a run it created progresses.
+func (a *API) SetStatus(tb testing.TB, obj client.Object) {
+	tb.Helper()
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var withStatus map[string]any
+	if err := json.Unmarshal(raw, &withStatus); err != nil {
+		tb.Fatal(err)
+	}
+	patch, err := json.Marshal(map[string]any{"status": withStatus["status"]})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := a.Client.Status().Patch(tb.Context(), obj, client.RawPatch("application/merge-patch+json", patch)); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // FromBundle records, as Tekton's bundles resolver does, that the TaskRun's

@@ -43,10 +43,18 @@ var (
 	sbomErr  error
 )
 
-// Main runs the package's tests and stops the shared sandbox afterwards.
-func Main(m *testing.M) {
+// Main runs the package's tests and stops the shared sandbox afterwards,
+// then runs teardown (other shared servers' stops); an error from any
+// fails the test binary.
+func Main(m *testing.M, teardown ...func() error) {
 	sharing = true
 	code := m.Run()
+	for _, stop := range teardown {
+		if err := stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "sandboxtest: teardown:", err)
+			code = 1
+		}
+	}
 	mu.Lock()
 	if shared != nil {
 		if _, err := sandbox.Down(context.Background(), shared.Dir); err != nil {

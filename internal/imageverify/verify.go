@@ -1,0 +1,270 @@
+package imageverify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+	"github.com/sigstore/sigstore-go/pkg/root"
+
+	"github.com/hallmark-dev/hallmark/internal/oci"
+	"github.com/hallmark-dev/hallmark/verifier"
+)
+
+// PredicateSLSAv1 is SLSA provenance v1's predicate type.
+const PredicateSLSAv1 = "https://slsa.dev/provenance/v1"
+
+// ProvenanceTypes are the predicate types looked for in registries: SLSA
+// provenance v1, and v0.2 as slsa-github-generator's container workflow
+// attaches it (cosign's legacy .att tag).
+var ProvenanceTypes = []string{PredicateSLSAv1, verifier.PredicateSLSAv02}
+
+// Check names of the failures this flow finds before the verifier runs.
+const (
+	// CheckInput: the image is not named by digest.
+	CheckInput = string(verifier.CheckInput)
+	// CheckAttestation: nothing readable with a wanted predicate type is
+	// attached to the image.
+	CheckAttestation = "attestation"
+)
+
+// ErrSummaryTooOld: a verification summary is older than the policy's
+// MaxAge allows.
+var ErrSummaryTooOld = errors.New("the summary is too old")
+
+// Failure is why an image failed: the check, what was wanted and what was
+// found, and what to change where the verifying user can.
+type Failure struct {
+	Check   string `json:"check"`
+	Want    string `json:"want,omitempty"`
+	Got     string `json:"got,omitempty"`
+	Message string `json:"message"`
+	// Fix says what to change or pin, when the verifying user can.
+	Fix string `json:"fix,omitempty"`
+}
+
+// Line is the text report of a failure, as the CLI prints it after
+// "FAILED: ": the check, what was wanted and what was found, the
+// artifact, and what to change.
+func (f *Failure) Line(artifact string) string {
+	var s string
+	if f.Want == "" && f.Got == "" {
+		s = fmt.Sprintf("%s: %s (%s)", f.Check, f.Message, artifact)
+	} else {
+		s = fmt.Sprintf("%s: want %s, got %s (%s)", f.Check, f.Want, f.Got, artifact)
+	}
+	if f.Fix != "" {
+		s += "; " + f.Fix
+	}
+	return s
+}
+
+// FailureOf reads a verification error as a Failure: a *verifier.CheckError
+// gives its check, want, got and fix; any other error is an input failure.
+func FailureOf(err error) *Failure {
+	f := &Failure{Check: CheckInput, Message: err.Error()}
+	var ce *verifier.CheckError
+	if errors.As(err, &ce) {
+		f.Check, f.Want, f.Got, f.Fix = string(ce.Check), ce.Want, ce.Got, ce.Fix
+	}
+	return f
+}
+
+// Verdict is one image's outcome.
+type Verdict struct {
+	// Ref is the image as given.
+	Ref string
+	// Digest is the image's digest ("sha256:HEX"); for a tag, the digest
+	// the tag pointed to when it was resolved.
+	Digest string
+	// Result is the verified provenance, when the image passed through it.
+	Result *verifier.Result
+	// VSA is the verified verification summary, when the image passed
+	// through one (WithVSA) rather than through its provenance.
+	VSA *verifier.VSA
+	// Failure is set when the image failed.
+	Failure *Failure
+	// ExpiresAt, when set, is when the evidence the verdict rests on stops
+	// counting (a summary's MaxAge after its timeVerified): a verdict kept
+	// for later must be dropped then.
+	ExpiresAt time.Time
+}
+
+// Passed reports whether the image passed.
+func (v Verdict) Passed() bool { return v.Failure == nil && (v.Result != nil || v.VSA != nil) }
+
+// Option configures Verify.
+type Option func(*options)
+
+type options struct {
+	registry []oci.Option
+	vsaRoot  root.TrustedMaterial
+	vsa      []SummaryPolicy
+	now      func() time.Time
+}
+
+// SummaryPolicy is a verifier whose summaries count (verifier.VSAPolicy)
+// and, when MaxAge is set, how long after its timeVerified a summary
+// counts.
+type SummaryPolicy struct {
+	verifier.VSAPolicy
+	MaxAge time.Duration
+}
+
+// WithRegistry sets how the registry is reached (credentials, transport,
+// timeouts): see the oci package's options.
+func WithRegistry(opts ...oci.Option) Option {
+	return func(o *options) { o.registry = append(o.registry, opts...) }
+}
+
+// WithVSA lets a verification summary pass the image when its provenance
+// does not: one attached to the image, for its digest, verified against
+// trusted with one of the policies (which name the verifier that signed
+// it and the level it must vouch for). Without it summaries are not looked
+// for.
+func WithVSA(trusted root.TrustedMaterial, policies ...SummaryPolicy) Option {
+	return func(o *options) {
+		o.vsaRoot = trusted
+		o.vsa = append(o.vsa, policies...)
+	}
+}
+
+// WithClock sets the clock a summary's age is read against. Default:
+// time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
+}
+
+// Verify finds ref's provenance in its registry and verifies it with v
+// (see the package documentation for the order). An error is returned only
+// when the registry could not be asked; a verdict that the image failed (or
+// has no provenance) is not an error.
+func Verify(ctx context.Context, v *verifier.Verifier, ref string, opts ...Option) (Verdict, error) {
+	o := options{now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if len(o.vsa) > 0 && o.vsaRoot == nil {
+		return Verdict{}, errors.New("imageverify: verification summaries need trusted material")
+	}
+	r, err := oci.ParseReference(ref, o.registry...)
+	if err != nil {
+		return Verdict{}, err
+	}
+	img, ok := r.(name.Digest)
+	if !ok {
+		now, _, err := oci.Resolve(ctx, ref, o.registry...)
+		if err != nil {
+			return Verdict{}, err
+		}
+		return Verdict{Ref: ref, Digest: now.DigestStr(), Failure: &Failure{
+			Check: CheckInput, Want: "an image named by digest (IMAGE@sha256:HEX)", Got: "a tag, now pointing to " + now.DigestStr(),
+			Message: "a tag can move between verification and use", Fix: "pin the digest: verify-image " + now.String(),
+		}}, nil
+	}
+	d, err := verifier.ParseDigest(img.DigestStr())
+	if err != nil {
+		return Verdict{}, fmt.Errorf("image %s: %w", ref, err)
+	}
+	vd, err := verifyProvenance(ctx, v, ref, img, d, o.registry)
+	if err != nil || vd.Passed() || len(o.vsa) == 0 {
+		return vd, err
+	}
+	return verifySummaries(ctx, vd, img, d, o)
+}
+
+// verifyProvenance is steps 2 and 3: discover, parse, verify.
+func verifyProvenance(ctx context.Context, v *verifier.Verifier, ref string, img name.Digest, d verifier.Digest, registry []oci.Option) (Verdict, error) {
+	found, err := oci.DiscoverAny(ctx, img, ProvenanceTypes, registry...)
+	var nf *oci.NotFoundError
+	if errors.As(err, &nf) {
+		return Verdict{Ref: ref, Digest: d.String(), Failure: &Failure{
+			Check: CheckAttestation, Want: "SLSA provenance (" + strings.Join(ProvenanceTypes, " or ") + ") attached to " + img.String(),
+			Got: sources(nf), Message: err.Error(),
+		}}, nil
+	}
+	if err != nil {
+		return Verdict{}, err
+	}
+	bundles, perr := parse(found)
+	if len(bundles) == 0 {
+		return Verdict{Ref: ref, Digest: d.String(), Failure: FailureOf(perr)}, nil
+	}
+	res, err := v.VerifyAny(bundles, d)
+	if err != nil {
+		return Verdict{Ref: ref, Digest: d.String(), Failure: FailureOf(err)}, nil
+	}
+	return Verdict{Ref: ref, Digest: d.String(), Result: res}, nil
+}
+
+// verifySummaries is step 4: the image's verification summaries, when its
+// provenance did not pass. The provenance's failure stays the verdict's
+// unless there was no provenance at all.
+func verifySummaries(ctx context.Context, prov Verdict, img name.Digest, d verifier.Digest, o options) (Verdict, error) {
+	found, err := oci.Discover(ctx, img, verifier.PredicateVSA, o.registry...)
+	var nf *oci.NotFoundError
+	if errors.As(err, &nf) {
+		if prov.Failure.Check == CheckAttestation {
+			prov.Failure.Want = "SLSA provenance (" + strings.Join(ProvenanceTypes, " or ") + ") or a verification summary (" + verifier.PredicateVSA + ") attached to " + img.String()
+			prov.Failure.Got += "; summaries: " + sources(nf)
+		}
+		return prov, nil
+	}
+	if err != nil {
+		return Verdict{}, err
+	}
+	bundles, verr := parse(found)
+	now := o.now()
+	for _, b := range bundles {
+		for _, p := range o.vsa {
+			vsa, err := verifier.VerifyVSA(b, o.vsaRoot, p.VSAPolicy, d)
+			if err == nil && p.MaxAge > 0 {
+				if expires := vsa.TimeVerified.Add(p.MaxAge); !now.Before(expires) {
+					err = &verifier.CheckError{Check: verifier.CheckVSA, Want: "a summary verified within " + p.MaxAge.String(),
+						Got: "one verified at " + vsa.TimeVerified.UTC().Format(time.RFC3339), Err: ErrSummaryTooOld, Fix: "verify the image again to sign a fresh summary"}
+				} else {
+					return Verdict{Ref: prov.Ref, Digest: prov.Digest, VSA: vsa, ExpiresAt: expires}, nil
+				}
+			}
+			if err == nil {
+				return Verdict{Ref: prov.Ref, Digest: prov.Digest, VSA: vsa}, nil
+			}
+			verr = errors.Join(verr, err)
+		}
+	}
+	if prov.Failure.Check == CheckAttestation {
+		return Verdict{Ref: prov.Ref, Digest: prov.Digest, Failure: FailureOf(verr)}, nil
+	}
+	prov.Failure.Message += "; no verification summary passed either: " + verr.Error()
+	return prov, nil
+}
+
+// parse reads each attestation found as a bundle. Parse errors are
+// verdicts too: the registry holds something claiming to be an
+// attestation that is not a bundle.
+func parse(found *oci.Discovery) ([]*bundle.Bundle, error) {
+	var bundles []*bundle.Bundle
+	var perr error
+	for _, a := range found.Attestations {
+		b, err := verifier.ParseBundle(a.Bundle)
+		if err != nil {
+			perr = errors.Join(perr, fmt.Errorf("%s %s: %w", a.Source, a.Manifest.DigestStr(), err))
+			continue
+		}
+		bundles = append(bundles, b)
+	}
+	return bundles, perr
+}
+
+// sources says what each place consulted held.
+func sources(nf *oci.NotFoundError) string {
+	parts := make([]string, len(nf.Discovery.Sources))
+	for i, s := range nf.Discovery.Sources {
+		parts[i] = s.String()
+	}
+	return strings.Join(parts, "; ")
+}

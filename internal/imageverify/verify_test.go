@@ -1,0 +1,180 @@
+package imageverify_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/hallmark-dev/hallmark/internal/cli"
+	"github.com/hallmark-dev/hallmark/internal/imageverify"
+	"github.com/hallmark-dev/hallmark/internal/oci"
+	"github.com/hallmark-dev/hallmark/internal/oci/ocitest"
+	"github.com/hallmark-dev/hallmark/internal/oidc"
+	"github.com/hallmark-dev/hallmark/internal/sandbox"
+	"github.com/hallmark-dev/hallmark/internal/sandbox/sandboxtest"
+	"github.com/hallmark-dev/hallmark/internal/signer"
+	"github.com/hallmark-dev/hallmark/verifier"
+)
+
+func TestMain(m *testing.M) { sandboxtest.Main(m) }
+
+const verifierRef = "acme/verifier/.github/workflows/verify.yml@refs/heads/main"
+
+// TestVerify runs the flow on a real registry with provenance and
+// verification summaries signed on the sandbox.
+func TestVerify(t *testing.T) {
+	sb := sandboxtest.Start(t)
+	reg := ocitest.Referrers(t)
+	ctx := context.Background()
+	trData, err := os.ReadFile(sb.TrustedRootPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := verifier.LoadTrustedRoot(trData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy, err := verifier.DefaultPolicyWith(verifier.Flags{Source: "github.com/acme/app", CertOIDCIssuer: sb.IssuerURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verifier.New(tr, policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attested := reg.Image(t, "acme/app", "attested")
+	attest(t, sb, attested)
+	bare := reg.Image(t, "acme/app", "bare")
+	summarized := reg.Image(t, "acme/app", "summarized")
+	verified := time.Now().UTC().Truncate(time.Second)
+	pushVSA(t, sb, summarized, verified)
+	trusted := imageverify.SummaryPolicy{VSAPolicy: verifier.VSAPolicy{Issuer: sb.IssuerURL, SAN: "https://github.com/" + verifierRef, MinLevel: 3}}
+	dayOld := trusted
+	dayOld.MaxAge = 24 * time.Hour
+	tooYoung := trusted
+	tooYoung.MaxAge = time.Minute
+
+	tests := []struct {
+		name    string
+		ref     string
+		opts    []imageverify.Option
+		check   string
+		err     error
+		passed  bool
+		summary bool
+		expires time.Time
+	}{
+		{name: "provenance passes", ref: attested.String(), passed: true},
+		{name: "a tag is an input failure", ref: attested.Context().String() + ":attested", check: imageverify.CheckInput},
+		{name: "nothing attached", ref: bare.String(), check: imageverify.CheckAttestation},
+		{name: "a summary is not looked for unless asked", ref: summarized.String(), check: imageverify.CheckAttestation},
+		{name: "a trusted summary passes", ref: summarized.String(), opts: []imageverify.Option{imageverify.WithVSA(tr, trusted)}, passed: true, summary: true},
+		{name: "a summary within its maxAge passes until it expires", ref: summarized.String(), opts: []imageverify.Option{imageverify.WithVSA(tr, dayOld)},
+			passed: true, summary: true, expires: verified.Add(24 * time.Hour)},
+		{name: "a summary older than its maxAge fails", ref: summarized.String(),
+			opts:  []imageverify.Option{imageverify.WithVSA(tr, tooYoung), imageverify.WithClock(func() time.Time { return verified.Add(time.Hour) })},
+			check: string(verifier.CheckVSA), err: imageverify.ErrSummaryTooOld},
+		{name: "a summary by another verifier fails", ref: summarized.String(),
+			opts:  []imageverify.Option{imageverify.WithVSA(tr, imageverify.SummaryPolicy{VSAPolicy: verifier.VSAPolicy{Issuer: sb.IssuerURL, SAN: "https://github.com/evil/v/.github/workflows/v.yml@refs/heads/main"}})},
+			check: string(verifier.CheckIdentity)},
+		{name: "no provenance and no summary", ref: bare.String(), opts: []imageverify.Option{imageverify.WithVSA(tr, trusted)}, check: imageverify.CheckAttestation},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			vd, err := imageverify.Verify(ctx, v, tc.ref, tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if vd.Passed() != tc.passed {
+				t.Fatalf("passed %v, want %v: %+v", vd.Passed(), tc.passed, vd.Failure)
+			}
+			if tc.passed {
+				if (vd.VSA != nil) != tc.summary || !vd.ExpiresAt.Equal(tc.expires) {
+					t.Fatalf("summary %v expires %v; want %v, %v", vd.VSA != nil, vd.ExpiresAt, tc.summary, tc.expires)
+				}
+				return
+			}
+			if vd.Failure.Check != tc.check {
+				t.Fatalf("check %q, want %q: %s", vd.Failure.Check, tc.check, vd.Failure.Line(tc.ref))
+			}
+			if tc.err != nil && !strings.Contains(vd.Failure.Message, tc.err.Error()) {
+				t.Fatalf("message %q does not carry %v", vd.Failure.Message, tc.err)
+			}
+		})
+	}
+
+	t.Run("an unreachable registry is an error, not a verdict", func(t *testing.T) {
+		_, err := imageverify.Verify(ctx, v, ocitest.DownAddr(t)+"/acme/app@"+attested.DigestStr())
+		if !errors.Is(err, oci.ErrUnreachable) {
+			t.Fatalf("err %v, want ErrUnreachable", err)
+		}
+	})
+	t.Run("summaries need trusted material", func(t *testing.T) {
+		if _, err := imageverify.Verify(ctx, v, summarized.String(), imageverify.WithVSA(nil, trusted)); err == nil {
+			t.Fatal("accepted")
+		}
+	})
+}
+
+// attest signs provenance for img on the sandbox and pushes it, as
+// `hallmark attest --subject-image --push-to-registry` does.
+func attest(t *testing.T, sb *sandbox.Sandbox, img name.Digest) {
+	t.Helper()
+	token, err := sb.Token(oidc.DefaultAudience, map[string]string{"repository": "acme/app", "ref": "refs/tags/v1.4.2",
+		"job_workflow_ref": "hallmark-dev/hallmark/.github/workflows/generic.yml@refs/tags/v1.0.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := cli.Run(context.Background(), []string{"attest", "--facts-from-token", "--identity-token", token, "--push-to-registry",
+		"--signing-config", sb.SigningConfigPath(), "--trusted-root", sb.TrustedRootPath(),
+		"--bundle-path", filepath.Join(t.TempDir(), "p.sigstore.json"), "--subject-image", img.String()}, nil, &out, &errOut); code != 0 {
+		t.Fatalf("attest: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+}
+
+// pushVSA signs a summary that img passed at level 3, verified at
+// verified, and attaches it to img.
+func pushVSA(t *testing.T, sb *sandbox.Sandbox, img name.Digest, verified time.Time) {
+	t.Helper()
+	_, hexDigest, _ := strings.Cut(img.DigestStr(), ":")
+	payload, _ := json.Marshal(map[string]any{
+		"_type":         "https://in-toto.io/Statement/v1",
+		"subject":       []any{map[string]any{"name": img.Context().String(), "digest": map[string]string{"sha256": hexDigest}}},
+		"predicateType": verifier.PredicateVSA,
+		"predicate": map[string]any{
+			"verifier": map[string]any{"id": "https://github.com/acme/verifier"}, "timeVerified": verified.Format(time.RFC3339),
+			"resourceUri": img.String(), "policy": map[string]any{"uri": "https://github.com/acme/verifier/policy.yaml"},
+			"verificationResult": "PASSED", "verifiedLevels": []string{"SLSA_BUILD_LEVEL_3"}, "slsaVersion": "1.0",
+		},
+	})
+	token, err := sb.Token(oidc.DefaultAudience, map[string]string{"repository": "acme/verifier", "ref": "refs/heads/main", "job_workflow_ref": verifierRef})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := root.NewSigningConfigFromPath(sb.SigningConfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := signer.Sign(context.Background(), payload, signer.PayloadTypeInToto, signer.Options{SigningConfig: sc, IdentityToken: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := protojson.Marshal(res.Bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := oci.Push(context.Background(), img, oci.Attestation{Bundle: data, PredicateType: verifier.PredicateVSA}); err != nil {
+		t.Fatal(err)
+	}
+}
