@@ -32,9 +32,32 @@ type AttestationPolicy struct {
 	//
 	//	!statement.predicate.packages.exists(p, p.name == "log4j-core")
 	Expressions []string `json:"expressions,omitempty"`
+
+	// Require are predicate types (PredicateSPDX, PredicateCycloneDX or
+	// another URI) of attestations an artifact must have beside its
+	// provenance, each signed by the identity that signed the provenance:
+	// the same builder. VerifyAttestationOf checks one; verify-image and
+	// the admission controller look for each in the registry once the
+	// provenance passed. The Expressions hold for each of them too.
+	Require []string `json:"require,omitempty"`
+}
+
+// RequiredAttestations are the predicate types the policy requires beside
+// provenance (Attestations.Require).
+func (v *Verifier) RequiredAttestations() []string {
+	return append([]string(nil), v.c.policy.Attestations.Require...)
 }
 
 func (c *compiledPolicy) compileAttestations(a AttestationPolicy) error {
+	for i, pt := range a.Require {
+		switch {
+		case pt == PredicateSLSAv1 || pt == PredicateSLSAv02 || pt == PredicateVSA:
+			return fmt.Errorf("attestations.require[%d]: %s is provenance or a summary, which the policy verifies anyway: "+
+				"list attestations beside the provenance, such as %s", i, pt, PredicateSPDX)
+		case !strings.Contains(pt, "://"):
+			return fmt.Errorf("attestations.require[%d]: %q is no predicate type URI, such as %s or %s", i, pt, PredicateSPDX, PredicateCycloneDX)
+		}
+	}
 	if len(a.Expressions) == 0 {
 		return nil
 	}
@@ -110,22 +133,60 @@ func (v *Verifier) VerifyAttestation(b *bundle.Bundle, predicateType string, dig
 	if err := r.verify(forAttestation); err != nil {
 		return nil, err
 	}
-	id := r.signer.identity()
-	if r.signer.kind == signerSVID {
-		id = CertificateIdentity{Issuer: "spiffe://" + r.signer.id.TrustDomain().Name(), SAN: r.signer.id.String()}
-	}
 	v.c.log.Debug("attestation verified", "predicateType", predicateType, "signer", r.signer.uri(), "level", r.level)
+	return v.attestationResult(r), nil
+}
+
+// VerifyAttestationOf verifies an attestation of predicateType that must
+// come from the builder whose provenance prov the verifier passed for the
+// same artifact: as VerifyAttestation, except that the signer is trusted
+// because it is prov's (the same certificate identity and issuer) and the
+// level is prov's. The policy's builder id, build types and parameters
+// were checked on prov and are not asked of the attestation. Each bundle
+// is tried in turn; the first that passes is returned, else every error.
+func (v *Verifier) VerifyAttestationOf(prov *Result, bundles []*bundle.Bundle, predicateType string, digests ...Digest) (*AttestationResult, error) {
+	if prov == nil {
+		return nil, fail(CheckInput, "verified provenance of the artifact", "none", ErrMalformed)
+	}
+	if predicateType == "" || predicateType == PredicateSLSAv1 || predicateType == PredicateSLSAv02 || predicateType == PredicateVSA {
+		return nil, fail(CheckPredicateType, "an attestation predicate type other than provenance or a verification summary", orNone(predicateType), ErrPredicateType)
+	}
+	if len(bundles) == 0 {
+		return nil, fail(CheckInput, "at least one bundle", "none", ErrMalformed)
+	}
+	var errs []error
+	for i, b := range bundles {
+		r := &run{c: v.c, b: b, digests: digests, predicateType: predicateType, of: prov}
+		if err := r.verify(forAttestation); err != nil {
+			errs = append(errs, fmt.Errorf("bundle %d: %w", i, err))
+			continue
+		}
+		return v.attestationResult(r), nil
+	}
+	return nil, errors.Join(errs...)
+}
+
+// attestationResult is what a passed attestation run established.
+func (v *Verifier) attestationResult(r *run) *AttestationResult {
 	return &AttestationResult{
 		Payload:        r.payload,
 		PredicateType:  r.st.PredicateType,
 		TrustedBuilder: r.trustedName,
 		Level:          r.level,
-		Identity:       id,
+		Identity:       r.identity(),
 		Subjects:       r.subjects,
 		Timestamps:     r.stamps,
 		VerifiedAt:     v.c.now(),
 		predicate:      r.st.doc["predicate"],
-	}, nil
+	}
+}
+
+// identity is the verified signer's identity as results name it.
+func (r *run) identity() CertificateIdentity {
+	if r.signer.kind == signerSVID {
+		return CertificateIdentity{Issuer: "spiffe://" + r.signer.id.TrustDomain().Name(), SAN: r.signer.id.String()}
+	}
+	return r.signer.identity()
 }
 
 // VerifyAttestationAny is VerifyAttestation over each bundle in turn; it
@@ -165,6 +226,9 @@ func (p *Policy) attestationApplies() error {
 // checkAttestationSigner: a builder entry of the policy trusts the signer
 // by its Signer pattern, for a level no lower than the policy's minimum.
 func (r *run) checkAttestationSigner() error {
+	if r.of != nil {
+		return r.checkSameSigner()
+	}
 	p := r.c.policy
 	s := &r.signer
 	b := BuilderID{Signer: s.uri()}
@@ -207,6 +271,18 @@ func (r *run) checkAttestationSigner() error {
 		return fail(CheckBuilder, fmt.Sprintf("level %d", p.MinLevel), fmt.Sprintf("level %d (%s)", level, name), ErrLevelTooLow).with(fix)
 	}
 	r.trustedName, r.level, r.entry = name, level, chosen
+	return nil
+}
+
+// checkSameSigner: the attestation is signed by the identity that signed
+// the provenance r.of, and takes its level.
+func (r *run) checkSameSigner() error {
+	got, want := r.identity(), r.of.Identity
+	if got.SAN != want.SAN || got.Issuer != want.Issuer {
+		return fail(CheckBuilder, "the signer of the provenance, "+want.SAN+" (issuer "+want.Issuer+")", got.SAN+" (issuer "+got.Issuer+")", ErrUntrustedBuilder).
+			with("the policy requires this attestation from the builder that made the artifact: sign it in the same build, beside the provenance (hallmark attest --sbom)")
+	}
+	r.trustedName, r.level = r.of.TrustedBuilder, r.of.Level
 	return nil
 }
 

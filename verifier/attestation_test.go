@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sigstore/sigstore-go/pkg/bundle"
+
 	"github.com/hallmark-dev/hallmark/verifier"
 )
 
@@ -251,5 +253,112 @@ func TestParseBundlesLimit(t *testing.T) {
 	}
 	if _, err := v.VerifyAttestationAny(bs, verifier.PredicateCycloneDX, verifier.MustParseDigest("sha256:"+artifactHex)); err != nil {
 		t.Fatalf("VerifyAttestationAny: %v", err)
+	}
+}
+
+// TestVerifyAttestationOf: an attestation the policy requires beside the
+// provenance passes only when the provenance's signer signed it, for the
+// same artifact, and the policy's expressions hold.
+func TestVerifyAttestationOf(t *testing.T) {
+	ss := newTestSigstore(t)
+	f := defaultFacts()
+	later := func() time.Time { return time.Now().Add(time.Hour) }
+	artifact := verifier.MustParseDigest("sha256:" + artifactHex)
+	provenance := ss.sign(t, ss.fulcio, f, ghStatement(t, f, artifactHex, nil))
+	spdx := ss.sign(t, ss.fulcio, f, sbomStatement(t, verifier.PredicateSPDX, artifactHex, spdxDoc("zlib", "log4j-core")))
+	otherSigner := f
+	otherSigner.signer = "https://github.com/acme/build/.github/workflows/other.yml@refs/tags/v1.0.0"
+	// Trusted by the policy's signer pattern, but not the provenance's signer.
+	sibling := ss.sign(t, ss.fulcio, otherSigner, sbomStatement(t, verifier.PredicateSPDX, artifactHex, spdxDoc("zlib")))
+	policy := func(edit func(*verifier.Policy)) *verifier.Policy {
+		p := acmePolicy()
+		p.Builders[0].Signer = "glob:https://github.com/acme/build/.github/workflows/*.yml@refs/tags/v*"
+		p.Attestations.Require = []string{verifier.PredicateSPDX}
+		if edit != nil {
+			edit(p)
+		}
+		return p
+	}
+	cases := []struct {
+		name      string
+		signed    *signed
+		policy    *verifier.Policy
+		digest    verifier.Digest
+		wantCheck verifier.Check
+		wantErr   error
+	}{
+		{name: "same signer", signed: spdx, policy: policy(nil)},
+		{name: "build types were the provenance's to meet", signed: spdx, policy: policy(func(p *verifier.Policy) {
+			p.BuildTypes = []string{verifier.BuildTypeGitHubWorkflow}
+		})},
+		{name: "another trusted signer", signed: sibling, policy: policy(nil), wantCheck: verifier.CheckBuilder, wantErr: verifier.ErrUntrustedBuilder},
+		{name: "other artifact", signed: spdx, policy: policy(nil), digest: verifier.MustParseDigest("sha256:" + strings.Repeat("4", 64)),
+			wantCheck: verifier.CheckSubject, wantErr: verifier.ErrSubjectMismatch},
+		{name: "denied package", signed: spdx, policy: policy(func(p *verifier.Policy) {
+			p.Attestations.Expressions = []string{`!statement.predicate.packages.exists(p, p.name == "log4j-core")`}
+		}), wantCheck: verifier.CheckPolicyExpression, wantErr: verifier.ErrExpressionFalse},
+		{name: "provenance is not the attestation", signed: provenance, policy: policy(nil), wantCheck: verifier.CheckPredicateType, wantErr: verifier.ErrPredicateType},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := verifier.New(ss, tc.policy, verifier.WithClock(later))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := v.RequiredAttestations(); len(got) != 1 || got[0] != verifier.PredicateSPDX {
+				t.Fatalf("RequiredAttestations = %v", got)
+			}
+			prov, err := v.Verify(provenance.bundle(t), artifact)
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			d := tc.digest
+			if d.Algorithm == "" {
+				d = artifact
+			}
+			res, err := v.VerifyAttestationOf(prov, []*bundle.Bundle{tc.signed.bundle(t)}, verifier.PredicateSPDX, d)
+			if tc.wantErr == nil {
+				if err != nil {
+					t.Fatalf("VerifyAttestationOf: %v", err)
+				}
+				if res.Level != prov.Level || res.Identity.SAN != prov.Identity.SAN || res.TrustedBuilder != prov.TrustedBuilder {
+					t.Fatalf("result = %+v, provenance %+v", res, prov)
+				}
+				return
+			}
+			var ce *verifier.CheckError
+			if !errors.As(err, &ce) || ce.Check != tc.wantCheck || !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %s check failing with %v", err, tc.wantCheck, tc.wantErr)
+			}
+		})
+	}
+	v, err := verifier.New(ss, policy(nil), verifier.WithClock(later))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyAttestationOf(nil, []*bundle.Bundle{spdx.bundle(t)}, verifier.PredicateSPDX, artifact); err == nil {
+		t.Fatal("VerifyAttestationOf without provenance passed")
+	}
+}
+
+func TestPolicyRequireAttestations(t *testing.T) {
+	ss := newTestSigstore(t)
+	for _, tc := range []struct {
+		require []string
+		wantErr string
+	}{
+		{[]string{verifier.PredicateSPDX, verifier.PredicateCycloneDX}, ""},
+		{[]string{verifier.PredicateSLSAv1}, "attestations.require[0]: https://slsa.dev/provenance/v1 is provenance"},
+		{[]string{verifier.PredicateSPDX, "spdx"}, `attestations.require[1]: "spdx" is no predicate type URI`},
+	} {
+		p := acmePolicy()
+		p.Attestations.Require = tc.require
+		_, err := verifier.New(ss, p)
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("require %v: %v", tc.require, err)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("require %v: err = %v, want %q", tc.require, err, tc.wantErr)
+		}
 	}
 }

@@ -81,6 +81,9 @@ type run struct {
 	// predicateType, for VerifyAttestation, is the one predicate type
 	// accepted.
 	predicateType string
+	// of, for VerifyAttestationOf, is the verified provenance whose
+	// signer must have signed the attestation.
+	of *Result
 }
 
 // step is one named check of the pipeline.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -292,6 +293,72 @@ func TestSBOMAttestations(t *testing.T) {
 		allow := `!statement.predicate.packages.exists(p, p.name == "log4j-core")`
 		if stdout, stderr, code := run(t, append(base, "--attestation-expression", allow)...); code != 0 {
 			t.Fatalf("no denied package: exit %d, %s%s", code, stdout, stderr)
+		}
+	})
+
+	t.Run("policy requires an SBOM from the same builder", func(t *testing.T) {
+		policy := func(extra string) string {
+			p := filepath.Join(t.TempDir(), "policy.yaml")
+			body := fmt.Sprintf(`issuers: [%q]
+builders:
+  - name: hallmark
+    signer: "glob:https://github.com/hallmark-dev/hallmark/.github/workflows/*.yml@refs/tags/v*"
+    maxLevel: 3
+source: github.com/acme/app
+attestations:
+  require: ["https://spdx.dev/Document"]
+%s`, w.sb.IssuerURL, extra)
+			if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+		requires := policy("")
+		image := func(ref, pol string) []string {
+			return []string{"verify-image", ref, "--allow-insecure-registry", "--trusted-root", w.sb.TrustedRootPath(), "--policy", pol}
+		}
+		stdout, stderr, code := run(t, append(image(img.String(), requires), "--format", "json")...)
+		var res struct {
+			Passed   bool
+			Verdicts []struct {
+				Level        int      `json:"slsaBuildLevel"`
+				Attestations []string `json:"requiredAttestations"`
+			}
+		}
+		if err := json.Unmarshal([]byte(stdout), &res); err != nil || code != 0 || !res.Passed || len(res.Verdicts) != 1 ||
+			!slices.Equal(res.Verdicts[0].Attestations, []string{verifier.PredicateSPDX}) {
+			t.Fatalf("verify-image: exit %d, %v\n%s%s", code, err, stdout, stderr)
+		}
+
+		// An image with provenance and no SBOM.
+		bare := reg.Write(t, "acme/app", "bare", ocitest.FilesImage(t, map[string]string{"/etc/os-release": "/etc/os-release"}))
+		bareFlags := w.flags(filepath.Join(out, "bare.sigstore.json"))
+		bareFlags.subjectImages, bareFlags.pushToRegistry, bareFlags.allowInsecureRegistry = []string{bare.String()}, true, true
+		w.attest(t, bareFlags)
+		if stdout, _, code := run(t, image(bare.String(), requires)...); code != 1 || !strings.Contains(stdout, "FAILED: attestation") ||
+			!strings.Contains(stdout, "attestations.require") {
+			t.Fatalf("an image without an SBOM: exit %d, %s", code, stdout)
+		}
+		// The policy's expressions hold for the required SBOM too.
+		deny := policy(`  expressions: ['!statement.predicate.packages.exists(p, p.name == "` + firstPackage + `")']` + "\n")
+		if stdout, _, code := run(t, image(img.String(), deny)...); code != 1 || !strings.Contains(stdout, "FAILED: policyExpression") {
+			t.Fatalf("a denied package: exit %d, %s", code, stdout)
+		}
+
+		// verify-artifact finds the SBOM with --attestation-path.
+		artifact := []string{"verify-artifact", bin, "--provenance-path", filepath.Join(out, "file.sigstore.json"),
+			"--trusted-root", w.sb.TrustedRootPath(), "--policy", requires}
+		if stdout, _, code := run(t, artifact...); code != 1 || !strings.Contains(stdout, "--attestation-path") {
+			t.Fatalf("verify-artifact without the SBOM: exit %d, %s", code, stdout)
+		}
+		stdout, stderr, code = run(t, append(artifact, "--attestation-path", filepath.Join(out, "file.spdx.sigstore.json"))...)
+		if code != 0 || !strings.Contains(stdout, "with https://spdx.dev/Document signed by the same builder") {
+			t.Fatalf("verify-artifact with the SBOM: exit %d\n%s%s", code, stdout, stderr)
+		}
+		// Another artifact's SBOM is not this one's.
+		if stdout, _, code := run(t, append(artifact, "--attestation-path", filepath.Join(out, "image.spdx.sigstore.json"))...); code != 1 ||
+			!strings.HasPrefix(stdout, "FAILED: subject") {
+			t.Fatalf("verify-artifact with another artifact's SBOM: exit %d, %s", code, stdout)
 		}
 	})
 

@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -183,7 +184,10 @@ type verdict struct {
 	// verifier.Result.Unverified).
 	Unverified []string `json:"unverifiedClaims,omitempty"`
 	Failure    *failure `json:"failure,omitempty"`
-	result     *verifier.Result
+	// Attestations are the attestations the policy requires beside the
+	// provenance (attestations.require), verified: their predicate types.
+	Attestations []string `json:"requiredAttestations,omitempty"`
+	result       *verifier.Result
 	// attestation is set instead of result for an attestation that is not
 	// provenance (--predicate-type).
 	attestation *verifier.AttestationResult
@@ -270,8 +274,12 @@ func reportTo(stdout, human io.Writer, format string, printProvenance bool, verd
 				if len(v.Unverified) > 0 {
 					unverified = "; unverified (the certificate predates them): " + strings.Join(v.Unverified, ", ")
 				}
-				fmt.Fprintf(human, "PASSED: %s (%s): SLSA build level %d, builder %s, source %s@%s, signed by %s%s\n",
-					v.Artifact, v.Digest, v.Level, v.BuilderID, v.Source, v.Ref, v.Identity, unverified)
+				var with string
+				if len(v.Attestations) > 0 {
+					with = "; with " + strings.Join(v.Attestations, ", ") + " signed by the same builder"
+				}
+				fmt.Fprintf(human, "PASSED: %s (%s): SLSA build level %d, builder %s, source %s@%s, signed by %s%s%s\n",
+					v.Artifact, v.Digest, v.Level, v.BuilderID, v.Source, v.Ref, v.Identity, unverified, with)
 			} else {
 				fmt.Fprintf(human, "FAILED: %s\n", v.Failure.Line(v.Artifact))
 			}
@@ -291,6 +299,7 @@ func newVerifyArtifactCmd() *cobra.Command {
 	var f verifyFlags
 	var rekor rekorURLFlag
 	var provenancePath string
+	var attestationPaths []string
 	var vsa vsaFlags
 	var gh githubSource
 	cmd := &cobra.Command{
@@ -366,6 +375,10 @@ where you can); 2 on usage errors and when the --rekor-url log cannot be asked.`
 					return err
 				}
 			}
+			attested, err := readAttestations(attestationPaths, f.pred.attestationLimit())
+			if err != nil {
+				return err
+			}
 			algs := verifier.SubjectDigestAlgorithms(bundles)
 			var verdicts []verdict
 			for _, a := range args {
@@ -394,7 +407,13 @@ where you can); 2 on usage errors and when the --rekor-url log cannot be asked.`
 					continue
 				}
 				res, verr := v.VerifyAny(bundles, ds...)
-				verdicts = append(verdicts, newVerdict(a, ds[0], res, verr))
+				var required []string
+				if verr == nil && len(v.RequiredAttestations()) > 0 {
+					required, verr = requiredAttestations(v, res, append(slices.Clip(bundles), attested...), ds...)
+				}
+				vd := newVerdict(a, ds[0], res, verr)
+				vd.Attestations = required
+				verdicts = append(verdicts, vd)
 			}
 			if err := reportTo(cmd.OutOrStdout(), cmd.ErrOrStderr(), f.format, f.printProvenance || f.pred.printPredicate, verdicts); err != nil {
 				return err
@@ -411,6 +430,7 @@ where you can); 2 on usage errors and when the --rekor-url log cannot be asked.`
 	gh.register(cmd.Flags())
 	cmd.Flags().StringVar(&provenancePath, "provenance-path", "", "the provenance (or, with --predicate-type, the attestation): a Sigstore bundle or an .intoto.jsonl file of bundles")
 	cmd.Flags().Var(&rekor, "rekor-url", rekorURLHelp)
+	cmd.Flags().StringArrayVar(&attestationPaths, "attestation-path", nil, "a bundle (or .intoto.jsonl file of bundles) of an attestation the policy requires beside the provenance (attestations.require), such as the SBOM attest --sbom signed (repeatable)")
 	return cmd
 }
 

@@ -71,6 +71,16 @@ func (p predicateFlags) bundleLimit() int {
 	return verifier.MaxBundleSize
 }
 
+// attestationLimit is the largest bundle of an attestation read beside
+// provenance (--attestation-path): --max-bundle-size, else the default for
+// attestations.
+func (p predicateFlags) attestationLimit() int {
+	if p.maxBundleSize > 0 {
+		return p.maxBundleSize
+	}
+	return verifier.DefaultMaxAttestationBundleSize
+}
+
 // parseBundles reads a bundle file within the limit.
 func (p predicateFlags) parseBundles(data []byte) ([]*bundle.Bundle, error) {
 	return verifier.ParseBundlesLimit(data, p.bundleLimit())
@@ -141,4 +151,64 @@ func verifyImageAttestation(ctx context.Context, v *verifier.Verifier, p predica
 	}
 	res, err := v.VerifyAttestationAny(bundles, p.predicateType, d)
 	return attestationVerdict(ref, d, res, err), nil
+}
+
+// requiredAttestations verifies, once the provenance res passed, each
+// attestation the policy requires beside it (attestations.require) among
+// bundles, signed by the provenance's signer. It returns their predicate
+// types, or the first that is missing or fails.
+func requiredAttestations(v *verifier.Verifier, res *verifier.Result, bundles []*bundle.Bundle, ds ...verifier.Digest) ([]string, error) {
+	var got []string
+	for _, pt := range v.RequiredAttestations() {
+		_, err := v.VerifyAttestationOf(res, bundles, pt, ds...)
+		if err == nil {
+			got = append(got, pt)
+			continue
+		}
+		const fix = "give its bundle with --attestation-path, or in the --provenance-path file"
+		if ce := foundAndFailed(err); ce != nil {
+			// Found, and failed: say why.
+			out := *ce
+			out.Want += " (of the " + pt + " attestation the policy requires, attestations.require)"
+			return nil, &out
+		}
+		return nil, &verifier.CheckError{Check: "attestation", Want: pt + " attestation beside the provenance, signed by its builder (attestations.require)",
+			Got: "none among the bundles given", Err: err, Fix: fix}
+	}
+	return got, nil
+}
+
+// readAttestations reads the --attestation-path files' bundles, each
+// within limit bytes.
+func readAttestations(paths []string, limit int) ([]*bundle.Bundle, error) {
+	var out []*bundle.Bundle
+	for _, p := range paths {
+		data, err := readLimited(p, int64(max(limit, verifier.MaxBundlesSize)))
+		if err != nil {
+			return nil, fmt.Errorf("--attestation-path: %w", err)
+		}
+		bs, err := verifier.ParseBundlesLimit(data, limit)
+		if err != nil {
+			return nil, fmt.Errorf("--attestation-path %s: %w", p, err)
+		}
+		out = append(out, bs...)
+	}
+	return out, nil
+}
+
+// foundAndFailed is the first check error in err (a join of each bundle's)
+// that is not about the predicate type: a bundle of the type that failed.
+func foundAndFailed(err error) *verifier.CheckError {
+	var ce *verifier.CheckError
+	if errors.As(err, &ce) && ce.Check != verifier.CheckPredicateType {
+		return ce
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			if ce := foundAndFailed(e); ce != nil {
+				return ce
+			}
+		}
+	}
+	return nil
 }

@@ -111,5 +111,9 @@ func verifyImage(ctx context.Context, v *verifier.Verifier, ref string, stderr i
 	if err != nil {
 		return verdict{}, fmt.Errorf("image %s: %w", ref, err)
 	}
-	return newVerdict(ref, d, vd.Result, nil), nil
+	out := newVerdict(ref, d, vd.Result, nil)
+	for _, a := range vd.Attestations {
+		out.Attestations = append(out.Attestations, a.PredicateType)
+	}
+	return out, nil
 }
