@@ -160,9 +160,14 @@ func makeSBOMs(ctx context.Context, f attestFlags, formats []sbom.Format, subjec
 }
 
 // imageTargets maps each --subject-image's subject (name and digest) to
-// its reference.
+// its reference, and each image the bundles are pushed to
+// (--subject-name NAME --subject-digest DIGEST with --push-to-registry) by
+// NAME@DIGEST as given.
 func imageTargets(f attestFlags) (map[string]string, error) {
 	out := map[string]string{}
+	for _, ref := range f.pushImages {
+		out[ref] = ref
+	}
 	for _, ref := range f.subjectImages {
 		s, err := subject.FromImageRef(ref)
 		if err != nil {
@@ -186,6 +191,7 @@ func sbomTarget(s *subject.Subject, images map[string]string) (sbom.Target, erro
 	fi, err := os.Stat(s.Name)
 	if err != nil || !fi.Mode().IsRegular() {
 		return sbom.Target{}, fmt.Errorf("--sbom: subject %q is no file here to make an SBOM of: name files with --subject-path, "+
+			"images with --subject-image (or --subject-name and --subject-digest with --push-to-registry), "+
 			"or give --sbom-source DIR (one SBOM of a directory about every subject) or --sbom-path FILE (nothing was signed)", s.Name)
 	}
 	return sbom.Target{Path: s.Name}, nil
