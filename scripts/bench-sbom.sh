@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Times SBOM generation of one image in a local registry: hallmark-sbom
+# Times SBOM generation of one image in a local registry (a Debian base
+# image's files from this machine, with a Go binary and an npm lock file;
+# see benchImage in internal/sbom/scanner/bench_test.go): hallmark-sbom
 # against the syft CLI of the same version (built once into the tool cache),
 # on the same input, interleaved, and prints the ratio (below 1: faster).
 #
@@ -11,6 +13,6 @@ out=$(go test ./internal/sbom/scanner -run '^$' -bench BenchmarkImageSBOM -bench
 echo "$out" | grep -E '^(goos|goarch|cpu|Benchmark)' || { echo "$out"; exit 1; }
 echo "$out" | awk '/^BenchmarkImageSBOM/ {
   for (i = 3; i < NF; i += 2) m[$(i+1)] = $i
-  printf "hallmark-sbom %.0f ms, syft CLI %.0f ms, in-process %.0f ms per image; ratio hallmark-sbom/syft %.2f; packages %d vs %d\n",
-    m["hallmark-sbom-ms/op"], m["syft-ms/op"], m["in-process-ms/op"], m["ratio"], m["hallmark-sbom-packages"], m["syft-packages"]
+  printf "image of %d files, %.1f MB: hallmark-sbom %.0f ms, syft CLI %.0f ms, in-process %.0f ms per image; ratio hallmark-sbom/syft %.2f; packages %d vs %d\n",
+    m["image-files"], m["image-MB"], m["hallmark-sbom-ms/op"], m["syft-ms/op"], m["in-process-ms/op"], m["ratio"], m["hallmark-sbom-packages"], m["syft-packages"]
 }'

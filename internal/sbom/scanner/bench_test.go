@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,25 +19,62 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/sbom/scanner"
 )
 
-// benchImage is an image of real files of this machine: Debian's package
-// database with every package's copyright file, a Go binary (hallmark,
-// with its modules in its build information) and an npm project's lock
-// file.
+// benchImage is an image of real Debian files of this machine, laid out
+// as a Debian base image is: every file of the packages a minimal Debian
+// holds (Priority: required or Essential: yes; on Debian 12, 35 packages
+// and about 75 MB, the size of debian:bookworm-slim), their dpkg database
+// stanzas and file lists, and os-release; plus an application layer's
+// worth: a Go binary (hallmark, with its modules in its build information)
+// and an npm project's lock file.
 func benchImage(b *testing.B) map[string]string {
 	b.Helper()
 	files := map[string]string{
 		"/etc/os-release":            "/etc/os-release",
-		"/var/lib/dpkg/status":       "/var/lib/dpkg/status",
 		"/usr/local/bin/hallmark":    sandboxtest.Binary(b),
 		"/srv/web/package.json":      filepath.Join("..", "..", "sandbox", "sigstorejs", "package.json"),
 		"/srv/web/package-lock.json": filepath.Join("..", "..", "sandbox", "sigstorejs", "package-lock.json"),
 	}
-	docs, _ := filepath.Glob("/usr/share/doc/*/copyright")
-	for _, d := range docs {
-		if fi, err := os.Stat(d); err == nil && fi.Mode().IsRegular() {
-			files[d] = d
+	data, err := os.ReadFile("/var/lib/dpkg/status")
+	if err != nil {
+		b.Fatalf("this benchmark builds its image from a Debian system's packages: %v", err)
+	}
+	var status bytes.Buffer
+	for _, stanza := range strings.Split(string(data), "\n\n") {
+		field := func(name string) string {
+			for _, line := range strings.Split(stanza, "\n") {
+				if v, ok := strings.CutPrefix(line, name+": "); ok {
+					return v
+				}
+			}
+			return ""
+		}
+		if field("Priority") != "required" && field("Essential") != "yes" {
+			continue
+		}
+		status.WriteString(strings.TrimSpace(stanza) + "\n\n")
+		pkg, arch := field("Package"), field("Architecture")
+		for _, list := range []string{pkg + ".list", pkg + ":" + arch + ".list", pkg + ".md5sums", pkg + ":" + arch + ".md5sums"} {
+			path := filepath.Join("/var/lib/dpkg/info", list)
+			content, err := os.ReadFile(path)
+			if err != nil {
+				continue
+			}
+			files[path] = path
+			if !strings.HasSuffix(list, ".list") {
+				continue
+			}
+			for _, f := range strings.Split(string(content), "\n") {
+				if fi, err := os.Lstat(f); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o004 != 0 {
+					files[f] = f
+				}
+			}
 		}
 	}
+	statusPath := filepath.Join(b.TempDir(), "status")
+	if err := os.WriteFile(statusPath, status.Bytes(), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	files["/var/lib/dpkg/status"] = statusPath
 	return files
 }
 
@@ -54,7 +92,14 @@ func BenchmarkImageSBOM(b *testing.B) {
 	gen := sandboxtest.SBOMGenerator(b)
 	syft := sandboxtest.Tool(b, sandbox.Syft)
 	reg := ocitest.Referrers(b)
-	img := reg.Write(b, "bench/app", "v1", ocitest.FilesImage(b, benchImage(b)))
+	files := benchImage(b)
+	var size int64
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil {
+			size += fi.Size()
+		}
+	}
+	img := reg.Write(b, "bench/app", "v1", ocitest.FilesImage(b, files))
 	env := append(os.Environ(), "SYFT_CHECK_FOR_APP_UPDATE=false", "SYFT_REGISTRY_INSECURE_USE_HTTP=true")
 	run := func(name string, args ...string) (time.Duration, []byte) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -102,4 +147,6 @@ func BenchmarkImageSBOM(b *testing.B) {
 	b.ReportMetric(float64(ours)/float64(theirs), "ratio")
 	b.ReportMetric(float64(oursN), "hallmark-sbom-packages")
 	b.ReportMetric(float64(theirsN), "syft-packages")
+	b.ReportMetric(float64(len(files)), "image-files")
+	b.ReportMetric(float64(size)/1e6, "image-MB")
 }
