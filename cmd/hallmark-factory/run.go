@@ -45,6 +45,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		maxRetries    = fs.Int("max-retries", 3, "failed attempts before a run is marked failed")
 		backoff       = fs.Duration("backoff", 5*time.Second, "pause after the first failure; doubles after each")
 		storeDir      = fs.String("store-dir", "", "also write each bundle under this folder")
+		sbomGenerator = fs.String("sbom-generator", "", "the hallmark-sbom that makes the SBOMs tenants ask for (tenancy policy tenants[].sbom); default: beside this executable, or on PATH")
 		ociStore      = fs.Bool("store-oci", true, "attach bundles to image subjects as OCI referrers")
 		chainsCompat  = fs.Bool("chains-compatible", false, "also attach each bundle to its image under cosign's sha256-HEX.att tag, where Tekton Chains' OCI storage puts attestations (needs --store-oci)")
 		skipChains    = fs.Bool("skip-chains-signed", false, "skip runs Tekton Chains has already signed (annotation chains.tekton.dev/signed: true); by default both sign, each under its own annotations")
@@ -148,6 +149,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		MetricsAddr:             *metricsAddr,
 		ProbeAddr:               *probeAddr,
 		Log:                     log,
+		SBOMGenerator:           *sbomGenerator,
 	}
 	if *namespaces != "" {
 		cfg.Namespaces = strings.Split(*namespaces, ",")

@@ -26,6 +26,10 @@ const (
 	AnnotationBundle = AnnotationPrefix + "bundle"
 	// AnnotationStored lists where else the bundle was stored.
 	AnnotationStored = AnnotationPrefix + "stored"
+	// AnnotationSBOM says how many SBOMs of the run's images were signed
+	// beside the provenance (the tenant's sbom formats) and where each
+	// went.
+	AnnotationSBOM = AnnotationPrefix + "sbom"
 	// AnnotationRetries counts failed attempts to sign.
 	AnnotationRetries = AnnotationPrefix + "retries"
 	// AnnotationTransparency points at the log entry.
