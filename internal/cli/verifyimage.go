@@ -35,7 +35,10 @@ certificate and its Rekor entry as annotations, as slsa-github-generator's
 container workflow attaches them) are verified offline like any bundle; a
 layer without a certificate and log entry is never trusted. SLSA provenance
 v1 and v0.2 are looked for; with --predicate-type spdx|cyclonedx|URI, an
-attestation of that type (an SBOM), verified as verify-artifact does.
+attestation of that type (an SBOM), verified as verify-artifact does. A
+policy's attestations.require (an SBOM's predicate type) also asks, once the
+provenance passed, for that attestation attached to the image, for its
+digest, signed by the provenance's signer; without it the image fails.
 Credentials come from the docker config and its credential helpers.
 
 Name the image by digest: a tag can move between verification and use, so
