@@ -355,6 +355,17 @@ attestations:
 		if code != 0 || !strings.Contains(stdout, "with https://spdx.dev/Document signed by the same builder") {
 			t.Fatalf("verify-artifact with the SBOM: exit %d\n%s%s", code, stdout, stderr)
 		}
+		// Usage errors: nothing to check it against, or another mode.
+		for _, args := range [][]string{
+			{"verify-artifact", bin, "--provenance-path", filepath.Join(out, "file.sigstore.json"), "--trusted-root", w.sb.TrustedRootPath(),
+				"--cert-oidc-issuer", w.sb.IssuerURL, "--source-uri", "github.com/acme/app", "--attestation-path", filepath.Join(out, "file.spdx.sigstore.json")},
+			append(append([]string{"verify-artifact", bin}, w.verifyArgs("spdx", filepath.Join(out, "file.spdx.sigstore.json"))...),
+				"--attestation-path", filepath.Join(out, "file.spdx.sigstore.json")),
+		} {
+			if _, stderr, code := run(t, args...); code != 2 || !strings.Contains(stderr, "--attestation-path") {
+				t.Fatalf("%v: exit %d, %s", args, code, stderr)
+			}
+		}
 		// Another artifact's SBOM is not this one's.
 		if stdout, _, code := run(t, append(artifact, "--attestation-path", filepath.Join(out, "image.spdx.sigstore.json"))...); code != 1 ||
 			!strings.HasPrefix(stdout, "FAILED: subject") {

@@ -375,6 +375,12 @@ where you can); 2 on usage errors and when the --rekor-url log cannot be asked.`
 					return err
 				}
 			}
+			switch {
+			case len(attestationPaths) > 0 && f.pred.on():
+				return errors.New("--attestation-path gives the attestations a policy requires beside provenance: leave out --predicate-type, or verify the attestation with --provenance-path")
+			case len(attestationPaths) > 0 && len(v.RequiredAttestations()) == 0:
+				return errors.New("--attestation-path: the policy requires no attestation beside the provenance (attestations.require), so none would be checked")
+			}
 			attested, err := readAttestations(attestationPaths, f.pred.attestationLimit())
 			if err != nil {
 				return err
