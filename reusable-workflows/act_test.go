@@ -72,9 +72,9 @@ func repoRoot(tb testing.TB) string {
 
 // actionRepo copies what the hallmark-dev/hallmark repository holds at a
 // ref (sources, actions, workflows) into a folder act uses in its stead.
-// With prebuilt set, its checksums file lists bin as the release binary
-// for linux/amd64.
-func actionRepo(tb testing.TB, prebuilt string) string {
+// With prebuilt set, its checksums file lists it as the release binary
+// for linux/amd64, and each of more (hallmark-sbom) under its own name.
+func actionRepo(tb testing.TB, prebuilt string, more ...string) string {
 	tb.Helper()
 	root := repoRoot(tb)
 	dst := tb.TempDir()
@@ -92,9 +92,11 @@ func actionRepo(tb testing.TB, prebuilt string) string {
 		copyFile(tb, filepath.Join(root, f), filepath.Join(dst, f))
 	}
 	if prebuilt != "" {
-		sum := sha256File(tb, prebuilt)
-		line := fmt.Sprintf("%s  %s/hallmark_linux_amd64\n", sum, hallmarkRef)
-		if err := os.WriteFile(filepath.Join(dst, ".github", "hallmark-checksums.txt"), []byte(line), 0o644); err != nil {
+		var lines strings.Builder
+		for _, bin := range append([]string{prebuilt}, more...) {
+			fmt.Fprintf(&lines, "%s  %s/%s_linux_amd64\n", sha256File(tb, bin), hallmarkRef, releaseName(bin))
+		}
+		if err := os.WriteFile(filepath.Join(dst, ".github", "hallmark-checksums.txt"), []byte(lines.String()), 0o644); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -129,11 +131,26 @@ func sha256File(tb testing.TB, path string) string {
 	return hex.EncodeToString(s[:])
 }
 
-// releaseServer serves bin as the release binary at /TAG/hallmark_linux_amd64.
-func releaseServer(tb testing.TB, bin string) string {
+// releaseName is the release asset a binary stands for: hallmark for the
+// hallmark binary, hallmark-sbom for the SBOM generator.
+func releaseName(bin string) string {
+	if filepath.Base(bin) == "hallmark-sbom" {
+		return "hallmark-sbom"
+	}
+	return "hallmark"
+}
+
+// releaseServer serves each of bins as its release binary at
+// /TAG/NAME_linux_amd64.
+func releaseServer(tb testing.TB, bins ...string) string {
 	tb.Helper()
+	assets := map[string]string{}
+	for _, bin := range bins {
+		assets["/"+hallmarkRef+"/"+releaseName(bin)+"_linux_amd64"] = bin
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/"+hallmarkRef+"/hallmark_linux_amd64" {
+		bin, ok := assets[r.URL.Path]
+		if !ok {
 			http.NotFound(w, r)
 			return
 		}
@@ -204,9 +221,20 @@ type fixture struct {
 
 func newFixture(tb testing.TB) *fixture {
 	tb.Helper()
+	return newFixtureWith(tb)
+}
+
+// newSBOMFixture is newFixture whose release also holds hallmark-sbom.
+func newSBOMFixture(tb testing.TB) *fixture {
+	tb.Helper()
+	return newFixtureWith(tb, sandboxtest.SBOMGenerator(tb))
+}
+
+func newFixtureWith(tb testing.TB, more ...string) *fixture {
+	tb.Helper()
 	sb := sandboxtest.Start(tb)
 	bin := sandboxtest.Binary(tb)
-	f := &fixture{sb: sb, policy: policy(sb.IssuerURL), actionDir: actionRepo(tb, bin), releaseURL: releaseServer(tb, bin)}
+	f := &fixture{sb: sb, policy: policy(sb.IssuerURL), actionDir: actionRepo(tb, bin, more...), releaseURL: releaseServer(tb, append([]string{bin}, more...)...)}
 	f.policyPath = filepath.Join(tb.TempDir(), "policy.yaml")
 	if err := os.WriteFile(f.policyPath, []byte(f.policy), 0o644); err != nil {
 		tb.Fatal(err)

@@ -73,7 +73,8 @@ func TestContainerExample(t *testing.T) {
 // password, which the workflow logs in to (the registry input names it);
 // one is on olareg, which takes no login. Each image gets a bundle of its
 // own in the uploaded artifact, attached to it alone, and verify-image
-// verifies each at L3.
+// verifies each at L3; so with each image's SPDX SBOM, made from the image
+// in the signing job and attached beside its provenance.
 func TestContainerImages(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a workflow under act; runs without -short")
@@ -82,7 +83,7 @@ func TestContainerImages(t *testing.T) {
 	locked := ocitest.Distribution(t, ocitest.WithHtpasswd(user, password))
 	open := ocitest.Referrers(t)
 	ocitest.DockerConfig(t, locked)
-	f := newFixture(t)
+	f := newSBOMFixture(t)
 	caller, sha := f.caller(t, "testdata/callers/container-images.yml", nil)
 	images := []name.Digest{locked.Image(t, "acme/app", sha), locked.Image(t, "acme/tool", sha), open.Image(t, "acme/app", sha)}
 	var refs []string
@@ -100,8 +101,8 @@ func TestContainerImages(t *testing.T) {
 		t.Error("the registry password is in the log")
 	}
 	bundles, err := filepath.Glob(filepath.Join(run.Artifacts, "provenance.sigstore.json", "*.sigstore.json"))
-	if err != nil || len(bundles) != len(images) {
-		t.Fatalf("uploaded bundles %v, want one for each of %d images", bundles, len(images))
+	if err != nil || len(bundles) != 2*len(images) {
+		t.Fatalf("uploaded bundles %v, want provenance and an SBOM for each of %d images", bundles, len(images))
 	}
 	ocitest.DockerConfig(t, locked)
 	for _, img := range images {
@@ -111,5 +112,6 @@ func TestContainerImages(t *testing.T) {
 			t.Fatalf("%s: %v attestations, err %v; want its own", img, d, err)
 		}
 		verifyCommandL3(t, f, "verify-image", img.String(), "--allow-insecure-registry", "--builder-id", builder, sourceRefFlag("refs/heads/main"))
+		verifyCommandL3(t, f, "verify-image", img.String(), "--allow-insecure-registry", "--predicate-type", "spdx", sourceRefFlag("refs/heads/main"))
 	}
 }

@@ -21,7 +21,8 @@
 # so the file records it and --check refuses another one.
 #
 # Environment: PLATFORMS (default "linux/amd64 linux/arm64 darwin/amd64
-# darwin/arm64 windows/amd64").
+# darwin/arm64 windows/amd64"); BINARIES (default "hallmark hallmark-sbom":
+# the SBOM generator the actions install beside hallmark for sbom: true).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -65,6 +66,10 @@ if $check; then
   fi
 fi
 platforms=${PLATFORMS:-linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64}
+binaries=${BINARIES:-hallmark hallmark-sbom}
+for b in $binaries; do
+  case "$b" in hallmark|hallmark-sbom) ;; *) echo "release: BINARIES names $b: want hallmark and/or hallmark-sbom" >&2; exit 2 ;; esac
+done
 sums=.github/hallmark-checksums.txt
 gover=$(go env GOVERSION)
 
@@ -84,15 +89,17 @@ out=dist/$tag
 rm -rf "$out"
 mkdir -p "$out"
 lines=""
+for b in $binaries; do
 for p in $platforms; do
   os=${p%/*} arch=${p#*/}
-  asset=hallmark_${os}_${arch}
+  asset=${b}_${os}_${arch}
   echo "release: building $asset ($gover)" >&2
   CGO_ENABLED=0 GOOS=$os GOARCH=$arch GOFLAGS= go build -trimpath -buildvcs=false \
     -ldflags "-s -w -buildid= -X github.com/hallmark-dev/hallmark/internal/cli.Version=$tag" \
-    -o "$out/$asset" ./cmd/hallmark
+    -o "$out/$asset" "./cmd/$b"
   sum=$(sha256sum "$out/$asset" | cut -d' ' -f1)
   lines+="$sum  $tag/$asset"$'\n'
+done
 done
 
 if $check; then

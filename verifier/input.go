@@ -35,8 +35,19 @@ const (
 // version requires (a v0.1 bundle's log entries need an inclusion promise,
 // later ones an inclusion proof). A failure is a *CheckError of CheckInput.
 func ParseBundle(data []byte) (*bundle.Bundle, error) {
-	if len(data) > MaxBundleSize {
-		return nil, fail(CheckInput, fmt.Sprintf("a bundle of at most %d bytes", MaxBundleSize), fmt.Sprintf("%d bytes", len(data)), ErrTooLarge)
+	return parseBundle(data, MaxBundleSize)
+}
+
+// ParseBundleLimit is ParseBundle with limit bytes, instead of
+// MaxBundleSize, as the largest bundle accepted: an SBOM attestation
+// weighs as much as the SBOM (see DefaultMaxAttestationBundleSize).
+func ParseBundleLimit(data []byte, limit int) (*bundle.Bundle, error) {
+	return parseBundle(data, limit)
+}
+
+func parseBundle(data []byte, limit int) (*bundle.Bundle, error) {
+	if len(data) > limit {
+		return nil, fail(CheckInput, fmt.Sprintf("a bundle of at most %d bytes", limit), fmt.Sprintf("%d bytes", len(data)), ErrTooLarge)
 	}
 	var b bundle.Bundle
 	if err := b.UnmarshalJSON(data); err != nil {
@@ -63,11 +74,22 @@ func isBareEnvelope(data []byte) bool {
 // ParseBundles parses a file of bundles: either one bundle in JSON, or a
 // JSON-lines file (.intoto.jsonl) of which every non-blank line is a bundle.
 func ParseBundles(data []byte) ([]*bundle.Bundle, error) {
-	if len(data) > MaxBundlesSize {
-		return nil, fail(CheckInput, fmt.Sprintf("bundles of at most %d bytes", MaxBundlesSize), fmt.Sprintf("%d bytes", len(data)), ErrTooLarge)
+	return parseBundles(data, MaxBundleSize, MaxBundlesSize)
+}
+
+// ParseBundlesLimit is ParseBundles with limit bytes, instead of
+// MaxBundleSize, as the largest bundle accepted; the file may hold the
+// larger of limit and MaxBundlesSize.
+func ParseBundlesLimit(data []byte, limit int) ([]*bundle.Bundle, error) {
+	return parseBundles(data, limit, max(limit, MaxBundlesSize))
+}
+
+func parseBundles(data []byte, limit, fileLimit int) ([]*bundle.Bundle, error) {
+	if len(data) > fileLimit {
+		return nil, fail(CheckInput, fmt.Sprintf("bundles of at most %d bytes", fileLimit), fmt.Sprintf("%d bytes", len(data)), ErrTooLarge)
 	}
 	trimmed := bytes.TrimSpace(data)
-	b, err := ParseBundle(trimmed)
+	b, err := parseBundle(trimmed, limit)
 	if err == nil {
 		return []*bundle.Bundle{b}, nil
 	}
@@ -77,7 +99,7 @@ func ParseBundles(data []byte) ([]*bundle.Bundle, error) {
 	}
 	var out []*bundle.Bundle
 	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64<<10), MaxBundleSize+1)
+	sc.Buffer(make([]byte, 0, 64<<10), limit+1)
 	line := 0
 	for sc.Scan() {
 		line++
@@ -88,7 +110,7 @@ func ParseBundles(data []byte) ([]*bundle.Bundle, error) {
 		if len(out) == MaxBundles {
 			return nil, fail(CheckInput, fmt.Sprintf("at most %d bundles", MaxBundles), "more", ErrTooLarge)
 		}
-		b, err := ParseBundle(text)
+		b, err := parseBundle(text, limit)
 		if err != nil {
 			var ce *CheckError
 			if errors.As(err, &ce) {
@@ -99,7 +121,7 @@ func ParseBundles(data []byte) ([]*bundle.Bundle, error) {
 		out = append(out, b)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fail(CheckInput, fmt.Sprintf("lines of at most %d bytes", MaxBundleSize), fmt.Sprintf("a longer line %d", line+1), fmt.Errorf("%w: %w", ErrTooLarge, err))
+		return nil, fail(CheckInput, fmt.Sprintf("lines of at most %d bytes", limit), fmt.Sprintf("a longer line %d", line+1), fmt.Errorf("%w: %w", ErrTooLarge, err))
 	}
 	if len(out) == 0 {
 		return nil, fail(CheckInput, "a Sigstore bundle or JSON lines of bundles", "none", ErrMalformed)

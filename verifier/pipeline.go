@@ -52,7 +52,10 @@ type verdict int
 const (
 	forProvenance verdict = 1 << iota
 	forVSA
-	forBoth = forProvenance | forVSA
+	// forAttestation: another predicate than provenance (an SBOM), held
+	// to the provenance policy's identity, signer and source rules.
+	forAttestation
+	forBoth = forProvenance | forVSA | forAttestation
 )
 
 // run is one verification in progress: what each check has established so
@@ -79,6 +82,12 @@ type run struct {
 	entry compiledBuilder
 	// factory is a SPIFFE signer's factory record, nil without one.
 	factory *factoryRecord
+	// predicateType, for VerifyAttestation, is the one predicate type
+	// accepted.
+	predicateType string
+	// of, for VerifyAttestationOf, is the verified provenance whose
+	// signer must have signed the attestation.
+	of *Result
 }
 
 // step is one named check of the pipeline.
@@ -103,12 +112,14 @@ var pipeline = []step{
 	{CheckSubject, forBoth, (*run).checkSubject},
 	{CheckPayloadMatchesCertificate, forProvenance, (*run).checkCertificateClaims},
 	{CheckBuilder, forProvenance, (*run).checkBuilder},
+	{CheckBuilder, forAttestation, (*run).checkAttestationSigner},
 	{CheckVSA, forVSA, (*run).checkSummary},
-	{CheckSource, forProvenance, (*run).checkSource},
-	{CheckRef, forProvenance, (*run).checkRef},
+	{CheckSource, forProvenance | forAttestation, (*run).checkSource},
+	{CheckRef, forProvenance | forAttestation, (*run).checkRef},
 	{CheckBuildType, forProvenance, (*run).checkBuildType},
 	{CheckExternalParameters, forProvenance, (*run).checkExternalParameters},
 	{CheckPolicyExpression, forProvenance, (*run).checkExpressions},
+	{CheckPolicyExpression, forAttestation, (*run).checkAttestationExpressions},
 }
 
 // verify runs the pipeline's steps for the verdict, stopping at the first
@@ -360,6 +371,9 @@ func (r *run) checkStatement() error {
 	predTypes := []string{PredicateVSA}
 	if r.c.policy != nil {
 		maxSubjects, predTypes = r.c.policy.compiled.maxSubjects, r.c.policy.compiled.predTypes
+	}
+	if r.predicateType != "" {
+		predTypes = []string{r.predicateType}
 	}
 	st, err := parseStatement(r.payload, maxSubjects, predTypes)
 	switch {

@@ -118,6 +118,10 @@ type Policy struct {
 	// MaxSubjects is the most subjects a statement may have. Default 1024.
 	MaxSubjects int `json:"maxSubjects,omitempty"`
 
+	// Attestations are expectations on attestations that are not
+	// provenance (SBOMs), which VerifyAttestation checks.
+	Attestations AttestationPolicy `json:"attestations,omitempty"`
+
 	// SPIFFE, when set, names the SPIFFE IDs that may sign (factory
 	// mode); see SPIFFEPolicy and NewSPIFFE. A policy with SPIFFE set may
 	// list no issuer, and then trusts only X.509-SVID signers.
@@ -290,17 +294,20 @@ func DefaultPolicy() *Policy {
 
 // compiledPolicy is a policy's patterns and programs, built once.
 type compiledPolicy struct {
-	builders     []compiledBuilder
-	identity     []identityMatch
-	spiffe       [][]SPIFFEIDMatcher
-	expressions  []cel.Program
-	exprSources  []string
-	source       string
-	thresholds   resolvedThresholds
-	maxSubjects  int
-	predTypes    []string
-	expectLoose  BuilderMatcher
-	explicitSCTs bool
+	builders    []compiledBuilder
+	identity    []identityMatch
+	spiffe      [][]SPIFFEIDMatcher
+	expressions []cel.Program
+	exprSources []string
+	// attestExpressions are Attestations.Expressions, compiled.
+	attestExpressions []cel.Program
+	attestSources     []string
+	source            string
+	thresholds        resolvedThresholds
+	maxSubjects       int
+	predTypes         []string
+	expectLoose       BuilderMatcher
+	explicitSCTs      bool
 }
 
 type compiledBuilder struct {
@@ -313,6 +320,10 @@ type compiledBuilder struct {
 	// a SPIFFE signer, never one matching only the builder id the signer
 	// wrote.
 	spiffe bool
+	// signer matches the signer alone, for attestations that carry no
+	// builder id or build type (VerifyAttestation); nil for an entry that
+	// sets an ID, which only provenance can meet.
+	signer BuilderMatcher
 }
 
 type identityMatch struct {
@@ -412,6 +423,9 @@ func (p *Policy) compile() error {
 	}
 	c.thresholds = th
 	c.explicitSCTs = p.Thresholds.SCTs != nil
+	if err := c.compileAttestations(p.Attestations); err != nil {
+		return err
+	}
 	if len(p.Expressions) > 0 {
 		env, err := celEnv()
 		if err != nil {
@@ -438,6 +452,7 @@ func compileBuilder(b TrustedBuilder) (compiledBuilder, error) {
 		return compiledBuilder{}, fmt.Errorf("maxLevel %d not in 1..3", b.MaxLevel)
 	}
 	var ms []BuilderMatcher
+	var signer BuilderMatcher
 	spiffe := false
 	if b.ID != "" {
 		pat, err := ParsePattern(b.ID)
@@ -455,6 +470,9 @@ func compileBuilder(b TrustedBuilder) (compiledBuilder, error) {
 			return compiledBuilder{}, err
 		}
 		ms = append(ms, MatchSigner(pat))
+		if b.ID == "" {
+			signer = MatchSigner(pat)
+		}
 	}
 	if len(b.BuildTypes) > 0 {
 		ms = append(ms, MatchBuildType(b.BuildTypes...))
@@ -470,7 +488,7 @@ func compileBuilder(b TrustedBuilder) (compiledBuilder, error) {
 	if name == "" {
 		name = b.ID + b.Signer
 	}
-	return compiledBuilder{name: name, match: MatchAll(ms...), maxLevel: b.MaxLevel, spiffe: spiffe, tenants: tenants}, nil
+	return compiledBuilder{name: name, match: MatchAll(ms...), maxLevel: b.MaxLevel, spiffe: spiffe, tenants: tenants, signer: signer}, nil
 }
 
 // compileBuilderID compiles Policy.BuilderID: "ID@REF", or "ID" for ID at

@@ -188,6 +188,8 @@ func parseStatement(payload []byte, maxSubjects int, accept []string) (*statemen
 		st.v02 = readV02(r, p)
 	case PredicateVSA:
 		st.vsa = readVSA(r, p)
+	case PredicateSPDX, PredicateCycloneDX:
+		readSBOM(r, p, st.PredicateType, "predicate")
 	}
 	if r.err != nil {
 		return nil, r.err

@@ -47,6 +47,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		backoff       = fs.Duration("backoff", 5*time.Second, "pause after the first failure; doubles after each")
 		storeDir      = fs.String("store-dir", "", "also write each bundle under this folder")
 		bundleAnn     = fs.String("bundle-annotation", factory.BundleAnnotationAuto, "when the run's annotation factory.hallmark.dev/bundle holds the whole bundle: auto (only when neither --store-dir nor --store-oci kept it) or always (whenever it fits); its digest and where it is stored are annotated either way")
+		sbomGenerator = fs.String("sbom-generator", "", "the hallmark-sbom that makes the SBOMs tenants ask for (tenancy policy tenants[].sbom); default: beside this executable, or on PATH")
 		ociStore      = fs.Bool("store-oci", true, "attach bundles to image subjects as OCI referrers")
 		chainsCompat  = fs.Bool("chains-compatible", false, "also attach each bundle to its image under cosign's sha256-HEX.att tag, where Tekton Chains' OCI storage puts attestations (needs --store-oci)")
 		skipChains    = fs.Bool("skip-chains-signed", false, "skip runs Tekton Chains has already signed (annotation chains.tekton.dev/signed: true); by default both sign, each under its own annotations")
@@ -156,6 +157,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		ProbeAddr:               *probeAddr,
 		PprofAddr:               *pprofAddr,
 		Log:                     log,
+		SBOMGenerator:           *sbomGenerator,
 	}
 	if *namespaces != "" {
 		cfg.Namespaces = strings.Split(*namespaces, ",")

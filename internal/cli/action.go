@@ -91,6 +91,8 @@ func AttestForAction(ctx context.Context, req ghaction.AttestRequest, stderr io.
 		timeout:           signer.DefaultTimeout,
 		retries:           signer.DefaultRetries,
 		pushDeadline:      defaultPushDeadline,
+		sbom: sbomFlags{generate: len(req.SBOMFormats) > 0 && req.SBOMSource == "", formats: req.SBOMFormats,
+			source: req.SBOMSource, path: req.SBOMPath},
 	}
 	if req.PushToRegistry {
 		// subject-name is the image (REGISTRY/REPO), subject-digest its

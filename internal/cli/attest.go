@@ -70,6 +70,8 @@ type attestFlags struct {
 	pushLegacyTag         bool
 	attestPlatforms       bool
 	allowInsecureRegistry bool
+
+	sbom sbomFlags
 }
 
 func newAttestCmd() *cobra.Command {
@@ -144,6 +146,15 @@ credHelpers and credsStore); inside GitHub Actions the job's GITHUB_TOKEN, if
 set, logs in to GitHub's container registry when the config has nothing for
 it.
 
+SBOMs: --sbom also makes an SBOM of each subject (a file, looked into when
+it is an archive, or an image read from its registry) with hallmark-sbom,
+in each --sbom-format (spdx, cyclonedx), and signs it as an attestation of
+its own about that subject, under the provenance's certificate, beside the
+provenance: BASE.spdx.sigstore.json, or BASE.SUBJECT.spdx.sigstore.json
+when there are several subjects. --sbom-source DIR makes one SBOM of a
+directory about every subject; --sbom-path FILE attests an SBOM you have.
+Every SBOM is made and checked before the identity token is asked for.
+
 Time: signing ends within --deadline (default 45s): every request to Fulcio,
 the TSA and Rekor, each try at most --timeout (default 10s), failed tries
 retried --retries times with a doubling backoff or the server's Retry-After.
@@ -183,6 +194,7 @@ check) and again after it (the pushes).`,
 	fl.BoolVar(&f.pushLegacyTag, "push-legacy-tag", false, "with --push-to-registry, also push under cosign's legacy tag sha256-HEX.att for older consumers")
 	fl.BoolVar(&f.attestPlatforms, "attest-platforms", false, "with --push-to-registry, also attest and push each platform image of a multi-platform index")
 	fl.BoolVar(&f.allowInsecureRegistry, "allow-insecure-registry", false, "allow plain HTTP to the registry (local registries)")
+	f.sbom.register(fl)
 	return cmd
 }
 
@@ -428,7 +440,7 @@ func runAttest(ctx context.Context, f attestFlags, stdin io.Reader, stdout, stde
 		if b.LogIndex != nil {
 			where = fmt.Sprintf("log entry %d at %s", *b.LogIndex, b.LogURL)
 		}
-		fmt.Fprintf(stdout, "wrote %s: %d subject(s), signed by %s (issuer %s), %s", b.Path, len(b.Subjects), b.Identity, b.Issuer, where)
+		fmt.Fprintf(stdout, "wrote %s%s: %d subject(s), signed by %s (issuer %s), %s", b.Path, sbomNote(b.PredicateType), len(b.Subjects), b.Identity, b.Issuer, where)
 		if b.Timestamped {
 			fmt.Fprint(stdout, ", timestamped")
 		}
@@ -486,12 +498,20 @@ func attest(ctx context.Context, f attestFlags, stdin io.Reader, stderr io.Write
 	if err := checkPushFlags(f); err != nil {
 		return nil, err
 	}
+	sbomFormats, err := checkSBOMFlags(f)
+	if err != nil {
+		return nil, err
+	}
 	f = f.withTimeDefaults()
 	if err := checkTimes(f); err != nil {
 		return nil, err
 	}
 	started := time.Now().UTC().Truncate(time.Second)
 	groups, err := subjectGroups(ctx, f, stdin)
+	if err != nil {
+		return nil, err
+	}
+	sboms, err := makeSBOMs(ctx, f, sbomFormats, slices.Concat(groups...), stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -542,6 +562,22 @@ func attest(ctx context.Context, f attestFlags, stdin io.Reader, stderr io.Write
 			return nil, err
 		}
 	}
+	// The SBOM statements follow the provenance's, each signed in the
+	// session (under the certificate) of the provenance of its subjects.
+	units := make([]int, len(groups))
+	predicateTypes := make([]string, len(groups))
+	for i := range units {
+		units[i] = i
+	}
+	sessions := make([]*signer.Session, len(groups))
+	extra, err := sbomBundles(sboms, groups, paths, f.bundlePath)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range extra {
+		groups, paths, payloads = append(groups, b.subjects), append(paths, b.path), append(payloads, b.payload)
+		units, predicateTypes = append(units, b.unit), append(predicateTypes, b.format.PredicateType())
+	}
 
 	// Room for every bundle, before anything is signed: a log entry for a
 	// bundle that cannot be written helps no one.
@@ -576,6 +612,14 @@ func attest(ctx context.Context, f attestFlags, stdin io.Reader, stderr io.Write
 		return nil, err
 	}
 
+	for i := range sessions {
+		if sessions[i], err = signer.NewSession(signer.Options{
+			SigningConfig: sc, TrustedRoot: tr, IdentityToken: token, Private: f.private,
+			Deadline: f.deadline, Timeout: f.timeout, Retries: retriesOption(f.retries),
+		}); err != nil {
+			return nil, signingError(err, f)
+		}
+	}
 	sctx, cancel := context.WithTimeout(ctx, f.deadline)
 	defer cancel()
 	// Bundles are signed side by side: each waits on the log's next
@@ -600,10 +644,7 @@ func attest(ctx context.Context, f attestFlags, stdin io.Reader, stderr io.Write
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			res, err := signer.Sign(sctx, payloads[i], signer.PayloadTypeInToto, signer.Options{
-				SigningConfig: sc, TrustedRoot: tr, IdentityToken: token, Private: f.private,
-				Deadline: f.deadline, Timeout: f.timeout, Retries: retriesOption(f.retries),
-			})
+			res, err := sessions[units[i]].Sign(sctx, payloads[i], signer.PayloadTypeInToto)
 			var data []byte
 			if err == nil {
 				data, err = protojson.Marshal(res.Bundle)
@@ -613,7 +654,8 @@ func attest(ctx context.Context, f attestFlags, stdin io.Reader, stderr io.Write
 				results[i].err = err
 				return
 			}
-			sum := ghaction.Bundle{Path: paths[i], Subjects: subjectsJSON(g), Identity: res.Identity, Issuer: res.Issuer, LogURL: res.LogURL, Timestamped: res.Timestamped}
+			sum := ghaction.Bundle{Path: paths[i], Subjects: subjectsJSON(g), Identity: res.Identity, Issuer: res.Issuer, LogURL: res.LogURL, Timestamped: res.Timestamped,
+				PredicateType: predicateTypes[i]}
 			if res.LogIndex >= 0 {
 				idx := res.LogIndex
 				sum.LogIndex = &idx

@@ -8,6 +8,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -32,6 +33,9 @@ type verifyFlags struct {
 	trustedRoot, policy, format                            string
 	spiffeBundles, spiffeIDs                               []string
 	spiffeTrustDomain                                      string
+	// pred selects an attestation other than provenance (verify-artifact
+	// and verify-image register its flags).
+	pred predicateFlags
 	// stderr is told which trusted root was used.
 	stderr io.Writer
 }
@@ -126,6 +130,10 @@ func (f *verifyFlags) newVerifier() (*verifier.Verifier, *verifier.Policy, []byt
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if err := f.pred.resolve(); err != nil {
+		return nil, nil, nil, err
+	}
+	f.pred.narrow(p)
 	if f.spiffeTrustDomain != "" && len(f.spiffeBundles) == 0 {
 		return nil, nil, nil, errors.New("--spiffe-trust-domain applies to --spiffe-trust-bundle: give the bundle")
 	}
@@ -188,20 +196,41 @@ func reportTo(stdout, human io.Writer, format string, printProvenance bool, verd
 	if format == "json" {
 		out := result.Verify{Passed: failed == 0, Verdicts: verdicts}
 		if printProvenance {
-			var st []json.RawMessage
+			var st, preds []json.RawMessage
 			for _, v := range verdicts {
 				if v.Result != nil {
 					st = append(st, v.Result.Payload)
 				}
+				if v.Attestation != nil {
+					doc, err := v.Attestation.PredicateJSON()
+					if err != nil {
+						return err
+					}
+					preds = append(preds, doc)
+				}
 			}
-			out.Provenance = &st
+			if preds != nil {
+				out.Predicates = preds
+			} else {
+				out.Provenance = &st
+			}
 		}
 		if err := writeJSON(stdout, out); err != nil {
 			return err
 		}
 	} else {
 		for _, v := range verdicts {
-			if v.Passed {
+			if v.Passed && v.Attestation != nil {
+				if printProvenance {
+					doc, err := v.Attestation.PredicateJSON()
+					if err != nil {
+						return err
+					}
+					fmt.Fprintln(stdout, string(doc))
+				}
+				fmt.Fprintf(human, "PASSED: %s (%s): %s attestation signed by %s (trusted as %s, level %d), source %s@%s\n",
+					v.Artifact, v.Digest, v.PredicateType, v.Identity, v.TrustedBuilder, v.Level, v.Source, v.Ref)
+			} else if v.Passed {
 				if printProvenance {
 					fmt.Fprintln(stdout, string(v.Result.Payload))
 				}
@@ -209,8 +238,12 @@ func reportTo(stdout, human io.Writer, format string, printProvenance bool, verd
 				if len(v.Unverified) > 0 {
 					unverified = "; unverified (the certificate predates them): " + strings.Join(v.Unverified, ", ")
 				}
-				fmt.Fprintf(human, "PASSED: %s (%s): SLSA build level %d, builder %s, source %s@%s, signed by %s%s\n",
-					v.Artifact, v.Digest, v.Level, v.BuilderID, v.Source, v.Ref, v.Identity, unverified)
+				var with string
+				if len(v.Attestations) > 0 {
+					with = "; with " + strings.Join(v.Attestations, ", ") + " signed by the same builder"
+				}
+				fmt.Fprintf(human, "PASSED: %s (%s): SLSA build level %d, builder %s, source %s@%s, signed by %s%s%s\n",
+					v.Artifact, v.Digest, v.Level, v.BuilderID, v.Source, v.Ref, v.Identity, unverified, with)
 			} else {
 				fmt.Fprintf(human, "FAILED: %s\n", v.Failure.Line(v.Artifact))
 			}
@@ -226,6 +259,7 @@ func newVerifyArtifactCmd() *cobra.Command {
 	var f verifyFlags
 	var rekor rekorURLFlag
 	var provenancePath string
+	var attestationPaths []string
 	var vsa vsaFlags
 	var gh githubSource
 	cmd := &cobra.Command{
@@ -238,6 +272,12 @@ certificate also records agrees with it, that each artifact's digest is a
 subject, that the predicate is SLSA provenance from a builder the policy
 trusts for a level, and that the source, ref, build type and parameters are
 the expected ones.
+
+--predicate-type spdx|cyclonedx|URI verifies an attestation of that type
+instead (an SBOM, as attest --sbom and actions/attest-sbom make them): the
+same signature, identity and trusted-signer rules, the source and ref the
+certificate records, and --attestation-expression conditions over it;
+--print-predicate prints the verified SBOM.
 
 --provenance-path takes a Sigstore bundle (v0.1-v0.3) or a .intoto.jsonl file
 of bundles. Nothing is fetched: verification is offline. The one online mode
@@ -286,11 +326,24 @@ where you can); 2 on usage errors and when the --rekor-url log cannot be asked.`
 					return fmt.Errorf("--provenance-path: %w", err)
 				}
 			}
-			bundles, perr := verifier.ParseBundles(data)
+			if f.pred.on() && vsa.out != "" {
+				return errors.New("--vsa-output summarises provenance: leave out --predicate-type")
+			}
+			bundles, perr := f.pred.parseBundles(data)
 			if rekor.client != nil && errors.Is(perr, verifier.ErrBareEnvelope) {
 				if bundles, perr, err = bareEnvelopeBundles(cmd.Context(), rekor.client, data, cmd.ErrOrStderr()); err != nil {
 					return err
 				}
+			}
+			switch {
+			case len(attestationPaths) > 0 && f.pred.on():
+				return errors.New("--attestation-path gives the attestations a policy requires beside provenance: leave out --predicate-type, or verify the attestation with --provenance-path")
+			case len(attestationPaths) > 0 && len(v.RequiredAttestations()) == 0:
+				return errors.New("--attestation-path: the policy requires no attestation beside the provenance (attestations.require), so none would be checked")
+			}
+			attested, err := readAttestations(attestationPaths, f.pred.attestationLimit())
+			if err != nil {
+				return err
 			}
 			algs := verifier.SubjectDigestAlgorithms(bundles)
 			var verdicts []verdict
@@ -303,7 +356,7 @@ where you can); 2 on usage errors and when the --rekor-url log cannot be asked.`
 					if data, err = gh.fetch(cmd.Context(), "sha256:"+sha[0].Hex, githubGetenv, cmd.ErrOrStderr()); err != nil {
 						return err
 					}
-					bundles, perr = verifier.ParseBundles(data)
+					bundles, perr = f.pred.parseBundles(data)
 					algs = verifier.SubjectDigestAlgorithms(bundles)
 				}
 				ds, err := digestFile(a, algs)
@@ -314,10 +367,21 @@ where you can); 2 on usage errors and when the --rekor-url log cannot be asked.`
 					verdicts = append(verdicts, newVerdict(a, ds[0], nil, perr))
 					continue
 				}
+				if f.pred.on() {
+					res, verr := v.VerifyAttestationAny(bundles, f.pred.predicateType, ds...)
+					verdicts = append(verdicts, attestationVerdict(a, ds[0], res, verr))
+					continue
+				}
 				res, verr := v.VerifyAny(bundles, ds...)
-				verdicts = append(verdicts, newVerdict(a, ds[0], res, verr))
+				var required []string
+				if verr == nil && len(v.RequiredAttestations()) > 0 {
+					required, verr = requiredAttestations(v, res, append(slices.Clip(bundles), attested...), ds...)
+				}
+				vd := newVerdict(a, ds[0], res, verr)
+				vd.Attestations = required
+				verdicts = append(verdicts, vd)
 			}
-			if err := reportTo(cmd.OutOrStdout(), cmd.ErrOrStderr(), f.format, f.printProvenance, verdicts); err != nil {
+			if err := reportTo(cmd.OutOrStdout(), cmd.ErrOrStderr(), f.format, f.printProvenance || f.pred.printPredicate, verdicts); err != nil {
 				return err
 			}
 			if vsa.out != "" {
@@ -327,10 +391,12 @@ where you can); 2 on usage errors and when the --rekor-url log cannot be asked.`
 		},
 	}
 	f.register(cmd.Flags())
+	f.pred.register(cmd.Flags())
 	vsa.register(cmd.Flags())
 	gh.register(cmd.Flags())
-	cmd.Flags().StringVar(&provenancePath, "provenance-path", "", "the provenance: a Sigstore bundle or an .intoto.jsonl file of bundles")
+	cmd.Flags().StringVar(&provenancePath, "provenance-path", "", "the provenance (or, with --predicate-type, the attestation): a Sigstore bundle or an .intoto.jsonl file of bundles")
 	cmd.Flags().Var(&rekor, "rekor-url", rekorURLHelp)
+	cmd.Flags().StringArrayVar(&attestationPaths, "attestation-path", nil, "a bundle (or .intoto.jsonl file of bundles) of an attestation the policy requires beside the provenance (attestations.require), such as the SBOM attest --sbom signed (repeatable)")
 	return cmd
 }
 

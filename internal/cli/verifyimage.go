@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -33,7 +34,11 @@ Under the legacy tag, cosign's layers (a DSSE envelope with the signing
 certificate and its Rekor entry as annotations, as slsa-github-generator's
 container workflow attaches them) are verified offline like any bundle; a
 layer without a certificate and log entry is never trusted. SLSA provenance
-v1 and v0.2 are looked for.
+v1 and v0.2 are looked for; with --predicate-type spdx|cyclonedx|URI, an
+attestation of that type (an SBOM), verified as verify-artifact does. A
+policy's attestations.require (an SBOM's predicate type) also asks, once the
+provenance passed, for that attestation attached to the image, for its
+digest, signed by the provenance's signer; without it the image fails.
 Credentials come from the docker config and its credential helpers.
 
 Name the image by digest: a tag can move between verification and use, so
@@ -58,6 +63,9 @@ found); 2 on usage and registry errors.`,
     --gcb-keys gcb-keys/ --source-uri github.com/acme/app --builder-id https://cloudbuild.googleapis.com/GoogleHostedWorker`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if file.given() && f.pred.on() {
+				return errors.New("--predicate-type reads attestations from the registry: leave out --provenance-path and --gcb-keys")
+			}
 			if file.given() {
 				return runVerifyImageFile(f, file, args[0], cmd.OutOrStdout())
 			}
@@ -65,6 +73,7 @@ found); 2 on usage and registry errors.`,
 		},
 	}
 	f.register(cmd.Flags())
+	f.pred.register(cmd.Flags())
 	cmd.Flags().BoolVar(&insecure, "allow-insecure-registry", false, "allow plain HTTP to the registry (local registries)")
 	file.register(cmd.Flags())
 	return cmd
@@ -77,11 +86,16 @@ func runVerifyImage(ctx context.Context, f verifyFlags, ref string, stdout, stde
 	if err != nil {
 		return err
 	}
-	vd, err := verifyImage(ctx, v, ref, stderr, opts...)
+	vd, err := func() (verdict, error) {
+		if f.pred.on() {
+			return verifyImageAttestation(ctx, v, f.pred, ref, stderr, opts...)
+		}
+		return verifyImage(ctx, v, ref, stderr, opts...)
+	}()
 	if err != nil {
 		return err
 	}
-	return reportTo(stdout, stderr, f.format, f.printProvenance, []verdict{vd})
+	return reportTo(stdout, stderr, f.format, f.printProvenance || f.pred.printPredicate, []verdict{vd})
 }
 
 // verifyImage finds ref's provenance and verifies it with v, through the
@@ -100,5 +114,9 @@ func verifyImage(ctx context.Context, v *verifier.Verifier, ref string, stderr i
 	if err != nil {
 		return verdict{}, fmt.Errorf("image %s: %w", ref, err)
 	}
-	return newVerdict(ref, d, vd.Result, nil), nil
+	out := newVerdict(ref, d, vd.Result, nil)
+	for _, a := range vd.Attestations {
+		out.Attestations = append(out.Attestations, a.PredicateType)
+	}
+	return out, nil
 }

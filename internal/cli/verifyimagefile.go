@@ -80,7 +80,16 @@ func (f *verifyFlags) imageFileVerifier(g imageFileFlags) (func([]byte, verifier
 			if err != nil {
 				return nil, err
 			}
-			return v.VerifyAny(bundles, d)
+			res, err := v.VerifyAny(bundles, d)
+			if err == nil && len(v.RequiredAttestations()) > 0 {
+				// The file may hold the required attestations' bundles
+				// beside the provenance's (an .intoto.jsonl file).
+				_, err = requiredAttestations(v, res, bundles, d)
+			}
+			if err != nil {
+				return nil, err
+			}
+			return res, nil
 		}, verifier.MaxBundlesSize, nil
 	}
 	switch {
@@ -96,6 +105,9 @@ func (f *verifyFlags) imageFileVerifier(g imageFileFlags) (func([]byte, verifier
 	p, _, err := f.loadPolicy()
 	if err != nil {
 		return nil, 0, err
+	}
+	if len(p.Attestations.Require) > 0 {
+		return nil, 0, errors.New("the policy requires attestations beside the provenance (attestations.require), which Cloud Build does not sign: use another policy for --gcb-keys")
 	}
 	var opts []verifier.Option
 	if p.Source == "" {

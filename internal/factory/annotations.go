@@ -32,6 +32,10 @@ const (
 	AnnotationBundleDigest = AnnotationPrefix + "bundle-digest"
 	// AnnotationStored lists where the bundle was stored.
 	AnnotationStored = AnnotationPrefix + "stored"
+	// AnnotationSBOM says how many SBOMs of the run's images were signed
+	// beside the provenance (the tenant's sbom formats) and where each
+	// went.
+	AnnotationSBOM = AnnotationPrefix + "sbom"
 	// AnnotationRetries counts failed attempts to sign.
 	AnnotationRetries = AnnotationPrefix + "retries"
 	// AnnotationTransparency points at the log entry.

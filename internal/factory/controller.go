@@ -64,6 +64,7 @@ type Config struct {
 	// BuilderVersion is recorded in runDetails.builder.version.
 	BuilderVersion map[string]string
 	// Stores keep bundles beyond the run's annotations (files, OCI).
+	// Those that are AttestationStores keep SBOMs too.
 	Stores []Store
 	// BundleAnnotation says when the run's annotation AnnotationBundle
 	// holds the whole bundle: BundleAnnotationAuto (the default) only when
@@ -73,6 +74,13 @@ type Config struct {
 	// costs the cluster. AnnotationBundleDigest and AnnotationStored are
 	// written either way.
 	BundleAnnotation string
+	// SBOMGenerator is the hallmark-sbom that makes the SBOMs a tenant
+	// asks for (tenancy policy, tenants[].sbom); when empty, the one beside
+	// the controller's executable or on PATH.
+	SBOMGenerator string
+	// SBOMInsecureRegistry lets hallmark-sbom read images over plain HTTP
+	// (local registries).
+	SBOMInsecureRegistry bool
 	// Namespaces to watch; all when empty.
 	Namespaces []string
 	// Workers is the most runs signed at once; DefaultWorkers when zero.
@@ -330,7 +338,7 @@ func (r *reconciler) reconcile(ctx context.Context, req ctrl.Request, obj client
 		return r.finish(ctx, obj, map[string]string{AnnotationState: StateSkipped, AnnotationReason: "signed by Tekton Chains (" + ChainsSigned + ": true) and the controller runs with --skip-chains-signed"})
 	}
 	start := time.Now()
-	att, id, err := r.attestation(ctx, obj)
+	att, id, sbomFormats, err := r.attestation(ctx, obj)
 	if errors.Is(err, tekton.ErrNotSucceeded) || errors.Is(err, tekton.ErrNothingToAttest) {
 		log.Info("nothing to attest", "reason", err.Error())
 		runsTotal.WithLabelValues(kind, StateSkipped).Inc()
@@ -339,11 +347,18 @@ func (r *reconciler) reconcile(ctx context.Context, req ctrl.Request, obj client
 	if errors.Is(err, tekton.ErrRefused) || errors.Is(err, tenancy.ErrNoTenant) {
 		return r.refuse(ctx, obj, log, err)
 	}
-	var where []string
+	var where, sboms []string
 	var bundleJSON []byte
 	var res *signerResult
+	var docs []sbomDoc
+	if err == nil {
+		docs, err = r.makeSBOMs(ctx, sbomFormats, att.Images)
+	}
 	if err == nil {
 		res, bundleJSON, where, err = r.sign(ctx, obj, id, att)
+	}
+	if err == nil {
+		sboms, err = r.signSBOMs(ctx, obj, id, docs)
 	}
 	if err != nil {
 		return r.failed(ctx, obj, log, err)
@@ -371,6 +386,9 @@ func (r *reconciler) reconcile(ctx context.Context, req ctrl.Request, obj client
 		ann[AnnotationBundle] = fmt.Sprintf("omitted: %d bytes exceed the annotation budget", len(bundleJSON))
 	}
 	ann[AnnotationStored] = truncate(strings.Join(where, ", "))
+	if len(docs) > 0 {
+		ann[AnnotationSBOM] = truncate(fmt.Sprintf("%d signed: %s", len(docs), strings.Join(sboms, ", ")))
+	}
 	result, marked, err := r.settle(ctx, obj, ann, log)
 	if !marked {
 		return result, err
@@ -446,19 +464,21 @@ func untilNextAttempt(obj client.Object, now time.Time) time.Duration {
 
 // attestation reads the run under the tenancy policy as it is now and
 // returns its attestation and the SPIFFE ID to sign it with.
-func (r *reconciler) attestation(ctx context.Context, obj client.Object) (*tekton.Attestation, string, error) {
+//
+// It also returns the SBOM formats the tenant asks for of each image.
+func (r *reconciler) attestation(ctx context.Context, obj client.Object) (*tekton.Attestation, string, []string, error) {
 	pol, err := r.policies.read(ctx)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	t, err := r.tenant(ctx, pol, obj.GetNamespace())
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	id := r.cfg.SignerID
 	if r.cfg.TenantIdentity {
 		if id, err = TenantSPIFFEID(r.cfg.SignerID, obj.GetNamespace()); err != nil {
-			return nil, "", permanent{err}
+			return nil, "", nil, permanent{err}
 		}
 	}
 	opts := tekton.Options{BuilderID: r.cfg.BuilderID, BuilderVersion: r.cfg.BuilderVersion, Policy: pol, Tenant: t}
@@ -483,7 +503,7 @@ func (r *reconciler) attestation(ctx context.Context, obj client.Object) (*tekto
 				continue // pruned: its results are not attested
 			}
 			if err != nil {
-				return nil, "", fmt.Errorf("reading TaskRun %s: %w", ref.Name, err)
+				return nil, "", nil, fmt.Errorf("reading TaskRun %s: %w", ref.Name, err)
 			}
 			children = append(children, tr)
 		}
@@ -491,7 +511,7 @@ func (r *reconciler) attestation(ctx context.Context, obj client.Object) (*tekto
 	default:
 		err = permanent{fmt.Errorf("unexpected object %T", obj)}
 	}
-	return att, id, err
+	return att, id, t.SBOM, err
 }
 
 type signerResult struct {

@@ -45,6 +45,13 @@ type AttestRequest struct {
 	// RegistryToken is the GitHub token that logs in to GitHub's container
 	// registry when the docker config has no credentials for it.
 	RegistryToken string
+	// SBOMFormats, when set, are the formats of the SBOMs to make
+	// (attest --sbom --sbom-format); SBOMSource makes one SBOM of a
+	// directory about every subject (--sbom-source); SBOMPath attests an
+	// SBOM the build made (--sbom-path).
+	SBOMFormats []string
+	SBOMSource  string
+	SBOMPath    string
 }
 
 // AttestResult is the summary `hallmark attest --format json` prints;
@@ -213,6 +220,9 @@ func attest(ctx context.Context, cfg AttestConfig, a *githubactions.Action) erro
 	if req.PrivateRepository, err = boolInput(a, "private-repository", false); err != nil {
 		return err
 	}
+	if err := sbomInputs(a, &req); err != nil {
+		return err
+	}
 	if req.PushToRegistry, err = boolInput(a, "push-to-registry", false); err != nil {
 		return err
 	}
@@ -285,11 +295,18 @@ func attest(ctx context.Context, cfg AttestConfig, a *githubactions.Action) erro
 	}
 
 	first := res.Bundles[0]
-	var paths []string
+	var paths, sboms []string
 	for _, b := range res.Bundles {
+		if b.PredicateType != "" {
+			sboms = append(sboms, b.Path)
+			continue
+		}
 		paths = append(paths, b.Path)
 	}
 	a.SetOutput("bundle-path", strings.Join(paths, "\n"))
+	if len(sboms) > 0 {
+		a.SetOutput("sbom-bundle-path", strings.Join(sboms, "\n"))
+	}
 	a.SetOutput("certificate-identity", first.Identity)
 	a.SetOutput("certificate-issuer", first.Issuer)
 	a.SetOutput("builder-id", res.BuilderID)

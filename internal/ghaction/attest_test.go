@@ -59,6 +59,23 @@ func TestAttestInputs(t *testing.T) {
 			inputs: map[string]string{"subject-name": "ghcr.io/acme/app", "subject-digest": digest},
 			want:   ghaction.AttestRequest{SubjectNames: []string{"ghcr.io/acme/app"}, SubjectDigests: []string{digest}, BundlePath: "provenance.sigstore.json"},
 		},
+		{
+			name:   "sbom true",
+			inputs: map[string]string{"subject-path": "dist/app", "sbom": "true"},
+			want:   ghaction.AttestRequest{SubjectPaths: []string{"dist/app"}, BundlePath: "provenance.sigstore.json", SBOMFormats: []string{"spdx"}},
+		},
+		{
+			name:   "sbom formats of a directory",
+			inputs: map[string]string{"subject-path": "dist/*", "sbom": "spdx, cyclonedx", "sbom-source": "dist"},
+			want:   ghaction.AttestRequest{SubjectPaths: []string{"dist/*"}, BundlePath: "provenance.sigstore.json", SBOMFormats: []string{"spdx", "cyclonedx"}, SBOMSource: "dist"},
+		},
+		{
+			name:   "sbom the build made",
+			inputs: map[string]string{"subject-path": "dist/app", "sbom-path": "sbom.spdx.json"},
+			want:   ghaction.AttestRequest{SubjectPaths: []string{"dist/app"}, BundlePath: "provenance.sigstore.json", SBOMPath: "sbom.spdx.json"},
+		},
+		{name: "sbom format unknown", inputs: map[string]string{"subject-path": "a", "sbom": "swid"}, wantErr: `input sbom: "swid"`},
+		{name: "sbom-source without sbom", inputs: map[string]string{"subject-path": "a", "sbom-source": "dist"}, wantErr: "input sbom-source needs sbom"},
 		{name: "name without digest", inputs: map[string]string{"subject-name": "ghcr.io/acme/app"}, wantErr: "subject-name and subject-digest go together"},
 		{name: "digest without name", inputs: map[string]string{"subject-digest": digest}, wantErr: "subject-name and subject-digest go together"},
 		{name: "not a boolean", inputs: map[string]string{"subject-path": "a", "private": "yes"}, wantErr: `input private: "yes" is not a boolean`},

@@ -1,6 +1,7 @@
 package ghaction
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -37,4 +38,32 @@ func boolInput(a *githubactions.Action, name string, def bool) (bool, error) {
 	default:
 		return false, fmt.Errorf("input %s: %q is not a boolean (true or false)", name, v)
 	}
+}
+
+// sbomInputs reads the inputs sbom (false, true, spdx, cyclonedx, or
+// spdx,cyclonedx), sbom-source and sbom-path into req.
+func sbomInputs(a *githubactions.Action, req *AttestRequest) error {
+	v := strings.TrimSpace(a.GetInput("sbom"))
+	req.SBOMSource, req.SBOMPath = a.GetInput("sbom-source"), a.GetInput("sbom-path")
+	switch v {
+	case "", "false", "False", "FALSE":
+		if req.SBOMSource != "" {
+			return errors.New("input sbom-source needs sbom: true, spdx or cyclonedx")
+		}
+		return nil
+	case "true", "True", "TRUE":
+		if req.SBOMPath == "" {
+			req.SBOMFormats = []string{"spdx"}
+		}
+		return nil
+	}
+	for _, f := range strings.Split(v, ",") {
+		switch f = strings.TrimSpace(f); f {
+		case "spdx", "cyclonedx":
+			req.SBOMFormats = append(req.SBOMFormats, f)
+		default:
+			return fmt.Errorf("input sbom: %q is not true, false, spdx, cyclonedx or spdx,cyclonedx", v)
+		}
+	}
+	return nil
 }

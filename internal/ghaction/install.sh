@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the hallmark binary for the Hallmark actions (action.yml,
-# verifier/action.yml) and prints its path on stdout.
+# verifier/action.yml) and prints its path on stdout. With the argument
+# hallmark-sbom it installs the SBOM generator instead, into the same folder
+# (hallmark looks for it beside itself).
 #
 # The binary is the one the action's own ref pins: the release binary for the
 # runner's OS and architecture when .github/hallmark-checksums.txt, as
@@ -15,6 +17,11 @@
 set -euo pipefail
 
 root=${ACTION_ROOT:?ACTION_ROOT is not set}
+name=${1:-hallmark}
+case "$name" in
+  hallmark|hallmark-sbom) ;;
+  *) echo "hallmark: install.sh installs hallmark or hallmark-sbom, not $name" >&2; exit 1 ;;
+esac
 base=${HALLMARK_RELEASE_BASE_URL:-https://github.com/hallmark-dev/hallmark/releases/download}
 dest=${RUNNER_TEMP:-/tmp}/hallmark-action-bin
 mkdir -p "$dest"
@@ -30,7 +37,7 @@ case "${RUNNER_ARCH:-X64}" in
   ARM64) arch=arm64 ;;
   *) echo "hallmark: unsupported runner architecture ${RUNNER_ARCH}" >&2; exit 1 ;;
 esac
-asset=hallmark_${os}_${arch}
+asset=${name}_${os}_${arch}
 exe=""
 [ "$os" = windows ] && exe=.exe
 
@@ -39,7 +46,7 @@ sha256() {
   else shasum -a 256 "$1" | cut -d' ' -f1; fi
 }
 
-# A line "HEX  TAG/hallmark_OS_ARCH" names the release binary of this ref.
+# A line "HEX  TAG/NAME_OS_ARCH" names the release binary of this ref.
 want="" path=""
 sums="$root/.github/hallmark-checksums.txt"
 if [ -f "$sums" ]; then
@@ -50,11 +57,11 @@ if [ -f "$sums" ]; then
 fi
 
 if [ -n "$want" ]; then
-  if ! [[ "$want" =~ ^[0-9a-f]{64}$ && "$path" =~ ^v[0-9A-Za-z.+-]+/hallmark_[a-z0-9]+_[a-z0-9]+$ ]]; then
+  if ! [[ "$want" =~ ^[0-9a-f]{64}$ && "$path" =~ ^v[0-9A-Za-z.+-]+/${name}_[a-z0-9]+_[a-z0-9]+$ ]]; then
     echo "hallmark: malformed line in .github/hallmark-checksums.txt for $asset" >&2
     exit 1
   fi
-  bin=$dest/hallmark$exe
+  bin=$dest/$name$exe
   echo "hallmark: downloading $base/$path" >&2
   if curl -fsSL --retry 3 -o "$bin.part" "$base/$path"; then
     got=$(sha256 "$bin.part")
@@ -80,5 +87,6 @@ if ! command -v go >/dev/null 2>&1; then
   exit 1
 fi
 bin=$dest/hallmark-src$exe
-(cd "$root" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -o "$bin" ./cmd/hallmark) >&2
+[ "$name" = hallmark-sbom ] && bin=$dest/hallmark-sbom$exe
+(cd "$root" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -o "$bin" "./cmd/$name") >&2
 echo "$bin"

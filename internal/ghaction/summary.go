@@ -44,6 +44,9 @@ func AttestSummary(res *AttestResult, sc SummaryContext) string {
 	b.WriteString("### Hallmark: SLSA provenance\n\n")
 	b.WriteString("| Subject | Digest |\n|---|---|\n")
 	for _, bu := range res.Bundles {
+		if bu.PredicateType != "" {
+			continue // an SBOM about the same subjects
+		}
 		for _, s := range bu.Subjects {
 			fmt.Fprintf(&b, "| %s | %s |\n", code(s.Name), code(digest.Set(s.Digest).String()))
 		}
@@ -51,7 +54,11 @@ func AttestSummary(res *AttestResult, sc SummaryContext) string {
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "- **Builder:** %s\n", code(res.BuilderID))
 	for _, bu := range res.Bundles {
-		fmt.Fprintf(&b, "- **Bundle:** %s, signed by %s (issuer %s)\n", code(bu.Path), code(bu.Identity), code(bu.Issuer))
+		what := "Bundle"
+		if bu.PredicateType != "" {
+			what = "SBOM bundle (" + code(bu.PredicateType) + ")"
+		}
+		fmt.Fprintf(&b, "- **%s:** %s, signed by %s (issuer %s)\n", what, code(bu.Path), code(bu.Identity), code(bu.Issuer))
 		switch {
 		case bu.LogIndex != nil:
 			fmt.Fprintf(&b, "- **Log entry:** %d in %s\n", *bu.LogIndex, code(bu.LogURL))
@@ -70,16 +77,33 @@ func AttestSummary(res *AttestResult, sc SummaryContext) string {
 	if len(res.Bundles) > 0 {
 		issuer = res.Bundles[0].Issuer
 	}
+	sboms := map[string]Bundle{}
+	for _, bu := range res.Bundles {
+		if bu.PredicateType != "" {
+			sboms[bu.Path] = bu
+		}
+	}
 	seen := map[string]bool{}
 	for _, p := range sc.Pushes {
-		if p.Error == "" && !seen[p.Image] {
-			seen[p.Image] = true
-			cmds = append(cmds, VerifyImageCommand(p.Image, sc.sourceURI(), res.BuilderID, issuer, sc.TrustedRoot))
+		sb, isSBOM := sboms[p.Bundle]
+		key := p.Image + " " + sb.PredicateType
+		if p.Error != "" || seen[key] {
+			continue
 		}
+		seen[key] = true
+		if isSBOM {
+			cmds = append(cmds, sbomVerifyImageCommand(p.Image, sb, sc))
+			continue
+		}
+		cmds = append(cmds, VerifyImageCommand(p.Image, sc.sourceURI(), res.BuilderID, issuer, sc.TrustedRoot))
 	}
 	for _, bu := range res.Bundles {
 		if len(sc.Pushes) > 0 {
 			break
+		}
+		if bu.PredicateType != "" {
+			cmds = append(cmds, sbomVerifyCommands(bu, sc)...)
+			continue
 		}
 		for _, s := range bu.Subjects {
 			cmds = append(cmds, VerifyCommand(s.Name, bu.Path, sc.sourceURI(), res.BuilderID, bu.Issuer, sc.TrustedRoot))
@@ -144,6 +168,37 @@ func VerifyImageCommand(image, source, builderID, issuer, trustedRoot string) st
 	}
 	args = append(args, "--trusted-root", shellQuote(trustedRoot))
 	return strings.Join(args, " ")
+}
+
+// sbomVerifyCommands check an SBOM bundle: verify-artifact of each subject
+// with --predicate-type. An SBOM has no builder id: the workflow that
+// signed is named instead.
+func sbomVerifyCommands(bu Bundle, sc SummaryContext) []string {
+	var cmds []string
+	for _, s := range bu.Subjects {
+		args := append([]string{"hallmark", "verify-artifact", shellQuote(s.Name), "--provenance-path", shellQuote(bu.Path)}, sbomVerifyTail(bu, sc)...)
+		cmds = append(cmds, strings.Join(args, " "))
+	}
+	return cmds
+}
+
+// sbomVerifyImageCommand checks the SBOM bundle bu pushed beside image.
+func sbomVerifyImageCommand(image string, bu Bundle, sc SummaryContext) string {
+	return strings.Join(append([]string{"hallmark", "verify-image", shellQuote(image)}, sbomVerifyTail(bu, sc)...), " ")
+}
+
+// sbomVerifyTail are the flags that check an SBOM bundle's type and signer.
+func sbomVerifyTail(bu Bundle, sc SummaryContext) []string {
+	trustedRoot := sc.TrustedRoot
+	if trustedRoot == "" {
+		trustedRoot = "trusted_root.json"
+	}
+	tail := []string{"--predicate-type", shellQuote(bu.PredicateType), "--source-uri", shellQuote(sc.sourceURI()),
+		"--signer-workflow", shellQuote(strings.TrimPrefix(bu.Identity, "https://"))}
+	if bu.Issuer != "" && bu.Issuer != GitHubIssuer {
+		tail = append(tail, "--cert-oidc-issuer", shellQuote(bu.Issuer))
+	}
+	return append(tail, "--trusted-root", shellQuote(trustedRoot))
 }
 
 // fenced renders body as a fenced code block whose fence is longer than

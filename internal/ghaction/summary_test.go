@@ -88,3 +88,30 @@ func TestVerifyCommandQuotes(t *testing.T) {
 		}
 	}
 }
+
+// TestAttestSummarySBOM: an SBOM bundle adds no subject row, and its
+// verify command asks for its predicate type and names the signer.
+func TestAttestSummarySBOM(t *testing.T) {
+	res := hostileResult()
+	sb := res.Bundles[0]
+	sb.Path, sb.PredicateType, sb.Subjects = "provenance.spdx.sigstore.json", "https://spdx.dev/Document", sb.Subjects[:1]
+	res.Bundles = append(res.Bundles, sb)
+	out := ghaction.AttestSummary(res, ghaction.SummaryContext{Repository: "acme/app"})
+	if got := strings.Count(out, "| `dist/app\\|evil \\| cell` |"); got != 1 {
+		t.Fatalf("subject row %d times:\n%s", got, out)
+	}
+	want := "hallmark verify-artifact 'dist/app|evil | cell' --provenance-path provenance.spdx.sigstore.json --predicate-type https://spdx.dev/Document " +
+		"--source-uri github.com/acme/app --signer-workflow github.com/hallmark-dev/hallmark/.github/workflows/generic.yml@refs/tags/v1.0.0"
+	if !strings.Contains(out, want) || !strings.Contains(out, "SBOM bundle (`https://spdx.dev/Document`)") {
+		t.Fatalf("summary:\n%s\nwant a line with %s", out, want)
+	}
+	image := "ghcr.io/acme/app@sha256:" + strings.Repeat("a", 64)
+	img := ghaction.AttestSummary(res, ghaction.SummaryContext{Repository: "acme/app", Pushes: []ghaction.Push{
+		{Image: image, Bundle: res.Bundles[0].Path, Manifest: "sha256:" + strings.Repeat("b", 64), Via: "referrers API"},
+		{Image: image, Bundle: sb.Path, Manifest: "sha256:" + strings.Repeat("c", 64), Via: "referrers API"},
+	}})
+	if strings.Count(img, "hallmark verify-image") != 2 || !strings.Contains(img, "hallmark verify-image "+image+" --predicate-type https://spdx.dev/Document") ||
+		strings.Contains(img, "verify-artifact") {
+		t.Fatalf("image summary:\n%s", img)
+	}
+}

@@ -59,6 +59,10 @@ type Verdict struct {
 	// VSA is the verified verification summary, when the image passed
 	// through one (WithVSA) rather than through its provenance.
 	VSA *verifier.VSA
+	// Attestations are the attestations the policy requires beside the
+	// provenance (verifier.AttestationPolicy.Require), verified, in the
+	// policy's order.
+	Attestations []*verifier.AttestationResult
 	// Failure is set when the image failed.
 	Failure *Failure
 	// ExpiresAt, when set, is when the evidence the verdict rests on stops
@@ -78,6 +82,8 @@ type options struct {
 	vsaRoot  root.TrustedMaterial
 	vsa      []SummaryPolicy
 	now      func() time.Time
+	// maxAttestation bounds each required attestation's bundle.
+	maxAttestation int
 }
 
 // SummaryPolicy is a verifier whose summaries count (verifier.VSAPolicy)
@@ -112,6 +118,13 @@ func WithVSA(trusted root.TrustedMaterial, policies ...SummaryPolicy) Option {
 	}
 }
 
+// WithMaxAttestationBundleSize bounds, in bytes, each bundle of an
+// attestation the policy requires beside the provenance (an SBOM):
+// verifier.DefaultMaxAttestationBundleSize when not set.
+func WithMaxAttestationBundleSize(n int) Option {
+	return func(o *options) { o.maxAttestation = n }
+}
+
 // WithClock sets the clock a summary's age is read against. Default:
 // time.Now.
 func WithClock(now func() time.Time) Option {
@@ -123,7 +136,7 @@ func WithClock(now func() time.Time) Option {
 // when the registry could not be asked; a verdict that the image failed (or
 // has no provenance) is not an error.
 func Verify(ctx context.Context, v *verifier.Verifier, ref string, opts ...Option) (Verdict, error) {
-	o := options{now: time.Now}
+	o := options{now: time.Now, maxAttestation: verifier.DefaultMaxAttestationBundleSize}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -150,10 +163,48 @@ func Verify(ctx context.Context, v *verifier.Verifier, ref string, opts ...Optio
 		return Verdict{}, fmt.Errorf("image %s: %w", ref, err)
 	}
 	vd, err := verifyProvenance(ctx, v, ref, img, d, o.registry)
-	if err != nil || vd.Passed() || len(o.vsa) == 0 {
+	if err == nil && vd.Passed() {
+		return verifyRequired(ctx, v, vd, img, d, o)
+	}
+	if err != nil || len(o.vsa) == 0 {
 		return vd, err
 	}
 	return verifySummaries(ctx, vd, img, d, o)
+}
+
+// verifyRequired checks, once the provenance passed, each attestation the
+// policy requires beside it: attached to the image, for its digest, signed
+// by the provenance's signer. The first missing or failing one fails the
+// image.
+func verifyRequired(ctx context.Context, v *verifier.Verifier, prov Verdict, img name.Digest, d verifier.Digest, o options) (Verdict, error) {
+	for _, pt := range v.RequiredAttestations() {
+		found, err := oci.Discover(ctx, img, pt, o.registry...)
+		var nf *oci.NotFoundError
+		if errors.As(err, &nf) {
+			prov.Failure = &Failure{
+				Check: CheckAttestation, Want: pt + " attestation attached to " + img.String() + ", as the policy requires (attestations.require)",
+				Got: sources(nf), Message: err.Error(),
+				Fix: "attest it beside the provenance in the build (hallmark attest --sbom --push-to-registry)",
+			}
+			return prov, nil
+		}
+		if err != nil {
+			return Verdict{}, err
+		}
+		bundles, perr := parseLimit(found, o.maxAttestation)
+		if len(bundles) == 0 {
+			prov.Failure = FailureOf(perr)
+			return prov, nil
+		}
+		res, err := v.VerifyAttestationOf(prov.Result, bundles, pt, d)
+		if err != nil {
+			prov.Failure = FailureOf(err)
+			prov.Failure.Message = pt + " attestation, which the policy requires: " + prov.Failure.Message
+			return prov, nil
+		}
+		prov.Attestations = append(prov.Attestations, res)
+	}
+	return prov, nil
 }
 
 // verifyProvenance is steps 2 and 3: discover, parse, verify.
@@ -231,10 +282,15 @@ func verifySummaries(ctx context.Context, prov Verdict, img name.Digest, d verif
 // verdicts too: the registry holds something claiming to be an
 // attestation that is not a bundle.
 func parse(found *oci.Discovery) ([]*bundle.Bundle, error) {
+	return parseLimit(found, verifier.MaxBundleSize)
+}
+
+// parseLimit is parse with limit bytes as the largest bundle read.
+func parseLimit(found *oci.Discovery, limit int) ([]*bundle.Bundle, error) {
 	var bundles []*bundle.Bundle
 	var perr error
 	for _, a := range found.Attestations {
-		b, err := verifier.ParseBundle(a.Bundle)
+		b, err := verifier.ParseBundleLimit(a.Bundle, limit)
 		if err != nil {
 			perr = errors.Join(perr, fmt.Errorf("%s %s: %w", a.Source, a.Manifest.DigestStr(), err))
 			continue

@@ -119,6 +119,37 @@ func TestVerify(t *testing.T) {
 			t.Fatalf("err %v, want ErrUnreachable", err)
 		}
 	})
+	t.Run("required attestations", func(t *testing.T) {
+		withSBOM := reg.Image(t, "acme/app", "with-sbom")
+		sbomPath := filepath.Join(t.TempDir(), "sbom.spdx.json")
+		doc := `{"spdxVersion":"SPDX-2.3","SPDXID":"SPDXRef-DOCUMENT","name":"app","dataLicense":"CC0-1.0",` +
+			`"documentNamespace":"https://example.com/app","creationInfo":{"created":"2025-01-01T00:00:00Z","creators":["Tool: test"]},` +
+			`"packages":[{"SPDXID":"SPDXRef-Package-zlib","name":"zlib","versionInfo":"1.3"}]}`
+		if err := os.WriteFile(sbomPath, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		attest(t, sb, withSBOM, "--sbom-path", sbomPath)
+		required := *policy
+		required.Attestations.Require = []string{verifier.PredicateSPDX}
+		rv, err := verifier.New(tr, &required)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vd, err := imageverify.Verify(ctx, rv, withSBOM.String())
+		if err != nil || !vd.Passed() || len(vd.Attestations) != 1 || vd.Attestations[0].PredicateType != verifier.PredicateSPDX {
+			t.Fatalf("with its SBOM: %+v, %v", vd, err)
+		}
+		// Provenance alone no longer passes.
+		vd, err = imageverify.Verify(ctx, rv, attested.String())
+		if err != nil || vd.Passed() || vd.Failure.Check != imageverify.CheckAttestation || !strings.Contains(vd.Failure.Want, "attestations.require") {
+			t.Fatalf("without an SBOM: %+v, %v", vd.Failure, err)
+		}
+		// The bound on an attestation's bundle holds.
+		vd, err = imageverify.Verify(ctx, rv, withSBOM.String(), imageverify.WithMaxAttestationBundleSize(1024))
+		if err != nil || vd.Passed() || !strings.Contains(vd.Failure.Message, "1024") {
+			t.Fatalf("beyond the bound: %+v, %v", vd.Failure, err)
+		}
+	})
 	t.Run("summaries need trusted material", func(t *testing.T) {
 		if _, err := imageverify.Verify(ctx, v, summarized.String(), imageverify.WithVSA(nil, trusted)); err == nil {
 			t.Fatal("accepted")
@@ -128,7 +159,7 @@ func TestVerify(t *testing.T) {
 
 // attest signs provenance for img on the sandbox and pushes it, as
 // `hallmark attest --subject-image --push-to-registry` does.
-func attest(t *testing.T, sb *sandbox.Sandbox, img name.Digest) {
+func attest(t *testing.T, sb *sandbox.Sandbox, img name.Digest, more ...string) {
 	t.Helper()
 	token, err := sb.Token(oidc.DefaultAudience, map[string]string{"repository": "acme/app", "ref": "refs/tags/v1.4.2",
 		"job_workflow_ref": "hallmark-dev/hallmark/.github/workflows/generic.yml@refs/tags/v1.0.0"})
@@ -136,9 +167,9 @@ func attest(t *testing.T, sb *sandbox.Sandbox, img name.Digest) {
 		t.Fatal(err)
 	}
 	var out, errOut bytes.Buffer
-	if code := cli.Run(context.Background(), []string{"attest", "--facts-from-token", "--identity-token", token, "--push-to-registry",
+	if code := cli.Run(context.Background(), append([]string{"attest", "--facts-from-token", "--identity-token", token, "--push-to-registry",
 		"--signing-config", sb.SigningConfigPath(), "--trusted-root", sb.TrustedRootPath(),
-		"--bundle-path", filepath.Join(t.TempDir(), "p.sigstore.json"), "--subject-image", img.String()}, nil, &out, &errOut); code != 0 {
+		"--bundle-path", filepath.Join(t.TempDir(), "p.sigstore.json"), "--subject-image", img.String()}, more...), nil, &out, &errOut); code != 0 {
 		t.Fatalf("attest: exit %d\n%s%s", code, out.String(), errOut.String())
 	}
 }

@@ -52,7 +52,7 @@ const (
 	// MaxManifestSize is the largest manifest or referrers index read.
 	MaxManifestSize = 4 << 20
 	// MaxBundleSize is the largest bundle blob read.
-	MaxBundleSize = 32 << 20
+	MaxBundleSize = 64 << 20
 	// MaxReferrers is the most referrers of one subject considered.
 	MaxReferrers = 1000
 )

@@ -35,6 +35,9 @@ type Bundle struct {
 	LogIndex    *int64    `json:"logIndex,omitempty"`
 	LogURL      string    `json:"logURL,omitempty"`
 	Timestamped bool      `json:"timestamped"`
+	// PredicateType is the statement's predicate type when it is not
+	// provenance: an SBOM's (attest --sbom).
+	PredicateType string `json:"predicateType,omitempty"`
 }
 
 // Subject is one attested artifact.
@@ -62,10 +65,13 @@ type Push struct {
 // Verify is what the verify commands print with --format json: whether
 // every artifact passed, and each artifact's verdict. Provenance, with
 // --print-provenance, lists the verified statements of the artifacts that
-// passed (null when none did).
+// passed (null when none did). Predicates, with --print-provenance and
+// --predicate-type, lists instead the verified predicates (the SBOMs) of
+// the attestations that passed.
 type Verify struct {
 	Passed     bool               `json:"passed"`
 	Provenance *[]json.RawMessage `json:"provenance,omitempty"`
+	Predicates []json.RawMessage  `json:"predicates,omitempty"`
 	Verdicts   []Verdict          `json:"verdicts"`
 }
 
@@ -93,8 +99,14 @@ type Verdict struct {
 	Verifier     string     `json:"verifier,omitempty"`
 	TimeVerified *time.Time `json:"timeVerified,omitempty"`
 	Failure      *Failure   `json:"failure,omitempty"`
+	// Attestations are the attestations the policy requires beside the
+	// provenance (attestations.require), verified: their predicate types.
+	Attestations []string `json:"requiredAttestations,omitempty"`
 	// Result is the verifier's result for a passed artifact; not printed.
 	Result *verifier.Result `json:"-"`
+	// Attestation is set instead of Result for an attestation that is not
+	// provenance (--predicate-type); not printed.
+	Attestation *verifier.AttestationResult `json:"-"`
 }
 
 // NewVerdict is the verdict on artifact, of digest d, from the verifier's

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
@@ -189,6 +190,35 @@ func (st settings) caller(maxBody int64) *caller {
 // and that each timestamp is over this signature and chains to the trusted
 // root. The whole signing ends by o.Deadline.
 func Sign(ctx context.Context, payload []byte, payloadType string, o Options) (*Result, error) {
+	s, err := NewSession(o)
+	if err != nil {
+		return nil, err
+	}
+	return s.Sign(ctx, payload, payloadType)
+}
+
+// Session signs several payloads with one ephemeral key and one Fulcio
+// certificate, as Sign signs one: provenance and the SBOMs about the same
+// subjects carry the same certificate, so they verify with one identity.
+// The certificate is asked for by the first Sign that needs it; the others
+// wait for it. Each payload gets its own timestamps and log entry. A
+// Session serves any number of goroutines.
+type Session struct {
+	s      *session
+	kp     sign.Keypair
+	token  string
+	claims map[string]any
+	want   expectation
+
+	mu      sync.Mutex
+	cert    *x509.Certificate
+	certErr error
+}
+
+// NewSession checks what Sign checks before any request (the options, the
+// token's validity and audience, the servers of the signing config) and
+// makes the session's ephemeral key.
+func NewSession(o Options) (*Session, error) {
 	st, err := o.settings()
 	if err != nil {
 		return nil, err
@@ -212,12 +242,27 @@ func Sign(ctx context.Context, payload []byte, payloadType string, o Options) (*
 	if err != nil {
 		return nil, fmt.Errorf("%w: ephemeral key: %v", ErrSigning, err)
 	}
-	s := &session{settings: st, svc: svc, tm: o.TrustedRoot}
-	st.log.Info("signing", "fulcio", svc.fulcio.URL, "logs", len(svc.rekor), "timestamp_authorities", len(svc.tsa))
-	res, err := s.sign(ctx, payload, payloadType, kp, func(ctx context.Context) (*x509.Certificate, error) {
-		return s.certificate(ctx, kp, o.IdentityToken, claims)
-	}, want)
-	return res, redact(err, o.IdentityToken)
+	return &Session{s: &session{settings: st, svc: svc, tm: o.TrustedRoot}, kp: kp, token: o.IdentityToken, claims: claims, want: want}, nil
+}
+
+// Sign signs payload (of DSSE payloadType) with the session's key and
+// certificate; see the package function Sign for the order of the checks.
+// A failure to get the certificate fails every Sign of the session.
+func (se *Session) Sign(ctx context.Context, payload []byte, payloadType string) (*Result, error) {
+	s := se.s
+	s.log.Info("signing", "fulcio", s.svc.fulcio.URL, "logs", len(s.svc.rekor), "timestamp_authorities", len(s.svc.tsa))
+	res, err := s.sign(ctx, payload, payloadType, se.kp, se.certificate, se.want)
+	return res, redact(err, se.token)
+}
+
+// certificate gets the session's certificate once.
+func (se *Session) certificate(ctx context.Context) (*x509.Certificate, error) {
+	se.mu.Lock()
+	defer se.mu.Unlock()
+	if se.cert == nil && se.certErr == nil {
+		se.cert, se.certErr = se.s.certificate(ctx, se.kp, se.token, se.claims)
+	}
+	return se.cert, se.certErr
 }
 
 // session is one signing: its settings, servers and trust.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -141,6 +142,11 @@ type Tenant struct {
 	UntrustedDefinitionLevel *int `json:"untrustedDefinitionLevel,omitempty"`
 	// ForbiddenSource is "refuse" (the default) or "sign-unverified".
 	ForbiddenSource string `json:"forbiddenSource,omitempty"`
+	// SBOM lists the SBOM formats ("spdx", "cyclonedx") the controller
+	// makes of each image the tenant's runs build, reading the image from
+	// its registry, and signs beside the provenance, under the same
+	// identity, stored where the provenance is. None when empty.
+	SBOM []string `json:"sbom,omitempty"`
 
 	selector labels.Selector
 	sources  []sourcePattern
@@ -324,6 +330,14 @@ func (t *Tenant) check(sources map[string]*DefinitionSource) error {
 	case ForbiddenRefuse, ForbiddenSignUnverified:
 	default:
 		return fmt.Errorf("forbiddenSource %q: want %s or %s", t.ForbiddenSource, ForbiddenRefuse, ForbiddenSignUnverified)
+	}
+	for i, f := range t.SBOM {
+		if f != "spdx" && f != "cyclonedx" {
+			return fmt.Errorf("sbom[%d] %q: want spdx or cyclonedx", i, f)
+		}
+		if slices.Contains(t.SBOM[:i], f) {
+			return fmt.Errorf("sbom[%d]: %s twice", i, f)
+		}
 	}
 	return nil
 }

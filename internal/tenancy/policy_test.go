@@ -63,6 +63,8 @@ func TestParseRejects(t *testing.T) {
 		{"two-kinds", header + "definitionSources:\n  - name: x\n    bundle: r.example/x\n    git: https://github.com/a/b\n" + tenant, "exactly one of bundle"},
 		{"duplicate-tenant", header + tenant + "  - name: a\n    namespaces: [b]\n    maxLevel: 1\n", "used twice"},
 		{"forbidden-mode", header + "tenants:\n  - name: a\n    namespaces: [a]\n    maxLevel: 1\n    forbiddenSource: ignore\n", "forbiddenSource"},
+		{"sbom-format", header + "tenants:\n  - name: a\n    namespaces: [a]\n    maxLevel: 1\n    sbom: [spdx-tag-value]\n", "sbom[0] \"spdx-tag-value\": want spdx or cyclonedx"},
+		{"sbom-twice", header + "tenants:\n  - name: a\n    namespaces: [a]\n    maxLevel: 1\n    sbom: [spdx, spdx]\n", "sbom[1]: spdx twice"},
 		{"same-results", header + "definitionSources:\n  - name: x\n    bundle: r.example/x\nsourceFetchers:\n  - definitionSource: x\n    entryPoint: c\n    urlResult: commit\n" + tenant, "both \"commit\""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -38,6 +38,9 @@ var (
 	binPath  string
 	binErr   error
 	binOnce  sync.Once
+	sbomOnce sync.Once
+	sbomPath string
+	sbomErr  error
 )
 
 // Main runs the package's tests and stops the shared sandbox afterwards,
@@ -139,6 +142,25 @@ func Binary(tb testing.TB) string {
 		tb.Fatal(binErr)
 	}
 	return binPath
+}
+
+// SBOMGenerator returns the path of hallmark-sbom built from this module,
+// beside Binary's hallmark (where hallmark looks for it), built once per
+// test process.
+func SBOMGenerator(tb testing.TB) string {
+	tb.Helper()
+	hallmark := Binary(tb)
+	sbomOnce.Do(func() {
+		sbomPath = filepath.Join(filepath.Dir(hallmark), "hallmark-sbom")
+		cmd := exec.Command("go", "build", "-o", sbomPath, "github.com/hallmark-dev/hallmark/cmd/hallmark-sbom")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			sbomErr = fmt.Errorf("building hallmark-sbom: %v\n%s", err, out)
+		}
+	})
+	if sbomErr != nil {
+		tb.Fatal(sbomErr)
+	}
+	return sbomPath
 }
 
 // LeafCert returns the signing certificate of b, failing the test if b
