@@ -30,7 +30,7 @@ func TestGenericSBOM(t *testing.T) {
 	jobWorkflow, builder := hallmarkWorkflow("generic.yml")
 	files := map[string]string{}
 	for _, name := range []string{"package.json", "package-lock.json"} {
-		data, err := os.ReadFile(filepath.Join("..", "internal", "sandbox", "sigstorejs", name))
+		data, err := os.ReadFile(filepath.Join("..", "internal", "toolcache", "sigstorejs", name))
 		if err != nil {
 			t.Fatal(err)
 		}

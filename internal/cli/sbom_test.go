@@ -138,7 +138,7 @@ func TestSBOMAttestations(t *testing.T) {
 	// A directory: a real npm project (the lock file pins sigstore-js).
 	src := filepath.Join(dir, "web")
 	for _, name := range []string{"package.json", "package-lock.json"} {
-		copyFile(t, filepath.Join("..", "sandbox", "sigstorejs", name), filepath.Join(src, name))
+		copyFile(t, filepath.Join("..", "toolcache", "sigstorejs", name), filepath.Join(src, name))
 	}
 	other := filepath.Join(dir, "other")
 	if err := os.WriteFile(other, []byte("not the artifact\n"), 0o644); err != nil {

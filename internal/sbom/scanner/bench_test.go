@@ -32,8 +32,8 @@ func benchImage(b *testing.B) map[string]string {
 	files := map[string]string{
 		"/etc/os-release":            "/etc/os-release",
 		"/usr/local/bin/hallmark":    sandboxtest.Binary(b),
-		"/srv/web/package.json":      filepath.Join("..", "..", "sandbox", "sigstorejs", "package.json"),
-		"/srv/web/package-lock.json": filepath.Join("..", "..", "sandbox", "sigstorejs", "package-lock.json"),
+		"/srv/web/package.json":      filepath.Join("..", "..", "toolcache", "sigstorejs", "package.json"),
+		"/srv/web/package-lock.json": filepath.Join("..", "..", "toolcache", "sigstorejs", "package-lock.json"),
 	}
 	data, err := os.ReadFile("/var/lib/dpkg/status")
 	if err != nil {

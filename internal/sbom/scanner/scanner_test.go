@@ -34,7 +34,7 @@ func names(t *testing.T, data []byte) []string {
 }
 
 func TestScan(t *testing.T) {
-	web := filepath.Join("..", "..", "sandbox", "sigstorejs")
+	web := filepath.Join("..", "..", "toolcache", "sigstorejs")
 	lock := filepath.Join(web, "package-lock.json")
 	reg := ocitest.Referrers(t)
 	img := reg.Write(t, "scan/app", "v1", ocitest.FilesImage(t, map[string]string{"/srv/web/package-lock.json": lock, "/srv/web/package.json": filepath.Join(web, "package.json")}))
