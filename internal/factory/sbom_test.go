@@ -74,7 +74,7 @@ func TestFactorySBOM(t *testing.T) {
 		t.Fatalf("annotations %v", ann)
 	}
 	prov := &bundle.Bundle{}
-	if err := prov.UnmarshalJSON([]byte(ann[factory.AnnotationBundle])); err != nil {
+	if err := prov.UnmarshalJSON(signedBundle(t, ann)); err != nil {
 		t.Fatal(err)
 	}
 	v, err := verifier.NewSPIFFE(w.trusted, []*x509bundle.Bundle{w.spireBundle}, &verifier.Policy{
