@@ -256,22 +256,7 @@ func (r *run) checkAttestationSigner() error {
 		return fail(CheckBuilder, "a signer the policy trusts", b.Signer, fmt.Errorf("%w: %w", ErrUntrustedBuilder, errors.Join(why...))).
 			with(r.nameBuilderFix())
 	}
-	level, capped := best, ""
-	if s.kind == signerGitHub && s.cert.RunnerEnvironment == "self-hosted" {
-		level = min(level, 1)
-	}
-	if s.kind.spiffe() {
-		level, capped = r.factoryLevel(level)
-	}
-	if level < p.MinLevel {
-		fix := r.raiseLevelFix(level)
-		if capped != "" {
-			fix = capped
-		}
-		return fail(CheckBuilder, fmt.Sprintf("level %d", p.MinLevel), fmt.Sprintf("level %d (%s)", level, name), ErrLevelTooLow).with(fix)
-	}
-	r.trustedName, r.level, r.entry = name, level, chosen
-	return nil
+	return r.grantLevel(name, best, chosen)
 }
 
 // checkSameSigner: the attestation is signed by the identity that signed

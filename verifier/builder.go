@@ -63,6 +63,15 @@ func (r *run) checkBuilder() error {
 		return fail(CheckBuilder, "a trusted builder", b.ID+" signed by "+b.Signer, fmt.Errorf("%w: %w", ErrUntrustedBuilder, errors.Join(why...))).
 			with(r.nameBuilderFix())
 	}
+	return r.grantLevel(name, best, chosen)
+}
+
+// grantLevel gives the run the level of the builder entry chosen (name,
+// trusting up to best): capped at 1 for a self-hosted GitHub runner and by
+// the factory's record for a SPIFFE signer, and refused below the policy's
+// minimum with what would raise it.
+func (r *run) grantLevel(name string, best int, chosen compiledBuilder) error {
+	s, p := &r.signer, r.c.policy
 	level, capped := best, ""
 	if s.kind == signerGitHub && s.cert.RunnerEnvironment == "self-hosted" {
 		level = min(level, 1)

@@ -333,26 +333,9 @@ func procMiB(pid int, field string) float64 {
 // kube-apiserver and etcd as such).
 func childPIDs(name string) []int {
 	var out []int
-	entries, _ := os.ReadDir("/proc")
-	me := strconv.Itoa(os.Getpid())
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...
-		s := string(stat)
-		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || close < open {
-			continue
-		}
-		fields := strings.Fields(s[close+1:])
-		if s[open+1:close] == name && len(fields) > 1 && fields[1] == me {
-			out = append(out, pid)
+	for _, c := range children() {
+		if c.name == name {
+			out = append(out, c.pid)
 		}
 	}
 	return out

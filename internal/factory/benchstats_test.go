@@ -45,6 +45,21 @@ func cpuSeconds(pid int) float64 {
 // processCPU is the CPU time of this process and of each child, by name.
 func processCPU() map[string]float64 {
 	out := map[string]float64{"test-process": cpuSeconds(os.Getpid())}
+	for _, c := range children() {
+		out[c.name] += cpuSeconds(c.pid)
+	}
+	return out
+}
+
+// child is a process this one started: its pid and command name.
+type child struct {
+	pid  int
+	name string
+}
+
+// children lists this process's children, from /proc/PID/stat.
+func children() []child {
+	var out []child
 	entries, _ := os.ReadDir("/proc")
 	me := strconv.Itoa(os.Getpid())
 	for _, e := range entries {
@@ -56,14 +71,14 @@ func processCPU() map[string]float64 {
 		if err != nil {
 			continue
 		}
+		// pid (comm) state ppid ...
 		s := string(stat)
 		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
 		if open < 0 || close < open {
 			continue
 		}
-		fields := strings.Fields(s[close+1:])
-		if len(fields) > 1 && fields[1] == me {
-			out[s[open+1:close]] += cpuSeconds(pid)
+		if fields := strings.Fields(s[close+1:]); len(fields) > 1 && fields[1] == me {
+			out = append(out, child{pid: pid, name: s[open+1 : close]})
 		}
 	}
 	return out
