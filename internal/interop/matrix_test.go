@@ -148,8 +148,9 @@ var (
 // addresses, digests, temporary paths and times are replaced, whitespace
 // collapsed, and the result cut to 200 characters.
 func normalize(s string) string {
-	s = reTmp.ReplaceAllString(s, "<tmp>")
+	// The repository's own files first: a checkout may itself be under /tmp.
 	s = reRepo.ReplaceAllString(s, "testdata/")
+	s = reTmp.ReplaceAllString(s, "<tmp>")
 	s = reHostPort.ReplaceAllString(s, "<host>")
 	s = reDigest.ReplaceAllString(s, "<digest>")
 	s = reHex.ReplaceAllString(s, "<hex>")
@@ -341,6 +342,7 @@ func TestNormalize(t *testing.T) {
 		{"open /tmp/TestMatrix123/001/app: no such file", "open <tmp>: no such file"},
 		{"got x (/tmp/TestMatrix1/002/app)", "got x (<tmp>)"},
 		{"(/work/tree/testdata/realworld/gh/a)", "(testdata/realworld/gh/a)"},
+		{"(/tmp/clone/testdata/realworld/gh/a)", "(testdata/realworld/gh/a)"},
 		{"  two\n lines\t", "two lines"},
 		{"at 2026-11-01T10:00:00Z after 1.5s", "at <time> after <duration>"},
 	} {
