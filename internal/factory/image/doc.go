@@ -12,5 +12,10 @@
 // build writes the manifest again without it, so the digest does not
 // depend on the registry either.
 //
+// A component's companions (the factory's hallmark-sbom, which makes the
+// SBOMs tenants ask for) are built the same way first, each onto the base
+// before it, so their binaries sit beside the controller's in /ko-app;
+// each is pushed to the same repository under a tag of its name.
+//
 //	d, err := image.Build(ctx, image.Options{Repository: "registry.example.com/platform/hallmark-factory"})
 package image

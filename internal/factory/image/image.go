@@ -33,11 +33,15 @@ type Component struct {
 	Main          string
 	ImageName     string
 	Kustomization string
+	// Companions are main packages whose binaries the image carries
+	// beside the controller's, in /ko-app: the factory runs hallmark-sbom
+	// from beside its own executable.
+	Companions []string
 }
 
 // The controllers ko builds.
 var (
-	Factory   = Component{Main: "./cmd/hallmark-factory", ImageName: "hallmark-factory", Kustomization: "kubernetes/base/kustomization.yaml"}
+	Factory   = Component{Main: "./cmd/hallmark-factory", ImageName: "hallmark-factory", Kustomization: "kubernetes/base/kustomization.yaml", Companions: []string{"./cmd/hallmark-sbom"}}
 	Admission = Component{Main: "./cmd/hallmark-admission", ImageName: "hallmark-admission", Kustomization: "kubernetes/admission/kustomization.yaml"}
 	// Components are all of them, by name.
 	Components = map[string]Component{"factory": Factory, "admission": Admission}
@@ -67,6 +71,10 @@ type Options struct {
 	// Main is the main package to build; the factory controller's when
 	// empty.
 	Main string
+	// Companions are main packages built first, each into a layer of the
+	// image's base, so that their binaries sit beside Main's in /ko-app.
+	// Each is pushed to Repository under a tag of its binary's name.
+	Companions []string
 }
 
 // Build builds a controller's image (Options.Main) and pushes it; it
@@ -117,6 +125,20 @@ func Build(ctx context.Context, o Options) (name.Digest, error) {
 	if err := remote.WriteIndex(baseRef, base, ropts...); err != nil {
 		return name.Digest{}, fmt.Errorf("image: pushing the base image to %s: %w", repo, err)
 	}
+	for _, c := range o.Companions {
+		d, err := koBuild(ctx, o, repo, baseRef.String(), c, nameOpts, ropts)
+		if err != nil {
+			return name.Digest{}, err
+		}
+		baseRef = d
+	}
+	return koBuild(ctx, o, repo, baseRef.String(), o.Main, nameOpts, ropts)
+}
+
+// koBuild builds main with ko onto base, pushes it to repo and returns it,
+// normalized, by digest. A companion (main other than o.Main) is tagged
+// with its binary's name rather than latest.
+func koBuild(ctx context.Context, o Options, repo name.Repository, base, main string, nameOpts []name.Option, ropts []remote.Option) (name.Digest, error) {
 	f, err := os.CreateTemp("", "hallmark-image-refs-*")
 	if err != nil {
 		return name.Digest{}, err
@@ -125,15 +147,18 @@ func Build(ctx context.Context, o Options) (name.Digest, error) {
 	f.Close()
 	defer os.Remove(refs)
 	args := []string{"build", "--bare", "--sbom=none", "--image-refs=" + refs, "--platform=" + strings.Join(o.Platforms, ",")}
+	if main != o.Main {
+		args = append(args, "--tags="+filepath.Base(main))
+	}
 	if o.Insecure {
 		args = append(args, "--insecure-registry")
 	}
-	args = append(args, o.Main)
+	args = append(args, main)
 	cmd := exec.CommandContext(ctx, o.Ko, args...)
 	cmd.Dir = o.ModuleDir
 	cmd.Env = append(os.Environ(),
 		"KO_DOCKER_REPO="+repo.String(),
-		"KO_DEFAULTBASEIMAGE="+baseRef.String(),
+		"KO_DEFAULTBASEIMAGE="+base,
 		"KO_CONFIG_PATH="+filepath.Join(o.ModuleDir, ".ko.yaml"),
 		"SOURCE_DATE_EPOCH=0",
 		"KO_DATA_DATE_EPOCH=0",
@@ -144,11 +169,11 @@ func Build(ctx context.Context, o Options) (name.Digest, error) {
 	cmd.Stdout = o.Progress
 	cmd.Stderr = io.MultiWriter(o.Progress, &stderr)
 	if err := cmd.Run(); err != nil {
-		return name.Digest{}, fmt.Errorf("image: ko build: %w\n%s", err, tail(stderr.String(), 20))
+		return name.Digest{}, fmt.Errorf("image: ko build %s: %w\n%s", main, err, tail(stderr.String(), 20))
 	}
 	raw, err := os.ReadFile(refs)
 	if err != nil {
-		return name.Digest{}, fmt.Errorf("image: ko wrote no image reference: %w", err)
+		return name.Digest{}, fmt.Errorf("image: ko wrote no image reference for %s: %w", main, err)
 	}
 	d, err := name.NewDigest(strings.TrimSpace(string(raw)), nameOpts...)
 	if err != nil {

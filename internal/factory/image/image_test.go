@@ -62,6 +62,7 @@ func TestBuildReproducible(t *testing.T) {
 		d, err := image.Build(t.Context(), image.Options{
 			Repository: reg.Repo([]string{"first/hallmark-factory", "second/hallmark-factory"}[i]),
 			Insecure:   true, ModuleDir: dir, Ko: bin, Progress: &log,
+			Companions: image.Factory.Companions,
 		})
 		if err != nil {
 			t.Fatalf("build %d: %v\n%s", i+1, err, log.String())
@@ -100,6 +101,21 @@ func TestBuildReproducible(t *testing.T) {
 	out, _ := exec.Command(exe, "--help").CombinedOutput()
 	if !strings.Contains(string(out), "-tenancy-policy") {
 		t.Errorf("the image's binary is not the controller: %s", out)
+	}
+	// hallmark-sbom sits beside it, in a layer below, where the
+	// controller looks for the SBOM generator tenants may ask for.
+	beside := filepath.Join(filepath.Dir(strings.TrimPrefix(cfg.Config.Entrypoint[0], "/")), "hallmark-sbom")
+	gen := ""
+	for _, l := range layers[:len(layers)-1] {
+		if gen = find(t, l, beside); gen != "" {
+			break
+		}
+	}
+	if gen == "" {
+		t.Fatalf("%s is in none of the image's layers", beside)
+	}
+	if out, _ := exec.Command(gen, "--help").CombinedOutput(); !strings.Contains(string(out), "spdx") {
+		t.Errorf("the binary beside the controller is not hallmark-sbom: %s", out)
 	}
 }
 
@@ -182,6 +198,17 @@ func copyTree(t *testing.T, src, dst string) {
 // extract writes the file named path in layer to a temporary executable.
 func extract(t *testing.T, layer interface{ Uncompressed() (io.ReadCloser, error) }, path string) string {
 	t.Helper()
+	out := find(t, layer, path)
+	if out == "" {
+		t.Fatalf("%s is not in the image's layer", path)
+	}
+	return out
+}
+
+// find writes the file at path in layer to a temporary file and returns
+// its name, or "" when the layer has no such file.
+func find(t *testing.T, layer interface{ Uncompressed() (io.ReadCloser, error) }, path string) string {
+	t.Helper()
 	rc, err := layer.Uncompressed()
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +226,7 @@ func extract(t *testing.T, layer interface{ Uncompressed() (io.ReadCloser, error
 		if strings.TrimPrefix(h.Name, "/") != path {
 			continue
 		}
-		out := filepath.Join(t.TempDir(), "hallmark-factory")
+		out := filepath.Join(t.TempDir(), filepath.Base(path))
 		f, err := os.OpenFile(out, os.O_CREATE|os.O_WRONLY, 0o755)
 		if err != nil {
 			t.Fatal(err)
@@ -210,6 +237,5 @@ func extract(t *testing.T, layer interface{ Uncompressed() (io.ReadCloser, error
 		f.Close()
 		return out
 	}
-	t.Fatalf("%s is not in the image's last layer", path)
 	return ""
 }

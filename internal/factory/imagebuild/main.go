@@ -48,7 +48,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "none":
 		*kustomization = ""
 	}
-	d, err := image.Build(ctx, image.Options{Repository: *repo, Main: c.Main, Platforms: strings.Split(*platforms, ","), Insecure: *insecure, Progress: stderr})
+	d, err := image.Build(ctx, image.Options{Repository: *repo, Main: c.Main, Companions: c.Companions, Platforms: strings.Split(*platforms, ","), Insecure: *insecure, Progress: stderr})
 	if err != nil {
 		fmt.Fprintln(stderr, "imagebuild:", err)
 		return 1
