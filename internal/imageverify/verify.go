@@ -169,6 +169,14 @@ func Verify(ctx context.Context, v *verifier.Verifier, ref string, opts ...Optio
 	if err != nil || len(o.vsa) == 0 {
 		return vd, err
 	}
+	if req := v.RequiredAttestations(); len(req) > 0 {
+		// A summary says a verifier passed the image; it cannot show that
+		// the attestations the policy requires were signed by the
+		// provenance's own signer, so it does not stand in for them.
+		vd.Failure.Message += "; a verification summary cannot stand in: the policy requires " + strings.Join(req, ", ") +
+			" signed by the provenance's own builder (attestations.require), which only the provenance shows"
+		return vd, nil
+	}
 	return verifySummaries(ctx, vd, img, d, o)
 }
 

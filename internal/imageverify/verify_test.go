@@ -144,6 +144,12 @@ func TestVerify(t *testing.T) {
 		if err != nil || vd.Passed() || vd.Failure.Check != imageverify.CheckAttestation || !strings.Contains(vd.Failure.Want, "attestations.require") {
 			t.Fatalf("without an SBOM: %+v, %v", vd.Failure, err)
 		}
+		// A trusted summary does not stand in for the required SBOM: it
+		// cannot show who signed one.
+		vd, err = imageverify.Verify(ctx, rv, summarized.String(), imageverify.WithVSA(tr, trusted))
+		if err != nil || vd.Passed() || vd.VSA != nil || !strings.Contains(vd.Failure.Message, "cannot stand in") {
+			t.Fatalf("a summary for a policy requiring an SBOM: %+v, %v", vd.Failure, err)
+		}
 		// The bound on an attestation's bundle holds.
 		vd, err = imageverify.Verify(ctx, rv, withSBOM.String(), imageverify.WithMaxAttestationBundleSize(1024))
 		if err != nil || vd.Passed() || !strings.Contains(vd.Failure.Message, "1024") {
