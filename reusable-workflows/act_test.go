@@ -552,9 +552,9 @@ func mustContain(tb testing.TB, log string, wants ...string) {
 	}
 }
 
-// mustContainEvent checks that the provenance in bundle records the event
-// that triggered the run and the ref it built.
-func mustContainEvent(tb testing.TB, bundle, event, ref string) {
+// statementOf decodes the in-toto statement in the bundle's DSSE envelope
+// into st.
+func statementOf(tb testing.TB, bundle string, st any) {
 	tb.Helper()
 	data, err := os.ReadFile(bundle)
 	if err != nil {
@@ -565,6 +565,18 @@ func mustContainEvent(tb testing.TB, bundle, event, ref string) {
 			Payload []byte `json:"payload"`
 		} `json:"dsseEnvelope"`
 	}
+	if err := json.Unmarshal(data, &b); err != nil {
+		tb.Fatal(err)
+	}
+	if err := json.Unmarshal(b.DSSE.Payload, st); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// mustContainEvent checks that the provenance in bundle records the event
+// that triggered the run and the ref it built.
+func mustContainEvent(tb testing.TB, bundle, event, ref string) {
+	tb.Helper()
 	var st struct {
 		Predicate struct {
 			BuildDefinition struct {
@@ -579,12 +591,7 @@ func mustContainEvent(tb testing.TB, bundle, event, ref string) {
 			} `json:"buildDefinition"`
 		} `json:"predicate"`
 	}
-	if err := json.Unmarshal(data, &b); err != nil {
-		tb.Fatal(err)
-	}
-	if err := json.Unmarshal(b.DSSE.Payload, &st); err != nil {
-		tb.Fatal(err)
-	}
+	statementOf(tb, bundle, &st)
 	bd := st.Predicate.BuildDefinition
 	if got := bd.InternalParameters.GitHub.EventName; got != event {
 		tb.Errorf("provenance event_name = %q, want %q", got, event)

@@ -175,15 +175,6 @@ func logSize(tb testing.TB, sb *sandbox.Sandbox) int64 {
 // builderOf reads builder.id from the provenance in bundle.
 func builderOf(tb testing.TB, bundle string) string {
 	tb.Helper()
-	data, err := os.ReadFile(bundle)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var b struct {
-		DSSE struct {
-			Payload []byte `json:"payload"`
-		} `json:"dsseEnvelope"`
-	}
 	var st struct {
 		Predicate struct {
 			RunDetails struct {
@@ -193,11 +184,6 @@ func builderOf(tb testing.TB, bundle string) string {
 			} `json:"runDetails"`
 		} `json:"predicate"`
 	}
-	if err := json.Unmarshal(data, &b); err != nil {
-		tb.Fatal(err)
-	}
-	if err := json.Unmarshal(b.DSSE.Payload, &st); err != nil {
-		tb.Fatal(err)
-	}
+	statementOf(tb, bundle, &st)
 	return st.Predicate.RunDetails.Builder.ID
 }
