@@ -141,20 +141,31 @@ func (s *Server) governing(image string, ns labels.Set) ([]*compiledPolicy, stri
 	return out, repo, ref, nil
 }
 
+// begin reads the request and its namespace's labels, which both webhooks
+// judge by. A request it can answer on its own (a namespace left alone, a
+// malformed object, labels it cannot read) comes back answered in done.
+func (s *Server) begin(ctx context.Context, req *admissionv1.AdmissionRequest) (r *request, ns labels.Set, done *admissionv1.AdmissionResponse) {
+	r, err := s.readRequest(req)
+	if err != nil {
+		return nil, nil, deny(http.StatusBadRequest, "hallmark-admission: "+err.Error())
+	}
+	if r == nil {
+		return nil, nil, allow()
+	}
+	ns, err = s.namespaceLabels(ctx, req.Namespace)
+	if err != nil {
+		return nil, nil, deny(http.StatusInternalServerError, "hallmark-admission cannot tell which ImagePolicies apply, so the request is denied: "+err.Error())
+	}
+	return r, ns, nil
+}
+
 // mutate pins every governed image named by tag to the digest the tag
 // names now, so that what the kubelet runs is what the validating webhook
 // verified, and starts verifying it. A tag that cannot be resolved denies.
 func (s *Server) mutate(ctx context.Context, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
-	r, err := s.readRequest(req)
-	if err != nil {
-		return deny(http.StatusBadRequest, "hallmark-admission: "+err.Error())
-	}
-	if r == nil {
-		return allow()
-	}
-	ns, err := s.namespaceLabels(ctx, req.Namespace)
-	if err != nil {
-		return deny(http.StatusInternalServerError, "hallmark-admission cannot tell which ImagePolicies apply, so the request is denied: "+err.Error())
+	r, ns, done := s.begin(ctx, req)
+	if done != nil {
+		return done
 	}
 	var patch []patchOp
 	var denials []string
@@ -236,16 +247,9 @@ func (s *Server) prefetch(p *compiledPolicy, image string, ref name.Reference, c
 // governs it: a failure under an enforcing policy denies, under a warning
 // one warns, under an auditing one is recorded.
 func (s *Server) validate(ctx context.Context, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
-	r, err := s.readRequest(req)
-	if err != nil {
-		return deny(http.StatusBadRequest, "hallmark-admission: "+err.Error())
-	}
-	if r == nil {
-		return allow()
-	}
-	ns, err := s.namespaceLabels(ctx, req.Namespace)
-	if err != nil {
-		return deny(http.StatusInternalServerError, "hallmark-admission cannot tell which ImagePolicies apply, so the request is denied: "+err.Error())
+	r, ns, done := s.begin(ctx, req)
+	if done != nil {
+		return done
 	}
 	js := s.judgeAll(ctx, r, ns)
 	resp := allow()
