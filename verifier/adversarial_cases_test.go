@@ -253,5 +253,45 @@ func adversarialCases(g *generator) []genCase {
 			tamper: func(b *protobundle.Bundle, _ map[string]*protobundle.Bundle) {
 				b.VerificationMaterial.TlogEntries = nil
 			}},
+
+		// SBOM attestations (attest --sbom): held to the provenance's
+		// signer rules, about the artifact, of the type asked for.
+		{Case: c("honest-spdx-from-reusable-workflow", "honest", pass(3), gh("--predicate-type", "spdx", "--attestation-expression", denyLog4j)...), claims: hallmarkRW, sbom: "spdx"},
+		{Case: c("honest-cyclonedx-from-reusable-workflow", "honest", pass(3), gh("--predicate-type", "cyclonedx")...), claims: hallmarkRW, sbom: "cyclonedx"},
+		{Case: c("sbom-from-another-workflow-than-named", "an SBOM nobody vouches for", fails(verifier.CheckIdentity, "ErrCertificateIdentity", ""), gh("--predicate-type", "spdx", "--signer-workflow", "hallmark-dev/hallmark/.github/workflows/generic.yml")...), claims: attacker, sbom: "spdx"},
+		{Case: c("sbom-from-attacker-min-level-3", "an SBOM nobody vouches for", fails(verifier.CheckBuilder, "ErrLevelTooLow", ""), gh("--predicate-type", "spdx", "--min-level", "3")...), claims: attacker, sbom: "spdx"},
+		{Case: c("sbom-about-another-artifact", "an SBOM nobody vouches for", fails(verifier.CheckSubject, "ErrSubjectMismatch", ""), gh("--predicate-type", "spdx")...), claims: hallmarkRW, sbom: "spdx",
+			statement: func(st map[string]any) {
+				st["subject"] = []any{map[string]any{"name": "artifact.txt", "digest": map[string]any{"sha256": strings.Repeat("ab", 32)}}}
+			}},
+		{Case: c("sbom-type-over-no-sbom", "an SBOM nobody vouches for", fails(verifier.CheckStatement, "ErrMalformed", ""), gh("--predicate-type", "spdx")...), claims: hallmarkRW, sbom: "spdx",
+			statement: func(st map[string]any) { st["predicate"] = githubStatement(claimsOf(hallmarkRW))["predicate"] }},
+		{Case: c("sbom-with-a-denied-package", "an SBOM nobody vouches for", fails(verifier.CheckPolicyExpression, "", ""), gh("--predicate-type", "spdx", "--attestation-expression", denyLog4j)...), claims: hallmarkRW,
+			from: func(map[string]string) map[string]any { return corpusSBOM("spdx", "hallmark-corpus-lib", "log4j-core") }},
+		{Case: c("provenance-verified-as-sbom", "predicate-type fail-open", fails(verifier.CheckPredicateType, "ErrPredicateType", ""), gh("--predicate-type", "spdx")...), claims: hallmarkRW},
+		{Case: c("sbom-verified-as-provenance", "predicate-type fail-open", fails(verifier.CheckPredicateType, "ErrPredicateType", ""), gh()...), claims: hallmarkRW, sbom: "spdx"},
+		{Case: c("summary-verified-as-sbom", "predicate-type fail-open", fails(verifier.CheckPredicateType, "ErrPredicateType", ""), gh("--predicate-type", "spdx")...), claims: hallmarkRW, vsaStatement: true},
+
+		// An SBOM the policy requires beside the provenance
+		// (attestations.require) is the provenance signer's, about the
+		// artifact; nothing else stands in for it.
+		{Case: adversarial.Case{Name: "honest-provenance-with-required-sbom", Class: "a required SBOM from elsewhere", Policy: "policy-require-spdx.yaml",
+			Args: []string{"--cert-oidc-issuer", "$ISSUER"}, Expect: pass(3)}, claims: hallmarkRW, attestations: []string{"honest-spdx-from-reusable-workflow"},
+			policyBody: "issuers: [\"$ISSUER\"]\nbuilders:\n  - {signer: \"regexp:https://github\\\\.com/hallmark-dev/hallmark/.*\", maxLevel: 3}\nsource: github.com/acme/app\nattestations:\n  require: [\"" + verifier.PredicateSPDX + "\"]\n"},
+		requireSPDX("required-sbom-missing", fails(verifier.CheckAttestation, "ErrMissingAttestation", "--attestation-path"), hallmarkRW),
+		requireSPDX("required-sbom-from-another-signer", fails(verifier.CheckBuilder, "ErrUntrustedBuilder", "sign it in the same build"), hallmarkRW, "sbom-from-attacker-min-level-3"),
+		requireSPDX("required-sbom-about-another-artifact", fails(verifier.CheckSubject, "ErrSubjectMismatch", ""), hallmarkRW, "sbom-about-another-artifact"),
+		requireSPDX("required-sbom-replaced-by-a-summary", fails(verifier.CheckAttestation, "ErrMissingAttestation", ""), hallmarkRW, "summary-verified-as-sbom"),
+		requireSPDX("required-sbom-replaced-by-cyclonedx", fails(verifier.CheckAttestation, "ErrMissingAttestation", ""), hallmarkRW, "honest-cyclonedx-from-reusable-workflow"),
 	}
+}
+
+// denyLog4j is a policy condition over an SPDX SBOM: no log4j-core.
+const denyLog4j = `!statement.predicate.packages.exists(p, p.name == "log4j-core")`
+
+// requireSPDX is a case of provenance signed with claims, verified under
+// policy-require-spdx.yaml with the bundles of the cases named beside it.
+func requireSPDX(name string, expect adversarial.Expect, claims map[string]string, attestations ...string) genCase {
+	return genCase{Case: adversarial.Case{Name: name, Class: "a required SBOM from elsewhere", Policy: "policy-require-spdx.yaml",
+		Args: []string{"--cert-oidc-issuer", "$ISSUER"}, Expect: expect}, claims: claims, attestations: attestations}
 }

@@ -80,6 +80,12 @@ type genCase struct {
 	vsaStatement bool
 	// policyBody is written to ../testdata/adversarial/<policy>.
 	policyBody string
+	// sbom signs an SBOM of the artifact in this format (spdx,
+	// cyclonedx) instead of provenance.
+	sbom string
+	// attestations name earlier cases whose bundles are given beside this
+	// case's provenance (--attestation-path).
+	attestations []string
 }
 
 func TestGenerateAdversarialCorpus(t *testing.T) {
@@ -106,6 +112,12 @@ func TestGenerateAdversarialCorpus(t *testing.T) {
 		}
 		if c.policyBody != "" {
 			g.write(c.Policy, []byte(c.policyBody))
+		}
+		for _, a := range c.attestations {
+			if signed[a] == nil {
+				t.Fatalf("case %s: attestation %s is not a case signed before it", c.Name, a)
+			}
+			c.Attestations = append(c.Attestations, a+".sigstore.json")
 		}
 		if c.Synthetic == "" {
 			b := g.sign(c)
@@ -247,6 +259,8 @@ func (g *generator) payload(c genCase) []byte {
 	switch {
 	case c.vsaStatement:
 		st = vsaStatement(c.claims)
+	case c.sbom != "":
+		st = corpusSBOM(c.sbom, "hallmark-corpus-lib")
 	case c.svid != "":
 		builder := factorySPIFFEID
 		switch c.svid {
@@ -395,6 +409,16 @@ func vsaStatement(map[string]string) map[string]any {
 			"verifiedLevels":     []any{"SLSA_BUILD_LEVEL_3"},
 		},
 	}
+}
+
+// corpusSBOM is an SBOM of the artifact, in format spdx or cyclonedx,
+// listing packages, as attest --sbom writes it.
+func corpusSBOM(format string, packages ...string) map[string]any {
+	pt, doc := verifier.PredicateSPDX, spdxDoc(packages...)
+	if format == "cyclonedx" {
+		pt, doc = verifier.PredicateCycloneDX, cdxDoc(packages...)
+	}
+	return map[string]any{"_type": verifier.StatementTypeV1, "subject": subjectOf("sha256"), "predicateType": pt, "predicate": doc}
 }
 
 // pred returns a nested object of a statement's predicate, for edits.

@@ -24,7 +24,7 @@ var sentinels = map[string]error{
 	"ErrPredicateType": verifier.ErrPredicateType, "ErrPayloadCertificateMismatch": verifier.ErrPayloadCertificateMismatch,
 	"ErrUntrustedBuilder": verifier.ErrUntrustedBuilder, "ErrBuilderMismatch": verifier.ErrBuilderMismatch, "ErrLevelTooLow": verifier.ErrLevelTooLow,
 	"ErrSourceMismatch": verifier.ErrSourceMismatch, "ErrSourceUnverified": verifier.ErrSourceUnverified, "ErrTenant": verifier.ErrTenant,
-	"ErrRefKind": verifier.ErrRefKind, "ErrVersionedTagMismatch": verifier.ErrVersionedTagMismatch, "ErrWorkflowInput": verifier.ErrWorkflowInput,
+	"ErrRefKind": verifier.ErrRefKind, "ErrMissingAttestation": verifier.ErrMissingAttestation, "ErrVersionedTagMismatch": verifier.ErrVersionedTagMismatch, "ErrWorkflowInput": verifier.ErrWorkflowInput,
 }
 
 // loadCorpus reads ../testdata/adversarial/cases.json.
@@ -37,12 +37,17 @@ func loadCorpus(t testing.TB) *adversarial.Manifest {
 	return m
 }
 
-// corpusFlags parses a case's verify-artifact flags into verifier.Flags.
-func corpusFlags(t testing.TB, args []string) verifier.Flags {
+// corpusFlags parses a case's verify-artifact flags into verifier.Flags,
+// and the predicate type and attestation expressions of --predicate-type
+// and --attestation-expression.
+func corpusFlags(t testing.TB, args []string) (verifier.Flags, string, []string) {
 	t.Helper()
 	var f verifier.Flags
-	var inputs, spiffeIDs multiFlag
+	var inputs, spiffeIDs, expressions multiFlag
+	var predicateType string
 	fs := flag.NewFlagSet("verify-artifact", flag.ContinueOnError)
+	fs.StringVar(&predicateType, "predicate-type", "", "")
+	fs.Var(&expressions, "attestation-expression", "")
 	fs.StringVar(&f.Source, "source-uri", "", "")
 	fs.StringVar(&f.SourceTag, "source-tag", "", "")
 	fs.StringVar(&f.SourceBranch, "source-branch", "", "")
@@ -67,7 +72,13 @@ func corpusFlags(t testing.TB, args []string) verifier.Flags {
 		}
 		f.WorkflowInputs[k] = v
 	}
-	return f
+	switch predicateType {
+	case "spdx":
+		predicateType = verifier.PredicateSPDX
+	case "cyclonedx":
+		predicateType = verifier.PredicateCycloneDX
+	}
+	return f, predicateType, expressions
 }
 
 type multiFlag []string
@@ -83,7 +94,7 @@ func corpusVerifier(t testing.TB, m *adversarial.Manifest, c adversarial.Case) (
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := corpusFlags(t, m.Args(c))
+	f, _, expressions := corpusFlags(t, m.Args(c))
 	var p *verifier.Policy
 	if c.Policy != "" {
 		data, err := m.Policy(c)
@@ -99,6 +110,7 @@ func corpusVerifier(t testing.TB, m *adversarial.Manifest, c adversarial.Case) (
 	} else if p, err = verifier.DefaultPolicyWith(f); err != nil {
 		return nil, err
 	}
+	p.Attestations.Expressions = append(p.Attestations.Expressions, expressions...)
 	opts := []verifier.Option{verifier.WithClock(func() time.Time { return m.Generated.Add(time.Hour) })}
 	if c.SPIFFEBundle {
 		bs, err := verifier.LoadSPIFFEBundle("", readAdversarial(t, "spiffe-bundle.pem"))
@@ -182,7 +194,12 @@ func verifyCorpusCase(t *testing.T, m *adversarial.Manifest, c adversarial.Case)
 	for _, d := range ds {
 		digests = append(digests, verifier.Digest{Algorithm: d.Algorithm, Hex: d.Hex})
 	}
-	bundles, err := verifier.ParseBundles(data)
+	_, predicateType, _ := corpusFlags(t, m.Args(c))
+	limit := verifier.MaxBundleSize
+	if predicateType != "" {
+		limit = verifier.DefaultMaxAttestationBundleSize
+	}
+	bundles, err := verifier.ParseBundlesLimit(data, limit)
 	if err != nil {
 		return 0, err
 	}
@@ -207,9 +224,30 @@ func verifyCorpusCase(t *testing.T, m *adversarial.Manifest, c adversarial.Case)
 	if err != nil {
 		t.Fatalf("flags refused: %v", err)
 	}
+	if predicateType != "" {
+		res, err := v.VerifyAttestationAny(bundles, predicateType, digests...)
+		if err != nil {
+			return 0, err
+		}
+		return res.Level, nil
+	}
 	res, err := v.VerifyAny(bundles, digests...)
 	if err != nil {
 		return 0, err
+	}
+	if len(v.RequiredAttestations()) > 0 {
+		// As verify-artifact: the provenance file's bundles, then each
+		// --attestation-path file's.
+		for _, name := range c.Attestations {
+			bs, err := verifier.ParseBundlesLimit(readAdversarial(t, name), verifier.DefaultMaxAttestationBundleSize)
+			if err != nil {
+				return 0, err
+			}
+			bundles = append(bundles, bs...)
+		}
+		if _, err := v.VerifyRequiredAttestations(res, bundles, digests...); err != nil {
+			return 0, err
+		}
 	}
 	return res.Level, nil
 }

@@ -166,6 +166,66 @@ func (v *Verifier) VerifyAttestationOf(prov *Result, bundles []*bundle.Bundle, p
 	return nil, errors.Join(errs...)
 }
 
+// CheckAttestation: an attestation the policy requires beside the
+// provenance (Attestations.Require) is not among the bundles given.
+const CheckAttestation Check = "attestation"
+
+// ErrMissingAttestation: no bundle given is an attestation of a predicate
+// type the policy requires.
+var ErrMissingAttestation = errors.New("required attestation missing")
+
+// VerifyRequiredAttestations verifies, once the provenance prov passed,
+// each attestation the policy requires beside it (Attestations.Require)
+// among bundles, with VerifyAttestationOf: for the same artifact, signed by
+// prov's signer. It returns one result per required predicate type, in the
+// policy's order, or the first that is missing or fails: a bundle of the
+// type that failed fails with its own check, and none of the type fails
+// CheckAttestation. Bundles of other predicate types (the provenance
+// itself, a verification summary) are skipped, never taken for one.
+func (v *Verifier) VerifyRequiredAttestations(prov *Result, bundles []*bundle.Bundle, digests ...Digest) ([]*AttestationResult, error) {
+	var out []*AttestationResult
+	for _, pt := range v.RequiredAttestations() {
+		if prov == nil {
+			return nil, fail(CheckInput, "verified provenance of the artifact", "none", ErrMalformed)
+		}
+		err := ErrMissingAttestation
+		if len(bundles) > 0 {
+			var res *AttestationResult
+			if res, err = v.VerifyAttestationOf(prov, bundles, pt, digests...); err == nil {
+				out = append(out, res)
+				continue
+			}
+			err = fmt.Errorf("%w: %w", ErrMissingAttestation, err)
+		}
+		if ce := foundAndFailed(err); ce != nil {
+			// Found, and failed: say why.
+			found := *ce
+			found.Want += " (of the " + pt + " attestation the policy requires, attestations.require)"
+			return nil, &found
+		}
+		return nil, fail(CheckAttestation, pt+" attestation beside the provenance, signed by its builder (attestations.require)",
+			"none among the bundles given", err).with("give its bundle with --attestation-path, or in the --provenance-path file")
+	}
+	return out, nil
+}
+
+// foundAndFailed is the first check error in err (a join of each bundle's)
+// that is not about the predicate type: a bundle of the type that failed.
+func foundAndFailed(err error) *CheckError {
+	var ce *CheckError
+	if errors.As(err, &ce) && ce.Check != CheckPredicateType {
+		return ce
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			if ce := foundAndFailed(e); ce != nil {
+				return ce
+			}
+		}
+	}
+	return nil
+}
+
 // attestationResult is what a passed attestation run established.
 func (v *Verifier) attestationResult(r *run) *AttestationResult {
 	return &AttestationResult{

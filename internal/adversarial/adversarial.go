@@ -54,6 +54,10 @@ type Case struct {
 	Args         []string `json:"args,omitempty"`
 	Policy       string   `json:"policy,omitempty"`
 	SPIFFEBundle bool     `json:"spiffeBundle,omitempty"`
+	// Attestations are bundle files given beside the provenance with
+	// --attestation-path: the attestations a policy requires
+	// (attestations.require).
+	Attestations []string `json:"attestations,omitempty"`
 	// Digests are the algorithms the artifact is presented with (sha256
 	// when empty).
 	Digests []string `json:"digests,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -25,8 +26,11 @@ func TestAdversarialCorpusCommandLine(t *testing.T) {
 			stdout, stderr, code := run(t, args...)
 			if c.Expect.Check == "" {
 				want := fmt.Sprintf("SLSA build level %d", c.Expect.Level)
-				if c.VSA != nil {
+				switch {
+				case c.VSA != nil:
 					want = fmt.Sprintf("SLSA_BUILD_LEVEL_%d", c.Expect.Level)
+				case slices.Contains(c.Args, "--predicate-type"):
+					want = fmt.Sprintf(", level %d), source", c.Expect.Level)
 				}
 				if code != 0 || !strings.Contains(stdout, "PASSED: ") || !strings.Contains(stdout, want) {
 					t.Fatalf("want a pass with %q, got exit %d\nstdout: %s\nstderr: %s", want, code, stdout, stderr)
@@ -76,6 +80,9 @@ func corpusCommand(t *testing.T, m *adversarial.Manifest, c adversarial.Case) []
 	}
 	if c.SPIFFEBundle {
 		args = append(args, "--spiffe-trust-bundle", m.Path("spiffe-bundle.pem"))
+	}
+	for _, a := range c.Attestations {
+		args = append(args, "--attestation-path", m.Path(a))
 	}
 	return args
 }

@@ -375,7 +375,11 @@ where you can); 2 on usage errors and when the --rekor-url log cannot be asked.`
 				res, verr := v.VerifyAny(bundles, ds...)
 				var required []string
 				if verr == nil && len(v.RequiredAttestations()) > 0 {
-					required, verr = requiredAttestations(v, res, append(slices.Clip(bundles), attested...), ds...)
+					var atts []*verifier.AttestationResult
+					atts, verr = v.VerifyRequiredAttestations(res, append(slices.Clip(bundles), attested...), ds...)
+					for _, a := range atts {
+						required = append(required, a.PredicateType)
+					}
 				}
 				vd := newVerdict(a, ds[0], res, verr)
 				vd.Attestations = required

@@ -153,31 +153,6 @@ func verifyImageAttestation(ctx context.Context, v *verifier.Verifier, p predica
 	return attestationVerdict(ref, d, res, err), nil
 }
 
-// requiredAttestations verifies, once the provenance res passed, each
-// attestation the policy requires beside it (attestations.require) among
-// bundles, signed by the provenance's signer. It returns their predicate
-// types, or the first that is missing or fails.
-func requiredAttestations(v *verifier.Verifier, res *verifier.Result, bundles []*bundle.Bundle, ds ...verifier.Digest) ([]string, error) {
-	var got []string
-	for _, pt := range v.RequiredAttestations() {
-		_, err := v.VerifyAttestationOf(res, bundles, pt, ds...)
-		if err == nil {
-			got = append(got, pt)
-			continue
-		}
-		const fix = "give its bundle with --attestation-path, or in the --provenance-path file"
-		if ce := foundAndFailed(err); ce != nil {
-			// Found, and failed: say why.
-			out := *ce
-			out.Want += " (of the " + pt + " attestation the policy requires, attestations.require)"
-			return nil, &out
-		}
-		return nil, &verifier.CheckError{Check: "attestation", Want: pt + " attestation beside the provenance, signed by its builder (attestations.require)",
-			Got: "none among the bundles given", Err: err, Fix: fix}
-	}
-	return got, nil
-}
-
 // readAttestations reads the --attestation-path files' bundles, each
 // within limit bytes.
 func readAttestations(paths []string, limit int) ([]*bundle.Bundle, error) {
@@ -194,21 +169,4 @@ func readAttestations(paths []string, limit int) ([]*bundle.Bundle, error) {
 		out = append(out, bs...)
 	}
 	return out, nil
-}
-
-// foundAndFailed is the first check error in err (a join of each bundle's)
-// that is not about the predicate type: a bundle of the type that failed.
-func foundAndFailed(err error) *verifier.CheckError {
-	var ce *verifier.CheckError
-	if errors.As(err, &ce) && ce.Check != verifier.CheckPredicateType {
-		return ce
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range j.Unwrap() {
-			if ce := foundAndFailed(e); ce != nil {
-				return ce
-			}
-		}
-	}
-	return nil
 }

@@ -84,7 +84,7 @@ func (f *verifyFlags) imageFileVerifier(g imageFileFlags) (func([]byte, verifier
 			if err == nil && len(v.RequiredAttestations()) > 0 {
 				// The file may hold the required attestations' bundles
 				// beside the provenance's (an .intoto.jsonl file).
-				_, err = requiredAttestations(v, res, bundles, d)
+				_, err = v.VerifyRequiredAttestations(res, bundles, d)
 			}
 			if err != nil {
 				return nil, err
