@@ -357,8 +357,32 @@ func (r *run) checkAttestationExpressions() error {
 // predicate type it would be attested as. Attest checks an SBOM with it
 // before signing, so nothing is signed that verification would refuse.
 // The caller bounds the size of data.
+//
+// It holds one package or component decoded at a time, not the whole
+// document: what it accepts and the error it gives are those of decoding
+// the document and reading it with readSBOM (FuzzParseSBOM holds it to
+// that), in a fraction of the memory for an image's SBOM.
 func ParseSBOM(data []byte) (string, error) {
-	v, err := decodeStrict(data)
+	// The first failing element of each list, by the rule of the format
+	// that lists under that key: which format the document is may be
+	// written after its list.
+	type failed struct {
+		i   int
+		err error
+	}
+	first := map[string]failed{}
+	p := &strictParser{data: data,
+		eachKey: func(k string) bool { return k == sbomList[PredicateSPDX] || k == sbomList[PredicateCycloneDX] },
+		each: func(k string, i int, e any) {
+			if _, done := first[k]; done {
+				return
+			}
+			if err := readSBOMElement(sbomFormatOf[k], e, k, i); err != nil {
+				first[k] = failed{i, err}
+			}
+		},
+	}
+	v, err := p.decode()
 	if err != nil {
 		return "", fmt.Errorf("SBOM is no JSON document that every reader reads alike (SPDX tag-value and CycloneDX XML are not read: "+
 			"write SPDX or CycloneDX JSON, e.g. syft -o spdx-json): %w: %w", ErrMalformed, err)
@@ -386,8 +410,47 @@ func ParseSBOM(data []byte) (string, error) {
 	if r.err != nil {
 		return "", r.err
 	}
+	if f, ok := first[sbomList[pt]]; ok {
+		return "", f.err
+	}
 	return pt, nil
 }
+
+// sbomList is the key under which each SBOM format lists what it is made
+// of, and sbomFormatOf its inverse.
+var (
+	sbomList     = map[string]string{PredicateSPDX: "packages", PredicateCycloneDX: "components"}
+	sbomFormatOf = map[string]string{"packages": PredicateSPDX, "components": PredicateCycloneDX}
+)
+
+// readSBOMElement checks element i of an SBOM document's list (packages,
+// components) at path as readSBOM does.
+func readSBOMElement(pt string, e any, path string, i int) error {
+	r := &reader{}
+	checkSBOMElement(r, pt, e, func() string { return fmt.Sprintf("%s[%d]", path, i) })
+	return r.err
+}
+
+// checkSBOMElement checks one package (SPDX) or component (CycloneDX) of
+// an SBOM; at names it in errors, and is asked only when one is made.
+func checkSBOMElement(r *reader, pt string, e any, at func() string) {
+	var o map[string]any
+	if m, ok := e.(map[string]any); ok {
+		o = m
+	} else {
+		o = r.asObject(e, at())
+	}
+	for _, k := range sbomElementNames[pt] {
+		if s, ok := o[k].(string); !ok || s == "" {
+			p := at()
+			r.require(r.str(o, p, k), p+"."+k)
+			return
+		}
+	}
+}
+
+// sbomElementNames are the fields that name a package or component.
+var sbomElementNames = map[string][]string{PredicateSPDX: {"SPDXID", "name"}, PredicateCycloneDX: {"type", "name"}}
 
 // readSBOM checks the shape of an SBOM document of predicate type pt: the
 // fields that make it one (an SPDX 2.x document's version, id, name and
@@ -407,15 +470,7 @@ func readSBOM(r *reader, p map[string]any, pt, path string) {
 		r.require(r.str(p, path, "name"), join(path, "name"))
 		ci := r.obj(p, path, "creationInfo")
 		r.require(r.str(ci, join(path, "creationInfo"), "created"), join(path, "creationInfo.created"))
-		for i, e := range r.arr(p, path, "packages") {
-			pp := fmt.Sprintf("%s[%d]", join(path, "packages"), i)
-			o := r.asObject(e, pp)
-			r.require(r.str(o, pp, "SPDXID"), pp+".SPDXID")
-			r.require(r.str(o, pp, "name"), pp+".name")
-			if r.err != nil {
-				return
-			}
-		}
+		readSBOMList(r, p, pt, path)
 	case PredicateCycloneDX:
 		if f := r.str(p, path, "bomFormat"); r.err == nil && f != "CycloneDX" {
 			r.err = fmt.Errorf("%s is %q, not CycloneDX: %w", join(path, "bomFormat"), f, ErrMalformed)
@@ -423,14 +478,17 @@ func readSBOM(r *reader, p map[string]any, pt, path string) {
 		if v := r.str(p, path, "specVersion"); r.err == nil && !strings.HasPrefix(v, "1.") {
 			r.err = fmt.Errorf("%s is %q, not 1.x: %w", join(path, "specVersion"), v, ErrMalformed)
 		}
-		for i, e := range r.arr(p, path, "components") {
-			cp := fmt.Sprintf("%s[%d]", join(path, "components"), i)
-			o := r.asObject(e, cp)
-			r.require(r.str(o, cp, "type"), cp+".type")
-			r.require(r.str(o, cp, "name"), cp+".name")
-			if r.err != nil {
-				return
-			}
+		readSBOMList(r, p, pt, path)
+	}
+}
+
+// readSBOMList checks each package or component an SBOM lists.
+func readSBOMList(r *reader, p map[string]any, pt, path string) {
+	at := join(path, sbomList[pt])
+	for i, e := range r.arr(p, path, sbomList[pt]) {
+		checkSBOMElement(r, pt, e, func() string { return fmt.Sprintf("%s[%d]", at, i) })
+		if r.err != nil {
+			return
 		}
 	}
 }

@@ -23,10 +23,13 @@ import (
 // tokenizer, which costs an allocation a token: a statement is parsed on
 // every verification.
 func decodeStrict(data []byte) (any, error) {
-	if !utf8.Valid(data) {
+	return (&strictParser{data: data}).decode()
+}
+
+func (p *strictParser) decode() (any, error) {
+	if !utf8.Valid(p.data) {
 		return nil, errors.New("invalid UTF-8")
 	}
-	p := &strictParser{data: data}
 	p.space()
 	v, err := p.value(0)
 	if err != nil {
@@ -42,6 +45,12 @@ func decodeStrict(data []byte) (any, error) {
 type strictParser struct {
 	data []byte
 	pos  int
+	// each, when set, takes the elements of the arrays that are the
+	// values of the root object's keys it names (eachKey), one at a time,
+	// instead of their being kept: the array decodes as empty. Everything
+	// else (duplicate keys, depth, syntax) is checked as without it.
+	each    func(key string, i int, v any)
+	eachKey func(key string) bool
 }
 
 func (p *strictParser) errorf(format string, args ...any) error {
@@ -124,7 +133,12 @@ func (p *strictParser) object(depth int) (any, error) {
 		}
 		p.pos++
 		p.space()
-		v, err := p.value(depth + 1)
+		var v any
+		if depth == 0 && p.each != nil && p.eachKey(k) && p.pos < len(p.data) && p.data[p.pos] == '[' {
+			v, err = p.arrayEach(depth+1, k)
+		} else {
+			v, err = p.value(depth + 1)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -170,6 +184,41 @@ func (p *strictParser) array(depth int) (any, error) {
 		case ']':
 			p.pos++
 			return arr, nil
+		default:
+			return nil, p.errorf("want ',' or ']' in an array")
+		}
+	}
+}
+
+// arrayEach reads the array of the root object's key as array does, and
+// hands each element to p.each instead of keeping it.
+func (p *strictParser) arrayEach(depth int, key string) (any, error) {
+	if depth > maxStatementDepth {
+		return nil, fmt.Errorf("nested deeper than %d", maxStatementDepth)
+	}
+	p.pos++ // [
+	p.space()
+	if p.pos < len(p.data) && p.data[p.pos] == ']' {
+		p.pos++
+		return []any{}, nil
+	}
+	for i := 0; ; i++ {
+		p.space()
+		v, err := p.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		p.each(key, i, v)
+		p.space()
+		if p.pos >= len(p.data) {
+			return nil, p.errorf("unexpected end of JSON in an array")
+		}
+		switch p.data[p.pos] {
+		case ',':
+			p.pos++
+		case ']':
+			p.pos++
+			return []any{}, nil
 		default:
 			return nil, p.errorf("want ',' or ']' in an array")
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 
 	"github.com/hallmark-dev/hallmark/internal/subject"
 	"github.com/hallmark-dev/hallmark/verifier"
@@ -76,6 +77,14 @@ type Document struct {
 // verifier.ParseSBOM. The error says what is wrong with it.
 func Read(r io.Reader, limit int64) (*Document, error) {
 	var buf bytes.Buffer
+	if f, ok := r.(interface{ Stat() (fs.FileInfo, error) }); ok {
+		// A file is read into one buffer of its size rather than one
+		// grown by doubling, which allocates up to three times an image's
+		// SBOM on the way.
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() <= limit {
+			buf.Grow(int(fi.Size()) + bytes.MinRead)
+		}
+	}
 	n, err := io.Copy(&buf, io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, err
