@@ -160,6 +160,21 @@ func (p *strictParser) object(depth int) (any, error) {
 }
 
 func (p *strictParser) array(depth int) (any, error) {
+	return p.elements(depth, "", false)
+}
+
+// arrayEach reads the array of the root object's key as array does, and
+// hands each element to p.each instead of keeping it: it decodes as empty.
+func (p *strictParser) arrayEach(depth int, key string) (any, error) {
+	if depth > maxStatementDepth {
+		return nil, fmt.Errorf("nested deeper than %d", maxStatementDepth)
+	}
+	return p.elements(depth, key, true)
+}
+
+// elements reads an array at depth: its elements, or with each none, each
+// element handed to p.each with key.
+func (p *strictParser) elements(depth int, key string, each bool) (any, error) {
 	p.pos++ // [
 	arr := []any{}
 	p.space()
@@ -167,13 +182,17 @@ func (p *strictParser) array(depth int) (any, error) {
 		p.pos++
 		return arr, nil
 	}
-	for {
+	for i := 0; ; i++ {
 		p.space()
 		v, err := p.value(depth + 1)
 		if err != nil {
 			return nil, err
 		}
-		arr = append(arr, v)
+		if each {
+			p.each(key, i, v)
+		} else {
+			arr = append(arr, v)
+		}
 		p.space()
 		if p.pos >= len(p.data) {
 			return nil, p.errorf("unexpected end of JSON in an array")
@@ -184,41 +203,6 @@ func (p *strictParser) array(depth int) (any, error) {
 		case ']':
 			p.pos++
 			return arr, nil
-		default:
-			return nil, p.errorf("want ',' or ']' in an array")
-		}
-	}
-}
-
-// arrayEach reads the array of the root object's key as array does, and
-// hands each element to p.each instead of keeping it.
-func (p *strictParser) arrayEach(depth int, key string) (any, error) {
-	if depth > maxStatementDepth {
-		return nil, fmt.Errorf("nested deeper than %d", maxStatementDepth)
-	}
-	p.pos++ // [
-	p.space()
-	if p.pos < len(p.data) && p.data[p.pos] == ']' {
-		p.pos++
-		return []any{}, nil
-	}
-	for i := 0; ; i++ {
-		p.space()
-		v, err := p.value(depth + 1)
-		if err != nil {
-			return nil, err
-		}
-		p.each(key, i, v)
-		p.space()
-		if p.pos >= len(p.data) {
-			return nil, p.errorf("unexpected end of JSON in an array")
-		}
-		switch p.data[p.pos] {
-		case ',':
-			p.pos++
-		case ']':
-			p.pos++
-			return []any{}, nil
 		default:
 			return nil, p.errorf("want ',' or ']' in an array")
 		}
