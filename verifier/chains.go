@@ -44,6 +44,18 @@ func (m *linkedTrustedMaterial) TimestampingAuthorities() []root.TimestampingAut
 	return m.tsas
 }
 
+// LinkedTrustedMaterial returns trusted material that verifies what
+// trusted verifies, with the same verdicts, but checks the links of its
+// certificate chains that depend on it alone (a Fulcio intermediate by its
+// root, a timestamping authority's certificate by its intermediates and
+// root) once, here, rather than on every bundle. It is for code that
+// verifies many bundles with sigstore-go directly (New links the trusted
+// material it is given itself). Authorities it cannot link safely are kept
+// as they are.
+func LinkedTrustedMaterial(trusted root.TrustedMaterial) root.TrustedMaterial {
+	return linkChains(trusted)
+}
+
 // linkChains wraps trusted so its Fulcio CAs verify only the leaf's link
 // per bundle, and its timestamping authorities no link at all. Authorities
 // it cannot link safely are kept as they are.

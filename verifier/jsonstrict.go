@@ -344,52 +344,77 @@ func (p *strictParser) number() (any, error) {
 	return json.Number(p.data[start:p.pos]), nil
 }
 
-// foldedKeys are an object's keys by foldKey, to find two that differ only
-// by case: a list while the object is small (most are), compared without
-// folding where both keys are ASCII, a map beyond.
+// foldedKeys are an object's keys, to find two that differ only by case
+// (whose foldKey is the same). Each key is kept with a hash of its foldKey,
+// computed without building it; keys are compared by foldKey only where
+// their hashes match, which for distinct keys is as good as never. While
+// the object is small (most are) the hashes are scanned; beyond, a count
+// of keys by hash says where a scan can find nothing.
 type foldedKeys struct {
-	list []listedKey
-	m    map[string]string
+	list   []listedKey
+	byHash map[uint64]uint32
 }
 
 type listedKey struct {
-	key   string
-	ascii bool
+	key  string
+	hash uint64
 }
+
+// foldedKeysScanned is how many keys an object may have before foldedKeys
+// counts them by hash.
+const foldedKeysScanned = 16
 
 // add records key and returns the key recorded before it that folds alike,
 // if any.
 func (f *foldedKeys) add(key string) (string, bool) {
-	if f.m != nil {
-		fk := foldKey(key)
-		if other, dup := f.m[fk]; dup {
-			return other, true
-		}
-		f.m[fk] = key
-		return "", false
-	}
-	ascii := isASCII(key)
-	for _, e := range f.list {
-		var same bool
-		if e.ascii && ascii {
-			// ASCII keys fold to their upper case (see foldKey).
-			same = strings.EqualFold(e.key, key)
-		} else {
-			same = foldKey(e.key) == foldKey(key)
-		}
-		if same {
-			return e.key, true
+	h := foldHash(key)
+	if f.byHash == nil || f.byHash[h] > 0 {
+		var folded string
+		for _, e := range f.list {
+			if e.hash != h {
+				continue
+			}
+			if folded == "" {
+				folded = foldKey(key)
+			}
+			if foldKey(e.key) == folded {
+				return e.key, true
+			}
 		}
 	}
-	if len(f.list) < 16 {
-		f.list = append(f.list, listedKey{key, ascii})
-		return "", false
+	f.list = append(f.list, listedKey{key, h})
+	switch {
+	case f.byHash != nil:
+		f.byHash[h]++
+	case len(f.list) > foldedKeysScanned:
+		f.byHash = make(map[uint64]uint32, 2*len(f.list))
+		for _, e := range f.list {
+			f.byHash[e.hash]++
+		}
 	}
-	f.m = make(map[string]string, 2*len(f.list))
-	for _, e := range f.list {
-		f.m[foldKey(e.key)] = e.key
-	}
-	f.m[foldKey(key)] = key
-	f.list = nil
 	return "", false
+}
+
+// foldHash is the FNV-1a hash of foldKey(k), without building it.
+func foldHash(k string) uint64 {
+	const offset, prime = 14695981039346656037, 1099511628211
+	h := uint64(offset)
+	for _, r := range k {
+		if r < utf8.RuneSelf {
+			if 'a' <= r && r <= 'z' {
+				r -= 'a' - 'A'
+			}
+			h = (h ^ uint64(r)) * prime
+			continue
+		}
+		m := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			m = min(m, f)
+		}
+		var b [utf8.UTFMax]byte
+		for _, c := range b[:utf8.EncodeRune(b[:], m)] {
+			h = (h ^ uint64(c)) * prime
+		}
+	}
+	return h
 }

@@ -3,9 +3,11 @@ package verifier
 import (
 	"bytes"
 	"encoding/json"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -51,3 +53,32 @@ var errTrailing = jsonTrailing{}
 type jsonTrailing struct{}
 
 func (jsonTrailing) Error() string { return "data after the value" }
+
+// FuzzFoldedKeys holds foldedKeys, which compares keys by a hash of their
+// foldKey first, to the plain rule: a key is refused when an earlier one
+// has the same foldKey, and foldHash is the hash of foldKey. The input is
+// keys separated by NUL bytes, past the scanned list and into the counts.
+func FuzzFoldedKeys(f *testing.F) {
+	for _, s := range []string{"a\x00A", "key\x00ſ\x00s", "\u212a\x00k", "a\x00b\x00c", strings.Repeat("x\x00", 20) + "X", "\xff\x00\xfe"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var fk foldedKeys
+		seen := map[string]string{}
+		for i, key := range strings.Split(s, "\x00") {
+			h := fnv.New64a()
+			h.Write([]byte(foldKey(key)))
+			if got, want := foldHash(key), h.Sum64(); got != want {
+				t.Fatalf("foldHash(%q) = %x, the hash of foldKey %x", key, got, want)
+			}
+			other, dup := fk.add(key)
+			wantOther, wantDup := seen[foldKey(key)]
+			if dup != wantDup || other != wantOther {
+				t.Fatalf("key %d %q: add says %q, %v; want %q, %v", i, key, other, dup, wantOther, wantDup)
+			}
+			if !dup {
+				seen[foldKey(key)] = key
+			}
+		}
+	})
+}

@@ -173,7 +173,7 @@ func (r *run) checkLegacySignature() (certFields, []Timestamp, error) {
 			return certFields{}, nil, fail(CheckSignature, "a certificate issued by a CA of the trusted root, valid at "+ts.Time.UTC().Format(time.RFC3339), "not", err)
 		}
 		if c.scts > 0 {
-			if err := verify.VerifySignedCertificateTimestamp(chains, c.scts, c.trusted); err != nil {
+			if err := c.sct.verify(chains, c.scts); err != nil {
 				return certFields{}, nil, fail(CheckSignature, fmt.Sprintf("%d SCTs", c.scts), "fewer", err)
 			}
 		}

@@ -23,11 +23,19 @@ import (
 // with the thresholds, the SPIFFE bundles, the clock, and the expectations
 // of the verdict it gives (a provenance policy or a summary policy).
 type checker struct {
+	// sigstore verifies against linked, without the SCT check, which
+	// checkSignature makes after it (see sctVerifier).
 	sigstore *verify.Verifier
 	// sigstoreChains verifies bundles that carry intermediates of their
 	// own, against the trusted material as given (sigstore just links to
-	// the root's pre-verified intermediates, see linkChains).
+	// the root's pre-verified intermediates, see linkChains), SCTs
+	// included.
 	sigstoreChains *verify.Verifier
+	// linked and linkedOpts make sigstore, and the verifier of one run
+	// that records its certificate chains for the SCT check.
+	linked     root.TrustedMaterial
+	linkedOpts []verify.VerifierOption
+	sct        *sctVerifier
 	// trusted is the trusted material as given (for npm's publish
 	// attestations, see NewNpmVerifier).
 	trusted    root.TrustedMaterial
@@ -201,10 +209,29 @@ func (r *run) checkSignature() error {
 		}
 	} else {
 		sv := r.c.sigstore
-		if len(r.b.GetVerificationMaterial().GetX509CertificateChain().GetCertificates()) > 1 {
+		var rec *chainRecorder
+		switch {
+		case len(r.b.GetVerificationMaterial().GetX509CertificateChain().GetCertificates()) > 1:
 			sv = r.c.sigstoreChains
+		case r.c.scts > 0:
+			// sigstore-go's Verify with SCTs required is its Verify
+			// without, then its SCT check over the chains it built
+			// (sctVerifier.verify, the same check): one conjunction
+			// of the same checks, the SCTs' last.
+			rec = newChainRecorder(r.c.linked)
+			var err error
+			if sv, err = verify.NewVerifier(rec, r.c.linkedOpts...); err != nil {
+				return fail(CheckSignature, "a verifier", "none", err)
+			}
 		}
 		res, err := sv.Verify(r.entity, verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithoutIdentitiesUnsafe()))
+		if err == nil && rec != nil {
+			if res.Signature == nil || res.Signature.Certificate == nil {
+				err = errors.New("SCTs required but bundle is signed with a public key, which cannot contain SCTs")
+			} else if serr := r.c.sct.verify(rec.chains, r.c.scts); serr != nil {
+				err = fmt.Errorf("failed to verify signed certificate timestamp: %w", serr)
+			}
+		}
 		if err != nil {
 			return r.c.classify(r.b, r.payload, err)
 		}

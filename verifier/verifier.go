@@ -262,8 +262,11 @@ func newChecker(trusted root.TrustedMaterial, th resolvedThresholds, explicitSCT
 	if th.signed > 0 {
 		vopts = append(vopts, verify.WithSignedTimestamps(th.signed))
 	}
+	// The linked verifier leaves SCTs to checkSignature (see sctVerifier);
+	// sigstoreChains checks them itself.
+	linkedOpts := vopts
 	if scts > 0 {
-		vopts = append(vopts, verify.WithSignedCertificateTimestamps(scts))
+		vopts = append(vopts[:len(vopts):len(vopts)], verify.WithSignedCertificateTimestamps(scts))
 	}
 	tm := trusted
 	var set *x509bundle.Set
@@ -275,9 +278,13 @@ func newChecker(trusted root.TrustedMaterial, th resolvedThresholds, explicitSCT
 	if err != nil {
 		return nil, err
 	}
-	sv, err := verify.NewVerifier(linkChains(tm), vopts...)
+	linked := linkChains(tm)
+	sv, err := verify.NewVerifier(linked, linkedOpts...)
 	if err != nil {
 		return nil, err
 	}
-	return &checker{sigstore: sv, sigstoreChains: chains, trusted: trusted, thresholds: th, scts: scts, noLogs: len(trusted.RekorLogs()) == 0, spiffe: set, now: o.now, log: o.log}, nil
+	return &checker{
+		sigstore: sv, sigstoreChains: chains, linked: linked, linkedOpts: linkedOpts, sct: newSCTVerifier(tm),
+		trusted: trusted, thresholds: th, scts: scts, noLogs: len(trusted.RekorLogs()) == 0, spiffe: set, now: o.now, log: o.log,
+	}, nil
 }

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/hallmark-dev/hallmark/internal/signer"
+	"github.com/hallmark-dev/hallmark/verifier"
 )
 
 // Signer signs a statement payload into a Sigstore bundle.
@@ -64,7 +65,18 @@ func NewSVIDSigner(ctx context.Context, addr string, opts signer.Options) (*SVID
 	if err != nil {
 		return nil, err
 	}
-	return &SVIDSigner{client: c, opts: opts}, nil
+	return &SVIDSigner{client: c, opts: sharedChecks(opts)}, nil
+}
+
+// sharedChecks has every signature a signer makes check its new bundle
+// with one verifier (signer.SharedChecks), over the trusted root's chains
+// checked once (verifier.LinkedTrustedMaterial): the options are the
+// signer's for its whole life.
+func sharedChecks(o signer.Options) signer.Options {
+	if o.TrustedRoot != nil {
+		o.TrustedRoot = signer.SharedChecks(verifier.LinkedTrustedMaterial(o.TrustedRoot))
+	}
+	return o
 }
 
 // Sign signs payload with the current X.509-SVID whose SPIFFE ID is id.
@@ -136,7 +148,7 @@ func NewJWTSVIDSigner(ctx context.Context, addr string, opts signer.Options) (*J
 	if err != nil {
 		return nil, err
 	}
-	return &JWTSVIDSigner{client: c, opts: opts}, nil
+	return &JWTSVIDSigner{client: c, opts: sharedChecks(opts)}, nil
 }
 
 func (s *JWTSVIDSigner) audience() string {

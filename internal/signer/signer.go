@@ -32,7 +32,8 @@ type Options struct {
 	// TrustedRoot, when set, checks the certificate and each timestamp
 	// before anything is logged, each log entry as it comes, and the new
 	// bundle before Sign returns it: a bundle that would not verify is
-	// never handed out.
+	// never handed out. A Session builds the verifier of that last check
+	// once; wrapped with SharedChecks, every signing given it shares one.
 	TrustedRoot root.TrustedMaterial
 	// IdentityToken is the OIDC token Fulcio exchanges for a certificate.
 	IdentityToken string
@@ -242,7 +243,7 @@ func NewSession(o Options) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: ephemeral key: %v", ErrSigning, err)
 	}
-	return &Session{s: &session{settings: st, svc: svc, tm: o.TrustedRoot}, kp: kp, token: o.IdentityToken, claims: claims, want: want}, nil
+	return &Session{s: newSession(st, svc, o.TrustedRoot), kp: kp, token: o.IdentityToken, claims: claims, want: want}, nil
 }
 
 // Sign signs payload (of DSSE payloadType) with the session's key and
@@ -269,7 +270,19 @@ func (se *Session) certificate(ctx context.Context) (*x509.Certificate, error) {
 type session struct {
 	settings
 	svc services
-	tm  root.TrustedMaterial
+	// tm is the trusted root, nil when none was given; checks is the
+	// same, with the verifiers of the bundle check.
+	tm     root.TrustedMaterial
+	checks *checkedRoot
+}
+
+func newSession(st settings, svc services, tm root.TrustedMaterial) *session {
+	s := &session{settings: st, svc: svc}
+	if tm != nil {
+		s.checks = SharedChecks(tm).(*checkedRoot)
+		s.tm = s.checks
+	}
+	return s
 }
 
 // sign runs the signing pipeline, in this order: sign the payload; get the
@@ -331,8 +344,8 @@ func (s *session) sign(ctx context.Context, payload []byte, payloadType string, 
 			return nil, err
 		}
 	}
-	if s.tm != nil {
-		if err := check(pb, s.tm, s.svc, id); err != nil {
+	if s.checks != nil {
+		if err := s.checks.check(pb, s.svc, id); err != nil {
 			return nil, err
 		}
 	}
@@ -347,37 +360,6 @@ func (s *session) fulcioError(err error) error {
 		return err // a certificate of our own (SignWithCertificate)
 	}
 	return &ServerError{Kind: ErrCertificate, URL: s.svc.fulcio.URL, Err: err}
-}
-
-// check verifies a new bundle against the trusted root with the evidence
-// that was asked for (one entry per log, one timestamp per TSA) and the
-// identity the certificate was checked to name.
-func check(pb *protobundle.Bundle, tm root.TrustedMaterial, svc services, id verify.CertificateIdentity) error {
-	var opts []verify.VerifierOption
-	if n := len(svc.rekor); n > 0 {
-		opts = append(opts, verify.WithTransparencyLog(n))
-		v1 := 0
-		for _, r := range svc.rekor {
-			if r.MajorAPIVersion == 1 {
-				v1++
-			}
-		}
-		if v1 > 0 {
-			opts = append(opts, verify.WithIntegratedTimestamps(v1))
-		}
-	}
-	if n := len(svc.tsa); n > 0 {
-		opts = append(opts, verify.WithSignedTimestamps(n))
-	}
-	v, err := verify.NewVerifier(tm, opts...)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrCheck, err)
-	}
-	policy := verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithCertificateIdentity(id))
-	if _, err := v.Verify(&bundle.Bundle{Bundle: pb}, policy); err != nil {
-		return fmt.Errorf("%w: %v", ErrCheck, err)
-	}
-	return nil
 }
 
 // fillEvidence records the bundle's log entry and whether it is timestamped.

@@ -33,7 +33,7 @@ func Timestamp(ctx context.Context, data []byte, o Options) ([]byte, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, st.deadline)
 	defer cancel()
-	s := &session{settings: st, svc: svc, tm: o.TrustedRoot}
+	s := newSession(st, svc, o.TrustedRoot)
 	var errs []error
 	for _, tsa := range svc.tsa {
 		ts, err := s.timestamp(ctx, tsa.URL, data)

@@ -56,7 +56,7 @@ func SignWithCertificate(ctx context.Context, payload []byte, payloadType string
 	if err != nil {
 		return nil, err
 	}
-	s := &session{settings: st, svc: svc, tm: o.TrustedRoot}
+	s := newSession(st, svc, o.TrustedRoot)
 	st.log.Info("signing with certificate", "logs", len(svc.rekor), "timestamp_authorities", len(svc.tsa))
 	// The certificate is our own: the bundle must verify with exactly
 	// its identity.
