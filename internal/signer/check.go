@@ -64,7 +64,9 @@ func (c *checkedRoot) verifier(e evidence) (*verify.Verifier, error) {
 	if v := c.verifiers[e]; v != nil {
 		return v, nil
 	}
-	var opts []verify.VerifierOption
+	// The check reads no statement: sigstore-go is spared decoding its
+	// predicate into a protobuf tree, many times an SBOM's size.
+	opts := []verify.VerifierOption{verify.WithoutStatementPredicate()}
 	if e.logs > 0 {
 		opts = append(opts, verify.WithTransparencyLog(e.logs))
 		if e.v1Logs > 0 {
@@ -85,14 +87,36 @@ func (c *checkedRoot) verifier(e evidence) (*verify.Verifier, error) {
 // check verifies a new bundle against the trusted root with the evidence
 // that was asked for (one entry per log, one timestamp per TSA) and the
 // identity the certificate was checked to name.
-func (c *checkedRoot) check(pb *protobundle.Bundle, svc services, id verify.CertificateIdentity) error {
+func (c *checkedRoot) check(b *signedBundle, svc services, id verify.CertificateIdentity) error {
 	v, err := c.verifier(evidenceOf(svc))
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrCheck, err)
 	}
 	policy := verify.NewPolicy(verify.WithoutArtifactUnsafe(), verify.WithCertificateIdentity(id))
-	if _, err := v.Verify(&bundle.Bundle{Bundle: pb}, policy); err != nil {
+	if _, err := v.Verify(b, policy); err != nil {
 		return fmt.Errorf("%w: %v", ErrCheck, err)
 	}
 	return nil
+}
+
+// signedBundle is a bundle being made, as sigstore-go's checks read it: its
+// envelope, fixed once signed, is decoded once, where a bundle decodes it
+// and re-encodes its payload in base64 on every call (a payload of an
+// image's SBOM weighs megabytes); everything else, such as the log entries
+// each log adds, is read from the bundle as it is at the call.
+type signedBundle struct {
+	*bundle.Bundle
+
+	sc    verify.SignatureContent
+	scErr error
+	once  sync.Once
+}
+
+func newSignedBundle(pb *protobundle.Bundle) *signedBundle {
+	return &signedBundle{Bundle: &bundle.Bundle{Bundle: pb}}
+}
+
+func (b *signedBundle) SignatureContent() (verify.SignatureContent, error) {
+	b.once.Do(func() { b.sc, b.scErr = b.Bundle.SignatureContent() })
+	return b.sc, b.scErr
 }

@@ -94,8 +94,8 @@ func TestSharedChecks(t *testing.T) {
 			for range 8 {
 				for _, c := range cases {
 					wg.Go(func() {
-						err := shared.check(c.pb, f.svc, c.id)
-						own := SharedChecks(tm).(*checkedRoot).check(c.pb, f.svc, c.id)
+						err := shared.check(newSignedBundle(c.pb), f.svc, c.id)
+						own := SharedChecks(tm).(*checkedRoot).check(newSignedBundle(c.pb), f.svc, c.id)
 						if (err == nil) != c.pass || (own == nil) != c.pass {
 							t.Errorf("%s: shared verifier %v, own verifier %v, want pass %v", c.name, err, own, c.pass)
 						}
@@ -129,14 +129,14 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	}
 	b.Run("verifier-per-bundle", func(b *testing.B) {
-		run(b, func() error { return SharedChecks(f.tr).(*checkedRoot).check(f.pb, f.svc, f.id) })
+		run(b, func() error { return SharedChecks(f.tr).(*checkedRoot).check(newSignedBundle(f.pb), f.svc, f.id) })
 	})
 	b.Run("shared-verifier", func(b *testing.B) {
 		c := SharedChecks(f.tr).(*checkedRoot)
-		run(b, func() error { return c.check(f.pb, f.svc, f.id) })
+		run(b, func() error { return c.check(newSignedBundle(f.pb), f.svc, f.id) })
 	})
 	b.Run("shared-verifier-linked-chains", func(b *testing.B) {
 		c := SharedChecks(verifier.LinkedTrustedMaterial(f.tr)).(*checkedRoot)
-		run(b, func() error { return c.check(f.pb, f.svc, f.id) })
+		run(b, func() error { return c.check(newSignedBundle(f.pb), f.svc, f.id) })
 	})
 }

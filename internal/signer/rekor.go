@@ -10,10 +10,8 @@ import (
 	"net/http"
 	"strings"
 
-	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	rekorpb "github.com/sigstore/rekor-tiles/v2/pkg/generated/protobuf"
-	"github.com/sigstore/sigstore-go/pkg/bundle"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/sign"
 	"github.com/sigstore/sigstore-go/pkg/verify"
@@ -28,7 +26,8 @@ import (
 // entry it already holds (409), so a retry never spends a second entry.
 // Rekor v1 retries inside its own client and resolves a 409 to the existing
 // entry.
-func (s *session) logEntry(ctx context.Context, r root.Service, cert *x509.Certificate, pb *protobundle.Bundle) error {
+func (s *session) logEntry(ctx context.Context, r root.Service, cert *x509.Certificate, b *signedBundle) error {
+	pb := b.Bundle.Bundle
 	opts := &sign.RekorOptions{BaseURL: r.URL, Version: r.MajorAPIVersion, Timeout: s.timeout, Retries: uint(s.retries)}
 	if r.MajorAPIVersion == 2 {
 		opts.ClientV2 = &rekorV2{session: s, url: r.URL}
@@ -52,7 +51,7 @@ func (s *session) logEntry(ctx context.Context, r root.Service, cert *x509.Certi
 	if len(entries) != before+1 {
 		return &ServerError{Kind: ErrLog, URL: r.URL, Err: fmt.Errorf("the log gave %d entries", len(entries)-before), Logged: true}
 	}
-	if _, err := verify.VerifyTlogEntry(&bundle.Bundle{Bundle: pb}, s.tm, len(entries), false); err != nil {
+	if _, err := verify.VerifyTlogEntry(b, s.tm, len(entries), false); err != nil {
 		return &ServerError{Kind: ErrLog, URL: r.URL, Logged: true,
 			Err: fmt.Errorf("its answer does not verify against the trusted root (log index %d): %v", entries[before].GetLogIndex(), err)}
 	}

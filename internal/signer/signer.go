@@ -339,17 +339,18 @@ func (s *session) sign(ctx context.Context, payload []byte, payloadType string, 
 
 	// Everything foreseeable is checked: from here on a failure may have
 	// spent a log entry.
+	signed := newSignedBundle(pb)
 	for _, r := range s.svc.rekor {
-		if err := s.logEntry(ctx, r, cert, pb); err != nil {
+		if err := s.logEntry(ctx, r, cert, signed); err != nil {
 			return nil, err
 		}
 	}
 	if s.checks != nil {
-		if err := s.checks.check(pb, s.svc, id); err != nil {
+		if err := s.checks.check(signed, s.svc, id); err != nil {
 			return nil, err
 		}
 	}
-	res := &Result{Bundle: &bundle.Bundle{Bundle: pb}, LogIndex: -1,
+	res := &Result{Bundle: signed.Bundle, LogIndex: -1,
 		Identity: summary.SubjectAlternativeName, Issuer: summary.Extensions.Issuer, Extensions: summary.Extensions}
 	res.fillEvidence(pb, s.svc)
 	return res, nil
