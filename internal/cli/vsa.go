@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/hallmark-dev/hallmark/internal/atomicfile"
+	"github.com/hallmark-dev/hallmark/internal/attest"
 	"github.com/hallmark-dev/hallmark/internal/formats"
 	"github.com/hallmark-dev/hallmark/internal/result"
 	"github.com/hallmark-dev/hallmark/internal/signer"
@@ -118,7 +119,7 @@ func writeVSA(cmd *cobra.Command, v vsaFlags, policy *verifier.Policy, policyPat
 	if err := check.Validate(); err != nil {
 		return fmt.Errorf("building the VSA: %w", err)
 	}
-	sc, tr, err := loadTrust(attestFlags{signingConfig: v.signingConfig, trustedRoot: cmd.Flag("trusted-root").Value.String()}, os.Getenv)
+	sc, tr, err := attest.LoadTrust(v.signingConfig, cmd.Flag("trusted-root").Value.String(), os.Getenv)
 	if err != nil {
 		return fmt.Errorf("signing the VSA: %w", err)
 	}

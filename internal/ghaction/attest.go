@@ -13,6 +13,8 @@ import (
 
 	"github.com/sethvargo/go-githubactions"
 
+	"github.com/hallmark-dev/hallmark/internal/attest"
+	"github.com/hallmark-dev/hallmark/internal/githubapi"
 	"github.com/hallmark-dev/hallmark/internal/result"
 	"github.com/hallmark-dev/hallmark/internal/signer"
 )
@@ -21,8 +23,8 @@ import (
 // another issuer explicitly in its verify command.
 const GitHubIssuer = "https://token.actions.githubusercontent.com"
 
-// AttestRequest is what the attest action asks `hallmark attest` to do; the
-// fields are its flags.
+// AttestRequest is what the attest action asks internal/attest to do, as
+// `hallmark attest` does with the flags of the same names.
 type AttestRequest struct {
 	SubjectPaths     []string
 	SubjectChecksums []string
@@ -76,8 +78,50 @@ func (e *PartialError) Error() string { return e.Err.Error() }
 func (e *PartialError) Unwrap() error { return e.Err }
 
 // An Attester signs provenance for req, exactly as `hallmark attest` does.
-// Progress and warnings go to stderr.
+// Progress and warnings go to stderr. A failure after bundles were signed
+// is a *PartialError saying what was done.
 type Attester func(ctx context.Context, req AttestRequest, stderr io.Writer) (*AttestResult, error)
+
+// RunAttest is the Attester of a real job: internal/attest's Run, the flow
+// of `hallmark attest`, with the action's request, the defaults of
+// attest's flags, and the job's environment (getenv). With push-to-registry
+// each bundle also goes to subject-name@subject-digest; the GitHub token,
+// if given, logs in to the container registry of the runner's GitHub
+// instance as GITHUB_ACTOR.
+func RunAttest(getenv func(string) string) Attester {
+	return func(ctx context.Context, req AttestRequest, stderr io.Writer) (*AttestResult, error) {
+		r := attest.Request{
+			SubjectPaths: req.SubjectPaths, SubjectChecksums: req.SubjectChecksums,
+			SubjectNames: req.SubjectNames, SubjectDigests: req.SubjectDigests, EachImage: req.SubjectImages,
+			BundlePath: req.BundlePath, SigningConfig: req.SigningConfig, TrustedRoot: req.TrustedRoot,
+			IdentityToken: req.IdentityToken, Private: req.Private, PrivateRepository: req.PrivateRepository,
+			Retries: signer.DefaultRetries, PushToRegistry: req.PushToRegistry,
+			SBOM: attest.SBOM{Generate: len(req.SBOMFormats) > 0 && req.SBOMSource == "", Formats: req.SBOMFormats,
+				Source: req.SBOMSource, Path: req.SBOMPath},
+		}
+		if req.PushToRegistry {
+			// subject-name is the image (REGISTRY/REPO), subject-digest
+			// its digest: the bundle goes to NAME@DIGEST.
+			for i := range req.SubjectNames {
+				r.PushImages = append(r.PushImages, req.SubjectNames[i]+"@"+req.SubjectDigests[i])
+			}
+		}
+		if req.RegistryToken != "" {
+			if in, err := githubapi.InstanceFor(getenv("GITHUB_SERVER_URL"), ""); err == nil {
+				r.RegistryToken = attest.RegistryToken{Registry: in.Registry, User: getenv("GITHUB_ACTOR"), Token: req.RegistryToken}
+			}
+		}
+		res, err := attest.Run(ctx, r, attest.Env{Log: stderr, Getenv: getenv})
+		var ke *attest.KeptError
+		if errors.As(err, &ke) && ke.Result != nil {
+			return nil, &PartialError{Result: ke.Result, Err: err}
+		}
+		if err != nil {
+			return nil, err
+		}
+		return res, nil
+	}
+}
 
 // Uploader stores a written bundle in the attestation store of the
 // repository OWNER/REPO with the GitHub token and returns the attestation's
@@ -134,7 +178,8 @@ func forkPullRequest(cfg AttestConfig, errNoToken error) error {
 
 // AttestConfig wires the attest action to the rest of hallmark.
 type AttestConfig struct {
-	// Attest signs, writes and, with push-to-registry, pushes the bundles.
+	// Attest signs, writes and, with push-to-registry, pushes the bundles:
+	// RunAttest(Getenv) when nil.
 	Attest Attester
 	// Upload stores bundles in the repository's attestation store, per
 	// the input attestation-store; nil stores nothing.
@@ -168,7 +213,7 @@ type AttestConfig struct {
 // the run's page next to the failed job, not only in its log.
 func Attest(ctx context.Context, cfg AttestConfig) error {
 	a := githubactions.New(githubactions.WithGetenv(cfg.Getenv), githubactions.WithWriter(cfg.Stdout))
-	err := attest(ctx, cfg, a)
+	err := attestStep(ctx, cfg, a)
 	if err != nil {
 		summary := "### Hallmark: attestation FAILED\n\n" + fenced("", err.Error())
 		var pe *PartialError
@@ -180,7 +225,7 @@ func Attest(ctx context.Context, cfg AttestConfig) error {
 	return err
 }
 
-func attest(ctx context.Context, cfg AttestConfig, a *githubactions.Action) error {
+func attestStep(ctx context.Context, cfg AttestConfig, a *githubactions.Action) error {
 	// The request token is a credential of the job: never let it reach a log.
 	if rt := cfg.Getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN"); rt != "" {
 		a.AddMask(rt)
@@ -197,7 +242,7 @@ func attest(ctx context.Context, cfg AttestConfig, a *githubactions.Action) erro
 		TrustedRoot:      a.GetInput("trusted-root"),
 	}
 	if req.BundlePath == "" {
-		req.BundlePath = "provenance.sigstore.json"
+		req.BundlePath = attest.DefaultBundlePath
 	}
 	name, digest := a.GetInput("subject-name"), a.GetInput("subject-digest")
 	switch {
@@ -262,7 +307,11 @@ func attest(ctx context.Context, cfg AttestConfig, a *githubactions.Action) erro
 	a.AddMask(token)
 	req.IdentityToken = token
 
-	res, err := cfg.Attest(ctx, req, cfg.Stderr)
+	run := cfg.Attest
+	if run == nil {
+		run = RunAttest(cfg.Getenv)
+	}
+	res, err := run(ctx, req, cfg.Stderr)
 	if err != nil {
 		return err
 	}
