@@ -145,7 +145,7 @@ func Run(ctx context.Context, req Request, env Env) (*result.Attest, error) {
 	for i := range signers {
 		if signers[i], err = signer.NewSession(signer.Options{
 			SigningConfig: sc, TrustedRoot: tr, IdentityToken: token, Private: req.Private,
-			Deadline: req.Deadline, Timeout: req.Timeout, Retries: req.retries(),
+			Deadline: req.Deadline, Timeout: req.Timeout, Retries: req.Retries,
 		}); err != nil {
 			return nil, signingError(err, req)
 		}

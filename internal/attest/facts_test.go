@@ -12,7 +12,6 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"github.com/hallmark-dev/hallmark/internal/githubctx"
-	"github.com/hallmark-dev/hallmark/internal/provenance"
 	"github.com/hallmark-dev/hallmark/internal/subject"
 )
 
@@ -39,11 +38,7 @@ func statementFor(t *testing.T, r Request, claims map[string]any, env map[string
 		return nil, err
 	}
 	s, _ := subject.FromNameDigest("app", "sha256:"+strings.Repeat("3", 64))
-	st, err := provenance.Statement([]subject.Subject{s}, build)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := provenance.MarshalStatement(st)
+	raw, err := provenanceStatement([]subject.Subject{s}, build)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,8 +64,10 @@ type Request struct {
 
 	// Deadline bounds the signing, Timeout each try of a request to a
 	// Sigstore server or a registry, PushDeadline the registry work before
-	// signing and again after it; each is its default when zero. Retries
-	// is how many more tries a failed request gets: none when zero.
+	// signing and again after it. Retries is how many more tries a failed
+	// request gets, none when negative. Each is its default when zero
+	// (signer.DefaultDeadline, DefaultTimeout and DefaultRetries,
+	// DefaultPushDeadline).
 	Deadline     time.Duration
 	Timeout      time.Duration
 	Retries      int
@@ -156,15 +158,6 @@ func (r Request) checkTimes() error {
 		return errors.New("--deadline, --timeout and --push-deadline must be positive")
 	}
 	return nil
-}
-
-// retries is Retries as signer.Options wants it: zero there is the
-// default, here none.
-func (r Request) retries() int {
-	if r.Retries == 0 {
-		return -1
-	}
-	return r.Retries
 }
 
 // expandImages moves EachImage into SubjectImages, one image an item, and

@@ -184,11 +184,20 @@ func (f attestFlags) request() attest.Request {
 		SigningConfig: f.signingConfig, TrustedRoot: f.trustedRoot, IdentityToken: f.identityToken,
 		Private: f.private, PrivateRepository: f.privateRepository,
 		FactsFile: f.factsFile, FactsFromToken: f.factsFromToken,
-		Deadline: f.deadline, Timeout: f.timeout, Retries: f.retries, PushDeadline: f.pushDeadline,
+		Deadline: f.deadline, Timeout: f.timeout, Retries: retries(f.retries), PushDeadline: f.pushDeadline,
 		PushToRegistry: f.pushToRegistry, PushLegacyTag: f.pushLegacyTag, AttestPlatforms: f.attestPlatforms,
 		AllowInsecureRegistry: f.allowInsecureRegistry,
 		SBOM:                  f.sbom.request(),
 	}
+}
+
+// retries is --retries as attest.Request wants it: the flag's 0 is none,
+// the request's zero its default.
+func retries(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // run runs attest.Run with the flags' request; progress goes to stderr.

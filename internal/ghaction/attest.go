@@ -23,39 +23,6 @@ import (
 // another issuer explicitly in its verify command.
 const GitHubIssuer = "https://token.actions.githubusercontent.com"
 
-// AttestRequest is what the attest action asks internal/attest to do, as
-// `hallmark attest` does with the flags of the same names.
-type AttestRequest struct {
-	SubjectPaths     []string
-	SubjectChecksums []string
-	SubjectNames     []string
-	SubjectDigests   []string
-	BundlePath       string
-	SigningConfig    string
-	TrustedRoot      string
-	IdentityToken    string
-	Private          bool
-	// PrivateRepository consents to naming a private or internal
-	// repository in Sigstore's public-good logs.
-	PrivateRepository bool
-	// SubjectImages are images REGISTRY/REPO@sha256:HEX each attested on
-	// its own: one statement and bundle per digest (--subject-images).
-	SubjectImages []string
-	// PushToRegistry attaches each bundle to the images it is about:
-	// SubjectImages, and SubjectNames[i]@SubjectDigests[i].
-	PushToRegistry bool
-	// RegistryToken is the GitHub token that logs in to GitHub's container
-	// registry when the docker config has no credentials for it.
-	RegistryToken string
-	// SBOMFormats, when set, are the formats of the SBOMs to make
-	// (attest --sbom --sbom-format); SBOMSource makes one SBOM of a
-	// directory about every subject (--sbom-source); SBOMPath attests an
-	// SBOM the build made (--sbom-path).
-	SBOMFormats []string
-	SBOMSource  string
-	SBOMPath    string
-}
-
 // AttestResult is the summary `hallmark attest --format json` prints;
 // Push, Bundle and Subject are its parts.
 type (
@@ -80,38 +47,14 @@ func (e *PartialError) Unwrap() error { return e.Err }
 // An Attester signs provenance for req, exactly as `hallmark attest` does.
 // Progress and warnings go to stderr. A failure after bundles were signed
 // is a *PartialError saying what was done.
-type Attester func(ctx context.Context, req AttestRequest, stderr io.Writer) (*AttestResult, error)
+type Attester func(ctx context.Context, req attest.Request, stderr io.Writer) (*AttestResult, error)
 
 // RunAttest is the Attester of a real job: internal/attest's Run, the flow
-// of `hallmark attest`, with the action's request, the defaults of
-// attest's flags, and the job's environment (getenv). With push-to-registry
-// each bundle also goes to subject-name@subject-digest; the GitHub token,
-// if given, logs in to the container registry of the runner's GitHub
-// instance as GITHUB_ACTOR.
+// of `hallmark attest`, in the job's environment (getenv). A
+// *attest.KeptError becomes a *PartialError.
 func RunAttest(getenv func(string) string) Attester {
-	return func(ctx context.Context, req AttestRequest, stderr io.Writer) (*AttestResult, error) {
-		r := attest.Request{
-			SubjectPaths: req.SubjectPaths, SubjectChecksums: req.SubjectChecksums,
-			SubjectNames: req.SubjectNames, SubjectDigests: req.SubjectDigests, EachImage: req.SubjectImages,
-			BundlePath: req.BundlePath, SigningConfig: req.SigningConfig, TrustedRoot: req.TrustedRoot,
-			IdentityToken: req.IdentityToken, Private: req.Private, PrivateRepository: req.PrivateRepository,
-			Retries: signer.DefaultRetries, PushToRegistry: req.PushToRegistry,
-			SBOM: attest.SBOM{Generate: len(req.SBOMFormats) > 0 && req.SBOMSource == "", Formats: req.SBOMFormats,
-				Source: req.SBOMSource, Path: req.SBOMPath},
-		}
-		if req.PushToRegistry {
-			// subject-name is the image (REGISTRY/REPO), subject-digest
-			// its digest: the bundle goes to NAME@DIGEST.
-			for i := range req.SubjectNames {
-				r.PushImages = append(r.PushImages, req.SubjectNames[i]+"@"+req.SubjectDigests[i])
-			}
-		}
-		if req.RegistryToken != "" {
-			if in, err := githubapi.InstanceFor(getenv("GITHUB_SERVER_URL"), ""); err == nil {
-				r.RegistryToken = attest.RegistryToken{Registry: in.Registry, User: getenv("GITHUB_ACTOR"), Token: req.RegistryToken}
-			}
-		}
-		res, err := attest.Run(ctx, r, attest.Env{Log: stderr, Getenv: getenv})
+	return func(ctx context.Context, req attest.Request, stderr io.Writer) (*AttestResult, error) {
+		res, err := attest.Run(ctx, req, attest.Env{Log: stderr, Getenv: getenv})
 		var ke *attest.KeptError
 		if errors.As(err, &ke) && ke.Result != nil {
 			return nil, &PartialError{Result: ke.Result, Err: err}
@@ -234,7 +177,7 @@ func attestStep(ctx context.Context, cfg AttestConfig, a *githubactions.Action) 
 	if ghToken != "" {
 		a.AddMask(ghToken)
 	}
-	req := AttestRequest{
+	req := attest.Request{
 		SubjectPaths:     lines(a.GetInput("subject-path")),
 		SubjectChecksums: lines(a.GetInput("subject-checksums")),
 		BundlePath:       a.GetInput("bundle-path"),
@@ -251,11 +194,11 @@ func attestStep(ctx context.Context, cfg AttestConfig, a *githubactions.Action) 
 	case name != "" || digest != "":
 		return errors.New("inputs subject-name and subject-digest go together: give both or neither")
 	}
-	req.SubjectImages = list(a.GetInput("subject-images"))
-	if len(req.SubjectImages) > 0 && (name != "" || len(req.SubjectPaths) > 0 || len(req.SubjectChecksums) > 0) {
+	req.EachImage = list(a.GetInput("subject-images"))
+	if len(req.EachImage) > 0 && (name != "" || len(req.SubjectPaths) > 0 || len(req.SubjectChecksums) > 0) {
 		return errors.New("input subject-images attests each image on its own: give subject-path, subject-checksums or subject-name in another step")
 	}
-	if len(req.SubjectPaths)+len(req.SubjectChecksums)+len(req.SubjectNames)+len(req.SubjectImages) == 0 {
+	if len(req.SubjectPaths)+len(req.SubjectChecksums)+len(req.SubjectNames)+len(req.EachImage) == 0 {
 		return errors.New("nothing to attest: give the input subject-path, subject-checksums, subject-name with subject-digest, or subject-images")
 	}
 	var err error
@@ -271,10 +214,21 @@ func attestStep(ctx context.Context, cfg AttestConfig, a *githubactions.Action) 
 	if req.PushToRegistry, err = boolInput(a, "push-to-registry", false); err != nil {
 		return err
 	}
-	if req.PushToRegistry && name == "" && len(req.SubjectImages) == 0 {
+	if req.PushToRegistry && name == "" && len(req.EachImage) == 0 {
 		return errors.New("input push-to-registry needs subject-images, or subject-name (the image, REGISTRY/REPO) and subject-digest")
 	}
-	req.RegistryToken = ghToken
+	if req.PushToRegistry && name != "" {
+		// subject-name is the image (REGISTRY/REPO), subject-digest its
+		// digest: the bundle goes to NAME@DIGEST.
+		req.PushImages = []string{name + "@" + digest}
+	}
+	if ghToken != "" {
+		// It logs in to the container registry of the runner's GitHub
+		// when the docker config has nothing for it.
+		if in, err := githubapi.InstanceFor(cfg.Getenv("GITHUB_SERVER_URL"), ""); err == nil {
+			req.RegistryToken = attest.RegistryToken{Registry: in.Registry, User: cfg.Getenv("GITHUB_ACTOR"), Token: ghToken}
+		}
+	}
 	show, err := boolInput(a, "show-summary", true)
 	if err != nil {
 		return err

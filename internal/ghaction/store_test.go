@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hallmark-dev/hallmark/internal/attest"
 	"github.com/hallmark-dev/hallmark/internal/ghaction"
 	"github.com/hallmark-dev/hallmark/internal/githubapi"
 	"github.com/hallmark-dev/hallmark/internal/githubapi/githubtest"
@@ -23,9 +24,9 @@ const (
 
 // writingAttest is fakeAttest that also writes a bundle-shaped file, as
 // the store reads the bundle from disk.
-func writingAttest(got *ghaction.AttestRequest) ghaction.Attester {
+func writingAttest(got *attest.Request) ghaction.Attester {
 	inner := fakeAttest(got)
-	return func(ctx context.Context, req ghaction.AttestRequest, stderr io.Writer) (*ghaction.AttestResult, error) {
+	return func(ctx context.Context, req attest.Request, stderr io.Writer) (*ghaction.AttestResult, error) {
 		res, err := inner(ctx, req, stderr)
 		if err != nil {
 			return nil, err
@@ -60,7 +61,7 @@ func TestAttestStoresInGitHub(t *testing.T) {
 			r := newRunner(t, map[string]string{"subject-path": "dist/app", "bundle-path": bundle, "attestation-store": tt.store, "github-token": tt.token})
 			r.env["GITHUB_SERVER_URL"], r.env["GITHUB_API_URL"] = "https://git.acme.example", gh.URL
 			r.withTokenService(t)
-			var got ghaction.AttestRequest
+			var got attest.Request
 			var stdout, stderr strings.Builder
 			err := ghaction.Attest(context.Background(), ghaction.AttestConfig{
 				Attest: writingAttest(&got), Upload: ghaction.StoreUploader(r.getenv, os.ReadFile),
@@ -102,7 +103,7 @@ func TestAttestStoresInGitHub(t *testing.T) {
 	t.Run("not a choice", func(t *testing.T) {
 		r := newRunner(t, map[string]string{"subject-path": "dist/app", "attestation-store": "yes"})
 		r.withTokenService(t)
-		var got ghaction.AttestRequest
+		var got attest.Request
 		err := ghaction.Attest(context.Background(), ghaction.AttestConfig{Attest: writingAttest(&got), Getenv: r.getenv, Stdout: io.Discard, Stderr: io.Discard})
 		if err == nil || !strings.Contains(err.Error(), `input attestation-store: "yes" is not auto, true or false`) {
 			t.Fatalf("err = %v", err)
