@@ -77,7 +77,7 @@ func signAll(ctx context.Context, items []item, sessions []*signer.Session, r Re
 				return
 			}
 			sum := result.Bundle{Path: it.path, Subjects: subjectsJSON(it.subjects), Identity: res.Identity, Issuer: res.Issuer, LogURL: res.LogURL, Timestamped: res.Timestamped,
-				PredicateType: it.predicateType}
+				PredicateType: it.predicateType, Data: data}
 			if res.LogIndex >= 0 {
 				idx := res.LogIndex
 				sum.LogIndex = &idx

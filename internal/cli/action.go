@@ -27,7 +27,7 @@ func newActionCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return actionError(cmd.OutOrStdout(), ghaction.Attest(cmd.Context(), ghaction.AttestConfig{
-				Upload:   ghaction.StoreUploader(os.Getenv, os.ReadFile),
+				Upload:   ghaction.StoreUploader(os.Getenv),
 				Getenv:   os.Getenv,
 				ReadFile: os.ReadFile,
 				Stdout:   cmd.OutOrStdout(),

@@ -66,10 +66,10 @@ func RunAttest(getenv func(string) string) Attester {
 	}
 }
 
-// Uploader stores a written bundle in the attestation store of the
-// repository OWNER/REPO with the GitHub token and returns the attestation's
-// id and page.
-type Uploader func(ctx context.Context, repository, token, bundlePath string) (id, url string, err error)
+// Uploader stores a signed bundle (its bytes) in the attestation store of
+// the repository OWNER/REPO with the GitHub token and returns the
+// attestation's id and page.
+type Uploader func(ctx context.Context, repository, token string, bundle []byte) (id, url string, err error)
 
 // ErrNoStoreAccess is matched by an [Uploader]'s error when the token may
 // not write to the attestation store: with attestation-store: auto the
@@ -278,7 +278,7 @@ func attestStep(ctx context.Context, cfg AttestConfig, a *githubactions.Action) 
 		repo := cfg.Getenv("GITHUB_REPOSITORY")
 		var ids, urls []string
 		for _, b := range res.Bundles {
-			id, url, err := cfg.Upload(ctx, repo, ghToken, b.Path)
+			id, url, err := cfg.Upload(ctx, repo, ghToken, b.Data)
 			if err != nil {
 				if store == "auto" && errors.Is(err, ErrNoStoreAccess) {
 					a.Warningf("the attestation was not stored in %s's attestation store (%v): give the job `permissions: attestations: write`, or set attestation-store: false", repo, err)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,8 +21,8 @@ const (
 	readOnlyToken = "ghs_store_read_04d7"
 )
 
-// writingAttest is fakeAttest that also writes a bundle-shaped file, as
-// the store reads the bundle from disk.
+// writingAttest is fakeAttest that also returns the bytes of a
+// bundle-shaped file, as the store takes the bundle from the result.
 func writingAttest(got *attest.Request) ghaction.Attester {
 	inner := fakeAttest(got)
 	return func(ctx context.Context, req attest.Request, stderr io.Writer) (*ghaction.AttestResult, error) {
@@ -34,7 +33,8 @@ func writingAttest(got *attest.Request) ghaction.Attester {
 		st := fmt.Sprintf(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"app","digest":{"sha256":%q}}]}`, strings.Repeat("1", 64))
 		b := fmt.Sprintf(`{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{},"dsseEnvelope":{"payload":%q,"payloadType":"application/vnd.in-toto+json"}}`,
 			base64.StdEncoding.EncodeToString([]byte(st)))
-		return res, os.WriteFile(req.BundlePath, []byte(b), 0o644)
+		res.Bundles[0].Data = []byte(b)
+		return res, nil
 	}
 }
 
@@ -64,7 +64,7 @@ func TestAttestStoresInGitHub(t *testing.T) {
 			var got attest.Request
 			var stdout, stderr strings.Builder
 			err := ghaction.Attest(context.Background(), ghaction.AttestConfig{
-				Attest: writingAttest(&got), Upload: ghaction.StoreUploader(r.getenv, os.ReadFile),
+				Attest: writingAttest(&got), Upload: ghaction.StoreUploader(r.getenv),
 				Getenv: r.getenv, Stdout: &stdout, Stderr: &stderr,
 			})
 			if !errors.Is(err, tt.wantErr) {
