@@ -35,6 +35,8 @@
 // bundles are kept, its Result says what was done, and its Next is the
 // `hallmark push` command that finishes the job without signing again.
 // [Push] is that command's flow: bundle files attached to their images.
+// [SignStatement] signs one statement on its own, with the same trust and
+// token: the VSA of `verify-artifact --vsa-out`.
 //
 // Errors name the flags of `hallmark attest` (--bundle-path, --deadline,
 // --push-to-registry ...): they are the vocabulary of a Request, and the
