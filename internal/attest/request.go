@@ -42,7 +42,8 @@ type Request struct {
 	// PerSubject writes one bundle per subject.
 	PerSubject bool
 	// BundlePath is where the bundle goes, and the base of the names of
-	// the others (DefaultBundlePath when empty is an error: say it).
+	// the others. Required: the front ends default it to
+	// DefaultBundlePath.
 	BundlePath string
 
 	// SigningConfig and TrustedRoot are paths ($HALLMARK_SIGNING_CONFIG,
