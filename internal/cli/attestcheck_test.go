@@ -11,8 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sigstore/sigstore-go/pkg/root"
-
+	"github.com/hallmark-dev/hallmark/internal/attest"
 	"github.com/hallmark-dev/hallmark/internal/githubctx"
 	"github.com/hallmark-dev/hallmark/internal/oidc"
 	"github.com/hallmark-dev/hallmark/internal/sandbox"
@@ -20,58 +19,6 @@ import (
 )
 
 const publicGoodSigningConfig = "../../testdata/signing-configs/public-good.json"
-
-func loadSigningConfig(t *testing.T, path string) *root.SigningConfig {
-	t.Helper()
-	sc, err := root.NewSigningConfigFromPath(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sc
-}
-
-func TestCheckVisibility(t *testing.T) {
-	public := loadSigningConfig(t, publicGoodSigningConfig)
-	private := loadSigningConfig(t, "testdata/signing_config-private.json")
-	tests := []struct {
-		name       string
-		visibility string
-		sc         *root.SigningConfig
-		flags      attestFlags
-		wantMsg    string // "" passes
-	}{
-		{name: "public repository, public-good", visibility: "public", sc: public},
-		{name: "no visibility claim (not GitHub)", sc: public},
-		{name: "private repository, public-good", visibility: "private", sc: public,
-			wantMsg: "acme/app is private, and signing would publish its name, workflow and commit for anyone to read: a transparency log entry at https://rekor.sigstore.dev and the signing certificate in the certificate transparency log of https://fulcio.sigstore.dev; pass --private-repository"},
-		{name: "internal repository, public-good", visibility: "internal", sc: public, wantMsg: "acme/app is internal"},
-		{name: "private repository, consent", visibility: "private", sc: public, flags: attestFlags{privateRepository: true}},
-		{name: "private repository, timestamp only, public-good Fulcio still publishes", visibility: "private", sc: public, flags: attestFlags{private: true},
-			wantMsg: "publish its name, workflow and commit for anyone to read: the signing certificate in the certificate transparency log of https://fulcio.sigstore.dev;"},
-		{name: "private repository, private Sigstore", visibility: "private", sc: private},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			claims := map[string]any{"repository": "acme/app"}
-			if tt.visibility != "" {
-				claims["repository_visibility"] = tt.visibility
-			}
-			err := checkVisibility(claims, tt.sc, tt.flags)
-			if tt.wantMsg == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if !errors.Is(err, ErrPrivateRepository) || !strings.Contains(err.Error(), tt.wantMsg) {
-				t.Fatalf("err = %v, want ErrPrivateRepository saying %q", err, tt.wantMsg)
-			}
-			if !strings.Contains(err.Error(), "private-repository: true") || !strings.HasSuffix(err.Error(), "(nothing was signed)") {
-				t.Errorf("err = %v: want the input named and nothing signed", err)
-			}
-		})
-	}
-}
 
 // sandboxLogSize reads the size of the sandbox's log from its checkpoint.
 func sandboxLogSize(t *testing.T, sb *sandbox.Sandbox) int64 {
@@ -115,7 +62,7 @@ func TestAttestRefusesBeforeSigning(t *testing.T) {
 		wantMsg []string
 	}{
 		{name: "private repository on public-good", claims: private,
-			edit: func(f *attestFlags) { f.signingConfig = publicGoodSigningConfig }, want: ErrPrivateRepository,
+			edit: func(f *attestFlags) { f.signingConfig = publicGoodSigningConfig }, want: attest.ErrPrivateRepository,
 			wantMsg: []string{"acme/app is private", "--private-repository", "private-repository: true"}},
 		{name: "facts contradict the token", claims: claims,
 			edit: func(f *attestFlags) { f.factsFromToken, f.factsFile = false, filepath.Join(dir, "facts.json") }, want: githubctx.ErrContradictsToken,

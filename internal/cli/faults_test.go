@@ -19,6 +19,7 @@ import (
 
 	"github.com/digitorus/timestamp"
 
+	"github.com/hallmark-dev/hallmark/internal/attest"
 	"github.com/hallmark-dev/hallmark/internal/faultproxy"
 	"github.com/hallmark-dev/hallmark/internal/oidc"
 	"github.com/hallmark-dev/hallmark/internal/sandbox"
@@ -181,10 +182,10 @@ func (b *faultBench) flags(t *testing.T, out string) attestFlags {
 	}
 }
 
-// calm gives f the default deadlines and timeouts.
+// calm gives f the default deadlines and timeouts (attest's for zero).
 func calm(f attestFlags) attestFlags {
 	f.deadline, f.timeout, f.pushDeadline = 0, 0, 0
-	return f.withTimeDefaults()
+	return f
 }
 
 // run runs attest in-process as the CLI does, and returns its exit code,
@@ -485,8 +486,8 @@ func TestAttestDefaultTimes(t *testing.T) {
 			t.Errorf("attest --help lacks %q", want)
 		}
 	}
-	if signer.DefaultDeadline >= time.Minute || defaultPushDeadline >= time.Minute {
-		t.Errorf("defaults %s and %s: a hanging server must not hold attest for a minute", signer.DefaultDeadline, defaultPushDeadline)
+	if signer.DefaultDeadline >= time.Minute || attest.DefaultPushDeadline >= time.Minute {
+		t.Errorf("defaults %s and %s: a hanging server must not hold attest for a minute", signer.DefaultDeadline, attest.DefaultPushDeadline)
 	}
 	if tries := time.Duration(signer.DefaultRetries+1)*signer.DefaultTimeout + 3*time.Second; tries > signer.DefaultDeadline {
 		t.Errorf("%d tries of %s with backoff need %s, more than the %s deadline", signer.DefaultRetries+1, signer.DefaultTimeout, tries, signer.DefaultDeadline)

@@ -17,13 +17,13 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/hallmark-dev/hallmark/internal/attest"
 	"github.com/hallmark-dev/hallmark/internal/ghaction"
 	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/oci/ocitest"
 	"github.com/hallmark-dev/hallmark/internal/oidc"
 	"github.com/hallmark-dev/hallmark/internal/sandbox"
 	"github.com/hallmark-dev/hallmark/internal/sandbox/sandboxtest"
-	"github.com/hallmark-dev/hallmark/internal/subject"
 )
 
 // imagesFlags are attest's flags for --subject-images on the sandbox, with
@@ -157,7 +157,7 @@ func TestAttestSubjectImagesPushFailure(t *testing.T) {
 		f.retries = 0
 		var stdout, stderr bytes.Buffer
 		err := runAttest(context.Background(), f, nil, &stdout, &stderr, attestEnv(nil))
-		var ke *keptError
+		var ke *attest.KeptError
 		if !errors.As(err, &ke) || !errors.Is(err, oci.ErrRegistry) {
 			t.Fatalf("err = %v, want the push failure with the bundles kept", err)
 		}
@@ -168,8 +168,8 @@ func TestAttestSubjectImagesPushFailure(t *testing.T) {
 				t.Errorf("error lacks %q:\n%s", want, msg)
 			}
 		}
-		if len(ke.kept) != 2 {
-			t.Errorf("kept %v, want both bundles", ke.kept)
+		if len(ke.Kept) != 2 {
+			t.Errorf("kept %v, want both bundles", ke.Kept)
 		}
 		if got := attachedBundles(t, good); len(got) != 1 {
 			t.Errorf("%s: %d bundles attached, want 1: one image's failure stops no other", good, len(got))
@@ -178,13 +178,13 @@ func TestAttestSubjectImagesPushFailure(t *testing.T) {
 			t.Errorf("%s: %d bundles attached after a failed push", broken, len(got))
 		}
 		var failed []ghaction.Push
-		for _, p := range ke.result.Pushes {
+		for _, p := range ke.Result.Pushes {
 			if p.Error != "" {
 				failed = append(failed, p)
 			}
 		}
-		if len(ke.result.Pushes) != 2 || len(failed) != 1 || failed[0].Image != broken.String() {
-			t.Errorf("pushes %+v: want both images, %s failed", ke.result.Pushes, broken)
+		if len(ke.Result.Pushes) != 2 || len(failed) != 1 || failed[0].Image != broken.String() {
+			t.Errorf("pushes %+v: want both images, %s failed", ke.Result.Pushes, broken)
 		}
 		_, cmdline, ok := strings.Cut(msg, "push it without signing again:\n  ")
 		if !ok {
@@ -237,54 +237,4 @@ func TestAttestSubjectImagesPushFailure(t *testing.T) {
 			t.Errorf("stdout after a failure: %s", stdout.String())
 		}
 	})
-}
-
-// TestSubjectImagesFlags: --subject-images alone, one item a line or comma,
-// one statement a digest: an image named twice, or by two repositories
-// (mirrors), is one statement; two digests of one repository are two.
-func TestSubjectImagesFlags(t *testing.T) {
-	d1, d2 := "sha256:"+strings.Repeat("1", 64), "sha256:"+strings.Repeat("2", 64)
-	f, err := expandImages(attestFlags{subjectImagesEach: []string{"ghcr.io/acme/app@" + d1 + "\n\n docker.io/acme/app@" + d1 + " ,", "ghcr.io/acme/app@" + d2, "ghcr.io/acme/app@" + d1}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	groups, err := subjectGroups(context.Background(), f, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hex := func(d string) map[string]string { return map[string]string{"sha256": strings.TrimPrefix(d, "sha256:")} }
-	want := [][]subject.Subject{
-		{{Name: "ghcr.io/acme/app", Digest: hex(d1)}, {Name: "index.docker.io/acme/app", Digest: hex(d1)}},
-		{{Name: "ghcr.io/acme/app", Digest: hex(d2)}},
-	}
-	if !reflect.DeepEqual(groups, want) {
-		t.Errorf("groups\ngot  %v\nwant %v", groups, want)
-	}
-	if got, want := bundlePaths("out/p.sigstore.json", groups, false, true), []string{"out/p.app-111111111111.sigstore.json", "out/p.app-222222222222.sigstore.json"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("bundle paths %v, want %v", got, want)
-	}
-	if got := bundlePaths("out/p.sigstore.json", groups[:1], false, true); !reflect.DeepEqual(got, []string{"out/p.sigstore.json"}) {
-		t.Errorf("one image: bundle paths %v, want the path as given", got)
-	}
-
-	for name, f := range map[string]attestFlags{
-		"with --subject-path":  {subjectImagesEach: []string{"ghcr.io/a/b@" + d1}, subjectPaths: []string{"dist/*"}},
-		"with --subject-image": {subjectImagesEach: []string{"ghcr.io/a/b@" + d1}, subjectImages: []string{"ghcr.io/a/c@" + d1}},
-		"empty list":           {subjectImagesEach: []string{" , \n"}},
-	} {
-		if _, err := expandImages(f); err == nil || !strings.Contains(err.Error(), "--subject-images") {
-			t.Errorf("%s: err = %v, want one naming --subject-images", name, err)
-		}
-	}
-	// A signing that failed for one image keeps the others' bundles, and
-	// the push command covers the images those are about.
-	kept := []ghaction.Bundle{{Path: "p.app-2.sigstore.json", Subjects: []ghaction.Subject{{Name: "ghcr.io/acme/app", Digest: hex(d2)}}}}
-	if got := imagesOf(f, kept); !reflect.DeepEqual(got, []string{"ghcr.io/acme/app@" + d2}) {
-		t.Errorf("images of the kept bundles: %v", got)
-	}
-
-	f, _ = expandImages(attestFlags{subjectImagesEach: []string{"ghcr.io/acme/app:v1"}})
-	if _, err := subjectGroups(context.Background(), f, nil); !errors.Is(err, subject.ErrNoImageDigest) {
-		t.Errorf("image by tag: err = %v, want ErrNoImageDigest", err)
-	}
 }

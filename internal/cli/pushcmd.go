@@ -5,14 +5,30 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hallmark-dev/hallmark/internal/attest"
+	"github.com/hallmark-dev/hallmark/internal/result"
 	"github.com/hallmark-dev/hallmark/internal/signer"
 )
 
+// pushFlags are push's flags.
+type pushFlags struct {
+	subjectImages         []string
+	bundlePaths           []string
+	pushLegacyTag         bool
+	signingConfig         string
+	trustedRoot           string
+	allowInsecureRegistry bool
+	pushDeadline          time.Duration
+	timeout               time.Duration
+	format                string
+}
+
 func newPushCmd() *cobra.Command {
-	var f attestFlags
+	var f pushFlags
 	cmd := &cobra.Command{
 		Use:   "push",
 		Short: "Attach signed bundles to their images in the registry, without signing again",
@@ -43,7 +59,7 @@ GitHub's container registry when the config has nothing for it.`,
 	fl.StringVar(&f.signingConfig, "signing-config", "", "with --push-legacy-tag: Sigstore signing_config.json whose timestamp authority timestamps the legacy layer, as cosign wants (without it the layer has no timestamp)")
 	fl.StringVar(&f.trustedRoot, "trusted-root", "", "with --signing-config: Sigstore trusted_root.json to check that timestamp with")
 	fl.BoolVar(&f.allowInsecureRegistry, "allow-insecure-registry", false, "allow plain HTTP to the registry (local registries)")
-	fl.DurationVar(&f.pushDeadline, "push-deadline", defaultPushDeadline, "deadline of all the pushes, retries included")
+	fl.DurationVar(&f.pushDeadline, "push-deadline", attest.DefaultPushDeadline, "deadline of all the pushes, retries included")
 	fl.DurationVar(&f.timeout, "timeout", signer.DefaultTimeout, "timeout of each try of a request to the registry")
 	fl.StringVar(&f.format, "format", "text", "output format: text or json")
 	return cmd
@@ -51,30 +67,21 @@ GitHub's container registry when the config has nothing for it.`,
 
 // pushSummary is what push prints with --format json.
 type pushSummary struct {
-	Pushes []pushRecord `json:"pushes"`
+	Pushes []result.Push `json:"pushes"`
 }
 
-func runPush(ctx context.Context, f attestFlags, stdout io.Writer) error {
+func runPush(ctx context.Context, f pushFlags, stdout io.Writer) error {
 	if err := checkFormat(f.format); err != nil {
 		return err
 	}
 	if len(f.subjectImages) == 0 || len(f.bundlePaths) == 0 {
 		return errors.New("push needs --subject-image and --bundle-path")
 	}
-	if f.pushDeadline <= 0 || f.timeout <= 0 {
-		return errors.New("--push-deadline and --timeout must be positive")
-	}
-	f.pushToRegistry = true
-	f.deadline = f.pushDeadline
-	var stamp stampFunc
-	if f.pushLegacyTag && f.signingConfig != "" {
-		sc, tr, err := loadTrust(f, func(string) string { return "" })
-		if err != nil {
-			return err
-		}
-		stamp = legacyStamp(f, sc, tr)
-	}
-	records, err := pushAttestations(ctx, f, f.bundlePaths, nil, stamp, io.Discard, nil)
+	records, err := attest.Push(ctx, attest.PushRequest{
+		Images: f.subjectImages, BundlePaths: f.bundlePaths,
+		LegacyTag: f.pushLegacyTag, SigningConfig: f.signingConfig, TrustedRoot: f.trustedRoot,
+		AllowInsecureRegistry: f.allowInsecureRegistry, PushDeadline: f.pushDeadline, Timeout: f.timeout,
+	}, nil)
 	if err != nil {
 		return err
 	}

@@ -64,7 +64,7 @@ func (w *sbomWorld) flags(bundlePath string) attestFlags {
 func (w *sbomWorld) attest(t *testing.T, f attestFlags) *attestSummary {
 	t.Helper()
 	var stderr bytes.Buffer
-	sum, err := attest(context.Background(), f, nil, &stderr, attestEnv(nil))
+	sum, err := f.run(context.Background(), nil, &stderr, attestEnv(nil))
 	if err != nil {
 		t.Fatalf("attest: %v\n%s", err, stderr.String())
 	}
@@ -424,7 +424,7 @@ func TestAttestSBOMPath(t *testing.T) {
 			f.subjectPaths = []string{filepath.Join(dir, "app")}
 			f.sbom.path, f.sbom.formats = filepath.Join(dir, tc.file), tc.formats
 			before := rekorSize(t, w.sb)
-			_, err := attest(context.Background(), f, nil, &bytes.Buffer{}, attestEnv(nil))
+			_, err := f.run(context.Background(), nil, &bytes.Buffer{}, attestEnv(nil))
 			if err == nil || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) || !strings.Contains(err.Error(), tc.wantMsg) {
 				t.Fatalf("err = %v, want %v naming %q", err, tc.wantErr, tc.wantMsg)
 			}
@@ -468,7 +468,7 @@ func TestAttestSBOMPath(t *testing.T) {
 			f := w.flags(filepath.Join(dir, "never.sigstore.json"))
 			f.subjectPaths = []string{filepath.Join(dir, "app")}
 			f.sbom = s
-			if _, err := attest(context.Background(), f, nil, &bytes.Buffer{}, attestEnv(nil)); err == nil {
+			if _, err := f.run(context.Background(), nil, &bytes.Buffer{}, attestEnv(nil)); err == nil {
 				t.Errorf("%+v: no error", s)
 			}
 		}

@@ -187,3 +187,12 @@ func trustedRootError(f trustedRootFlags, err error) error {
 	}
 	return err
 }
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

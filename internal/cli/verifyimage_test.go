@@ -21,6 +21,8 @@ import (
 	"github.com/hallmark-dev/hallmark/internal/oci"
 	"github.com/hallmark-dev/hallmark/internal/oci/ocitest"
 	"github.com/hallmark-dev/hallmark/internal/oidc"
+	"github.com/hallmark-dev/hallmark/internal/result"
+	"github.com/hallmark-dev/hallmark/internal/result/resulttest"
 	"github.com/hallmark-dev/hallmark/internal/sandbox"
 	"github.com/hallmark-dev/hallmark/internal/sandbox/sandboxtest"
 	"github.com/hallmark-dev/hallmark/internal/toolcache"
@@ -227,6 +229,55 @@ func TestAttestPlatformsPushesEachImage(t *testing.T) {
 			"--trusted-root", sb.TrustedRootPath(), "--cert-oidc-issuer", sb.IssuerURL)
 		if code != 0 {
 			t.Errorf("%s: exit %d\n%s%s", d, code, stdout, stderr)
+		}
+	}
+}
+
+// TestAttestPlatformsSummary: --attest-platforms attests the index and
+// each platform image in one run, and the JSON summary lists every bundle
+// and every push, the platforms' included; each image carries exactly the
+// bundle written for it.
+func TestAttestPlatformsSummary(t *testing.T) {
+	sb := sandboxtest.Start(t)
+	reg := ocitest.Referrers(t)
+	ocitest.DockerConfig(t, reg)
+	idx, platforms := reg.Index(t, "acme/multi", "v2")
+	f, dir := imagesFlags(t, sb)
+	f.subjectImagesEach, f.subjectImages, f.attestPlatforms = nil, []string{idx.String()}, true
+	var stdout, stderr bytes.Buffer
+	if err := runAttest(context.Background(), f, nil, &stdout, &stderr, attestEnv(nil)); err != nil {
+		t.Fatalf("attest: %v\n%s", err, stderr.String())
+	}
+	resulttest.Check(t, resulttest.AttestSchema, stdout.Bytes())
+	var sum result.Attest
+	if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]name.Digest{filepath.Join(dir, "provenance.sigstore.json"): idx}
+	for i, arch := range []string{"amd64", "arm64"} {
+		want[filepath.Join(dir, "provenance.linux-"+arch+".sigstore.json")] = platforms[i]
+	}
+	if len(sum.Bundles) != len(want) || len(sum.Pushes) != len(want) {
+		t.Fatalf("%d bundles and %d pushes, want %d of each:\n%s", len(sum.Bundles), len(sum.Pushes), len(want), stdout.String())
+	}
+	for _, b := range sum.Bundles {
+		img, ok := want[b.Path]
+		if !ok || len(b.Subjects) != 1 || "sha256:"+b.Subjects[0].Digest["sha256"] != img.DigestStr() {
+			t.Errorf("bundle %s about %v: want one of %v, about its image", b.Path, b.Subjects, want)
+		}
+	}
+	for _, p := range sum.Pushes {
+		img, ok := want[p.Bundle]
+		if !ok || p.Image != img.String() || p.Manifest == "" || p.Error != "" {
+			t.Errorf("push %+v: want %s attached to its image", p, p.Bundle)
+			continue
+		}
+		data, err := os.ReadFile(p.Bundle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := attachedBundles(t, img); len(got) != 1 || got[0] != string(data) {
+			t.Errorf("%s: %d bundles attached, want %s alone", img, len(got), p.Bundle)
 		}
 	}
 }

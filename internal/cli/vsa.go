@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -23,9 +22,9 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/hallmark-dev/hallmark/internal/atomicfile"
+	"github.com/hallmark-dev/hallmark/internal/attest"
 	"github.com/hallmark-dev/hallmark/internal/formats"
 	"github.com/hallmark-dev/hallmark/internal/result"
-	"github.com/hallmark-dev/hallmark/internal/signer"
 	"github.com/hallmark-dev/hallmark/verifier"
 )
 
@@ -118,21 +117,10 @@ func writeVSA(cmd *cobra.Command, v vsaFlags, policy *verifier.Policy, policyPat
 	if err := check.Validate(); err != nil {
 		return fmt.Errorf("building the VSA: %w", err)
 	}
-	sc, tr, err := loadTrust(attestFlags{signingConfig: v.signingConfig, trustedRoot: cmd.Flag("trusted-root").Value.String()}, os.Getenv)
+	data, res, err := attest.SignStatement(cmd.Context(), attest.Statement{Payload: payload, SigningConfig: v.signingConfig,
+		TrustedRoot: cmd.Flag("trusted-root").Value.String(), IdentityToken: v.identityToken}, os.Getenv)
 	if err != nil {
 		return fmt.Errorf("signing the VSA: %w", err)
-	}
-	token, _, err := signer.IdentityToken(cmd.Context(), v.identityToken, os.Getenv, &http.Client{Timeout: 30 * time.Second})
-	if err != nil {
-		return fmt.Errorf("signing the VSA: %w", err)
-	}
-	res, err := signer.Sign(cmd.Context(), payload, signer.PayloadTypeInToto, signer.Options{SigningConfig: sc, TrustedRoot: tr, IdentityToken: token})
-	if err != nil {
-		return fmt.Errorf("signing the VSA: %w", err)
-	}
-	data, err := protojson.Marshal(res.Bundle)
-	if err != nil {
-		return err
 	}
 	if err := atomicfile.Write(v.out, data, 0o644); err != nil {
 		return err

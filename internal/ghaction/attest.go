@@ -13,6 +13,8 @@ import (
 
 	"github.com/sethvargo/go-githubactions"
 
+	"github.com/hallmark-dev/hallmark/internal/attest"
+	"github.com/hallmark-dev/hallmark/internal/githubapi"
 	"github.com/hallmark-dev/hallmark/internal/result"
 	"github.com/hallmark-dev/hallmark/internal/signer"
 )
@@ -20,39 +22,6 @@ import (
 // GitHubIssuer is the OIDC issuer of GitHub Actions tokens; a summary names
 // another issuer explicitly in its verify command.
 const GitHubIssuer = "https://token.actions.githubusercontent.com"
-
-// AttestRequest is what the attest action asks `hallmark attest` to do; the
-// fields are its flags.
-type AttestRequest struct {
-	SubjectPaths     []string
-	SubjectChecksums []string
-	SubjectNames     []string
-	SubjectDigests   []string
-	BundlePath       string
-	SigningConfig    string
-	TrustedRoot      string
-	IdentityToken    string
-	Private          bool
-	// PrivateRepository consents to naming a private or internal
-	// repository in Sigstore's public-good logs.
-	PrivateRepository bool
-	// SubjectImages are images REGISTRY/REPO@sha256:HEX each attested on
-	// its own: one statement and bundle per digest (--subject-images).
-	SubjectImages []string
-	// PushToRegistry attaches each bundle to the images it is about:
-	// SubjectImages, and SubjectNames[i]@SubjectDigests[i].
-	PushToRegistry bool
-	// RegistryToken is the GitHub token that logs in to GitHub's container
-	// registry when the docker config has no credentials for it.
-	RegistryToken string
-	// SBOMFormats, when set, are the formats of the SBOMs to make
-	// (attest --sbom --sbom-format); SBOMSource makes one SBOM of a
-	// directory about every subject (--sbom-source); SBOMPath attests an
-	// SBOM the build made (--sbom-path).
-	SBOMFormats []string
-	SBOMSource  string
-	SBOMPath    string
-}
 
 // AttestResult is the summary `hallmark attest --format json` prints;
 // Push, Bundle and Subject are its parts.
@@ -76,13 +45,31 @@ func (e *PartialError) Error() string { return e.Err.Error() }
 func (e *PartialError) Unwrap() error { return e.Err }
 
 // An Attester signs provenance for req, exactly as `hallmark attest` does.
-// Progress and warnings go to stderr.
-type Attester func(ctx context.Context, req AttestRequest, stderr io.Writer) (*AttestResult, error)
+// Progress and warnings go to stderr. A failure after bundles were signed
+// is a *PartialError saying what was done.
+type Attester func(ctx context.Context, req attest.Request, stderr io.Writer) (*AttestResult, error)
 
-// Uploader stores a written bundle in the attestation store of the
-// repository OWNER/REPO with the GitHub token and returns the attestation's
-// id and page.
-type Uploader func(ctx context.Context, repository, token, bundlePath string) (id, url string, err error)
+// RunAttest is the Attester of a real job: internal/attest's Run, the flow
+// of `hallmark attest`, in the job's environment (getenv). A
+// *attest.KeptError becomes a *PartialError.
+func RunAttest(getenv func(string) string) Attester {
+	return func(ctx context.Context, req attest.Request, stderr io.Writer) (*AttestResult, error) {
+		res, err := attest.Run(ctx, req, attest.Env{Log: stderr, Getenv: getenv})
+		var ke *attest.KeptError
+		if errors.As(err, &ke) && ke.Result != nil {
+			return nil, &PartialError{Result: ke.Result, Err: err}
+		}
+		if err != nil {
+			return nil, err
+		}
+		return res, nil
+	}
+}
+
+// Uploader stores a signed bundle (its bytes) in the attestation store of
+// the repository OWNER/REPO with the GitHub token and returns the
+// attestation's id and page.
+type Uploader func(ctx context.Context, repository, token string, bundle []byte) (id, url string, err error)
 
 // ErrNoStoreAccess is matched by an [Uploader]'s error when the token may
 // not write to the attestation store: with attestation-store: auto the
@@ -134,7 +121,8 @@ func forkPullRequest(cfg AttestConfig, errNoToken error) error {
 
 // AttestConfig wires the attest action to the rest of hallmark.
 type AttestConfig struct {
-	// Attest signs, writes and, with push-to-registry, pushes the bundles.
+	// Attest signs, writes and, with push-to-registry, pushes the bundles:
+	// RunAttest(Getenv) when nil.
 	Attest Attester
 	// Upload stores bundles in the repository's attestation store, per
 	// the input attestation-store; nil stores nothing.
@@ -168,7 +156,7 @@ type AttestConfig struct {
 // the run's page next to the failed job, not only in its log.
 func Attest(ctx context.Context, cfg AttestConfig) error {
 	a := githubactions.New(githubactions.WithGetenv(cfg.Getenv), githubactions.WithWriter(cfg.Stdout))
-	err := attest(ctx, cfg, a)
+	err := attestStep(ctx, cfg, a)
 	if err != nil {
 		summary := "### Hallmark: attestation FAILED\n\n" + fenced("", err.Error())
 		var pe *PartialError
@@ -180,7 +168,7 @@ func Attest(ctx context.Context, cfg AttestConfig) error {
 	return err
 }
 
-func attest(ctx context.Context, cfg AttestConfig, a *githubactions.Action) error {
+func attestStep(ctx context.Context, cfg AttestConfig, a *githubactions.Action) error {
 	// The request token is a credential of the job: never let it reach a log.
 	if rt := cfg.Getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN"); rt != "" {
 		a.AddMask(rt)
@@ -189,7 +177,7 @@ func attest(ctx context.Context, cfg AttestConfig, a *githubactions.Action) erro
 	if ghToken != "" {
 		a.AddMask(ghToken)
 	}
-	req := AttestRequest{
+	req := attest.Request{
 		SubjectPaths:     lines(a.GetInput("subject-path")),
 		SubjectChecksums: lines(a.GetInput("subject-checksums")),
 		BundlePath:       a.GetInput("bundle-path"),
@@ -197,7 +185,7 @@ func attest(ctx context.Context, cfg AttestConfig, a *githubactions.Action) erro
 		TrustedRoot:      a.GetInput("trusted-root"),
 	}
 	if req.BundlePath == "" {
-		req.BundlePath = "provenance.sigstore.json"
+		req.BundlePath = attest.DefaultBundlePath
 	}
 	name, digest := a.GetInput("subject-name"), a.GetInput("subject-digest")
 	switch {
@@ -206,11 +194,11 @@ func attest(ctx context.Context, cfg AttestConfig, a *githubactions.Action) erro
 	case name != "" || digest != "":
 		return errors.New("inputs subject-name and subject-digest go together: give both or neither")
 	}
-	req.SubjectImages = list(a.GetInput("subject-images"))
-	if len(req.SubjectImages) > 0 && (name != "" || len(req.SubjectPaths) > 0 || len(req.SubjectChecksums) > 0) {
+	req.EachImage = list(a.GetInput("subject-images"))
+	if len(req.EachImage) > 0 && (name != "" || len(req.SubjectPaths) > 0 || len(req.SubjectChecksums) > 0) {
 		return errors.New("input subject-images attests each image on its own: give subject-path, subject-checksums or subject-name in another step")
 	}
-	if len(req.SubjectPaths)+len(req.SubjectChecksums)+len(req.SubjectNames)+len(req.SubjectImages) == 0 {
+	if len(req.SubjectPaths)+len(req.SubjectChecksums)+len(req.SubjectNames)+len(req.EachImage) == 0 {
 		return errors.New("nothing to attest: give the input subject-path, subject-checksums, subject-name with subject-digest, or subject-images")
 	}
 	var err error
@@ -226,10 +214,21 @@ func attest(ctx context.Context, cfg AttestConfig, a *githubactions.Action) erro
 	if req.PushToRegistry, err = boolInput(a, "push-to-registry", false); err != nil {
 		return err
 	}
-	if req.PushToRegistry && name == "" && len(req.SubjectImages) == 0 {
+	if req.PushToRegistry && name == "" && len(req.EachImage) == 0 {
 		return errors.New("input push-to-registry needs subject-images, or subject-name (the image, REGISTRY/REPO) and subject-digest")
 	}
-	req.RegistryToken = ghToken
+	if req.PushToRegistry && name != "" {
+		// subject-name is the image (REGISTRY/REPO), subject-digest its
+		// digest: the bundle goes to NAME@DIGEST.
+		req.PushImages = []string{name + "@" + digest}
+	}
+	if ghToken != "" {
+		// It logs in to the container registry of the runner's GitHub
+		// when the docker config has nothing for it.
+		if in, err := githubapi.InstanceFor(cfg.Getenv("GITHUB_SERVER_URL"), ""); err == nil {
+			req.RegistryToken = attest.RegistryToken{Registry: in.Registry, User: cfg.Getenv("GITHUB_ACTOR"), Token: ghToken}
+		}
+	}
 	show, err := boolInput(a, "show-summary", true)
 	if err != nil {
 		return err
@@ -262,7 +261,11 @@ func attest(ctx context.Context, cfg AttestConfig, a *githubactions.Action) erro
 	a.AddMask(token)
 	req.IdentityToken = token
 
-	res, err := cfg.Attest(ctx, req, cfg.Stderr)
+	run := cfg.Attest
+	if run == nil {
+		run = RunAttest(cfg.Getenv)
+	}
+	res, err := run(ctx, req, cfg.Stderr)
 	if err != nil {
 		return err
 	}
@@ -275,7 +278,7 @@ func attest(ctx context.Context, cfg AttestConfig, a *githubactions.Action) erro
 		repo := cfg.Getenv("GITHUB_REPOSITORY")
 		var ids, urls []string
 		for _, b := range res.Bundles {
-			id, url, err := cfg.Upload(ctx, repo, ghToken, b.Path)
+			id, url, err := cfg.Upload(ctx, repo, ghToken, b.Data)
 			if err != nil {
 				if store == "auto" && errors.Is(err, ErrNoStoreAccess) {
 					a.Warningf("the attestation was not stored in %s's attestation store (%v): give the job `permissions: attestations: write`, or set attestation-store: false", repo, err)

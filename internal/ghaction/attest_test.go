@@ -12,13 +12,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hallmark-dev/hallmark/internal/attest"
 	"github.com/hallmark-dev/hallmark/internal/ghaction"
 	"github.com/hallmark-dev/hallmark/internal/signer"
 )
 
 // fakeAttest records the request and returns a result for its subjects.
-func fakeAttest(got *ghaction.AttestRequest) ghaction.Attester {
-	return func(_ context.Context, req ghaction.AttestRequest, stderr io.Writer) (*ghaction.AttestResult, error) {
+func fakeAttest(got *attest.Request) ghaction.Attester {
+	return func(_ context.Context, req attest.Request, stderr io.Writer) (*ghaction.AttestResult, error) {
 		*got = req
 		fmt.Fprintln(stderr, "signing")
 		idx := int64(7)
@@ -39,40 +40,40 @@ func TestAttestInputs(t *testing.T) {
 	tests := []struct {
 		name    string
 		inputs  map[string]string
-		want    ghaction.AttestRequest
+		want    attest.Request
 		wantErr string
 	}{
 		{
 			name:   "paths one a line",
 			inputs: map[string]string{"subject-path": "dist/*.tar.gz\n\n  dist/app  \n"},
-			want:   ghaction.AttestRequest{SubjectPaths: []string{"dist/*.tar.gz", "dist/app"}, BundlePath: "provenance.sigstore.json"},
+			want:   attest.Request{SubjectPaths: []string{"dist/*.tar.gz", "dist/app"}, BundlePath: "provenance.sigstore.json"},
 		},
 		{
 			name: "checksums, bundle path, trust and private",
 			inputs: map[string]string{"subject-checksums": "/tmp/subjects.sha256", "bundle-path": "/tmp/p.sigstore.json",
 				"signing-config": "sc.json", "trusted-root": "tr.json", "private": "True", "private-repository": "true"},
-			want: ghaction.AttestRequest{SubjectChecksums: []string{"/tmp/subjects.sha256"}, BundlePath: "/tmp/p.sigstore.json",
+			want: attest.Request{SubjectChecksums: []string{"/tmp/subjects.sha256"}, BundlePath: "/tmp/p.sigstore.json",
 				SigningConfig: "sc.json", TrustedRoot: "tr.json", Private: true, PrivateRepository: true},
 		},
 		{
 			name:   "image by name and digest",
 			inputs: map[string]string{"subject-name": "ghcr.io/acme/app", "subject-digest": digest},
-			want:   ghaction.AttestRequest{SubjectNames: []string{"ghcr.io/acme/app"}, SubjectDigests: []string{digest}, BundlePath: "provenance.sigstore.json"},
+			want:   attest.Request{SubjectNames: []string{"ghcr.io/acme/app"}, SubjectDigests: []string{digest}, BundlePath: "provenance.sigstore.json"},
 		},
 		{
 			name:   "sbom true",
 			inputs: map[string]string{"subject-path": "dist/app", "sbom": "true"},
-			want:   ghaction.AttestRequest{SubjectPaths: []string{"dist/app"}, BundlePath: "provenance.sigstore.json", SBOMFormats: []string{"spdx"}},
+			want:   attest.Request{SubjectPaths: []string{"dist/app"}, BundlePath: "provenance.sigstore.json", SBOM: attest.SBOM{Generate: true, Formats: []string{"spdx"}}},
 		},
 		{
 			name:   "sbom formats of a directory",
 			inputs: map[string]string{"subject-path": "dist/*", "sbom": "spdx, cyclonedx", "sbom-source": "dist"},
-			want:   ghaction.AttestRequest{SubjectPaths: []string{"dist/*"}, BundlePath: "provenance.sigstore.json", SBOMFormats: []string{"spdx", "cyclonedx"}, SBOMSource: "dist"},
+			want:   attest.Request{SubjectPaths: []string{"dist/*"}, BundlePath: "provenance.sigstore.json", SBOM: attest.SBOM{Formats: []string{"spdx", "cyclonedx"}, Source: "dist"}},
 		},
 		{
 			name:   "sbom the build made",
 			inputs: map[string]string{"subject-path": "dist/app", "sbom-path": "sbom.spdx.json"},
-			want:   ghaction.AttestRequest{SubjectPaths: []string{"dist/app"}, BundlePath: "provenance.sigstore.json", SBOMPath: "sbom.spdx.json"},
+			want:   attest.Request{SubjectPaths: []string{"dist/app"}, BundlePath: "provenance.sigstore.json", SBOM: attest.SBOM{Path: "sbom.spdx.json"}},
 		},
 		{name: "sbom format unknown", inputs: map[string]string{"subject-path": "a", "sbom": "swid"}, wantErr: `input sbom: "swid"`},
 		{name: "sbom-source without sbom", inputs: map[string]string{"subject-path": "a", "sbom-source": "dist"}, wantErr: "input sbom-source needs sbom"},
@@ -82,15 +83,15 @@ func TestAttestInputs(t *testing.T) {
 		{
 			name:   "image by name and digest, pushed",
 			inputs: map[string]string{"subject-name": "ghcr.io/acme/app", "subject-digest": digest, "push-to-registry": "true"},
-			want: ghaction.AttestRequest{SubjectNames: []string{"ghcr.io/acme/app"}, SubjectDigests: []string{digest}, BundlePath: "provenance.sigstore.json",
-				PushToRegistry: true},
+			want: attest.Request{SubjectNames: []string{"ghcr.io/acme/app"}, SubjectDigests: []string{digest}, BundlePath: "provenance.sigstore.json",
+				PushToRegistry: true, PushImages: []string{"ghcr.io/acme/app@" + digest}},
 		},
 		{
 			name: "several images, one a line or comma-separated, pushed with the GitHub token",
 			inputs: map[string]string{"subject-images": "ghcr.io/acme/app@" + digest + "\n\n docker.io/acme/app@" + digest + " , quay.io/acme/app@" + digest + "\n",
 				"push-to-registry": "true", "github-token": "ghs_job_token_1"},
-			want: ghaction.AttestRequest{SubjectImages: []string{"ghcr.io/acme/app@" + digest, "docker.io/acme/app@" + digest, "quay.io/acme/app@" + digest},
-				BundlePath: "provenance.sigstore.json", PushToRegistry: true, RegistryToken: "ghs_job_token_1"},
+			want: attest.Request{EachImage: []string{"ghcr.io/acme/app@" + digest, "docker.io/acme/app@" + digest, "quay.io/acme/app@" + digest},
+				BundlePath: "provenance.sigstore.json", PushToRegistry: true, RegistryToken: attest.RegistryToken{Registry: "ghcr.io", Token: "ghs_job_token_1"}},
 		},
 		{name: "push without an image", inputs: map[string]string{"subject-path": "a", "push-to-registry": "true"}, wantErr: "push-to-registry needs subject-images, or subject-name"},
 		{name: "no subject", inputs: map[string]string{"bundle-path": "p.json"}, wantErr: "nothing to attest: give the input subject-path"},
@@ -100,7 +101,7 @@ func TestAttestInputs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRunner(t, tt.inputs)
 			r.withTokenService(t)
-			var got ghaction.AttestRequest
+			var got attest.Request
 			cfg := ghaction.AttestConfig{Attest: fakeAttest(&got), Getenv: r.getenv, Stdout: io.Discard, Stderr: io.Discard}
 			err := ghaction.Attest(context.Background(), cfg)
 			if tt.wantErr != "" {
@@ -126,7 +127,7 @@ func TestAttestInputs(t *testing.T) {
 func TestAttestMasksTokens(t *testing.T) {
 	r := newRunner(t, map[string]string{"subject-path": "dist/app"})
 	r.withTokenService(t)
-	var got ghaction.AttestRequest
+	var got attest.Request
 	var stdout, stderr bytes.Buffer
 	if err := ghaction.Attest(context.Background(), ghaction.AttestConfig{
 		Attest: fakeAttest(&got), Getenv: r.getenv, Stdout: &stdout, Stderr: &stderr,
@@ -176,8 +177,8 @@ func TestAttestPushesImages(t *testing.T) {
 		{Image: images[0], Bundle: "provenance.sigstore.json", Manifest: "sha256:" + strings.Repeat("ef", 32), Via: "referrers API"},
 		{Image: images[1], Bundle: "provenance.sigstore.json", Manifest: "sha256:" + strings.Repeat("01", 32), Via: "referrers tag", Tag: "sha256-cdcd"},
 	}
-	pushing := func(got *ghaction.AttestRequest, err error) ghaction.Attester {
-		return func(ctx context.Context, req ghaction.AttestRequest, stderr io.Writer) (*ghaction.AttestResult, error) {
+	pushing := func(got *attest.Request, err error) ghaction.Attester {
+		return func(ctx context.Context, req attest.Request, stderr io.Writer) (*ghaction.AttestResult, error) {
 			res, _ := fakeAttest(got)(ctx, req, stderr)
 			res.Pushes = pushes
 			if err != nil {
@@ -189,11 +190,11 @@ func TestAttestPushesImages(t *testing.T) {
 	r := newRunner(t, map[string]string{"subject-images": strings.Join(images, ","), "push-to-registry": "true"})
 	r.withTokenService(t)
 	r.env["GITHUB_SERVER_URL"] = "https://octo.ghe.com"
-	var got ghaction.AttestRequest
+	var got attest.Request
 	if err := ghaction.Attest(context.Background(), ghaction.AttestConfig{Attest: pushing(&got, nil), Getenv: r.getenv, Stdout: io.Discard, Stderr: io.Discard}); err != nil {
 		t.Fatal(err)
 	}
-	if !got.PushToRegistry || !reflect.DeepEqual(got.SubjectImages, images) {
+	if !got.PushToRegistry || !reflect.DeepEqual(got.EachImage, images) {
 		t.Errorf("request %+v: want both images, pushed", got)
 	}
 	summary := r.read(t, r.summary)
@@ -252,7 +253,7 @@ func TestAttestNoToken(t *testing.T) {
 			if tt.payload != "" {
 				r.env["GITHUB_EVENT_PATH"] = filepath.Join("testdata", tt.payload)
 			}
-			var got ghaction.AttestRequest
+			var got attest.Request
 			err := ghaction.Attest(context.Background(), ghaction.AttestConfig{
 				Attest: fakeAttest(&got), Getenv: r.getenv, ReadFile: os.ReadFile, Stdout: io.Discard, Stderr: io.Discard,
 			})

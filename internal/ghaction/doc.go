@@ -8,8 +8,9 @@
 //
 // Inputs arrive as INPUT_<NAME> variables, as GitHub passes them to
 // JavaScript actions; outputs, masks, annotations and the step summary go
-// through go-githubactions. The attest action reaches the same code path as
-// `hallmark attest` through an [Attester]; the verify action runs
-// `hallmark verify-artifact` through a [Runner]. Neither prints the identity
+// through go-githubactions. The attest action signs with internal/attest,
+// the flow `hallmark attest` runs ([RunAttest], an [Attester] tests can
+// replace); the verify action runs `hallmark verify-artifact` through a
+// [Runner]. Neither prints the identity
 // token: it is masked before anything else happens.
 package ghaction

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/sethvargo/go-githubactions"
+
+	"github.com/hallmark-dev/hallmark/internal/attest"
 )
 
 // lines splits a multi-line input into its non-empty, trimmed lines.
@@ -41,29 +43,31 @@ func boolInput(a *githubactions.Action, name string, def bool) (bool, error) {
 }
 
 // sbomInputs reads the inputs sbom (false, true, spdx, cyclonedx, or
-// spdx,cyclonedx), sbom-source and sbom-path into req.
-func sbomInputs(a *githubactions.Action, req *AttestRequest) error {
+// spdx,cyclonedx), sbom-source and sbom-path into req: formats to make of
+// each subject, or of sbom-source, or the SBOM at sbom-path to attest.
+func sbomInputs(a *githubactions.Action, req *attest.Request) error {
 	v := strings.TrimSpace(a.GetInput("sbom"))
-	req.SBOMSource, req.SBOMPath = a.GetInput("sbom-source"), a.GetInput("sbom-path")
+	s := attest.SBOM{Source: a.GetInput("sbom-source"), Path: a.GetInput("sbom-path")}
 	switch v {
 	case "", "false", "False", "FALSE":
-		if req.SBOMSource != "" {
+		if s.Source != "" {
 			return errors.New("input sbom-source needs sbom: true, spdx or cyclonedx")
 		}
-		return nil
 	case "true", "True", "TRUE":
-		if req.SBOMPath == "" {
-			req.SBOMFormats = []string{"spdx"}
+		if s.Path == "" {
+			s.Formats = []string{"spdx"}
 		}
-		return nil
-	}
-	for _, f := range strings.Split(v, ",") {
-		switch f = strings.TrimSpace(f); f {
-		case "spdx", "cyclonedx":
-			req.SBOMFormats = append(req.SBOMFormats, f)
-		default:
-			return fmt.Errorf("input sbom: %q is not true, false, spdx, cyclonedx or spdx,cyclonedx", v)
+	default:
+		for _, f := range strings.Split(v, ",") {
+			switch f = strings.TrimSpace(f); f {
+			case "spdx", "cyclonedx":
+				s.Formats = append(s.Formats, f)
+			default:
+				return fmt.Errorf("input sbom: %q is not true, false, spdx, cyclonedx or spdx,cyclonedx", v)
+			}
 		}
 	}
+	s.Generate = len(s.Formats) > 0 && s.Source == ""
+	req.SBOM = s
 	return nil
 }

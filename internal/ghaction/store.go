@@ -14,13 +14,9 @@ import (
 // (GITHUB_API_URL, else derived from GITHUB_SERVER_URL: github.com, a
 // ghe.com tenant or a GitHub Enterprise Server), as actions/attest does. A
 // refusal for want of access (401, 403, 404) matches [ErrNoStoreAccess].
-func StoreUploader(getenv func(string) string, readFile func(string) ([]byte, error)) Uploader {
-	return func(ctx context.Context, repository, token, bundlePath string) (string, string, error) {
+func StoreUploader(getenv func(string) string) Uploader {
+	return func(ctx context.Context, repository, token string, data []byte) (string, string, error) {
 		in, err := githubapi.InstanceFor(getenv("GITHUB_SERVER_URL"), getenv("GITHUB_API_URL"))
-		if err != nil {
-			return "", "", err
-		}
-		data, err := readFile(bundlePath)
 		if err != nil {
 			return "", "", err
 		}

@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/hallmark-dev/hallmark/internal/attest"
 	"github.com/hallmark-dev/hallmark/internal/ghaction"
 	"github.com/hallmark-dev/hallmark/internal/githubapi"
 	"github.com/hallmark-dev/hallmark/internal/githubapi/githubtest"
@@ -21,11 +21,11 @@ const (
 	readOnlyToken = "ghs_store_read_04d7"
 )
 
-// writingAttest is fakeAttest that also writes a bundle-shaped file, as
-// the store reads the bundle from disk.
-func writingAttest(got *ghaction.AttestRequest) ghaction.Attester {
+// writingAttest is fakeAttest that also returns the bytes of a
+// bundle-shaped file, as the store takes the bundle from the result.
+func writingAttest(got *attest.Request) ghaction.Attester {
 	inner := fakeAttest(got)
-	return func(ctx context.Context, req ghaction.AttestRequest, stderr io.Writer) (*ghaction.AttestResult, error) {
+	return func(ctx context.Context, req attest.Request, stderr io.Writer) (*ghaction.AttestResult, error) {
 		res, err := inner(ctx, req, stderr)
 		if err != nil {
 			return nil, err
@@ -33,7 +33,8 @@ func writingAttest(got *ghaction.AttestRequest) ghaction.Attester {
 		st := fmt.Sprintf(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"app","digest":{"sha256":%q}}]}`, strings.Repeat("1", 64))
 		b := fmt.Sprintf(`{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{},"dsseEnvelope":{"payload":%q,"payloadType":"application/vnd.in-toto+json"}}`,
 			base64.StdEncoding.EncodeToString([]byte(st)))
-		return res, os.WriteFile(req.BundlePath, []byte(b), 0o644)
+		res.Bundles[0].Data = []byte(b)
+		return res, nil
 	}
 }
 
@@ -60,10 +61,10 @@ func TestAttestStoresInGitHub(t *testing.T) {
 			r := newRunner(t, map[string]string{"subject-path": "dist/app", "bundle-path": bundle, "attestation-store": tt.store, "github-token": tt.token})
 			r.env["GITHUB_SERVER_URL"], r.env["GITHUB_API_URL"] = "https://git.acme.example", gh.URL
 			r.withTokenService(t)
-			var got ghaction.AttestRequest
+			var got attest.Request
 			var stdout, stderr strings.Builder
 			err := ghaction.Attest(context.Background(), ghaction.AttestConfig{
-				Attest: writingAttest(&got), Upload: ghaction.StoreUploader(r.getenv, os.ReadFile),
+				Attest: writingAttest(&got), Upload: ghaction.StoreUploader(r.getenv),
 				Getenv: r.getenv, Stdout: &stdout, Stderr: &stderr,
 			})
 			if !errors.Is(err, tt.wantErr) {
@@ -102,7 +103,7 @@ func TestAttestStoresInGitHub(t *testing.T) {
 	t.Run("not a choice", func(t *testing.T) {
 		r := newRunner(t, map[string]string{"subject-path": "dist/app", "attestation-store": "yes"})
 		r.withTokenService(t)
-		var got ghaction.AttestRequest
+		var got attest.Request
 		err := ghaction.Attest(context.Background(), ghaction.AttestConfig{Attest: writingAttest(&got), Getenv: r.getenv, Stdout: io.Discard, Stderr: io.Discard})
 		if err == nil || !strings.Contains(err.Error(), `input attestation-store: "yes" is not auto, true or false`) {
 			t.Fatalf("err = %v", err)

@@ -38,6 +38,9 @@ type Bundle struct {
 	// PredicateType is the statement's predicate type when it is not
 	// provenance: an SBOM's (attest --sbom).
 	PredicateType string `json:"predicateType,omitempty"`
+	// Data is the bundle as written to Path, for a front end that hands it
+	// on (the action stores it in GitHub's attestation store); not printed.
+	Data []byte `json:"-"`
 }
 
 // Subject is one attested artifact.

@@ -1,4 +1,4 @@
-package cli
+package attest
 
 import (
 	"context"
@@ -9,8 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sigstore/sigstore-go/pkg/root"
+
 	"github.com/hallmark-dev/hallmark/internal/githubctx"
-	"github.com/hallmark-dev/hallmark/internal/provenance"
 	"github.com/hallmark-dev/hallmark/internal/subject"
 )
 
@@ -30,28 +31,14 @@ func ghesClaims(iss string) map[string]any {
 // statementFor makes the provenance attest would sign for claims, along
 // attest's own steps (the facts, their check against the token, the job
 // workflow), and returns it decoded.
-func statementFor(t *testing.T, f attestFlags, claims map[string]any, env map[string]string) (map[string]any, error) {
+func statementFor(t *testing.T, r Request, claims map[string]any, env map[string]string) (map[string]any, error) {
 	t.Helper()
-	bctx, err := buildContext(f, attestEnv(env), claims)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkFacts(bctx, claims, f); err != nil {
-		return nil, err
-	}
-	if bctx, err = bctx.With(githubctx.Options{JobWorkflowRef: claims["job_workflow_ref"].(string)}); err != nil {
-		return nil, err
-	}
-	build, err := bctx.Build(context.Background())
+	build, err := buildFacts(context.Background(), r, func(k string) string { return env[k] }, claims)
 	if err != nil {
 		return nil, err
 	}
 	s, _ := subject.FromNameDigest("app", "sha256:"+strings.Repeat("3", 64))
-	st, err := provenance.Statement([]subject.Subject{s}, build)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := provenance.MarshalStatement(st)
+	raw, err := provenanceStatement([]subject.Subject{s}, build)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,24 +101,24 @@ func TestFactsOnTheTokensGitHub(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		flags  func(t *testing.T) attestFlags
+		flags  func(t *testing.T) Request
 		iss    string
 		env    map[string]string
 		want   []string
 		reject bool
 	}{
-		{name: "facts from a GHES token", flags: func(*testing.T) attestFlags { return attestFlags{factsFromToken: true} }, iss: ghesIss, want: want(ghes)},
-		{name: "facts from a ghe.com token", flags: func(*testing.T) attestFlags { return attestFlags{factsFromToken: true} }, iss: tenantIss, want: want(tenant)},
-		{name: "facts from a ghe.com token with an enterprise slug", flags: func(*testing.T) attestFlags { return attestFlags{factsFromToken: true} }, iss: tenantIss + "/octo", want: want(tenant)},
-		{name: "facts from a github.com token", flags: func(*testing.T) attestFlags { return attestFlags{factsFromToken: true} }, iss: "https://token.actions.githubusercontent.com", want: want("https://github.com")},
-		{name: "facts from another issuer's token, GITHUB_SERVER_URL set", flags: func(*testing.T) attestFlags { return attestFlags{factsFromToken: true} },
+		{name: "facts from a GHES token", flags: func(*testing.T) Request { return Request{FactsFromToken: true} }, iss: ghesIss, want: want(ghes)},
+		{name: "facts from a ghe.com token", flags: func(*testing.T) Request { return Request{FactsFromToken: true} }, iss: tenantIss, want: want(tenant)},
+		{name: "facts from a ghe.com token with an enterprise slug", flags: func(*testing.T) Request { return Request{FactsFromToken: true} }, iss: tenantIss + "/octo", want: want(tenant)},
+		{name: "facts from a github.com token", flags: func(*testing.T) Request { return Request{FactsFromToken: true} }, iss: "https://token.actions.githubusercontent.com", want: want("https://github.com")},
+		{name: "facts from another issuer's token, GITHUB_SERVER_URL set", flags: func(*testing.T) Request { return Request{FactsFromToken: true} },
 			iss: "http://127.0.0.1:5556", env: map[string]string{"GITHUB_SERVER_URL": ghes}, want: want(ghes)},
-		{name: "facts from another issuer's token", flags: func(*testing.T) attestFlags { return attestFlags{factsFromToken: true} }, iss: "http://127.0.0.1:5556", want: want("https://github.com")},
-		{name: "facts file without a server, GHES token", flags: func(t *testing.T) attestFlags { return attestFlags{factsFile: factsFile(t, "")} }, iss: ghesIss, want: want(ghes)},
-		{name: "facts file naming the token's server", flags: func(t *testing.T) attestFlags { return attestFlags{factsFile: factsFile(t, tenant)} }, iss: tenantIss, want: want(tenant)},
-		{name: "facts file naming github.com, GHES token", flags: func(t *testing.T) attestFlags { return attestFlags{factsFile: factsFile(t, "https://github.com")} }, iss: ghesIss, reject: true},
-		{name: "runner environment on github.com, ghe.com token", flags: func(*testing.T) attestFlags { return attestFlags{} }, iss: tenantIss, env: actions("https://github.com"), reject: true},
-		{name: "runner environment on GHES, its token", flags: func(*testing.T) attestFlags { return attestFlags{} }, iss: ghesIss, env: actions(ghes), want: want(ghes)},
+		{name: "facts from another issuer's token", flags: func(*testing.T) Request { return Request{FactsFromToken: true} }, iss: "http://127.0.0.1:5556", want: want("https://github.com")},
+		{name: "facts file without a server, GHES token", flags: func(t *testing.T) Request { return Request{FactsFile: factsFile(t, "")} }, iss: ghesIss, want: want(ghes)},
+		{name: "facts file naming the token's server", flags: func(t *testing.T) Request { return Request{FactsFile: factsFile(t, tenant)} }, iss: tenantIss, want: want(tenant)},
+		{name: "facts file naming github.com, GHES token", flags: func(t *testing.T) Request { return Request{FactsFile: factsFile(t, "https://github.com")} }, iss: ghesIss, reject: true},
+		{name: "runner environment on github.com, ghe.com token", flags: func(*testing.T) Request { return Request{} }, iss: tenantIss, env: actions("https://github.com"), reject: true},
+		{name: "runner environment on GHES, its token", flags: func(*testing.T) Request { return Request{} }, iss: ghesIss, env: actions(ghes), want: want(ghes)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -149,6 +136,60 @@ func TestFactsOnTheTokensGitHub(t *testing.T) {
 			}
 			if got := uris(st); strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
 				t.Errorf("URIs\ngot  %q\nwant %q", got, tt.want)
+			}
+		})
+	}
+}
+
+const publicGoodSigningConfig = "../../testdata/signing-configs/public-good.json"
+
+func loadSigningConfig(t *testing.T, path string) *root.SigningConfig {
+	t.Helper()
+	sc, err := root.NewSigningConfigFromPath(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc
+}
+
+func TestCheckVisibility(t *testing.T) {
+	public := loadSigningConfig(t, publicGoodSigningConfig)
+	private := loadSigningConfig(t, "testdata/signing_config-private.json")
+	tests := []struct {
+		name       string
+		visibility string
+		sc         *root.SigningConfig
+		req        Request
+		wantMsg    string // "" passes
+	}{
+		{name: "public repository, public-good", visibility: "public", sc: public},
+		{name: "no visibility claim (not GitHub)", sc: public},
+		{name: "private repository, public-good", visibility: "private", sc: public,
+			wantMsg: "acme/app is private, and signing would publish its name, workflow and commit for anyone to read: a transparency log entry at https://rekor.sigstore.dev and the signing certificate in the certificate transparency log of https://fulcio.sigstore.dev; pass --private-repository"},
+		{name: "internal repository, public-good", visibility: "internal", sc: public, wantMsg: "acme/app is internal"},
+		{name: "private repository, consent", visibility: "private", sc: public, req: Request{PrivateRepository: true}},
+		{name: "private repository, timestamp only, public-good Fulcio still publishes", visibility: "private", sc: public, req: Request{Private: true},
+			wantMsg: "publish its name, workflow and commit for anyone to read: the signing certificate in the certificate transparency log of https://fulcio.sigstore.dev;"},
+		{name: "private repository, private Sigstore", visibility: "private", sc: private},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			claims := map[string]any{"repository": "acme/app"}
+			if tt.visibility != "" {
+				claims["repository_visibility"] = tt.visibility
+			}
+			err := checkVisibility(claims, tt.sc, tt.req)
+			if tt.wantMsg == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrPrivateRepository) || !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Fatalf("err = %v, want ErrPrivateRepository saying %q", err, tt.wantMsg)
+			}
+			if !strings.Contains(err.Error(), "private-repository: true") || !strings.HasSuffix(err.Error(), "(nothing was signed)") {
+				t.Errorf("err = %v: want the input named and nothing signed", err)
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package cli
+package attest
 
 import (
 	"os"
@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/hallmark-dev/hallmark/internal/atomicfile"
-	"github.com/hallmark-dev/hallmark/internal/ghaction"
+	"github.com/hallmark-dev/hallmark/internal/result"
 )
 
 func TestCommitBundles(t *testing.T) {
@@ -18,7 +18,8 @@ func TestCommitBundles(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Past maxReservations only the first bundle holds a reservation.
-	written, err := commitBundles(paths, []*atomicfile.Reservation{first, nil}, [][]byte{[]byte("A"), []byte("B")}, make([]ghaction.Bundle, 2))
+	bundles := []signed{{at: 0, sum: result.Bundle{Path: paths[0]}, data: []byte("A")}, {at: 1, sum: result.Bundle{Path: paths[1]}, data: []byte("B")}}
+	written, err := commitBundles(bundles, []*atomicfile.Reservation{first, nil})
 	if err != nil || len(written) != 2 {
 		t.Fatalf("written %v, %v", written, err)
 	}
@@ -46,7 +47,7 @@ func TestCommitBundlesRescues(t *testing.T) {
 		t.Fatal(err)
 	}
 	idx := int64(41)
-	_, err = commitBundles([]string{path}, []*atomicfile.Reservation{r}, [][]byte{[]byte("signed")}, []ghaction.Bundle{{LogIndex: &idx, LogURL: "http://rekor"}})
+	_, err = commitBundles([]signed{{sum: result.Bundle{Path: path, LogIndex: &idx, LogURL: "http://rekor"}, data: []byte("signed")}}, []*atomicfile.Reservation{r})
 	if err == nil {
 		t.Fatal("writing into a removed folder succeeded")
 	}
