@@ -142,9 +142,11 @@ func Run(ctx context.Context, req Request, env Env) (*result.Attest, error) {
 	}
 
 	signers := make([]*signer.Session, sessionCount(items))
+	// The sessions check their bundles with one verifier.
+	checked := signer.SharedChecks(tr)
 	for i := range signers {
 		if signers[i], err = signer.NewSession(signer.Options{
-			SigningConfig: sc, TrustedRoot: tr, IdentityToken: token, Private: req.Private,
+			SigningConfig: sc, TrustedRoot: checked, IdentityToken: token, Private: req.Private,
 			Deadline: req.Deadline, Timeout: req.Timeout, Retries: req.Retries,
 		}); err != nil {
 			return nil, signingError(err, req)
