@@ -29,7 +29,7 @@ func ExampleVerifier_VerifyAny() {
 		fmt.Println(err)
 		return
 	}
-	bundles, err := verifier.ParseBundles(mustRead("testdata/real/generic-v2.1.0-push-v13.0.30.intoto.jsonl"))
+	bundles, err := verifier.ParseBundles(mustRead("../testdata/realworld/slsa-verifier/gha_generic/v2.1.0/binary-linux-amd64-push-v13.0.30.intoto.jsonl"))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -60,7 +60,7 @@ func ExampleCheckError() {
 	v, _ := verifier.New(trusted, policy, verifier.WithClock(func() time.Time {
 		return time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 	}))
-	b, _ := verifier.ParseBundle(mustRead("testdata/real/generic-v2.1.0-push-v13.0.30.intoto.jsonl"))
+	b, _ := verifier.ParseBundle(mustRead("../testdata/realworld/slsa-verifier/gha_generic/v2.1.0/binary-linux-amd64-push-v13.0.30.intoto.jsonl"))
 	_, err := v.Verify(b, verifier.MustParseDigest("sha256:376e7e01348585b6e6643bc6663146b9d525d9b41228bf180eaeb4d4a3706caa"))
 
 	var ce *verifier.CheckError

@@ -21,7 +21,9 @@ func addFiles(f *testing.F, pattern string) {
 // FuzzParseBundle: parsing arbitrary bytes as bundles never panics, and
 // what parses has a content.
 func FuzzParseBundle(f *testing.F) {
-	addFiles(f, filepath.Join("testdata", "real", "*.json*"))
+	for _, name := range verifier.RealFixtures() {
+		addFiles(f, verifier.RealFixture(name))
+	}
 	f.Add([]byte("{}\n{}"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		bs, err := verifier.ParseBundles(data)

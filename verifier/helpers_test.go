@@ -46,10 +46,10 @@ func publicGoodRoot(t testing.TB) *root.TrustedRoot {
 	return publicGood
 }
 
-// realBundles reads a fixture of testdata/real.
+// realBundles reads a public bundle (verifier.RealFixture).
 func realBundles(t testing.TB, name string) []*bundle.Bundle {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", "real", name))
+	data, err := os.ReadFile(verifier.RealFixture(name))
 	if err != nil {
 		t.Fatal(err)
 	}

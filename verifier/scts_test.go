@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,7 +27,7 @@ type ctLogsOf struct {
 func (m ctLogsOf) CTLogs() map[string]*root.TransparencyLog { return m.logs }
 
 // sctFixture is the public-good trusted root and the signing certificates
-// of testdata/real's bundles, each with the chains sigstore-go builds for
+// of the public bundles (RealFixtures), each with the chains sigstore-go builds for
 // it (leaf, intermediate, root).
 func sctFixture(t testing.TB) (*root.TrustedRoot, []*x509.Certificate, [][][]*x509.Certificate) {
 	t.Helper()
@@ -38,9 +39,11 @@ func sctFixture(t testing.TB) (*root.TrustedRoot, []*x509.Certificate, [][][]*x5
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := filepath.Glob(filepath.Join("testdata", "real", "*.intoto.jsonl"))
-	if err != nil {
-		t.Fatal(err)
+	var files []string
+	for _, name := range RealFixtures() {
+		if strings.HasSuffix(name, ".intoto.jsonl") {
+			files = append(files, RealFixture(name))
+		}
 	}
 	var leaves []*x509.Certificate
 	var chains [][][]*x509.Certificate
@@ -69,7 +72,7 @@ func sctFixture(t testing.TB) (*root.TrustedRoot, []*x509.Certificate, [][][]*x5
 		}
 	}
 	if len(leaves) < 2 {
-		t.Fatalf("%d signing certificates of the public-good root in testdata/real", len(leaves))
+		t.Fatalf("%d signing certificates of the public-good root in the public bundles", len(leaves))
 	}
 	return tr, leaves, chains
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -12,9 +11,8 @@ import (
 // statements, honours the subject limit, and the accessors used by the
 // checks are safe on whatever it returns.
 func FuzzParseStatement(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "real", "*"))
-	for _, file := range files {
-		data, err := os.ReadFile(file)
+	for _, name := range RealFixtures() {
+		data, err := os.ReadFile(RealFixture(name))
 		if err != nil {
 			continue
 		}
