@@ -55,6 +55,27 @@ func BenchmarkThousandTaskRunsBacklog(b *testing.B) { benchRuns(b, 1000, true) }
 
 func BenchmarkTenThousandTaskRunsBacklog(b *testing.B) { benchRuns(b, 10000, true) }
 
+// BenchmarkTenThousandTaskRunsWithoutController creates the same 10,000
+// completed runs with no controller at all and reports the apiserver's and
+// etcd's peak RSS: what the runs alone cost them, against which the other
+// benchmarks' figures show what the controller adds.
+//
+//	go test ./internal/factory -run '^$' -bench TaskRunsWithoutController -benchtime 1x -timeout 60m
+func BenchmarkTenThousandTaskRunsWithoutController(b *testing.B) {
+	ctrllog.SetLogger(logr.Discard())
+	for range b.N {
+		w := setupTB(b)
+		ns := fmt.Sprintf("bench-%d", time.Now().UnixNano())
+		w.api.Namespace(b, ns)
+		start := time.Now()
+		createRuns(b, w, ns, 10000)
+		b.ReportMetric(time.Since(start).Seconds(), "s-to-create")
+		// What the apiserver holds settles after the last write.
+		time.Sleep(5 * time.Second)
+		reportServersRSS(b)
+	}
+}
+
 func benchRuns(b *testing.B, n int, backlog bool) {
 	// The controller runs in a process of its own; envtest's few lines
 	// here need no logger.
@@ -75,29 +96,7 @@ func benchOnce(b *testing.B, n int, backlog bool) {
 		ctl = startControllerProcess(b, w, ns, policy.String(), bin)
 	}
 
-	runs := make([]*pipelinev1.TaskRun, n)
-	for i := range runs {
-		tr := factorytest.TaskRun(ns, fmt.Sprintf("build-%05d", i))
-		factorytest.Succeeded(tr, factorytest.BuildArtifact("ARTIFACT_OUTPUTS", fmt.Sprintf("pkg:generic/app@1.0.%d", i), artifactDigest))
-		runs[i] = tr
-	}
-	create := func() {
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 32)
-		for _, tr := range runs {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				if err := w.api.CreateE(b, tr); err != nil {
-					b.Error(err)
-				}
-			}()
-		}
-		wg.Wait()
-		runs = nil
-	}
+	create := func() { createRuns(b, w, ns, n) }
 	var created time.Duration
 	if backlog {
 		t := time.Now()
@@ -185,6 +184,31 @@ func benchOnce(b *testing.B, n int, backlog bool) {
 			b.ReportMetric(quarters[q], fmt.Sprintf("controller-RSS-MiB-at-%d%%", 25*q))
 		}
 	}
+	reportServersRSS(b)
+}
+
+// createRuns creates n completed TaskRuns in ns, 32 at a time.
+func createRuns(b *testing.B, w *world, ns string, n int) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	for i := range n {
+		tr := factorytest.TaskRun(ns, fmt.Sprintf("build-%05d", i))
+		factorytest.Succeeded(tr, factorytest.BuildArtifact("ARTIFACT_OUTPUTS", fmt.Sprintf("pkg:generic/app@1.0.%d", i), artifactDigest))
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := w.api.CreateE(b, tr); err != nil {
+				b.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// reportServersRSS reports the peak RSS of the apiserver and etcd.
+func reportServersRSS(b *testing.B) {
 	for _, name := range []string{"kube-apiserver", "etcd"} {
 		for _, pid := range childPIDs(name) {
 			b.ReportMetric(procMiB(pid, "VmHWM"), name+"-peak-RSS-MiB")
