@@ -140,29 +140,24 @@ func pushTable(ps []Push) string {
 // artifact against bundle: the source repository (HOST/OWNER/REPO), the
 // exact builder, and the issuer when it is not GitHub's.
 func VerifyCommand(artifact, bundle, source, builderID, issuer, trustedRoot string) string {
-	if trustedRoot == "" {
-		trustedRoot = "trusted_root.json"
-	}
-	args := []string{"hallmark", "verify-artifact", shellQuote(artifact),
-		"--provenance-path", shellQuote(bundle),
-		"--source-uri", shellQuote(source),
-		"--builder-id", shellQuote(builderID)}
-	if issuer != "" && issuer != GitHubIssuer {
-		args = append(args, "--cert-oidc-issuer", shellQuote(issuer))
-	}
-	args = append(args, "--trusted-root", shellQuote(trustedRoot))
-	return strings.Join(args, " ")
+	return verifyCommand("verify-artifact", artifact, []string{"--provenance-path", shellQuote(bundle)}, source, builderID, issuer, trustedRoot)
 }
 
 // VerifyImageCommand is the `hallmark verify-image` command line that finds
 // image's provenance in its registry and checks it.
 func VerifyImageCommand(image, source, builderID, issuer, trustedRoot string) string {
+	return verifyCommand("verify-image", image, nil, source, builderID, issuer, trustedRoot)
+}
+
+// verifyCommand is the command line of a verify command for what, with
+// flags after it, pinning the source, the exact builder, the issuer when it
+// is not GitHub's, and the trusted root.
+func verifyCommand(command, what string, flags []string, source, builderID, issuer, trustedRoot string) string {
 	if trustedRoot == "" {
 		trustedRoot = "trusted_root.json"
 	}
-	args := []string{"hallmark", "verify-image", shellQuote(image),
-		"--source-uri", shellQuote(source),
-		"--builder-id", shellQuote(builderID)}
+	args := append([]string{"hallmark", command, shellQuote(what)}, flags...)
+	args = append(args, "--source-uri", shellQuote(source), "--builder-id", shellQuote(builderID))
 	if issuer != "" && issuer != GitHubIssuer {
 		args = append(args, "--cert-oidc-issuer", shellQuote(issuer))
 	}
