@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -122,7 +123,7 @@ func verifyImageAttestation(ctx context.Context, v *verifier.Verifier, p predica
 	if err != nil {
 		return verdict{}, fmt.Errorf("image %s: %w", ref, err)
 	}
-	found, err := oci.DiscoverAny(ctx, img, []string{p.predicateType}, opts...)
+	found, err := oci.DiscoverAny(ctx, img, []string{p.predicateType}, append(slices.Clip(opts), oci.WithMaxBundleSize(int64(p.bundleLimit())))...)
 	var nf *oci.NotFoundError
 	if errors.As(err, &nf) {
 		var got []string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -186,7 +187,7 @@ func Verify(ctx context.Context, v *verifier.Verifier, ref string, opts ...Optio
 // image.
 func verifyRequired(ctx context.Context, v *verifier.Verifier, prov Verdict, img name.Digest, d verifier.Digest, o options) (Verdict, error) {
 	for _, pt := range v.RequiredAttestations() {
-		found, err := oci.Discover(ctx, img, pt, o.registry...)
+		found, err := oci.Discover(ctx, img, pt, append(slices.Clip(o.registry), oci.WithMaxBundleSize(int64(o.maxAttestation)))...)
 		var nf *oci.NotFoundError
 		if errors.As(err, &nf) {
 			prov.Failure = &Failure{
@@ -217,7 +218,7 @@ func verifyRequired(ctx context.Context, v *verifier.Verifier, prov Verdict, img
 
 // verifyProvenance is steps 2 and 3: discover, parse, verify.
 func verifyProvenance(ctx context.Context, v *verifier.Verifier, ref string, img name.Digest, d verifier.Digest, registry []oci.Option) (Verdict, error) {
-	found, err := oci.DiscoverAny(ctx, img, ProvenanceTypes, registry...)
+	found, err := oci.DiscoverAny(ctx, img, ProvenanceTypes, append(slices.Clip(registry), oci.WithMaxBundleSize(verifier.MaxBundleSize))...)
 	var nf *oci.NotFoundError
 	if errors.As(err, &nf) {
 		return Verdict{Ref: ref, Digest: d.String(), Failure: &Failure{
@@ -243,7 +244,7 @@ func verifyProvenance(ctx context.Context, v *verifier.Verifier, ref string, img
 // provenance did not pass. The provenance's failure stays the verdict's
 // unless there was no provenance at all.
 func verifySummaries(ctx context.Context, prov Verdict, img name.Digest, d verifier.Digest, o options) (Verdict, error) {
-	found, err := oci.Discover(ctx, img, verifier.PredicateVSA, o.registry...)
+	found, err := oci.Discover(ctx, img, verifier.PredicateVSA, append(slices.Clip(o.registry), oci.WithMaxBundleSize(verifier.MaxBundleSize))...)
 	var nf *oci.NotFoundError
 	if errors.As(err, &nf) {
 		if prov.Failure.Check == CheckAttestation {

@@ -149,12 +149,14 @@ func DiscoverAny(ctx context.Context, subject name.Digest, predicateTypes []stri
 func (c *client) discover(ctx context.Context, subject name.Digest, predicateTypes []string) (*Discovery, error) {
 	d := &Discovery{Subject: subject, PredicateTypes: predicateTypes}
 	predicateType := typeSet(predicateTypes)
+	// What this discovery may still keep of matching bundles.
+	left := c.o.maxFound
 	ok, idx, err := c.referrersAPI(ctx, subject)
 	if err != nil {
 		return nil, err
 	}
 	if ok {
-		rep, found := c.referrers(ctx, subject, predicateType, idx, SourceReferrersAPI, "/v2/"+subject.RepositoryStr()+"/referrers/"+subject.DigestStr())
+		rep, found := c.referrers(ctx, subject, predicateType, idx, SourceReferrersAPI, "/v2/"+subject.RepositoryStr()+"/referrers/"+subject.DigestStr(), &left)
 		d.Sources = append(d.Sources, rep)
 		d.Attestations = append(d.Attestations, found...)
 	} else {
@@ -171,13 +173,13 @@ func (c *client) discover(ctx context.Context, subject name.Digest, predicateTyp
 			if err != nil {
 				return nil, fmt.Errorf("referrers tag %s: %w", tag, err)
 			}
-			rep, found := c.referrers(ctx, subject, predicateType, idx, SourceReferrersTag, tag)
+			rep, found := c.referrers(ctx, subject, predicateType, idx, SourceReferrersTag, tag, &left)
 			d.Sources = append(d.Sources, rep)
 			d.Attestations = append(d.Attestations, found...)
 		}
 	}
 	if len(d.Attestations) == 0 {
-		rep, found, err := c.legacy(ctx, subject, predicateType)
+		rep, found, err := c.legacy(ctx, subject, predicateType, &left)
 		if err != nil {
 			return nil, err
 		}
@@ -199,8 +201,9 @@ func (c *client) discover(ctx context.Context, subject name.Digest, predicateTyp
 // 2.6 labels every bundle it makes with --signing-config
 // https://sigstore.dev/cosign/sign/v1, attestations included. So every
 // DSSE bundle is fetched, and only a bundle its annotations call a message
-// signature (which carries no statement) is passed over unread.
-func (c *client) referrers(ctx context.Context, subject name.Digest, predicateType typeSet, idx *v1.IndexManifest, src Source, where string) (SourceReport, []Found) {
+// signature (which carries no statement) is passed over unread. Matching
+// bundles are kept while *left bytes allow.
+func (c *client) referrers(ctx context.Context, subject name.Digest, predicateType typeSet, idx *v1.IndexManifest, src Source, where string, left *int64) (SourceReport, []Found) {
 	rep := SourceReport{Source: src, Where: where, Listed: len(idx.Manifests)}
 	var found []Found
 	for _, desc := range idx.Manifests {
@@ -215,7 +218,7 @@ func (c *client) referrers(ctx context.Context, subject name.Digest, predicateTy
 			continue
 		}
 		ref := subject.Context().Digest(desc.Digest.String())
-		bundle, err := c.referrerBundle(ctx, subject, ref)
+		bundle, err := c.referrerBundle(ctx, subject, ref, *left)
 		if !typed {
 			// Listed without its artifactType: only the manifest says.
 			if errors.Is(err, errNotBundle) {
@@ -236,6 +239,7 @@ func (c *client) referrers(ctx context.Context, subject name.Digest, predicateTy
 			continue
 		}
 		rep.Matching++
+		*left -= int64(len(bundle))
 		found = append(found, Found{Source: src, Manifest: ref, PredicateType: pt, Bundle: bundle})
 	}
 	// A referrer that matched but could not be read still counts as matching
@@ -266,8 +270,9 @@ func isBundleType(t string) bool {
 	return strings.HasPrefix(t, formats.BundleMediaTypePrefix)
 }
 
-// referrerBundle fetches a referrer manifest and its one bundle layer.
-func (c *client) referrerBundle(ctx context.Context, subject, ref name.Digest) ([]byte, error) {
+// referrerBundle fetches a referrer manifest and its one bundle layer, of
+// at most left bytes.
+func (c *client) referrerBundle(ctx context.Context, subject, ref name.Digest, left int64) ([]byte, error) {
 	raw, _, err := c.manifest(ctx, ref.DigestStr(), []types.MediaType{types.OCIManifestSchema1})
 	if err != nil {
 		return nil, err
@@ -294,10 +299,25 @@ func (c *client) referrerBundle(ctx context.Context, subject, ref name.Digest) (
 	if layer == nil {
 		return nil, fmt.Errorf("%w: no layer of media type %s", ErrInvalidArtifact, ArtifactTypeBundle)
 	}
-	if layer.Size > MaxBundleSize {
-		return nil, fmt.Errorf("%w: bundle layer of %d bytes", ErrInvalidArtifact, layer.Size)
+	if err := c.fits(layer.Size, left); err != nil {
+		return nil, fmt.Errorf("bundle layer: %w", err)
 	}
-	return c.blob(ctx, layer.Digest, MaxBundleSize)
+	return c.blob(ctx, layer.Digest, min(c.o.maxBundle, left))
+}
+
+// errBudget: the bundles a discovery kept leave no room for another.
+var errBudget = errors.New("not read: the attestations read before it fill what one discovery keeps")
+
+// fits says whether a bundle of size bytes may be read with left bytes
+// still to keep: no larger than the bundle limit, nor than what is left.
+func (c *client) fits(size, left int64) error {
+	switch {
+	case size > c.o.maxBundle:
+		return fmt.Errorf("%w: %d bytes, over the %d-byte limit of a bundle", ErrInvalidArtifact, size, c.o.maxBundle)
+	case size > left:
+		return fmt.Errorf("%w: %d bytes: %w (%d bytes)", ErrInvalidArtifact, size, errBudget, c.o.maxFound)
+	}
+	return nil
 }
 
 // legacy reads cosign's legacy attestation tag: an image whose layers are
@@ -306,7 +326,7 @@ func (c *client) referrerBundle(ctx context.Context, subject, ref name.Digest) (
 // Rekor entry as annotations, which cosignBundle turns into a bundle. A
 // layer with neither is not signed the way a verifier can check, and is
 // reported, never returned.
-func (c *client) legacy(ctx context.Context, subject name.Digest, predicateType typeSet) (SourceReport, []Found, error) {
+func (c *client) legacy(ctx context.Context, subject name.Digest, predicateType typeSet, left *int64) (SourceReport, []Found, error) {
 	tag := legacyTag(subject)
 	rep := SourceReport{Source: SourceLegacyTag, Where: tag}
 	raw, _, err := c.manifest(ctx, tag, []types.MediaType{types.OCIManifestSchema1, types.DockerManifestSchema2})
@@ -338,7 +358,12 @@ func (c *client) legacy(ctx context.Context, subject name.Digest, predicateType 
 			if !predicateType.has(pt) {
 				continue
 			}
+			if err := c.fits(int64(len(b)), *left); err != nil {
+				rep.Broken = append(rep.Broken, fmt.Errorf("layer %s: %w", l.Digest, err))
+				continue
+			}
 			rep.Matching++
+			*left -= int64(len(b))
 			found = append(found, Found{Source: SourceLegacyTag, Manifest: mdigest, PredicateType: pt, Bundle: []byte(b)})
 			continue
 		}
@@ -349,11 +374,11 @@ func (c *client) legacy(ctx context.Context, subject name.Digest, predicateType 
 		if annotated && !predicateType.has(pt) {
 			continue
 		}
-		if l.Size > MaxBundleSize {
-			rep.Broken = append(rep.Broken, fmt.Errorf("layer %s: %w: %d bytes", l.Digest, ErrInvalidArtifact, l.Size))
+		if err := c.fits(l.Size, *left); err != nil {
+			rep.Broken = append(rep.Broken, fmt.Errorf("layer %s: %w", l.Digest, err))
 			continue
 		}
-		envelope, err := c.blob(ctx, l.Digest, MaxBundleSize)
+		envelope, err := c.blob(ctx, l.Digest, min(c.o.maxBundle, *left))
 		if err != nil {
 			rep.Broken = append(rep.Broken, fmt.Errorf("layer %s: %w", l.Digest, err))
 			continue
@@ -373,6 +398,7 @@ func (c *client) legacy(ctx context.Context, subject name.Digest, predicateType 
 			continue
 		}
 		rep.Matching++
+		*left -= int64(len(bundle))
 		found = append(found, Found{Source: SourceLegacyTag, Manifest: mdigest, PredicateType: pt, Bundle: bundle})
 	}
 	rep.Matching += len(rep.Broken)

@@ -55,6 +55,8 @@ const (
 	MaxBundleSize = 64 << 20
 	// MaxReferrers is the most referrers of one subject considered.
 	MaxReferrers = 1000
+	// minFound is the least a discovery keeps of matching bundles.
+	minFound = 16 << 20
 )
 
 // Errors that classify registry failures; match them with errors.Is.
@@ -106,6 +108,26 @@ type options struct {
 	perTry    time.Duration
 	log       *slog.Logger
 	userAgent string
+	// maxBundle bounds each bundle read, maxFound the bundles one
+	// discovery keeps (WithMaxBundleSize).
+	maxBundle, maxFound int64
+}
+
+// WithMaxBundleSize bounds, in bytes, each attestation bundle discovery
+// reads (MaxBundleSize when not set): a referrer whose manifest declares a
+// larger bundle is not fetched, and one that turns out larger is cut off.
+// A discovery keeps at most four times that, and at least 16 MiB, of
+// bundles with the wanted predicate type; the ones beyond are reported as
+// not read. A registry is untrusted input: without the bound, the
+// referrers of one image could hold a verifier's memory to ransom.
+func WithMaxBundleSize(n int64) Option {
+	return func(o *options) error {
+		if n <= 0 {
+			return fmt.Errorf("oci: bundle size limit %d: want a positive number of bytes", n)
+		}
+		o.maxBundle = n
+		return nil
+	}
 }
 
 // WithKeychain sets where credentials come from.
@@ -198,6 +220,10 @@ func makeOptions(opts []Option) (*options, error) {
 			return nil, err
 		}
 	}
+	if o.maxBundle == 0 {
+		o.maxBundle = MaxBundleSize
+	}
+	o.maxFound = max(4*o.maxBundle, minFound)
 	if !o.githubSet {
 		o.github = gitHubTokenFromEnv(os.Getenv)
 	}

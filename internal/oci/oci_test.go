@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -400,4 +401,69 @@ func TestFaults(t *testing.T) {
 		}
 		t.Log(err)
 	})
+}
+
+// TestDiscoverBounds: a registry is untrusted input. A bundle over the
+// limit is not fetched (its manifest declares its size), and one discovery
+// keeps no more than its budget of matching bundles, each time saying what
+// it left unread.
+func TestDiscoverBounds(t *testing.T) {
+	ctx := context.Background()
+	const limit = 4 << 20
+	for _, rc := range registries[1:] {
+		t.Run(rc.name, func(t *testing.T) {
+			reg := rc.start(t)
+			ocitest.DockerConfig(t, reg)
+			img := reg.Image(t, "acme/app", "v1")
+			push := func(b []byte) {
+				t.Helper()
+				if _, err := oci.Push(ctx, img, oci.Attestation{Bundle: b, PredicateType: slsaV1}); err != nil {
+					t.Fatalf("Push: %v", err)
+				}
+			}
+			// A fake bundle carries its marker three times, in base64: it
+			// weighs about four times the marker.
+			push(fakeBundle(t, slsaV1, strings.Repeat("o", limit/3)))
+			for i := range 5 {
+				push(fakeBundle(t, slsaV1, fmt.Sprint(i)+strings.Repeat("b", limit*2/9)))
+			}
+			d, err := oci.Discover(ctx, img, slsaV1, oci.WithMaxBundleSize(limit))
+			if err != nil {
+				t.Fatalf("Discover: %v", err)
+			}
+			var rep oci.SourceReport
+			for _, s := range d.Sources {
+				if s.Source == rc.source {
+					rep = s
+				}
+			}
+			kept := 0
+			for _, a := range d.Attestations {
+				if len(a.Bundle) > limit {
+					t.Fatalf("kept a bundle of %d bytes over the %d-byte limit", len(a.Bundle), limit)
+				}
+				kept += len(a.Bundle)
+			}
+			// The budget, four times the limit, holds four of the five
+			// bundles of nine tenths of the limit.
+			if kept > 4*limit || len(d.Attestations) != 4 {
+				t.Errorf("kept %d bundles, %d bytes", len(d.Attestations), kept)
+			}
+			var over, unread int
+			for _, e := range rep.Broken {
+				switch {
+				case strings.Contains(e.Error(), "over the 4194304-byte limit of a bundle"):
+					over++
+				case strings.Contains(e.Error(), "fill what one discovery keeps"):
+					unread++
+				}
+				if !errors.Is(e, oci.ErrInvalidArtifact) {
+					t.Errorf("%v is not ErrInvalidArtifact", e)
+				}
+			}
+			if over != 1 || unread != 1 {
+				t.Errorf("report %+v", rep)
+			}
+		})
+	}
 }
