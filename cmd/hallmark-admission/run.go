@@ -40,6 +40,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		verifyDeadline  = fs.Duration("verify-deadline", admission.DefaultVerifyDeadline, "deadline of one request's verification, registry calls included; keep it inside the webhooks' timeoutSeconds")
 		registryTimeout = fs.Duration("registry-timeout", admission.DefaultRegistryTimeout, "timeout of each registry call")
 		registryRetries = fs.Int("registry-retries", admission.DefaultRegistryRetries, "retries of a transient registry failure within the deadline (-1: none)")
+		maxAttestation  = fs.Int("max-attestation-bundle-size", admission.DefaultMaxAttestationBundleSize, "largest bundle, in bytes, of an attestation a policy requires (an SBOM) read from a registry; a verification keeps at most four times that")
+		maxVerify       = fs.Int("max-verifications", admission.DefaultMaxVerifications, "images verified at once (more wait within --verify-deadline); with --max-attestation-bundle-size it bounds verification's memory, so raise the pod's memory limit with either")
 		insecure        = fs.Bool("allow-insecure-registry", false, "allow plain HTTP to registries that are not on loopback or private addresses")
 		addr            = fs.String("webhook-bind-address", ":8443", "HTTPS address of the webhooks")
 		opsAddr         = fs.String("ops-bind-address", ":8081", "HTTP address of /metrics, /healthz and /readyz")
@@ -97,6 +99,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		Trust: trust, Namespace: *namespace, ExcludeNamespaces: splitList(*exclude), NoMatch: admission.NoMatch(*noMatch),
 		CacheSize: *cacheSize, CacheTTL: *cacheTTL, DenyCacheTTL: *denyTTL,
 		VerifyDeadline: *verifyDeadline, RegistryTimeout: *registryTimeout, RegistryRetries: *registryRetries, InsecureRegistry: *insecure,
+		MaxAttestationBundleSize: *maxAttestation, MaxVerifications: *maxVerify,
 		Log: log, Addr: *addr, OpsAddr: *opsAddr, CertDir: *certDir, Hosts: splitList(*tlsHosts), SecretName: *secretName,
 		WebhookConfigName: *webhookConfig, CALifetime: *caLifetime, CertLifetime: *certLifetime, CertCheckInterval: *certInterval,
 	}

@@ -37,17 +37,22 @@ const (
 
 // Defaults of Config.
 const (
-	DefaultCacheSize         = 10000
-	DefaultCacheTTL          = 10 * time.Minute
-	DefaultDenyCacheTTL      = 30 * time.Second
-	DefaultVerifyDeadline    = 8 * time.Second
-	DefaultRegistryTimeout   = 3 * time.Second
-	DefaultRegistryRetries   = 1
-	DefaultSecretName        = "hallmark-admission-tls"
-	DefaultWebhookConfigName = "hallmark-admission"
-	DefaultCALifetime        = 365 * 24 * time.Hour
-	DefaultCertLifetime      = 30 * 24 * time.Hour
-	DefaultCertCheckInterval = time.Minute
+	DefaultCacheSize       = 10000
+	DefaultCacheTTL        = 10 * time.Minute
+	DefaultDenyCacheTTL    = 30 * time.Second
+	DefaultVerifyDeadline  = 8 * time.Second
+	DefaultRegistryTimeout = 3 * time.Second
+	DefaultRegistryRetries = 1
+	// DefaultMaxAttestationBundleSize and DefaultMaxVerifications keep a
+	// registry's worst (each verification's bundles at their limits) within
+	// the manifests' memory limit; see kubernetes/admission/README.md.
+	DefaultMaxAttestationBundleSize = 16 << 20
+	DefaultMaxVerifications         = 4
+	DefaultSecretName               = "hallmark-admission-tls"
+	DefaultWebhookConfigName        = "hallmark-admission"
+	DefaultCALifetime               = 365 * 24 * time.Hour
+	DefaultCertLifetime             = 30 * 24 * time.Hour
+	DefaultCertCheckInterval        = time.Minute
 )
 
 // Config configures the admission controller. Zero values take the
@@ -78,6 +83,16 @@ type Config struct {
 	// often a transient failure is retried within the deadline.
 	RegistryTimeout time.Duration
 	RegistryRetries int
+	// MaxAttestationBundleSize bounds, in bytes, each bundle of an
+	// attestation a policy requires (an SBOM) read from a registry; a
+	// verification keeps at most four times that. Default
+	// DefaultMaxAttestationBundleSize.
+	MaxAttestationBundleSize int
+	// MaxVerifications is how many images are verified at once; more wait
+	// within VerifyDeadline. With MaxAttestationBundleSize it bounds the
+	// memory verification may take whatever registries hold. Default
+	// DefaultMaxVerifications.
+	MaxVerifications int
 	// InsecureRegistry allows plain HTTP to registries that are not on
 	// loopback or private addresses.
 	InsecureRegistry bool
@@ -151,6 +166,15 @@ func (c *Config) defaults() error {
 	if c.RegistryRetries < 0 {
 		c.RegistryRetries = 0
 	}
+	if c.MaxAttestationBundleSize == 0 {
+		c.MaxAttestationBundleSize = DefaultMaxAttestationBundleSize
+	}
+	if c.MaxVerifications == 0 {
+		c.MaxVerifications = DefaultMaxVerifications
+	}
+	if c.MaxAttestationBundleSize < 0 || c.MaxVerifications < 0 {
+		return fmt.Errorf("admission: negative max-attestation-bundle-size %d or max-verifications %d", c.MaxAttestationBundleSize, c.MaxVerifications)
+	}
 	for _, d := range []time.Duration{c.CacheTTL, c.DenyCacheTTL, c.VerifyDeadline, c.RegistryTimeout, c.CALifetime, c.CertLifetime, c.CertCheckInterval} {
 		if d < 0 {
 			return fmt.Errorf("admission: negative duration %s", d)
@@ -213,6 +237,8 @@ type Server struct {
 	metrics  *metrics
 	certs    certSource
 	loaded   atomic.Bool
+	// slots holds a token for each verification running.
+	slots chan struct{}
 }
 
 // New builds the controller for the API server at rc. Start runs it.
@@ -229,7 +255,7 @@ func New(rc *rest.Config, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Log, api: api, cache: c, policies: newPolicyStore(cfg.Trust, cfg.Log)}
+	s := &Server{cfg: cfg, log: cfg.Log, api: api, cache: c, policies: newPolicyStore(cfg.Trust, cfg.Log), slots: make(chan struct{}, cfg.MaxVerifications)}
 	size := cfg.CacheSize
 	if size < 0 {
 		size = 0

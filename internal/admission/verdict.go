@@ -3,6 +3,7 @@ package admission
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -68,13 +69,20 @@ func (s *Server) verifyNow(ctx context.Context, p *compiledPolicy, image string,
 // attestation may be pushed just after the image). An error (the registry
 // could not be asked) is not kept at all.
 func (s *Server) verify(ctx context.Context, p *compiledPolicy, image string, c credentials) (outcome, error) {
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	case <-ctx.Done():
+		return outcome{}, fmt.Errorf("%w: %d images were being verified until the deadline: %w", errBusy, cap(s.slots), ctx.Err())
+	}
 	start := time.Now()
 	defer func() { s.metrics.verification(time.Since(start)) }()
 	kc, err := c.keychain(ctx, s.api)
 	if err != nil {
 		return outcome{}, err
 	}
-	opts := []imageverify.Option{imageverify.WithRegistry(s.registryOptions(kc)...), imageverify.WithClock(s.cfg.Clock)}
+	opts := []imageverify.Option{imageverify.WithRegistry(s.registryOptions(kc)...), imageverify.WithClock(s.cfg.Clock),
+		imageverify.WithMaxAttestationBundleSize(s.cfg.MaxAttestationBundleSize)}
 	if len(p.summaries) > 0 {
 		opts = append(opts, imageverify.WithVSA(s.cfg.Trust.Root, p.summaries...))
 	}
@@ -100,11 +108,16 @@ func (s *Server) verify(ctx context.Context, p *compiledPolicy, image string, c 
 	return outcome{verdict: res, expires: expires}, nil
 }
 
+// errBusy: every verification slot stayed taken until the deadline.
+var errBusy = errors.New("no verification slot free")
+
 // registryFailure is a denial because the image could not be verified at
 // all: the registry did not answer, refused, or time ran out.
 func registryFailure(image string, err error) *imageverify.Failure {
 	f := &imageverify.Failure{Check: CheckRegistry, Message: "the image could not be verified, so it is denied: " + err.Error()}
 	switch {
+	case errors.Is(err, errBusy):
+		f.Fix = "retry; if it recurs, raise --max-verifications (and the pod's memory limit with it) or --verify-deadline"
 	case errors.Is(err, oci.ErrUnreachable), errors.Is(err, oci.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		f.Fix = "check that the registry of " + image + " is up and reachable from hallmark-admission"
 	case errors.Is(err, oci.ErrUnauthorized):
