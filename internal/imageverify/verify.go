@@ -294,12 +294,16 @@ func parse(found *oci.Discovery) ([]*bundle.Bundle, error) {
 	return parseLimit(found, verifier.MaxBundleSize)
 }
 
-// parseLimit is parse with limit bytes as the largest bundle read.
+// parseLimit is parse with limit bytes as the largest bundle read. Each
+// bundle's JSON is let go once parsed (found is the caller's alone): an
+// SBOM's weighs megabytes, and the parsed bundles hold what verification
+// reads.
 func parseLimit(found *oci.Discovery, limit int) ([]*bundle.Bundle, error) {
 	var bundles []*bundle.Bundle
 	var perr error
-	for _, a := range found.Attestations {
+	for i, a := range found.Attestations {
 		b, err := verifier.ParseBundleLimit(a.Bundle, limit)
+		found.Attestations[i].Bundle = nil
 		if err != nil {
 			perr = errors.Join(perr, fmt.Errorf("%s %s: %w", a.Source, a.Manifest.DigestStr(), err))
 			continue
