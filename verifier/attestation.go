@@ -183,11 +183,12 @@ var ErrMissingAttestation = errors.New("required attestation missing")
 // CheckAttestation. Bundles of other predicate types (the provenance
 // itself, a verification summary) are skipped, never taken for one.
 func (v *Verifier) VerifyRequiredAttestations(prov *Result, bundles []*bundle.Bundle, digests ...Digest) ([]*AttestationResult, error) {
+	required := v.RequiredAttestations()
+	if len(required) > 0 && prov == nil {
+		return nil, fail(CheckInput, "verified provenance of the artifact", "none", ErrMalformed)
+	}
 	var out []*AttestationResult
-	for _, pt := range v.RequiredAttestations() {
-		if prov == nil {
-			return nil, fail(CheckInput, "verified provenance of the artifact", "none", ErrMalformed)
-		}
+	for _, pt := range required {
 		err := ErrMissingAttestation
 		if len(bundles) > 0 {
 			var res *AttestationResult
